@@ -1,0 +1,211 @@
+// pvguest: boot sequence and command-line modes.
+#include <xen/cpuid.h>
+#include <xen/event_channel.h>
+#include <xen/hvm.h>
+#include <xen/memory.h>
+#include <xen/sched.h>
+#include <xen/start_info.h>
+#include <xen/version.h>
+
+#include "arch.h"
+#include "console.h"
+#include "events.h"
+#include "grant.h"
+#include "hypercall.h"
+#include "kernel.h"
+#include "lib.h"
+#include "modes.h"
+#include "pvtime.h"
+#include "smp.h"
+
+alignas(4096) uint8_t hypercall_page[4096];
+
+namespace k {
+PerCpu cpus[kMaxCpus];
+unsigned nr_cpus = 1;
+xen::shared_info* shinfo = nullptr;
+uint32_t xen_cpuid_base = 0;
+uint16_t domid = 0;
+xen::mem::e820_entry memmap[kMaxMemmap];
+unsigned memmap_entries = 0;
+
+namespace {
+alignas(4096) uint8_t shared_info_page[4096];
+bool have_hypercalls = false;
+char cmdline[1024];
+
+uint32_t find_xen_cpuid_base() {
+  for (uint32_t base = xen::cpuid::kFirstLeaf; base < xen::cpuid::kLastBase; base += 0x100) {
+    uint32_t a, b, c, d;
+    arch::cpuid(base, 0, a, b, c, d);
+    if (b == xen::cpuid::SIGNATURE_EBX && c == xen::cpuid::SIGNATURE_ECX && d == xen::cpuid::SIGNATURE_EDX &&
+        a >= base + 2)
+      return base;
+  }
+  return 0;
+}
+
+[[noreturn]] void no_xen() {
+  con::serial_write("pvguest: no Xen signature found; this is not a Xen-compatible host\n");
+  arch::outb(0xf4, 0x31);  // isa-debug-exit, when present
+  arch::halt_forever();
+}
+
+const char* reason_name(uint32_t r) {
+  static const char* const names[] = {"poweroff", "reboot", "suspend", "crash", "watchdog", "soft_reset"};
+  return r <= xen::shutdown::max ? names[r] : "?";
+}
+
+void parse_cmdline(Options& o) {
+  const char* s = cmdline;
+  while (*s) {
+    while (*s == ' ') s++;
+    const char* tok = s;
+    while (*s && *s != ' ') s++;
+    size_t len = size_t(s - tok);
+    if (!len) break;
+    const char* eq = tok;
+    while (eq < s && *eq != '=') eq++;
+    size_t klen = size_t(eq - tok);
+    const char* val = eq < s ? eq + 1 : s;
+    size_t vlen = size_t(s - val);
+    auto key_is = [&](const char* k) { return strlen(k) == klen && memcmp(tok, k, klen) == 0; };
+    auto val_is = [&](const char* v) { return strlen(v) == vlen && memcmp(val, v, vlen) == 0; };
+    uint64_t n = 0;
+    if (key_is("selftest")) o.selftest = true;
+    else if (key_is("hostile")) o.hostile = true;
+    else if (key_is("shutdown")) {
+      bool found = false;
+      for (uint32_t r = 0; r <= xen::shutdown::max; r++)
+        if (val_is(reason_name(r))) o.shutdown_reason = r, found = true;
+      if (!found) con::printf("pvguest: unknown shutdown reason ignored\n");
+    } else if (key_is("watchdog") && lib::parse_u64(val, vlen, n)) o.watchdog_s = n;
+    else if (key_is("bench-hypercall") && lib::parse_u64(val, vlen, n)) o.bench_hypercall = n;
+    else if (key_is("bench-evtchn") && lib::parse_u64(val, vlen, n)) o.bench_evtchn = n;
+    else {
+      char t[64];
+      size_t m = len < sizeof t - 1 ? len : sizeof t - 1;
+      memcpy(t, tok, m);
+      t[m] = 0;
+      con::printf("pvguest: ignoring cmdline token '%s'\n", t);
+    }
+  }
+}
+
+void copy_start_info(uint32_t si_paddr) {
+  auto* si = reinterpret_cast<const xen::pvh::hvm_start_info*>(uint64_t(si_paddr));
+  if (!si_paddr || si->magic != xen::pvh::XEN_HVM_START_MAGIC_VALUE) {
+    con::emergency("pvguest: bad PVH start info at 0x%x\n", si_paddr);
+    return;
+  }
+  if (si->cmdline_paddr) {
+    const char* c = reinterpret_cast<const char*>(si->cmdline_paddr);
+    size_t n = lib::strnlen(c, sizeof cmdline - 1);
+    memcpy(cmdline, c, n);
+    cmdline[n] = 0;
+  }
+  if (si->version >= 1 && si->memmap_paddr) {
+    auto* mm = reinterpret_cast<const xen::pvh::hvm_memmap_table_entry*>(si->memmap_paddr);
+    for (uint32_t i = 0; i < si->memmap_entries && memmap_entries < kMaxMemmap; i++)
+      memmap[memmap_entries++] = xen::mem::e820_entry{mm[i].addr, mm[i].size, mm[i].type};
+  }
+}
+
+void fatal_boot(const char* what, long rc) {
+  con::emergency("pvguest: boot failed: %s (rc=%ld)\n", what, rc);
+  shutdown(xen::shutdown::crash);
+}
+}  // namespace
+
+[[noreturn]] void shutdown(uint32_t reason) {
+  if (have_hypercalls) {
+    con::flush(1000000000ull);
+    xen::sched::shutdown s{reason};
+    hv::sched_op(xen::sched::op::shutdown, &s);
+    con::emergency("pvguest: SCHEDOP_shutdown returned\n");
+  } else {
+    arch::outb(0xf4, 0x31);
+  }
+  arch::halt_forever();
+}
+
+[[noreturn]] void panic(const char* msg) {
+  con::emergency("pvguest: panic: %s\n", msg);
+  shutdown(xen::shutdown::crash);
+}
+
+}  // namespace k
+
+using namespace k;
+
+extern "C" [[noreturn]] void kmain(uint32_t start_info_paddr) {
+  traps_init();
+  xen_cpuid_base = find_xen_cpuid_base();
+  if (!xen_cpuid_base) no_xen();
+
+  uint32_t a, b, c, d;
+  arch::cpuid(xen_cpuid_base + 2, 0, a, b, c, d);
+  uint32_t msr = b ? b : xen::cpuid::kHypercallMsr;
+  arch::wrmsr(msr, uint64_t(hypercall_page));
+  have_hypercalls = true;
+  con::enable_hypercall_console();
+  arch::cpuid(xen_cpuid_base, 0, a, b, c, d);
+  if (a >= xen_cpuid_base + 4) {
+    arch::cpuid(xen_cpuid_base + 4, 0, a, b, c, d);
+    if (a & xen::cpuid::XEN_HVM_CPUID_DOMID_PRESENT) domid = uint16_t(c);
+  }
+  copy_start_info(start_info_paddr);
+  Options opt;
+  parse_cmdline(opt);
+
+  // shared_info at a page of our own.
+  xen::mem::add_to_physmap ap{xen::DOMID_SELF, 0, xen::mem::space::shared_info, 0,
+                              uint64_t(shared_info_page) >> xen::kPageShift};
+  long rc = hv::memory_op(xen::mem::op::add_to_physmap, &ap);
+  if (rc) fatal_boot("add_to_physmap(shared_info)", rc);
+  shinfo = reinterpret_cast<xen::shared_info*>(shared_info_page);
+  evt::init();
+
+  if (opt.hostile) hostile_early();  // page-crossing register_vcpu_info
+  rc = smp::register_vcpu_info(0);
+  if (rc) fatal_boot("register_vcpu_info(0)", rc);
+
+  xen::hvm::param_arg p{xen::DOMID_SELF, 0, xen::hvm::param::CALLBACK_IRQ,
+                        (xen::hvm::CALLBACK_TYPE_VECTOR << xen::hvm::kCallbackTypeShift) | kCallbackVector};
+  rc = hv::hvm_op(xen::hvm::op::set_param, &p);
+  if (rc) fatal_boot("set_param(CALLBACK_IRQ)", rc);
+
+  if (!con::ring_init()) con::emergency("pvguest: no console ring; using console_io\n");
+  if (!timer::bind_timer_virq(0)) fatal_boot("bind_virq(TIMER, 0)", -1);
+  if (!grant::init())
+    con::printf("pvguest: grant table setup incomplete (set_version=%ld query=%ld map=%ld setup=%ld/%d)\n",
+                grant::state.set_version_rc, grant::state.query_rc, grant::state.map_rc, grant::state.setup_rc,
+                grant::state.setup_status);
+  arch::sti();
+  smp_init();
+
+  unsigned online = 1;
+  for (unsigned i = 1; i < nr_cpus; i++) online += cpus[i].online;
+  con::printf("pvguest: Xen %ld.%ld (cpuid base 0x%x), domid %u, %u/%u vCPUs online, cmdline '%s'\n",
+              hv::xen_version(xen::version::op::version, nullptr) >> 16,
+              hv::xen_version(xen::version::op::version, nullptr) & 0xffff, xen_cpuid_base, domid, online, nr_cpus,
+              cmdline);
+  con::printf("READY\n");
+
+  if (opt.selftest) run_selftest();
+  if (opt.hostile) run_hostile();
+  if (opt.bench_hypercall) bench_hypercall(opt.bench_hypercall);
+  if (opt.bench_evtchn) bench_evtchn(opt.bench_evtchn);
+  if (opt.watchdog_s) {
+    xen::sched::watchdog w{0, uint32_t(opt.watchdog_s)};
+    rc = hv::sched_op(xen::sched::op::watchdog, &w);
+    if (rc <= 0) {
+      con::printf("WATCHDOG failed rc=%ld\n", rc);
+    } else {
+      con::printf("WATCHDOG armed\n");
+      con::flush(1000000000ull);
+      for (;;) hv::sched_op(xen::sched::op::block, nullptr);
+    }
+  }
+  shutdown(opt.shutdown_reason);
+}

@@ -1,0 +1,18 @@
+// pvguest: command-line modes (selftest, hostile, benchmarks).
+#pragma once
+#include <stdint.h>
+
+struct Options {
+  bool selftest = false;
+  bool hostile = false;
+  uint32_t shutdown_reason = 0;  // xen::shutdown::poweroff
+  uint64_t watchdog_s = 0;
+  uint64_t bench_hypercall = 0;
+  uint64_t bench_evtchn = 0;
+};
+
+void run_selftest();
+void hostile_early();  // before vCPU0's vcpu_info is registered
+void run_hostile();
+void bench_hypercall(uint64_t n);
+void bench_evtchn(uint64_t n);

@@ -1,0 +1,28 @@
+// The xenstore shared ring page (public/io/xs_wire.h, xenstore_domain_interface).
+#pragma once
+#include "xen.h"
+
+namespace xen::xenstore {
+
+using ring_idx = uint32_t;
+inline constexpr uint32_t kRingSize = 1024;
+
+struct domain_interface {
+  char req[kRingSize];  // guest -> xenstored
+  char rsp[kRingSize];  // xenstored -> guest
+  ring_idx req_cons, req_prod;
+  ring_idx rsp_cons, rsp_prod;
+  uint32_t server_features;
+  uint32_t connection;
+  uint32_t error;
+};
+static_assert(offsetof(domain_interface, req_cons) == 2048);
+static_assert(offsetof(domain_interface, server_features) == 2064);
+static_assert(offsetof(domain_interface, error) == 2072);
+
+inline constexpr uint32_t XENSTORE_SERVER_FEATURE_RECONNECTION = 1;
+inline constexpr uint32_t XENSTORE_SERVER_FEATURE_ERROR = 2;
+inline constexpr uint32_t XENSTORE_CONNECTED = 0;
+inline constexpr uint32_t XENSTORE_RECONNECT = 1;
+
+}  // namespace xen::xenstore

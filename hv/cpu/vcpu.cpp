@@ -1,0 +1,361 @@
+#include "cpu/vcpu.h"
+
+#include <signal.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <sched.h>
+
+#include <xen/cpuid.h>
+
+#include "domain.h"
+#include "hypercall/hypercall.h"
+#include "hypercall/transport.h"
+#include "util/error.h"
+
+namespace pv {
+namespace {
+constexpr uint64_t kEferLma = 1 << 10;
+constexpr uint64_t kLapicBase = 0xfee00000, kLapicSize = 0x1000;
+}  // namespace
+
+// Signal used to force a vCPU out of KVM_RUN. Blocked everywhere except
+// inside KVM_RUN (KVM_SET_SIGNAL_MASK), so it never interrupts host code.
+extern const int kKickSignal;
+const int kKickSignal = SIGUSR1;
+
+Vcpu::Vcpu(Domain& dom, uint32_t id, kvm::VcpuFd fd) : dom_(dom), id_(id), fd_(std::move(fd)) {}
+
+Vcpu::~Vcpu() { join(); }
+
+void Vcpu::start(std::optional<CpuState> boot) {
+  if (boot) {
+    std::lock_guard lk(mu_);
+    pending_state_ = boot;
+    initialised_ = up_ = true;
+  }
+  thread_ = std::thread([this] {
+    char name[16];
+    std::snprintf(name, sizeof(name), "vcpu%u", id_);
+    pthread_setname_np(pthread_self(), name);
+    tid_ = pthread_self();
+    try {
+      sigset_t mask;
+      pthread_sigmask(SIG_SETMASK, nullptr, &mask);
+      sigdelset(&mask, kKickSignal);
+      fd_.set_signal_mask(mask);
+      fd_.run()->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
+      run_loop();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "pv-hv: vcpu%u: %s\n", id_, e.what());
+      dom_.fail(std::string("vcpu") + std::to_string(id_) + ": " + e.what());
+    }
+  });
+}
+
+void Vcpu::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Vcpu::kick() {
+  {
+    std::lock_guard lk(mu_);
+    wake_seq_++;
+  }
+  cv_.notify_all();
+  if (in_guest_.load(std::memory_order_seq_cst) && !pthread_equal(pthread_self(), tid_)) pthread_kill(tid_, kKickSignal);
+}
+
+void Vcpu::wake() {
+  {
+    std::lock_guard lk(mu_);
+    wake_seq_++;
+  }
+  cv_.notify_all();
+}
+
+int64_t Vcpu::initialise(const xen::hvm::vcpu_hvm_context& ctx) {
+  std::string why;
+  // The target is not running (it is not initialised), so its sregs are stable.
+  {
+    std::lock_guard lk(mu_);
+    if (initialised_) return -xen::XEN_EEXIST;
+  }
+  auto st = hvm_context_state(fd_.sregs(), ctx, dom_.memory().size(), why);
+  if (!st) return -xen::XEN_EINVAL;
+  std::lock_guard lk(mu_);
+  if (initialised_) return -xen::XEN_EEXIST;
+  pending_state_ = st;
+  initialised_ = true;
+  return 0;
+}
+
+int64_t Vcpu::up() {
+  {
+    std::lock_guard lk(mu_);
+    if (!initialised_) return -xen::XEN_EINVAL;
+    up_ = true;
+  }
+  cv_.notify_all();
+  return 0;
+}
+
+int64_t Vcpu::down() {
+  {
+    std::lock_guard lk(mu_);
+    up_ = false;
+  }
+  kick();  // leaves KVM_RUN or a wait, then parks
+  return 0;
+}
+
+bool Vcpu::is_up() const {
+  std::lock_guard lk(mu_);
+  return up_;
+}
+
+bool Vcpu::upcall_pending() const {
+  const xen::vcpu_info* vi = dom_.evtchn().vcpu_info(id_);
+  return vi && __atomic_load_n(&vi->evtchn_upcall_pending, __ATOMIC_SEQ_CST) != 0;
+}
+
+template <typename Pred>
+void Vcpu::wait(Pred pred, std::optional<std::chrono::steady_clock::time_point> deadline) {
+  std::unique_lock lk(mu_);
+  while (!pred() && !dom_.shutting_down() && up_) {
+    if (!deadline) {
+      cv_.wait(lk);
+    } else if (cv_.wait_until(lk, *deadline) == std::cv_status::timeout) {
+      break;
+    }
+  }
+}
+
+void Vcpu::block_until_event() {
+  wait([this] { return upcall_pending(); }, std::nullopt);
+}
+
+void Vcpu::poll(const uint32_t* ports, uint32_t n, uint64_t deadline_ns) {
+  auto any_pending = [&] {
+    for (uint32_t i = 0; i < n; i++)
+      if (dom_.evtchn().is_pending(ports[i])) return true;
+    return false;
+  };
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  if (deadline_ns)
+    deadline = std::chrono::steady_clock::time_point(std::chrono::nanoseconds(dom_.clock().host_monotonic_at(deadline_ns)));
+  polling_.store(true);
+  dom_.add_poller(1);
+  wait(any_pending, deadline);
+  dom_.add_poller(-1);
+  polling_.store(false);
+}
+
+bool Vcpu::wait_until_running() {
+  std::unique_lock lk(mu_);
+  cv_.wait(lk, [&] { return up_ || dom_.shutting_down(); });
+  if (dom_.shutting_down()) return false;
+  if (pending_state_) {
+    CpuState st = *pending_state_;
+    pending_state_.reset();
+    lk.unlock();
+    fd_.set_sregs(st.sregs);
+    fd_.set_regs(st.regs);
+    fd_.run()->kvm_dirty_regs = 0;
+  }
+  return true;
+}
+
+// Level-triggered like Xen's callback vector: while evtchn_upcall_pending is
+// set, the vector is kept queued in KVM. KVM delivers a queued vector as
+// soon as the guest can take it (after its next sti, say), so no
+// interrupt-window exit is needed; the PVM-based KVM here never produces
+// one (see docs/architecture.md). EEXIST means one is still queued.
+void Vcpu::prepare_injection() {
+  uint8_t vector = upcall_vector_.load(std::memory_order_relaxed);
+  if (!vector) vector = dom_.callback_vector();
+  if (!vector || !upcall_pending()) return;
+  if (dom_.trace()) std::fprintf(stderr, "pv-hv: vcpu%u: inject vector %#x (if=%d)\n", id_, vector, fd_.run()->if_flag);
+  try {
+    fd_.inject_interrupt(vector);
+  } catch (const SystemError& e) {
+    if (e.code() != EEXIST) throw;
+  }
+}
+
+// A kick interrupts KVM_RUN but stays pending once KVM restores our signal
+// mask (it is blocked outside KVM_RUN); consume it or every later KVM_RUN
+// would return EINTR at once.
+void Vcpu::drain_kicks() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, kKickSignal);
+  timespec zero{};
+  while (sigtimedwait(&set, nullptr, &zero) > 0) {
+  }
+}
+
+void Vcpu::run_loop() {
+  while (!dom_.shutting_down()) {
+    if (!wait_until_running()) return;
+    in_guest_.store(true, std::memory_order_seq_cst);
+    // Checked after publishing in_guest_: an event raised from now on
+    // signals us out of KVM_RUN instead of being missed.
+    prepare_injection();
+    const bool exited = fd_.enter();
+    in_guest_.store(false, std::memory_order_seq_cst);
+    fd_.run()->kvm_dirty_regs = 0;
+    if (exited) handle_exit();
+    else drain_kicks();
+  }
+}
+
+void Vcpu::handle_exit() {
+  kvm_run* run = fd_.run();
+  switch (run->exit_reason) {
+    case KVM_EXIT_IO:
+      handle_io();
+      return;
+    case KVM_EXIT_XEN:
+      if (run->xen.type == KVM_EXIT_XEN_HCALL) {
+        auto& h = run->xen.u.hcall;
+        const uint64_t args[5] = {h.params[0], h.params[1], h.params[2], h.params[3], h.params[4]};
+        int64_t result;
+        handle_hypercall(h.input, args, result, h.cpl, h.longmode);
+        h.result = static_cast<uint64_t>(result);
+      }
+      return;
+    case KVM_EXIT_X86_WRMSR:
+      handle_msr_write();
+      return;
+    case KVM_EXIT_X86_RDMSR:
+      run->msr.error = 1;  // #GP: nothing readable here
+      return;
+    case KVM_EXIT_HLT:
+      handle_hlt();
+      return;
+    case KVM_EXIT_MMIO:
+      handle_mmio();
+      return;
+    case KVM_EXIT_IRQ_WINDOW_OPEN:
+    case KVM_EXIT_INTR:
+      return;
+    case KVM_EXIT_SHUTDOWN:
+      crash("triple fault");
+      return;
+    case KVM_EXIT_INTERNAL_ERROR:
+      crash("KVM internal error, suberror " + std::to_string(run->internal.suberror) +
+            " (an instruction KVM cannot emulate here?)");
+      return;
+    case KVM_EXIT_FAIL_ENTRY:
+      crash("KVM failed to enter the guest, reason " +
+            std::to_string(run->fail_entry.hardware_entry_failure_reason));
+      return;
+    default:
+      crash("unexpected KVM exit " + std::to_string(run->exit_reason));
+      return;
+  }
+}
+
+void Vcpu::handle_io() {
+  kvm_run* run = fd_.run();
+  auto& io = run->io;
+  uint8_t* data = reinterpret_cast<uint8_t*>(run) + io.data_offset;
+  if (io.port == kHypercallPort && io.direction == KVM_EXIT_IO_OUT && dom_.transport() == Transport::kPortIo) {
+    auto& r = run->s.regs.regs;
+    const auto& s = run->s.regs.sregs;
+    const uint64_t args[5] = {r.rdi, r.rsi, r.rdx, r.r10, r.r8};
+    int64_t result;
+    handle_hypercall(r.rax, args, result, s.cs.selector & 3, (s.efer & kEferLma) && s.cs.l);
+    r.rax = static_cast<uint64_t>(result);
+    run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+    return;
+  }
+  for (uint32_t i = 0; i < io.count; i++, data += io.size) {
+    if (SerialPort::claims(io.port) && io.size == 1) {
+      if (io.direction == KVM_EXIT_IO_OUT) dom_.serial().write(io.port, *data);
+      else *data = dom_.serial().read(io.port);
+    } else if (io.direction == KVM_EXIT_IO_IN) {
+      std::memset(data, 0xff, io.size);  // nothing there: the bus floats high
+    }
+  }
+}
+
+void Vcpu::handle_hypercall(uint64_t nr, const uint64_t (&args)[5], int64_t& result, uint32_t cpl, bool longmode) {
+  const auto& s = fd_.run()->s.regs.sregs;
+  GuestAccess guest(dom_.memory(), PagingState{s.cr0, s.cr3, s.cr4, s.efer});
+  Hypercall hc{dom_, *this, nr, {args[0], args[1], args[2], args[3], args[4]}, guest};
+  if (cpl != 0) {
+    // As Xen: hypercalls from guest user mode are refused.
+    dom_.stats().calls++;
+    dom_.stats().failed++;
+    result = -xen::XEN_EPERM;
+    return;
+  }
+  if (!longmode) {
+    // The 32-bit hypercall ABI (and its compat structures) is not provided.
+    hc.nr = UINT64_MAX;
+  }
+  try {
+    result = dispatch_hypercall(hc, dom_.stats());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "pv-hv: vcpu%u: hypercall %" PRIu64 " failed internally: %s\n", id_, nr, e.what());
+    result = -xen::XEN_EFAULT;
+  }
+  if (dom_.trace())
+    std::fprintf(stderr, "pv-hv: vcpu%u: hypercall %" PRIu64 "(%#" PRIx64 ", %#" PRIx64 ", %#" PRIx64 ") = %" PRId64 "\n",
+                 id_, nr, args[0], args[1], args[2], result);
+}
+
+void Vcpu::handle_msr_write() {
+  kvm_run* run = fd_.run();
+  if (run->msr.index != xen::cpuid::kHypercallMsr) {
+    run->msr.error = 1;
+    return;
+  }
+  // Value: guest-physical page address | page index (we have one page).
+  const uint64_t gpa = run->msr.data & ~0xfffull;
+  uint8_t* page = dom_.memory().host(gpa, xen::kPageSize);
+  if ((run->msr.data & 0xfff) != 0 || !page) {
+    run->msr.error = 1;
+    return;
+  }
+  write_port_io_hypercall_page(page);
+  run->msr.error = 0;
+}
+
+void Vcpu::handle_hlt() {
+  if (dom_.trace()) std::fprintf(stderr, "pv-hv: vcpu%u: hlt (if=%d)\n", id_, fd_.run()->if_flag);
+  if (!fd_.run()->if_flag) {
+    // HLT with interrupts off never wakes: as Xen does, treat the vCPU as
+    // gone for good; when every vCPU is, the domain powers off.
+    dom_.vcpu_halted_for_good();
+    wait([] { return false; }, std::nullopt);
+    return;
+  }
+  block_until_event();
+}
+
+void Vcpu::handle_mmio() {
+  auto& m = fd_.run()->mmio;
+  // No device lives in MMIO space (there is no local APIC either): reads
+  // of the APIC page return 0, anything else reads as all ones; writes are
+  // dropped.
+  if (!m.is_write) {
+    const bool apic = m.phys_addr >= kLapicBase && m.phys_addr < kLapicBase + kLapicSize;
+    std::memset(m.data, apic ? 0 : 0xff, sizeof(m.data));
+  }
+}
+
+void Vcpu::crash(const std::string& why) {
+  const auto& r = fd_.run()->s.regs.regs;
+  const auto& s = fd_.run()->s.regs.sregs;
+  std::fprintf(stderr,
+               "pv-hv: vcpu%u: %s\n  rip=%016llx rsp=%016llx rax=%016llx rbx=%016llx\n"
+               "  rcx=%016llx rdx=%016llx rsi=%016llx rdi=%016llx\n  cr0=%llx cr3=%llx cr4=%llx efer=%llx cs=%x\n",
+               id_, why.c_str(), r.rip, r.rsp, r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, s.cr0, s.cr3, s.cr4, s.efer,
+               s.cs.selector);
+  dom_.shutdown(xen::shutdown::crash, "vcpu" + std::to_string(id_) + ": " + why);
+}
+
+}  // namespace pv

@@ -1,0 +1,92 @@
+// One vCPU: a thread running KVM_RUN and handling its exits (hypercalls,
+// port I/O, MSR, HLT), injecting the event-channel upcall vector, and
+// blocking in SCHEDOP_block/poll or HLT until an event arrives.
+#pragma once
+#include <pthread.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <xen/hvm.h>
+
+#include "cpu/cpu_state.h"
+#include "kvm/kvm.h"
+
+namespace pv {
+
+class Domain;
+
+class Vcpu {
+ public:
+  Vcpu(Domain& dom, uint32_t id, kvm::VcpuFd fd);
+  ~Vcpu();
+  Vcpu(const Vcpu&) = delete;
+  Vcpu& operator=(const Vcpu&) = delete;
+
+  uint32_t id() const { return id_; }
+  kvm::VcpuFd& fd() { return fd_; }
+
+  // Starts the thread; vCPU 0 runs from `boot`, the others wait for
+  // VCPUOP_initialise + VCPUOP_up.
+  void start(std::optional<CpuState> boot);
+  void join();
+
+  // An upcall is pending for this vCPU (or the domain is ending).
+  void kick();
+  // Re-evaluate a wait (a polled port may have become pending).
+  void wake();
+  bool polling() const { return polling_.load(std::memory_order_acquire); }
+
+  // VCPUOP_* on this vCPU; 0 or a negative Xen errno.
+  int64_t initialise(const xen::hvm::vcpu_hvm_context& ctx);
+  int64_t up();
+  int64_t down();
+  bool is_up() const;
+  void set_upcall_vector(uint8_t v) { upcall_vector_.store(v, std::memory_order_relaxed); }
+
+  // Blocking hypercalls. Both return when the domain shuts down too.
+  void block_until_event();  // SCHEDOP_block, HLT
+  // SCHEDOP_poll: until one of `ports` is pending or guest time `deadline`
+  // (0 = none) passes.
+  void poll(const uint32_t* ports, uint32_t n, uint64_t deadline_ns);
+
+ private:
+  void thread_main(std::optional<CpuState> boot);
+  void run_loop();
+  void drain_kicks();
+  bool upcall_pending() const;
+  void prepare_injection();
+  void handle_exit();
+  void handle_io();
+  void handle_hypercall(uint64_t nr, const uint64_t (&args)[5], int64_t& result, uint32_t cpl, bool longmode);
+  void handle_msr_write();
+  void handle_hlt();
+  void handle_mmio();
+  void crash(const std::string& why);
+  bool wait_until_running();  // false when the domain ends
+  template <typename Pred>
+  void wait(Pred pred, std::optional<std::chrono::steady_clock::time_point> deadline);
+
+  Domain& dom_;
+  const uint32_t id_;
+  kvm::VcpuFd fd_;
+  std::thread thread_;
+  pthread_t tid_{};
+  std::atomic<bool> in_guest_{false};
+  std::atomic<bool> polling_{false};
+  std::atomic<uint8_t> upcall_vector_{0};
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool up_ = false;
+  bool initialised_ = false;
+  std::optional<CpuState> pending_state_;  // from VCPUOP_initialise
+  uint64_t wake_seq_ = 0;
+};
+
+}  // namespace pv

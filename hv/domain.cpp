@@ -1,0 +1,233 @@
+#include "domain.h"
+
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include <xen/cpuid.h>
+
+#include "boot/layout.h"
+#include "cpu/cpuid.h"
+#include "cpu/vcpu.h"
+#include "util/error.h"
+
+namespace pv {
+namespace P = xen::hvm::param;
+
+ExitStatus exit_status_for(uint32_t reason) {
+  switch (reason) {
+    case xen::shutdown::poweroff: return ExitStatus::kPoweroff;
+    case xen::shutdown::reboot: return ExitStatus::kReboot;
+    case xen::shutdown::suspend: return ExitStatus::kSuspend;
+    case xen::shutdown::watchdog: return ExitStatus::kWatchdog;
+    case xen::shutdown::soft_reset: return ExitStatus::kSoftReset;
+    default: return ExitStatus::kCrash;
+  }
+}
+
+const char* shutdown_reason_name(uint32_t reason) {
+  static const char* names[] = {"poweroff", "reboot", "suspend", "crash", "watchdog", "soft_reset"};
+  return reason <= xen::shutdown::max ? names[reason] : "unknown";
+}
+
+Domain::Domain(DomainConfig cfg)
+    : cfg_(std::move(cfg)),
+      vm_(kvm_),
+      mem_(cfg_.memory_bytes),
+      transport_(select_transport(kvm_, cfg_.transport)),
+      evtchn_(cfg_.domid, cfg_.vcpus, [this](uint32_t v) { kick(v); }),
+      gnttab_(mem_),
+      serial_(cfg_.console_fd),
+      vcpu_info_registered_(cfg_.vcpus, false),
+      trace_(std::getenv("PV_HV_TRACE") ? std::atoi(std::getenv("PV_HV_TRACE")) : 0) {
+  if (cfg_.vcpus == 0 || cfg_.vcpus > static_cast<uint32_t>(kvm_.check(KVM_CAP_MAX_VCPUS)))
+    throw UserError("--vcpus must be between 1 and " + std::to_string(kvm_.check(KVM_CAP_MAX_VCPUS)));
+  if (cfg_.vcpus > xen::XEN_LEGACY_MAX_VCPUS)
+    throw UserError("--vcpus: at most " + std::to_string(xen::XEN_LEGACY_MAX_VCPUS) + " vCPUs are supported");
+
+  vm_.set_memory(0, 0, mem_.size(), mem_.base());
+  configure_transport(vm_, transport_);
+  const auto boot = boot::load_pvh(mem_, cfg_.boot);
+
+  // shared_info exists from the start (in a host page) so events raised
+  // before the guest maps it are kept, as on Xen.
+  evtchn_.set_shared_info(reinterpret_cast<xen::shared_info*>(shared_info_shadow_.data()));
+  for (uint32_t v = 0; v < cfg_.vcpus; v++)
+    evtchn_.set_vcpu_info(v, &evtchn_.shared_info()->vcpu_info[v]);
+
+  // Console and xenstore rings: special pages bound to dom0 event channels.
+  const uint64_t console_gfn = boot::special_gfn(mem_.size(), boot::kConsolePage);
+  const uint64_t store_gfn = boot::special_gfn(mem_.size(), boot::kXenstorePage);
+  console_ = std::make_unique<ConsoleRing>(mem_, console_gfn, cfg_.console_fd);
+  const auto console_port = evtchn_.connect_host([this] { console_->on_guest_notify(); });
+  console_->set_notify([this, console_port] { evtchn_.raise(console_port); });
+  std::memset(mem_.page(store_gfn), 0, xen::kPageSize);
+  // The xenstore server arrives with the toolstack; until then guest
+  // requests on this ring are left for it to find.
+  const auto store_port = evtchn_.connect_host([] {});
+  params_[P::CONSOLE_PFN] = console_gfn;
+  params_[P::CONSOLE_EVTCHN] = console_port;
+  params_[P::STORE_PFN] = store_gfn;
+  params_[P::STORE_EVTCHN] = store_port;
+  params_[P::PAE_ENABLED] = 1;
+
+  const auto supported = kvm_.supported_cpuid();
+  for (uint32_t v = 0; v < cfg_.vcpus; v++) {
+    auto fd = vm_.create_vcpu(v);
+    fd.set_cpuid(domain_cpuid(supported, v, cfg_.domid));
+    if (v == 0) clock_ = std::make_unique<PvClock>(fd.tsc_khz());
+    vcpus_.push_back(std::make_unique<Vcpu>(*this, v, std::move(fd)));
+  }
+  timers_ = std::make_unique<DomainTimers>(*clock_, [this](TimerKey k) { on_timer(k); });
+  boot_state_ = pvh_entry_state(vcpus_[0]->fd().sregs(), boot.entry, static_cast<uint32_t>(boot.start_info_gpa));
+}
+
+Domain::~Domain() {
+  destroy("pv-hv exiting");
+  if (timers_) timers_->stop();
+  for (auto& v : vcpus_) v->join();
+}
+
+ExitStatus Domain::run() {
+  main_thread_ = pthread_self();
+  for (uint32_t v = 0; v < cfg_.vcpus; v++) vcpus_[v]->start(v == 0 ? std::optional<CpuState>(boot_state_) : std::nullopt);
+  // Wait for the end, or for the host to ask for it.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, kWakeMainSignal);
+  while (!shutting_down()) {
+    int sig = 0;
+    sigwait(&set, &sig);
+    if (sig == SIGINT || sig == SIGTERM) destroy(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM"));
+  }
+  timers_->stop();
+  for (auto& v : vcpus_) v->join();
+  std::lock_guard lk(exit_mu_);
+  return exit_status_.value_or(ExitStatus::kError);
+}
+
+void Domain::finish(ExitStatus status, const std::string& message) {
+  {
+    std::lock_guard lk(exit_mu_);
+    if (exit_status_) return;
+    exit_status_ = status;
+  }
+  std::fprintf(stderr, "pv-hv: domain %s: %s\n", cfg_.name.c_str(), message.c_str());
+  shutting_down_.store(true, std::memory_order_release);
+  for (auto& v : vcpus_) v->kick();
+  if (main_thread_) pthread_kill(*main_thread_, kWakeMainSignal);
+}
+
+void Domain::shutdown(uint32_t reason, const std::string& why) {
+  finish(exit_status_for(reason), std::string("shut down (") + shutdown_reason_name(reason) + ")" +
+                                      (why.empty() ? "" : ": " + why));
+}
+
+void Domain::destroy(const std::string& why) { finish(ExitStatus::kDestroyed, "destroyed: " + why); }
+
+void Domain::fail(const std::string& why) { finish(ExitStatus::kError, "failed: " + why); }
+
+void Domain::kick(uint32_t v) {
+  if (v < vcpus_.size()) vcpus_[v]->kick();
+  if (pollers_.load() > 0)
+    for (auto& vc : vcpus_)
+      if (vc->polling()) vc->wake();
+}
+
+void Domain::vcpu_halted_for_good() {
+  if (++halted_for_good_ == cfg_.vcpus) shutdown(xen::shutdown::poweroff, "every vCPU halted with interrupts disabled");
+}
+
+bool Domain::is_placeable_gfn(uint64_t gfn) const { return gfn < boot::special_base_gfn(mem_.size()); }
+
+int64_t Domain::get_param(uint32_t index, uint64_t& value) {
+  if (index >= P::NR) return -xen::XEN_EINVAL;
+  std::lock_guard lk(mu_);
+  value = params_[index];
+  return 0;
+}
+
+int64_t Domain::set_param(uint32_t index, uint64_t value) {
+  if (index >= P::NR) return -xen::XEN_EINVAL;
+  if (index != P::CALLBACK_IRQ) return -xen::XEN_EPERM;  // the rest are the toolstack's
+  const uint64_t type = value >> xen::hvm::kCallbackTypeShift;
+  const uint64_t vector = value & xen::hvm::kCallbackVectorMask;
+  if (value != 0 && (type != xen::hvm::CALLBACK_TYPE_VECTOR || vector < 0x20 ||
+                     (value & ~((0xffull << xen::hvm::kCallbackTypeShift) | xen::hvm::kCallbackVectorMask))))
+    return -xen::XEN_EINVAL;  // only vector delivery exists: there is no virtual IOAPIC or PCI
+  {
+    std::lock_guard lk(mu_);
+    params_[index] = value;
+  }
+  callback_vector_.store(value ? static_cast<uint8_t>(vector) : 0);
+  for (auto& v : vcpus_) v->kick();  // deliver anything already pending
+  return 0;
+}
+
+int64_t Domain::map_shared_info(uint64_t gfn) {
+  if (!is_placeable_gfn(gfn)) return -xen::XEN_EINVAL;
+  auto* to = reinterpret_cast<xen::shared_info*>(mem_.page(gfn));
+  std::lock_guard lk(mu_);
+  evtchn_.move_shared_info(to);
+  clock_->publish_wallclock(to);
+  for (uint32_t v = 0; v < cfg_.vcpus && v < xen::XEN_LEGACY_MAX_VCPUS; v++)
+    if (!vcpu_info_registered_[v]) clock_->publish(&to->vcpu_info[v].time);
+  return 0;
+}
+
+int64_t Domain::register_vcpu_info(uint32_t vcpu, uint64_t gfn, uint32_t offset) {
+  if (vcpu >= cfg_.vcpus) return -xen::XEN_ENOENT;
+  if (offset > xen::kPageSize - sizeof(xen::vcpu_info) || (offset & 7) || !is_placeable_gfn(gfn))
+    return -xen::XEN_EINVAL;
+  std::lock_guard lk(mu_);
+  if (vcpu_info_registered_[vcpu]) return -xen::XEN_EINVAL;  // once per vCPU, as Xen
+  auto* to = reinterpret_cast<xen::vcpu_info*>(mem_.page(gfn) + offset);
+  evtchn_.move_vcpu_info(vcpu, to);
+  vcpu_info_registered_[vcpu] = true;
+  clock_->publish(&to->time);
+  return 0;
+}
+
+int64_t Domain::watchdog(uint32_t id, uint32_t timeout_s) {
+  std::lock_guard lk(mu_);
+  if (id == 0) {
+    if (timeout_s == 0) return -xen::XEN_EINVAL;
+    for (uint32_t i = 0; i < watchdog_timeout_.size(); i++) {
+      if (watchdog_timeout_[i] == 0) {
+        watchdog_timeout_[i] = timeout_s;
+        timers_->arm({TimerKey::kWatchdog, i}, clock_->now_ns() + uint64_t{timeout_s} * 1'000'000'000);
+        return i + 1;
+      }
+    }
+    return -xen::XEN_EBUSY;
+  }
+  if (id > watchdog_timeout_.size() || watchdog_timeout_[id - 1] == 0) return -xen::XEN_EINVAL;
+  if (timeout_s == 0) {
+    watchdog_timeout_[id - 1] = 0;
+    timers_->cancel({TimerKey::kWatchdog, id - 1});
+  } else {
+    watchdog_timeout_[id - 1] = timeout_s;
+    timers_->arm({TimerKey::kWatchdog, id - 1}, clock_->now_ns() + uint64_t{timeout_s} * 1'000'000'000);
+  }
+  return 0;
+}
+
+void Domain::on_timer(TimerKey key) {
+  switch (key.kind) {
+    case TimerKey::kSingleShot:
+    case TimerKey::kPeriodic:
+      if (!evtchn_.raise_virq(xen::virq::TIMER, key.id) && trace_)
+        std::fprintf(stderr, "pv-hv: vcpu%u: timer fired but VIRQ_TIMER is not bound\n", key.id);
+      else if (trace_)
+        std::fprintf(stderr, "pv-hv: vcpu%u: timer fired\n", key.id);
+      break;
+    case TimerKey::kWatchdog:
+      shutdown(xen::shutdown::watchdog, "watchdog " + std::to_string(key.id + 1) + " expired");
+      break;
+  }
+}
+
+}  // namespace pv

@@ -1,0 +1,156 @@
+// One domain: guest RAM, the KVM VM, its vCPUs, and the Xen-visible state
+// the hypercalls act on (shared_info, event channels, grant table, HVM
+// parameters, timers, console). pv-hv runs exactly one.
+#pragma once
+#include <pthread.h>
+#include <signal.h>
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <xen/hvm.h>
+#include <xen/sched.h>
+#include <xen/xen.h>
+
+#include "boot/pvh_loader.h"
+#include "cpu/cpu_state.h"
+#include "console/console_ring.h"
+#include "console/serial_port.h"
+#include "evtchn/event_channels.h"
+#include "gnttab/grant_table.h"
+#include "hypercall/hypercall.h"
+#include "hypercall/transport.h"
+#include "kvm/kvm.h"
+#include "memory/guest_memory.h"
+#include "time/domain_timers.h"
+#include "time/pvclock.h"
+
+namespace pv {
+
+class Vcpu;
+
+// pv-hv's exit status says how the domain ended (docs/running-a-domain.md).
+enum class ExitStatus : int {
+  kPoweroff = 0,
+  kError = 1,      // pv-hv could not start or run the domain
+  kReboot = 2,
+  kSuspend = 3,
+  kCrash = 4,      // guest crash, triple fault or a fatal KVM exit
+  kWatchdog = 5,
+  kSoftReset = 6,
+  kDestroyed = 7,  // the host asked (SIGTERM / SIGINT)
+};
+// Wakes the thread in Domain::run() when the domain ends.
+inline constexpr int kWakeMainSignal = SIGUSR2;
+
+ExitStatus exit_status_for(uint32_t shutdown_reason);
+const char* shutdown_reason_name(uint32_t reason);
+
+struct DomainConfig {
+  std::string name = "domain";
+  xen::domid_t domid = 1;
+  uint64_t memory_bytes = 64ull << 20;
+  uint32_t vcpus = 1;
+  boot::BootFiles boot;
+  TransportChoice transport = TransportChoice::kAuto;
+  int console_fd = 1;
+};
+
+class Domain {
+ public:
+  explicit Domain(DomainConfig cfg);
+  ~Domain();
+  Domain(const Domain&) = delete;
+  Domain& operator=(const Domain&) = delete;
+
+  // Boots vCPU 0 and waits until the domain shuts down or the host asks it
+  // to (SIGTERM/SIGINT). Returns pv-hv's exit status.
+  ExitStatus run();
+
+  const DomainConfig& config() const { return cfg_; }
+  xen::domid_t domid() const { return cfg_.domid; }
+  GuestMemory& memory() { return mem_; }
+  EventChannels& evtchn() { return evtchn_; }
+  GrantTable& gnttab() { return gnttab_; }
+  DomainTimers& timers() { return *timers_; }
+  const PvClock& clock() const { return *clock_; }
+  SerialPort& serial() { return serial_; }
+  HypercallStats& stats() { return stats_; }
+  Transport transport() const { return transport_; }
+  // PV_HV_TRACE=1 in the environment: log every hypercall to stderr.
+  int trace() const { return trace_; }
+  uint32_t nr_vcpus() const { return cfg_.vcpus; }
+  Vcpu* vcpu(uint64_t id) { return id < vcpus_.size() ? vcpus_[id].get() : nullptr; }
+
+  // HVM parameters as the guest sees them.
+  int64_t get_param(uint32_t index, uint64_t& value);
+  int64_t set_param(uint32_t index, uint64_t value);
+  uint8_t callback_vector() const { return callback_vector_.load(std::memory_order_relaxed); }
+
+  // XENMEM_add_to_physmap(shared_info) and VCPUOP_register_vcpu_info.
+  int64_t map_shared_info(uint64_t gfn);
+  int64_t register_vcpu_info(uint32_t vcpu, uint64_t gfn, uint32_t offset);
+  // A guest frame a guest may place a Xen page at: RAM, not a special page.
+  bool is_placeable_gfn(uint64_t gfn) const;
+
+  // SCHEDOP_watchdog: 0 or a positive watchdog id, or a negative errno.
+  int64_t watchdog(uint32_t id, uint32_t timeout_s);
+
+  // Ends the domain; the first caller's reason wins.
+  void shutdown(uint32_t reason, const std::string& why);
+  void destroy(const std::string& why);  // the host ended it
+  void fail(const std::string& why);     // pv-hv itself failed
+  bool shutting_down() const { return shutting_down_.load(std::memory_order_acquire); }
+
+  // Event delivery: vCPU `v` has an upcall pending (UINT32_MAX: only wake
+  // vCPUs polling ports).
+  void kick(uint32_t v);
+  void add_poller(int delta) { pollers_ += delta; }
+  // A vCPU went down with interrupts disabled; powers off when all are.
+  void vcpu_halted_for_good();
+
+ private:
+  void on_timer(TimerKey key);
+  void finish(ExitStatus status, const std::string& message);
+
+  DomainConfig cfg_;
+  kvm::System kvm_;
+  kvm::Vm vm_;
+  GuestMemory mem_;
+  Transport transport_;
+  std::unique_ptr<PvClock> clock_;
+  EventChannels evtchn_;
+  GrantTable gnttab_;
+  SerialPort serial_;
+  std::unique_ptr<ConsoleRing> console_;
+  HypercallStats stats_;
+  std::vector<std::unique_ptr<Vcpu>> vcpus_;
+  std::unique_ptr<DomainTimers> timers_;
+
+  // shared_info lives here until the guest maps it.
+  alignas(4096) std::array<uint8_t, 4096> shared_info_shadow_{};
+  std::mutex mu_;  // params, vcpu_info registration, watchdogs
+  std::array<uint64_t, xen::hvm::param::NR> params_{};
+  std::atomic<uint8_t> callback_vector_{0};
+  std::vector<bool> vcpu_info_registered_;
+  std::array<uint32_t, xen::sched::kMaxWatchdogs> watchdog_timeout_{};
+
+  const int trace_;
+  std::atomic<bool> shutting_down_{false};
+  std::atomic<int> pollers_{0};
+  std::atomic<uint32_t> halted_for_good_{0};
+  std::optional<ExitStatus> exit_status_;
+  std::optional<pthread_t> main_thread_;
+  CpuState boot_state_;
+  std::mutex exit_mu_;
+  std::condition_variable exit_cv_;
+};
+
+}  // namespace pv

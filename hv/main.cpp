@@ -1,0 +1,124 @@
+// pv-hv: runs one Xen-ABI domain on KVM.
+//
+//   pv-hv --kernel FILE [--initrd FILE] [--cmdline STR] [--memory 64M]
+//         [--vcpus N] [--name NAME] [--domid N] [--hypercall-transport auto|port-io|kvm-xen]
+//
+// The guest console goes to stdout; pv-hv's own messages to stderr. The exit
+// status tells how the domain ended (see ExitStatus in domain.h).
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "domain.h"
+#include "util/error.h"
+
+namespace {
+
+using pv::UserError;
+
+void usage(FILE* out) {
+  std::fputs(
+      "usage: pv-hv --kernel FILE [options]\n"
+      "  --kernel FILE               PVH ELF kernel (needs the Xen PHYS32_ENTRY note)\n"
+      "  --initrd FILE               module handed to the kernel in start_info\n"
+      "  --cmdline STRING            kernel command line\n"
+      "  --memory SIZE               guest RAM, e.g. 64M, 1G (default 64M)\n"
+      "  --vcpus N                   number of vCPUs (default 1)\n"
+      "  --name NAME                 domain name for messages\n"
+      "  --domid N                   domain id the guest sees (default 1)\n"
+      "  --hypercall-transport T     auto (default), port-io or kvm-xen\n"
+      "exit status: 0 poweroff, 1 pv-hv error, 2 reboot, 3 suspend, 4 crash,\n"
+      "             5 watchdog, 6 soft_reset, 7 destroyed by a signal\n",
+      out);
+}
+
+uint64_t parse_size(const std::string& s) {
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long v = std::strtoull(s.c_str(), &end, 10);
+  if (errno || end == s.c_str()) throw UserError("--memory: '" + s + "' is not a size (e.g. 64M)");
+  std::string suffix(end);
+  uint64_t mul = 1;
+  if (suffix == "K" || suffix == "k") mul = 1ull << 10;
+  else if (suffix == "M" || suffix == "m" || suffix.empty()) mul = 1ull << 20;  // bare numbers are MiB, as xl
+  else if (suffix == "G" || suffix == "g") mul = 1ull << 30;
+  else throw UserError("--memory: unknown suffix '" + suffix + "' (use K, M or G)");
+  if (v == 0 || v > (1ull << 40) / mul) throw UserError("--memory: '" + s + "' is out of range");
+  const uint64_t bytes = v * mul;
+  if (bytes & 0xfff) throw UserError("--memory: must be a multiple of 4 KiB");
+  return bytes;
+}
+
+uint64_t parse_uint(const std::string& opt, const std::string& s, uint64_t max) {
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long v = std::strtoull(s.c_str(), &end, 10);
+  if (errno || end == s.c_str() || *end || v > max)
+    throw UserError(opt + ": '" + s + "' is not a number between 0 and " + std::to_string(max));
+  return v;
+}
+
+void ignore_signal(int) {}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  pv::DomainConfig cfg;
+  bool have_kernel = false;
+  try {
+    for (int i = 1; i < argc; i++) {
+      std::string a = argv[i];
+      if (a == "-h" || a == "--help") {
+        usage(stdout);
+        return 0;
+      }
+      std::string value;
+      auto eq = a.find('=');
+      if (a.rfind("--", 0) == 0 && eq != std::string::npos) {
+        value = a.substr(eq + 1);
+        a = a.substr(0, eq);
+      } else if (a.rfind("--", 0) == 0) {
+        if (i + 1 >= argc) throw UserError(a + " needs a value");
+        value = argv[++i];
+      } else {
+        throw UserError("unexpected argument '" + a + "'");
+      }
+      if (a == "--kernel") cfg.boot.kernel_path = value, have_kernel = true;
+      else if (a == "--initrd") cfg.boot.initrd_path = value;
+      else if (a == "--cmdline") cfg.boot.cmdline = value;
+      else if (a == "--memory") cfg.memory_bytes = parse_size(value);
+      else if (a == "--vcpus") cfg.vcpus = static_cast<uint32_t>(parse_uint(a, value, 1024));
+      else if (a == "--name") cfg.name = value;
+      else if (a == "--domid") cfg.domid = static_cast<xen::domid_t>(parse_uint(a, value, xen::DOMID_FIRST_RESERVED - 1));
+      else if (a == "--hypercall-transport") cfg.transport = pv::parse_transport(value);
+      else throw UserError("unknown option " + a + " (see --help)");
+    }
+    if (!have_kernel) throw UserError("--kernel is required (see --help)");
+    if (cfg.domid == 0) throw UserError("--domid: 0 is dom0, the host");
+
+    // Kicks (SIGUSR1) reach vCPU threads only inside KVM_RUN; SIGUSR2,
+    // SIGINT and SIGTERM are taken with sigwait() by the main thread.
+    struct sigaction sa{};
+    sa.sa_handler = ignore_signal;
+    sigaction(SIGUSR1, &sa, nullptr);
+    sigset_t block;
+    sigemptyset(&block);
+    for (int s : {SIGUSR1, SIGUSR2, SIGINT, SIGTERM}) sigaddset(&block, s);
+    pthread_sigmask(SIG_BLOCK, &block, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    pv::Domain dom(cfg);
+    const auto status = dom.run();
+    std::fprintf(stderr, "pv-hv: %s\n", dom.stats().summary().c_str());
+    return static_cast<int>(status);
+  } catch (const pv::UserError& e) {
+    std::fprintf(stderr, "pv-hv: %s\n", e.what());
+    return static_cast<int>(pv::ExitStatus::kError);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "pv-hv: %s\n", e.what());
+    return static_cast<int>(pv::ExitStatus::kError);
+  }
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs every Debian package the project needs to build, run and test.
+# Idempotent: packages already present are skipped, apt is only touched when
+# something is missing.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config
+  linux-libc-dev                      # KVM API headers (<linux/kvm.h>)
+  libboost-dev                        # Boost.Asio (header-only) for the admin socket
+  libprotobuf-dev protobuf-compiler   # admin API / migration messages
+  liburing-dev                        # pv-backd I/O
+  libgtest-dev libgmock-dev           # unit tests
+  iproute2 iputils-ping procps        # end-to-end tests (namespaces, tap, ping)
+  qemu-system-x86                     # benchmark reference (microvm boot time)
+  python3                             # benchmark report helpers
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "setup: all packages present"
+fi
