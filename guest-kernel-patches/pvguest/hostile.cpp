@@ -140,11 +140,13 @@ void run_hostile() {
   uint64_t hole = ((top + 0x3fffff) & ~0x1fffffull);
   if (hole + 0x200000 < k::kIdentityMapEnd && !in_memmap(hole)) wild_pointer_cases("gpa_outside_ram", hole);
   else con::printf("SKIP hostile gpa_outside_ram: no unbacked gpa below 4 GiB\n");
+  // A buffer that starts in the last guest page and runs past the end of
+  // guest memory.
   uint64_t ram_end = memmap_top(true);
-  if (ram_end && ram_end + 64 < k::kIdentityMapEnd && !in_memmap(ram_end) && !in_memmap(ram_end + 63))
-    expect_err("console_write_straddles_ram_end", hv::console_io(xen::console::op::write, 64,
-                                                                  reinterpret_cast<void*>(ram_end - 8)));
-  else con::printf("SKIP hostile console_write_straddles_ram_end: memory follows the last RAM range\n");
+  if (top && top + 64 < k::kIdentityMapEnd && !in_memmap(top) && !in_memmap(top + 63))
+    expect_err("console_write_straddles_memory_end",
+               hv::console_io(xen::console::op::write, 64, reinterpret_cast<void*>(top - 8)));
+  else con::printf("SKIP hostile console_write_straddles_memory_end: memory map has no end below 4 GiB\n");
 
   // --- huge lengths ---
   static const char msg[] = "x";

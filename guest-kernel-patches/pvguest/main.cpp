@@ -82,6 +82,7 @@ void parse_cmdline(Options& o) {
     } else if (key_is("watchdog") && lib::parse_u64(val, vlen, n)) o.watchdog_s = n;
     else if (key_is("bench-hypercall") && lib::parse_u64(val, vlen, n)) o.bench_hypercall = n;
     else if (key_is("bench-evtchn") && lib::parse_u64(val, vlen, n)) o.bench_evtchn = n;
+    else if (key_is("fault") && (val_is("ud") || val_is("pf"))) o.fault = val[0];
     else {
       char t[64];
       size_t m = len < sizeof t - 1 ? len : sizeof t - 1;
@@ -196,6 +197,8 @@ extern "C" [[noreturn]] void kmain(uint32_t start_info_paddr) {
   if (opt.hostile) run_hostile();
   if (opt.bench_hypercall) bench_hypercall(opt.bench_hypercall);
   if (opt.bench_evtchn) bench_evtchn(opt.bench_evtchn);
+  if (opt.fault == 'u') asm volatile("ud2");
+  if (opt.fault == 'p') *reinterpret_cast<volatile uint64_t*>(0x7f0000000000ull) = 1;  // unmapped
   if (opt.watchdog_s) {
     xen::sched::watchdog w{0, uint32_t(opt.watchdog_s)};
     rc = hv::sched_op(xen::sched::op::watchdog, &w);

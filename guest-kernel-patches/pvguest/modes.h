@@ -9,6 +9,7 @@ struct Options {
   uint64_t watchdog_s = 0;
   uint64_t bench_hypercall = 0;
   uint64_t bench_evtchn = 0;
+  char fault = 0;  // fault=ud|pf: take that exception after READY (crash-path test)
 };
 
 void run_selftest();

@@ -235,12 +235,10 @@ void singleshot_job(void* p) {
   uint64_t before = k::cpus[cpu].timer_fires;
   r->deadline = pvclock::now() + 10 * kMs;
   r->rc = timer::set_singleshot(r->deadline, 0);
-  con::emergency("DBG cpu%u set rc=%ld deadline=%lu now=%lu\n", cpu, r->rc, r->deadline, pvclock::now());
   uint64_t end = r->deadline + 1000 * kMs;
   while (k::cpus[cpu].timer_fires == before && pvclock::now() < end) arch::pause();
   r->fired = k::cpus[cpu].timer_fires != before;
   r->fired_at = k::cpus[cpu].timer_last_ns;
-  con::emergency("DBG cpu%u fired=%d now=%lu\n", cpu, r->fired, pvclock::now());
 }
 void check_singleshot() {
   for (unsigned cpu = 0; cpu < k::nr_cpus; cpu++) {

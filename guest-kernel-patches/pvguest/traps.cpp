@@ -59,6 +59,7 @@ extern "C" void trap_dispatch(TrapFrame* f) {
     if (cpu < k::kMaxCpus) arch::atomic_inc(&k::cpus[cpu].spurious);
     return;
   }
+  con::flush(100000000ull);  // keep ring output ahead of the crash report
   con::emergency("pvguest: EXCEPTION %s vector=%lu error=0x%lx rip=0x%lx cr2=0x%lx rsp=0x%lx cpu=%u\n",
                  kNames[f->vector], f->vector, f->error, f->rip, arch::read_cr2(), f->rsp, cpu);
   k::shutdown(xen::shutdown::crash);

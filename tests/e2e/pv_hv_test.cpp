@@ -1,0 +1,235 @@
+// End-to-end tests: the reference guest kernel booted by the real pv-hv on
+// real KVM. Each test starts pv-hv as a child process and checks what the
+// guest printed on its console and how pv-hv exited.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "process.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+using pvtest::Process;
+using pvtest::Result;
+
+const std::string kPvHv = PV_HV_PATH;
+const std::string kGuest = PV_GUEST_PATH;
+
+// Exit statuses documented in docs/running-a-domain.md.
+enum Exit { kPoweroff = 0, kError = 1, kReboot = 2, kSuspend = 3, kCrash = 4, kWatchdog = 5, kSoftReset = 6, kDestroyed = 7 };
+
+class PvHv : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (access("/dev/kvm", R_OK | W_OK) != 0) GTEST_SKIP() << "/dev/kvm is not usable here";
+  }
+
+  static Result boot(const std::string& cmdline, unsigned vcpus = 2, std::vector<std::string> extra = {},
+                     std::chrono::milliseconds timeout = 60s) {
+    std::vector<std::string> argv = {kPvHv, "--kernel", kGuest, "--memory", "64M", "--vcpus", std::to_string(vcpus),
+                                     "--cmdline", cmdline};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return pvtest::run(argv, timeout);
+  }
+
+  // "<word>: N passed, M failed" from the guest console.
+  static std::pair<int, int> summary(const std::string& out, const std::string& word) {
+    std::smatch m;
+    std::regex re(word + ": ([0-9]+) passed, ([0-9]+) failed");
+    if (!std::regex_search(out, m, re)) return {-1, -1};
+    return {std::stoi(m[1]), std::stoi(m[2])};
+  }
+
+  static std::vector<std::string> lines_starting(const std::string& out, const std::string& prefix) {
+    std::vector<std::string> v;
+    size_t pos = 0;
+    while (pos < out.size()) {
+      size_t end = out.find('\n', pos);
+      if (end == std::string::npos) end = out.size();
+      if (out.compare(pos, prefix.size(), prefix) == 0) v.push_back(out.substr(pos, end - pos));
+      pos = end + 1;
+    }
+    return v;
+  }
+};
+
+TEST_F(PvHv, BootsToReadyAndPowersOff) {
+  Result r = boot("");
+  ASSERT_FALSE(r.timed_out) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, kPoweroff) << r.err;
+  EXPECT_NE(r.out.find("\nREADY\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("shut down (poweroff)"), std::string::npos) << r.err;
+}
+
+class Selftest : public PvHv, public ::testing::WithParamInterface<unsigned> {};
+
+TEST_P(Selftest, AllChecksPass) {
+  const unsigned vcpus = GetParam();
+  Result r = boot("selftest", vcpus);
+  ASSERT_FALSE(r.timed_out) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, kPoweroff) << r.err;
+  auto [passed, failed] = summary(r.out, "selftest");
+  EXPECT_EQ(failed, 0) << r.out;
+  EXPECT_GE(passed, 30) << r.out;
+  EXPECT_TRUE(lines_starting(r.out, "FAIL").empty()) << r.out;
+  EXPECT_NE(r.out.find(std::to_string(vcpus) + "/" + std::to_string(vcpus) + " vCPUs online"), std::string::npos) << r.out;
+  // Cross-vCPU checks run only with more than one vCPU.
+  const auto skips = lines_starting(r.out, "SKIP");
+  if (vcpus > 1) {
+    for (const auto& s : skips) EXPECT_EQ(s.find("only 1 vCPU"), std::string::npos) << s;
+    EXPECT_NE(r.out.find("PASS evtchn_ipi"), std::string::npos) << r.out;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Vcpus, Selftest, ::testing::Values(1u, 2u, 4u));
+
+TEST_F(PvHv, HostileHypercallsAllFailAndTheDomainSurvives) {
+  Result r = boot("hostile");
+  ASSERT_FALSE(r.timed_out) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, kPoweroff) << r.out << r.err;
+  auto [passed, failed] = summary(r.out, "hostile");
+  EXPECT_EQ(failed, 0) << r.out;
+  EXPECT_GE(passed, 50) << r.out;
+  // pv-hv counted the errors it returned and the unimplemented calls.
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.err, m, std::regex("hypercalls: ([0-9]+) calls, ([0-9]+) failed, ([0-9]+) not implemented")))
+      << r.err;
+  // Most hostile cases are hypercalls that must fail (a few report errors
+  // through a status field instead).
+  EXPECT_GE(std::stoi(m[2]), passed / 2);
+  EXPECT_GE(std::stoi(m[3]), 5);
+}
+
+struct ShutdownCase {
+  const char* reason;
+  int exit_code;
+};
+
+class ShutdownReason : public PvHv, public ::testing::WithParamInterface<ShutdownCase> {};
+
+TEST_P(ShutdownReason, ExitStatusTellsHowTheGuestShutDown) {
+  const auto& c = GetParam();
+  Result r = boot(std::string("shutdown=") + c.reason, 1);
+  ASSERT_FALSE(r.timed_out) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, c.exit_code) << r.err;
+  EXPECT_NE(r.err.find(std::string("shut down (") + c.reason + ")"), std::string::npos) << r.err;
+}
+
+INSTANTIATE_TEST_SUITE_P(Reasons, ShutdownReason,
+                         ::testing::Values(ShutdownCase{"poweroff", kPoweroff}, ShutdownCase{"reboot", kReboot},
+                                           ShutdownCase{"suspend", kSuspend}, ShutdownCase{"crash", kCrash},
+                                           ShutdownCase{"watchdog", kWatchdog}, ShutdownCase{"soft_reset", kSoftReset}),
+                         [](const auto& param_info) { return std::string(param_info.param.reason); });
+
+TEST_F(PvHv, WatchdogThatIsNotPettedKillsTheDomain) {
+  Result r = boot("watchdog=1", 1, {}, 30s);
+  ASSERT_FALSE(r.timed_out) << r.out << r.err;
+  EXPECT_NE(r.out.find("WATCHDOG armed"), std::string::npos) << r.out;
+  EXPECT_EQ(r.exit_code, kWatchdog) << r.err;
+  EXPECT_NE(r.err.find("watchdog 1 expired"), std::string::npos) << r.err;
+}
+
+TEST_F(PvHv, SigtermDestroysARunningDomain) {
+  Process p({kPvHv, "--kernel", kGuest, "--vcpus", "2", "--cmdline", "watchdog=3600"});
+  ASSERT_TRUE(p.wait_for_output("WATCHDOG armed", 30s));
+  p.signal(SIGTERM);
+  Result r = p.wait(10s);
+  ASSERT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, kDestroyed) << r.err;
+  EXPECT_NE(r.err.find("destroyed: received SIGTERM"), std::string::npos) << r.err;
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/pvtest.XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string file(const std::string& name, const std::string& content) const {
+    std::string p = path_ + "/" + name;
+    std::ofstream(p, std::ios::binary) << content;
+    return p;
+  }
+
+ private:
+  std::string path_;
+};
+
+TEST_F(PvHv, RefusesKernelsItCannotBoot) {
+  TempDir dir;
+  struct Case {
+    std::string path, message;
+  };
+  std::string elf_without_note;
+  {
+    // The guest kernel with its PHYS32_ENTRY note renumbered (type 18 -> 17).
+    std::ifstream in(kGuest, std::ios::binary);
+    elf_without_note.assign(std::istreambuf_iterator<char>(in), {});
+    const std::string note_tail("\x12\0\0\0Xen\0", 8);
+    size_t at = elf_without_note.find(note_tail);
+    ASSERT_NE(at, std::string::npos);
+    elf_without_note[at] = '\x11';
+  }
+  const std::vector<Case> cases = {
+      {dir.file("empty", ""), "not an ELF file"},
+      {dir.file("text", "hello, this is not a kernel\n"), "not an ELF file"},
+      {dir.file("truncated", std::string("\x7f" "ELF\x02\x01\x01", 7) + std::string(9, '\0')), "not a bootable PVH kernel"},
+      {dir.file("nonote", elf_without_note), "no Xen PHYS32_ENTRY ELF note"},
+      {kPvHv, "not an executable"},
+      {"/nonexistent/kernel", "cannot open"},
+  };
+  for (const auto& c : cases) {
+    Result r = pvtest::run({kPvHv, "--kernel", c.path}, 20s);
+    EXPECT_EQ(r.exit_code, kError) << c.path << ": " << r.err;
+    EXPECT_TRUE(std::regex_search(r.err, std::regex(c.message))) << c.path << ": " << r.err;
+  }
+}
+
+TEST_F(PvHv, RefusesBadOptionsWithAClearMessage) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--memory", "3M"}, "at least 4 MiB"},
+      {{"--memory", "12Q"}, "unknown suffix"},
+      {{"--vcpus", "0"}, "--vcpus"},
+      {{"--vcpus", "many"}, "not a number"},
+      {{"--domid", "0"}, "dom0"},
+      {{"--hypercall-transport", "carrier-pigeon"}, "unknown hypercall transport"},
+      {{"--bogus", "1"}, "unknown option"},
+      {{"--cmdline", std::string(5000, 'x')}, "command line is 5000 bytes"},
+  };
+  for (const auto& [opts, message] : cases) {
+    std::vector<std::string> argv = {kPvHv, "--kernel", kGuest};
+    argv.insert(argv.end(), opts.begin(), opts.end());
+    Result r = pvtest::run(argv, 20s);
+    EXPECT_EQ(r.exit_code, kError) << opts[0] << ": " << r.err;
+    EXPECT_NE(r.err.find(message), std::string::npos) << opts[0] << ": " << r.err;
+  }
+  Result r = pvtest::run({kPvHv}, 20s);
+  EXPECT_EQ(r.exit_code, kError);
+  EXPECT_NE(r.err.find("--kernel is required"), std::string::npos) << r.err;
+}
+
+TEST_F(PvHv, KvmXenTransportIsChosenOnlyWhereKvmOffersIt) {
+  // On hosts without KVM_CAP_XEN_HVM (these PVM machines), asking for it
+  // is an error and auto picks port I/O; elsewhere both boot.
+  Result r = boot("", 1, {"--hypercall-transport", "kvm-xen"});
+  if (r.exit_code == kError) {
+    EXPECT_NE(r.err.find("lacks KVM_CAP_XEN_HVM"), std::string::npos) << r.err;
+  } else {
+    EXPECT_EQ(r.exit_code, kPoweroff) << r.err;
+    EXPECT_NE(r.out.find("READY"), std::string::npos);
+  }
+  Result p = boot("", 1, {"--hypercall-transport", "port-io"});
+  EXPECT_EQ(p.exit_code, kPoweroff) << p.err;
+  EXPECT_NE(p.out.find("READY"), std::string::npos);
+}
+
+}  // namespace
