@@ -137,8 +137,8 @@ void Domain::kick(uint32_t v) {
       if (vc->polling()) vc->wake();
 }
 
-void Domain::vcpu_halted_for_good() {
-  if (++halted_for_good_ == cfg_.vcpus) shutdown(xen::shutdown::poweroff, "every vCPU halted with interrupts disabled");
+void Domain::vcpu_online_changed(int delta) {
+  if ((vcpus_online_ += delta) == 0) shutdown(xen::shutdown::poweroff, "every vCPU is down");
 }
 
 bool Domain::is_placeable_gfn(uint64_t gfn) const { return gfn < boot::special_base_gfn(mem_.size()); }

@@ -76,6 +76,8 @@ class Domain {
 
   const DomainConfig& config() const { return cfg_; }
   xen::domid_t domid() const { return cfg_.domid; }
+  // DOMID_SELF or this domain's own id: what a guest may name itself by.
+  bool is_self(xen::domid_t id) const { return id == xen::DOMID_SELF || id == cfg_.domid; }
   GuestMemory& memory() { return mem_; }
   EventChannels& evtchn() { return evtchn_; }
   GrantTable& gnttab() { return gnttab_; }
@@ -113,8 +115,9 @@ class Domain {
   // vCPUs polling ports).
   void kick(uint32_t v);
   void add_poller(int delta) { pollers_ += delta; }
-  // A vCPU went down with interrupts disabled; powers off when all are.
-  void vcpu_halted_for_good();
+  // A vCPU came up (+1) or went down (-1); with none left up the domain
+  // powers off, as Xen does.
+  void vcpu_online_changed(int delta);
 
  private:
   void on_timer(TimerKey key);
@@ -145,7 +148,7 @@ class Domain {
   const int trace_;
   std::atomic<bool> shutting_down_{false};
   std::atomic<int> pollers_{0};
-  std::atomic<uint32_t> halted_for_good_{0};
+  std::atomic<int> vcpus_online_{0};
   std::optional<ExitStatus> exit_status_;
   std::optional<pthread_t> main_thread_;
   CpuState boot_state_;

@@ -82,6 +82,9 @@ void parse_cmdline(Options& o) {
     } else if (key_is("watchdog") && lib::parse_u64(val, vlen, n)) o.watchdog_s = n;
     else if (key_is("bench-hypercall") && lib::parse_u64(val, vlen, n)) o.bench_hypercall = n;
     else if (key_is("bench-evtchn") && lib::parse_u64(val, vlen, n)) o.bench_evtchn = n;
+    else if (key_is("bench-portio") && lib::parse_u64(val, vlen, n)) o.bench_portio = n;
+    else if (key_is("bench-insn") && lib::parse_u64(val, vlen, n)) o.bench_insn = n;
+    else if (key_is("bench-rounds") && lib::parse_u64(val, vlen, n) && n > 0) o.bench_rounds = n;
     else if (key_is("fault") && (val_is("ud") || val_is("pf"))) o.fault = val[0];
     else {
       char t[64];
@@ -195,8 +198,12 @@ extern "C" [[noreturn]] void kmain(uint32_t start_info_paddr) {
 
   if (opt.selftest) run_selftest();
   if (opt.hostile) run_hostile();
-  if (opt.bench_hypercall) bench_hypercall(opt.bench_hypercall);
-  if (opt.bench_evtchn) bench_evtchn(opt.bench_evtchn);
+  for (uint64_t r = 0; r < opt.bench_rounds; r++) {
+    if (opt.bench_insn) bench_insn(opt.bench_insn);
+    if (opt.bench_portio) bench_portio(opt.bench_portio);
+    if (opt.bench_hypercall) bench_hypercall(opt.bench_hypercall);
+    if (opt.bench_evtchn) bench_evtchn(opt.bench_evtchn);
+  }
   if (opt.fault == 'u') asm volatile("ud2");
   if (opt.fault == 'p') *reinterpret_cast<volatile uint64_t*>(0x7f0000000000ull) = 1;  // unmapped
   if (opt.watchdog_s) {

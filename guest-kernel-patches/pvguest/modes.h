@@ -9,6 +9,9 @@ struct Options {
   uint64_t watchdog_s = 0;
   uint64_t bench_hypercall = 0;
   uint64_t bench_evtchn = 0;
+  uint64_t bench_portio = 0;
+  uint64_t bench_insn = 0;    // emulated-instruction reference loop
+  uint64_t bench_rounds = 1;  // each bench mode runs this many times, interleaved
   char fault = 0;  // fault=ud|pf: take that exception after READY (crash-path test)
 };
 
@@ -17,3 +20,5 @@ void hostile_early();  // before vCPU0's vcpu_info is registered
 void run_hostile();
 void bench_hypercall(uint64_t n);
 void bench_evtchn(uint64_t n);
+void bench_portio(uint64_t n);
+void bench_insn(uint64_t n);

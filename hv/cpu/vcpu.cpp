@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <cinttypes>
+#include <utility>
 #include <cstdio>
 #include <sched.h>
 
@@ -33,6 +34,7 @@ void Vcpu::start(std::optional<CpuState> boot) {
     std::lock_guard lk(mu_);
     pending_state_ = boot;
     initialised_ = up_ = true;
+    dom_.vcpu_online_changed(+1);
   }
   thread_ = std::thread([this] {
     char name[16];
@@ -91,21 +93,26 @@ int64_t Vcpu::initialise(const xen::hvm::vcpu_hvm_context& ctx) {
 }
 
 int64_t Vcpu::up() {
+  bool was_up;
   {
     std::lock_guard lk(mu_);
     if (!initialised_) return -xen::XEN_EINVAL;
-    up_ = true;
+    was_up = std::exchange(up_, true);
   }
+  if (!was_up) dom_.vcpu_online_changed(+1);
   cv_.notify_all();
   return 0;
 }
 
 int64_t Vcpu::down() {
+  bool was_up;
   {
     std::lock_guard lk(mu_);
-    up_ = false;
+    was_up = std::exchange(up_, false);
   }
   kick();  // leaves KVM_RUN or a wait, then parks
+  // Last one out: the domain powers off, as on Xen.
+  if (was_up) dom_.vcpu_online_changed(-1);
   return 0;
 }
 
@@ -266,7 +273,7 @@ void Vcpu::handle_io() {
     const auto& s = run->s.regs.sregs;
     const uint64_t args[5] = {r.rdi, r.rsi, r.rdx, r.r10, r.r8};
     int64_t result;
-    handle_hypercall(r.rax, args, result, s.cs.selector & 3, (s.efer & kEferLma) && s.cs.l);
+    handle_hypercall(port_io_hypercall_number(r.rip), args, result, s.cs.selector & 3, (s.efer & kEferLma) && s.cs.l);
     r.rax = static_cast<uint64_t>(result);
     run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
     return;
@@ -327,10 +334,10 @@ void Vcpu::handle_msr_write() {
 void Vcpu::handle_hlt() {
   if (dom_.trace()) std::fprintf(stderr, "pv-hv: vcpu%u: hlt (if=%d)\n", id_, fd_.run()->if_flag);
   if (!fd_.run()->if_flag) {
-    // HLT with interrupts off never wakes: as Xen does, treat the vCPU as
-    // gone for good; when every vCPU is, the domain powers off.
-    dom_.vcpu_halted_for_good();
-    wait([] { return false; }, std::nullopt);
+    // HLT with interrupts off never wakes: as Xen does, the vCPU goes down
+    // (VCPUOP_up brings it back; when every vCPU is down, the domain
+    // powers off).
+    down();
     return;
   }
   block_until_event();

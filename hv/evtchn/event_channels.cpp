@@ -143,9 +143,10 @@ int64_t EventChannels::bind_interdomain(xen::evtchn::bind_interdomain& b) {
 }
 
 int64_t EventChannels::bind_virq(xen::evtchn::bind_virq& b) {
+  // Xen's order: bad VIRQ, then a global VIRQ off vCPU 0, then no such vCPU.
   if (b.virq >= xen::virq::NR) return -xen::XEN_EINVAL;
-  if (b.vcpu >= nr_vcpus_) return -xen::XEN_ENOENT;
   if (!xen::virq::is_per_vcpu(b.virq) && b.vcpu != 0) return -xen::XEN_EINVAL;
+  if (b.vcpu >= nr_vcpus_) return -xen::XEN_ENOENT;
   std::lock_guard lk(mu_);
   if (virq_port_[b.vcpu][b.virq] >= 0) return -xen::XEN_EEXIST;
   int64_t p = alloc_port();
@@ -175,7 +176,7 @@ int64_t EventChannels::close(xen::evtchn_port_t port) {
     case State::kReserved:
       return -xen::XEN_EINVAL;
     case State::kVirq:
-      virq_port_[p.vcpu][p.virq] = -1;
+      virq_port_[virq_table(p)][p.virq] = -1;
       break;
     case State::kInterdomain:
       if (p.host < 0) {
@@ -262,9 +263,8 @@ int64_t EventChannels::bind_vcpu(xen::evtchn_port_t port, uint32_t vcpu) {
   Port& p = ports_[port];
   switch (p.state) {
     case State::kVirq:
+      // A global VIRQ stays bound in vCPU 0's table; only delivery moves.
       if (xen::virq::is_per_vcpu(p.virq)) return -xen::XEN_EINVAL;
-      virq_port_[p.vcpu][p.virq] = -1;
-      virq_port_[vcpu][p.virq] = static_cast<int32_t>(port);
       break;
     case State::kUnbound:
     case State::kInterdomain:

@@ -63,7 +63,8 @@ class EventChannels {
   xen::evtchn_port_t connect_host(HostHandler on_send);
   // Raises a host port (dom0 -> guest notification).
   bool raise(xen::evtchn_port_t port);
-  // Raises a VIRQ on a vCPU if the guest bound it; false otherwise.
+  // Raises a VIRQ if the guest bound it (`vcpu` is 0 for a global VIRQ);
+  // false otherwise.
   bool raise_virq(uint32_t virq, uint32_t vcpu);
   bool is_pending(xen::evtchn_port_t port) const;
   // Makes the vCPU rescan all selectors (used when vcpu_info moves).
@@ -83,6 +84,9 @@ class EventChannels {
   };
 
   bool valid(xen::evtchn_port_t p) const { return p < ports_.size(); }
+  // Per-vCPU VIRQs are bound in their vCPU's table, global ones in vCPU 0's
+  // (whichever vCPU they notify), as in Xen.
+  static uint32_t virq_table(const Port& p) { return xen::virq::is_per_vcpu(p.virq) ? p.vcpu : 0; }
   bool own_domain(xen::domid_t d) const { return d == xen::DOMID_SELF || d == domid_; }
   int64_t alloc_port();  // lowest free port, or -ENOSPC
   void set_pending(xen::evtchn_port_t port);     // caller holds mu_

@@ -11,13 +11,11 @@ namespace GT = xen::gnttab;
 
 namespace {
 
-bool own(const Domain& d, xen::domid_t id) { return id == xen::DOMID_SELF || id == d.domid(); }
-
 int64_t setup_table(Hypercall& hc) {
   GT::setup_table s;
   if (!hc.guest.get(hc.arg[1], s)) return -xen::XEN_EFAULT;
   GrantTable& gt = hc.dom.gnttab();
-  if (!own(hc.dom, s.dom)) s.status = GT::st::bad_domain;
+  if (!hc.dom.is_self(s.dom)) s.status = GT::st::bad_domain;
   else s.status = gt.grow(s.nr_frames);
   if (s.status == GT::st::okay) {
     for (uint32_t i = 0; i < s.nr_frames; i++) {
@@ -34,7 +32,7 @@ int64_t setup_table(Hypercall& hc) {
 int64_t query_size(Hypercall& hc) {
   GT::query_size q;
   if (!hc.guest.get(hc.arg[1], q)) return -xen::XEN_EFAULT;
-  if (!own(hc.dom, q.dom)) {
+  if (!hc.dom.is_self(q.dom)) {
     q.status = GT::st::bad_domain;
   } else {
     q.nr_frames = hc.dom.gnttab().nr_frames();
@@ -56,7 +54,7 @@ int64_t set_version(Hypercall& hc) {
 int64_t get_version(Hypercall& hc) {
   GT::get_version v;
   if (!hc.guest.get(hc.arg[1], v)) return -xen::XEN_EFAULT;
-  if (!own(hc.dom, v.dom)) return -xen::XEN_ESRCH;
+  if (!hc.dom.is_self(v.dom)) return -xen::XEN_ESRCH;
   v.version = hc.dom.gnttab().version();
   return hc.guest.put(hc.arg[1], v) ? 0 : -xen::XEN_EFAULT;
 }

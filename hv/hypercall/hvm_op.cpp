@@ -14,7 +14,7 @@ int64_t do_hvm_op(Hypercall& hc) {
     case H::op::get_param: {
       H::param_arg p;
       if (!hc.guest.get(hc.arg[1], p)) return -xen::XEN_EFAULT;
-      if (p.domid != xen::DOMID_SELF && p.domid != hc.dom.domid()) return -xen::XEN_ESRCH;
+      if (!hc.dom.is_self(p.domid)) return -xen::XEN_ESRCH;
       if (hc.arg[0] == H::op::set_param) return hc.dom.set_param(p.index, p.value);
       int64_t rc = hc.dom.get_param(p.index, p.value);
       if (rc == 0 && !hc.guest.put(hc.arg[1], p)) return -xen::XEN_EFAULT;

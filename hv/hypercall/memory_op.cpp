@@ -11,12 +11,10 @@ namespace M = xen::mem;
 
 namespace {
 
-bool own(const Domain& d, xen::domid_t id) { return id == xen::DOMID_SELF || id == d.domid(); }
-
 int64_t add_to_physmap(Hypercall& hc) {
   M::add_to_physmap a;
   if (!hc.guest.get(hc.arg[1], a)) return -xen::XEN_EFAULT;
-  if (!own(hc.dom, a.domid)) return -xen::XEN_ESRCH;
+  if (!hc.dom.is_self(a.domid)) return -xen::XEN_ESRCH;
   switch (a.space) {
     case M::space::shared_info:
       if (a.idx != 0) return -xen::XEN_EINVAL;
@@ -33,7 +31,7 @@ int64_t add_to_physmap(Hypercall& hc) {
 int64_t reservation_query(Hypercall& hc) {
   xen::domid_t id;
   if (!hc.guest.get(hc.arg[1], id)) return -xen::XEN_EFAULT;
-  if (!own(hc.dom, id)) return -xen::XEN_ESRCH;
+  if (!hc.dom.is_self(id)) return -xen::XEN_ESRCH;
   return static_cast<int64_t>(hc.dom.memory().pages());
 }
 

@@ -2,8 +2,6 @@
 
 #include <sys/ioctl.h>
 
-#include <cstring>
-
 #include <xen/cpuid.h>
 #include <xen/xen.h>
 
@@ -50,6 +48,8 @@ void configure_transport(kvm::Vm& vm, Transport t) {
   if (::ioctl(vm.fd(), KVM_XEN_HVM_CONFIG, &cfg) < 0) throw_errno("KVM_XEN_HVM_CONFIG");
 }
 
+uint64_t port_io_hypercall_number(uint64_t rip) { return (rip & (xen::kPageSize - 1)) / xen::hc::kStubSize; }
+
 void write_port_io_hypercall_page(uint8_t* page) {
   for (uint32_t nr = 0; nr < xen::hc::kPageEntries; nr++) {
     uint8_t* p = page + nr * xen::hc::kStubSize;
@@ -57,11 +57,9 @@ void write_port_io_hypercall_page(uint8_t* page) {
       p[i] = 0x0f;  // ud2
       p[i + 1] = 0x0b;
     }
-    p[0] = 0xb8;  // mov $nr, %eax
-    std::memcpy(p + 1, &nr, 4);
-    p[5] = 0xe7;  // out %eax, $port
-    p[6] = static_cast<uint8_t>(kHypercallPort);
-    p[7] = 0xc3;  // ret
+    p[0] = 0xe7;  // out %eax, $port
+    p[1] = static_cast<uint8_t>(kHypercallPort);
+    p[2] = 0xc3;  // ret
   }
 }
 

@@ -25,9 +25,16 @@ TransportChoice parse_transport(const std::string& s);  // auto|port-io|kvm-xen
 // Configures the VM for the transport (MSR trap or KVM_XEN_HVM_CONFIG).
 void configure_transport(kvm::Vm& vm, Transport t);
 
-// Writes the port-I/O hypercall page: entry N at N * 32 loads N into %eax,
-// does `out %eax, $kHypercallPort` and returns; the rest of each entry is
-// ud2 so a stray jump faults visibly.
+// Writes the port-I/O hypercall page: entry N at N * 32 is
+// `out %eax, $kHypercallPort; ret`, and the rest of each entry is ud2 so a
+// stray jump faults visibly. The entry's position names the hypercall: no
+// `mov $N, %eax` is needed, which saves an instruction per hypercall (and
+// guest instructions are what hypercalls cost on the PVM machines).
 void write_port_io_hypercall_page(uint8_t* page);
+// The hypercall number of an OUT to kHypercallPort at guest `rip`: its
+// 32-byte slot in the page. Whether KVM reports the OUT's own address or
+// the next instruction's, both lie in the same slot. A guest that executes
+// the OUT elsewhere just names some hypercall, checked like any other.
+uint64_t port_io_hypercall_number(uint64_t rip);
 
 }  // namespace pv

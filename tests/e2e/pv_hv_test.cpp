@@ -129,6 +129,16 @@ INSTANTIATE_TEST_SUITE_P(Reasons, ShutdownReason,
                                            ShutdownCase{"watchdog", kWatchdog}, ShutdownCase{"soft_reset", kSoftReset}),
                          [](const auto& param_info) { return std::string(param_info.param.reason); });
 
+TEST_F(PvHv, GuestExceptionIsReportedAsACrash) {
+  for (const char* fault : {"pf", "ud"}) {
+    Result r = boot(std::string("fault=") + fault, 1);
+    ASSERT_FALSE(r.timed_out) << r.out << r.err;
+    EXPECT_EQ(r.exit_code, kCrash) << fault << ": " << r.err;
+    EXPECT_NE(r.out.find("EXCEPTION"), std::string::npos) << r.out;
+    EXPECT_NE(r.err.find("shut down (crash)"), std::string::npos) << r.err;
+  }
+}
+
 TEST_F(PvHv, WatchdogThatIsNotPettedKillsTheDomain) {
   Result r = boot("watchdog=1", 1, {}, 30s);
   ASSERT_FALSE(r.timed_out) << r.out << r.err;
@@ -184,7 +194,7 @@ TEST_F(PvHv, RefusesKernelsItCannotBoot) {
       {dir.file("text", "hello, this is not a kernel\n"), "not an ELF file"},
       {dir.file("truncated", std::string("\x7f" "ELF\x02\x01\x01", 7) + std::string(9, '\0')), "not a bootable PVH kernel"},
       {dir.file("nonote", elf_without_note), "no Xen PHYS32_ENTRY ELF note"},
-      {kPvHv, "not an executable"},
+      {"/bin/true", "not an executable"},  // a PIE (ET_DYN)
       {"/nonexistent/kernel", "cannot open"},
   };
   for (const auto& c : cases) {

@@ -354,6 +354,9 @@ TEST(ParseElfHostile, NoteSegmentOutsideFile) {
   patch_phdr64(img, 1, [&](Elf64_Phdr& p) { p.p_offset = img.size(); p.p_filesz = 64; });
   expect_refused(img, "PT_NOTE segment lies outside the file");
   img = build();
+  patch_phdr64(img, 1, [](Elf64_Phdr& p) { p.p_offset = ~uint64_t{0} - 16; });  // offset + size overflows
+  expect_refused(img, "PT_NOTE segment lies outside the file");
+  img = build();
   patch_phdr64(img, 1, [](Elf64_Phdr& p) { p.p_filesz = uint64_t{1} << 40; });
   expect_refused(img, "PT_NOTE");
 }
@@ -471,7 +474,7 @@ TEST(LoadPvh, LoadsKernelAndBuildsStartInfo) {
   ASSERT_EQ(si->memmap_entries, regions.size());
   EXPECT_EQ(si->memmap_paddr, kMemmapGpa);
   for (size_t i = 0; i < regions.size(); i++) {
-    const auto* e = mem.object<xen::pvh::hvm_memmap_table_entry>(si->memmap_paddr + i * sizeof(*e));
+    const auto* e = mem.object<xen::pvh::hvm_memmap_table_entry>(si->memmap_paddr + i * sizeof(xen::pvh::hvm_memmap_table_entry));
     ASSERT_NE(e, nullptr);
     EXPECT_EQ(e->addr, regions[i].addr) << i;
     EXPECT_EQ(e->size, regions[i].size) << i;
