@@ -38,6 +38,8 @@ extern uint16_t domid;
 inline constexpr unsigned kMaxMemmap = 32;
 extern xen::mem::e820_entry memmap[kMaxMemmap];
 extern unsigned memmap_entries;
+// Module 0 from start info (the initrd), if any.
+extern uint64_t module_paddr, module_size;
 
 extern "C" uint8_t cpu_stacks[];
 // The current vCPU, from the stack we run on (interrupts use the same stack).

@@ -28,6 +28,7 @@ uint32_t xen_cpuid_base = 0;
 uint16_t domid = 0;
 xen::mem::e820_entry memmap[kMaxMemmap];
 unsigned memmap_entries = 0;
+uint64_t module_paddr = 0, module_size = 0;
 
 namespace {
 alignas(4096) uint8_t shared_info_page[4096];
@@ -112,6 +113,11 @@ void copy_start_info(uint32_t si_paddr) {
     auto* mm = reinterpret_cast<const xen::pvh::hvm_memmap_table_entry*>(si->memmap_paddr);
     for (uint32_t i = 0; i < si->memmap_entries && memmap_entries < kMaxMemmap; i++)
       memmap[memmap_entries++] = xen::mem::e820_entry{mm[i].addr, mm[i].size, mm[i].type};
+  }
+  if (si->nr_modules && si->modlist_paddr) {
+    auto* mod = reinterpret_cast<const xen::pvh::hvm_modlist_entry*>(si->modlist_paddr);
+    module_paddr = mod[0].paddr;
+    module_size = mod[0].size;
   }
 }
 

@@ -395,6 +395,24 @@ void check_memory() {
     same = xmap[i].addr == k::memmap[i].addr && xmap[i].size == k::memmap[i].size && xmap[i].type == k::memmap[i].type;
   R.check(same, "memory_map_matches_start_info", "XENMEM entries=%u start_info entries=%u", xmap_n, k::memmap_entries);
 
+  // The initrd (module 0): page aligned, inside RAM; its size and FNV-1a
+  // hash are printed so the host can compare them with the file it passed.
+  if (!k::module_size) {
+    R.skip("start_info_module", "no module given");
+  } else {
+    bool in_ram = false;
+    for (unsigned i = 0; i < k::memmap_entries; i++)
+      if (k::memmap[i].type == xen::mem::E820_RAM && k::module_paddr >= k::memmap[i].addr &&
+          k::module_paddr + k::module_size <= k::memmap[i].addr + k::memmap[i].size)
+        in_ram = true;
+    uint32_t h = 2166136261u;
+    const auto* p = reinterpret_cast<const uint8_t*>(k::module_paddr);
+    for (uint64_t i = 0; in_ram && i < k::module_size; i++) h = (h ^ p[i]) * 16777619u;
+    con::printf("pvguest: module 0 at 0x%lx, %lu bytes, fnv1a %08x\n", k::module_paddr, k::module_size, h);
+    R.check(in_ram && (k::module_paddr & 0xfff) == 0, "start_info_module", "paddr=0x%lx size=%lu in_ram=%d",
+            k::module_paddr, k::module_size, in_ram);
+  }
+
   xen::domid_t self = xen::DOMID_SELF;
   long cur = hv::memory_op(xen::mem::op::current_reservation, &self);
   long max = hv::memory_op(xen::mem::op::maximum_reservation, &self);

@@ -204,6 +204,27 @@ TEST_F(PvHv, RefusesKernelsItCannotBoot) {
   }
 }
 
+TEST_F(PvHv, InitrdReachesTheGuestIntact) {
+  TempDir dir;
+  std::string content;
+  for (int i = 0; i < 5000; i++) content.push_back(static_cast<char>((i * 7919) >> 3));
+  uint32_t h = 2166136261u;
+  for (unsigned char c : content) h = (h ^ c) * 16777619u;
+  char want[64];
+  std::snprintf(want, sizeof want, ", %zu bytes, fnv1a %08x", content.size(), h);
+  Result r = boot("selftest", 1, {"--initrd", dir.file("initrd.img", content)});
+  ASSERT_FALSE(r.timed_out) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, kPoweroff) << r.err;
+  EXPECT_NE(r.out.find(want), std::string::npos) << "want '" << want << "' in:\n" << r.out;
+  EXPECT_NE(r.out.find("PASS start_info_module"), std::string::npos) << r.out;
+  // Too big for guest RAM: refused before boot.
+  std::string huge_path = dir.file("huge.img", "");
+  ASSERT_EQ(truncate(huge_path.c_str(), 80 << 20), 0);
+  Result big = boot("", 1, {"--initrd", huge_path});
+  EXPECT_EQ(big.exit_code, kError);
+  EXPECT_NE(big.err.find("does not fit in guest memory"), std::string::npos) << big.err;
+}
+
 TEST_F(PvHv, RefusesBadOptionsWithAClearMessage) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--memory", "3M"}, "at least 4 MiB"},
