@@ -26,6 +26,20 @@ ExitStatus exit_status_for(uint32_t reason) {
   }
 }
 
+const char* exit_status_name(ExitStatus s) {
+  switch (s) {
+    case ExitStatus::kPoweroff: return "poweroff";
+    case ExitStatus::kError: return "error";
+    case ExitStatus::kReboot: return "reboot";
+    case ExitStatus::kSuspend: return "suspend";
+    case ExitStatus::kCrash: return "crash";
+    case ExitStatus::kWatchdog: return "watchdog";
+    case ExitStatus::kSoftReset: return "soft_reset";
+    case ExitStatus::kDestroyed: return "destroyed";
+  }
+  return "unknown";
+}
+
 const char* shutdown_reason_name(uint32_t reason) {
   static const char* names[] = {"poweroff", "reboot", "suspend", "crash", "watchdog", "soft_reset"};
   return reason <= xen::shutdown::max ? names[reason] : "unknown";

@@ -51,6 +51,7 @@ enum class ExitStatus : int {
 inline constexpr int kWakeMainSignal = SIGUSR2;
 
 ExitStatus exit_status_for(uint32_t shutdown_reason);
+const char* exit_status_name(ExitStatus s);  // "poweroff", "crash", ...
 const char* shutdown_reason_name(uint32_t reason);
 
 struct DomainConfig {

@@ -6,6 +6,7 @@
 // The guest console goes to stdout; pv-hv's own messages to stderr. The exit
 // status tells how the domain ended (see ExitStatus in domain.h).
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -30,6 +31,7 @@ void usage(FILE* out) {
       "  --name NAME                 domain name for messages\n"
       "  --domid N                   domain id the guest sees (default 1)\n"
       "  --hypercall-transport T     auto (default), port-io or kvm-xen\n"
+      "  --status-file PATH          on exit, write '<status> <reason>' there (for pvd)\n"
       "exit status: 0 poweroff, 1 pv-hv error, 2 reboot, 3 suspend, 4 crash,\n"
       "             5 watchdog, 6 soft_reset, 7 destroyed by a signal\n",
       out);
@@ -63,11 +65,28 @@ uint64_t parse_uint(const std::string& opt, const std::string& s, uint64_t max) 
 
 void ignore_signal(int) {}
 
+// Written atomically (temporary file + rename), so a reader sees all or
+// nothing: "<exit status> <name>\n", e.g. "2 reboot".
+void write_status_file(const std::string& path, pv::ExitStatus status) {
+  const std::string tmp = path + ".tmp";
+  FILE* f = std::fopen(tmp.c_str(), "w");
+  if (!f) {
+    std::fprintf(stderr, "pv-hv: cannot write %s: %s\n", tmp.c_str(), std::strerror(errno));
+    return;
+  }
+  std::fprintf(f, "%d %s\n", static_cast<int>(status), pv::exit_status_name(status));
+  const bool ok = std::fflush(f) == 0 && fsync(fileno(f)) == 0;
+  std::fclose(f);
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0)
+    std::fprintf(stderr, "pv-hv: cannot write %s: %s\n", path.c_str(), std::strerror(errno));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   pv::DomainConfig cfg;
   bool have_kernel = false;
+  std::string status_file;
   try {
     for (int i = 1; i < argc; i++) {
       std::string a = argv[i];
@@ -94,6 +113,7 @@ int main(int argc, char** argv) {
       else if (a == "--name") cfg.name = value;
       else if (a == "--domid") cfg.domid = static_cast<xen::domid_t>(parse_uint(a, value, xen::DOMID_FIRST_RESERVED - 1));
       else if (a == "--hypercall-transport") cfg.transport = pv::parse_transport(value);
+      else if (a == "--status-file") status_file = value;
       else throw UserError("unknown option " + a + " (see --help)");
     }
     if (!have_kernel) throw UserError("--kernel is required (see --help)");
@@ -113,12 +133,11 @@ int main(int argc, char** argv) {
     pv::Domain dom(cfg);
     const auto status = dom.run();
     std::fprintf(stderr, "pv-hv: %s\n", dom.stats().summary().c_str());
+    if (!status_file.empty()) write_status_file(status_file, status);
     return static_cast<int>(status);
-  } catch (const pv::UserError& e) {
-    std::fprintf(stderr, "pv-hv: %s\n", e.what());
-    return static_cast<int>(pv::ExitStatus::kError);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "pv-hv: %s\n", e.what());
+    if (!status_file.empty()) write_status_file(status_file, pv::ExitStatus::kError);
     return static_cast<int>(pv::ExitStatus::kError);
   }
 }

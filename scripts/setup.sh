@@ -12,6 +12,7 @@ PACKAGES=(
   liburing-dev                        # pv-backd I/O
   libgtest-dev libgmock-dev           # unit tests
   iproute2 iputils-ping procps        # end-to-end tests (namespaces, tap, ping)
+  xenstore-utils                      # xenstore conformance tests (real Xen clients)
   qemu-system-x86                     # benchmark reference (microvm boot time)
   python3                             # benchmark report helpers
 )

@@ -1,0 +1,119 @@
+#include "admin_server.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <iostream>
+#include <memory>
+
+#include "admin_framing.h"
+
+namespace pv::pvd {
+namespace A = pv::admin;
+using boost::asio::local::stream_protocol;
+
+namespace {
+
+// One client connection. Requests are handled one at a time, in order; a
+// reply may come later (destroy waits for the domain to go).
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(stream_protocol::socket sock, DomainManager& domains) : sock_(std::move(sock)), domains_(domains) {}
+
+  void start() { read(); }
+
+ private:
+  void read() {
+    auto self = shared_from_this();
+    sock_.async_read_some(boost::asio::buffer(buf_), [this, self](const boost::system::error_code& ec, size_t n) {
+      if (ec) return;  // client went away
+      in_.append(buf_.data(), n);
+      next();
+    });
+  }
+
+  // Handles the next complete frame, or reads more.
+  void next() {
+    if (busy_) return;
+    A::FrameParse f = A::parse_frame(in_);
+    if (f.status == A::FrameParse::kNeedMore) return read();
+    if (f.status == A::FrameParse::kBad) return fail(error_reply(A::ERROR_BAD_REQUEST, f.error));
+    A::Request req;
+    const bool ok = req.ParseFromArray(f.payload.data(), static_cast<int>(f.payload.size()));
+    in_.erase(0, f.consumed);
+    if (!ok) return fail(error_reply(A::ERROR_BAD_REQUEST, "request is not a valid pv.admin.Request"));
+    if (req.api_version() != A::kApiVersion)
+      return send(error_reply(A::ERROR_UNSUPPORTED_VERSION, "this pvd speaks admin API version " +
+                                                                std::to_string(A::kApiVersion) + ", not " +
+                                                                std::to_string(req.api_version())));
+    busy_ = true;
+    // The callback owns the session: a reply that comes later (destroy
+    // waits for the domain to go) still finds its connection.
+    domains_.handle(req, [self = shared_from_this()](A::Reply reply) { self->send(std::move(reply)); });
+  }
+
+  void send(A::Reply reply, bool then_close = false) {
+    reply.set_api_version(A::kApiVersion);
+    auto frame = std::make_shared<std::string>();
+    A::append_frame(*frame, reply.SerializeAsString());
+    auto self = shared_from_this();
+    boost::asio::async_write(sock_, boost::asio::buffer(*frame),
+                             [this, self, frame, then_close](const boost::system::error_code& ec, size_t) {
+                               busy_ = false;
+                               if (ec || then_close) {
+                                 boost::system::error_code ignored;
+                                 sock_.close(ignored);
+                                 return;
+                               }
+                               next();
+                             });
+  }
+
+  void fail(A::Reply reply) { send(std::move(reply), true); }
+
+  stream_protocol::socket sock_;
+  DomainManager& domains_;
+  std::array<char, 4096> buf_{};
+  std::string in_;
+  bool busy_ = false;
+};
+
+bool peer_allowed(int fd) {
+  ucred cred{};
+  socklen_t len = sizeof(cred);
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return false;
+  return cred.uid == 0 || cred.uid == ::geteuid();
+}
+
+}  // namespace
+
+AdminServer::AdminServer(boost::asio::io_context& io, const std::string& socket_path, DomainManager& domains)
+    : io_(io), path_(socket_path), acceptor_(io), domains_(domains) {
+  ::unlink(path_.c_str());  // a stale socket from an earlier pvd
+  stream_protocol::endpoint ep(path_);
+  acceptor_.open(ep.protocol());
+  const mode_t old = ::umask(0177);  // created 0600
+  boost::system::error_code ec;
+  acceptor_.bind(ep, ec);
+  ::umask(old);
+  if (ec) throw std::runtime_error("cannot bind " + path_ + ": " + ec.message());
+  ::chmod(path_.c_str(), 0600);
+  acceptor_.listen();
+  accept();
+}
+
+AdminServer::~AdminServer() { ::unlink(path_.c_str()); }
+
+void AdminServer::accept() {
+  acceptor_.async_accept([this](const boost::system::error_code& ec, stream_protocol::socket sock) {
+    if (ec == boost::asio::error::operation_aborted) return;
+    if (!ec) {
+      if (peer_allowed(sock.native_handle())) std::make_shared<Session>(std::move(sock), domains_)->start();
+      else std::cerr << "pvd: refused an admin connection from a user that is neither root nor pvd's\n";
+    }
+    accept();
+  });
+}
+
+}  // namespace pv::pvd

@@ -1,0 +1,29 @@
+// pvd's admin socket: a Unix stream socket (mode 0600) served with
+// Boost.Asio to many clients at once. Only root or pvd's own user may
+// connect (SO_PEERCRED). Each client sends length-delimited protobuf
+// Requests and gets one Reply per request, in order. A malformed frame
+// (bad length, oversized, unparsable message) is answered with an error
+// and the connection closed; pvd carries on.
+#pragma once
+#include "asio.h"
+#include <string>
+
+#include "domain_manager.h"
+
+namespace pv::pvd {
+
+class AdminServer {
+ public:
+  AdminServer(boost::asio::io_context& io, const std::string& socket_path, DomainManager& domains);
+  ~AdminServer();
+
+ private:
+  void accept();
+
+  boost::asio::io_context& io_;
+  std::string path_;
+  boost::asio::local::stream_protocol::acceptor acceptor_;
+  DomainManager& domains_;
+};
+
+}  // namespace pv::pvd

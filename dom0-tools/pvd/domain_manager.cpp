@@ -1,0 +1,316 @@
+#include "domain_manager.h"
+
+#include <signal.h>
+
+#include <ctime>
+#include <fstream>
+#include <iostream>
+
+#include "admin_framing.h"
+
+namespace pv::pvd {
+namespace A = pv::admin;
+using namespace std::chrono_literals;
+
+namespace {
+
+// More restarts than this within kRestartWindow and the domain is left
+// crashed instead of restarted again (a boot loop).
+constexpr size_t kMaxRestarts = 10;
+constexpr auto kRestartWindow = 60s;
+// How long a destroyed domain's pv-hv gets between SIGTERM and SIGKILL.
+constexpr auto kDestroyGrace = 5s;
+
+// pv-hv's exit statuses (docs/running-a-domain.md) as shutdown reasons.
+struct Ending {
+  std::string reason;
+  bool crashed = false;
+};
+Ending ending_from_status(const std::string& status_line) {
+  if (status_line.empty()) return {"pv-hv exited without a status (killed?)", true};
+  const std::string name = status_line.substr(status_line.find(' ') + 1);
+  if (name == "crash" || name == "error") return {name, true};
+  return {name};
+}
+
+// What pvd does for an xl on_* action. Core dumps are not taken (there is
+// no dump format yet): the coredump-* actions act as their plain forms.
+enum class Outcome { kDestroy, kRestart, kPreserve };
+Outcome outcome(config::ShutdownAction a) {
+  using SA = config::ShutdownAction;
+  switch (a) {
+    case SA::Restart:
+    case SA::RenameRestart:
+    case SA::CoredumpRestart:
+    case SA::SoftReset:
+      return Outcome::kRestart;
+    case SA::Preserve:
+      return Outcome::kPreserve;
+    case SA::Destroy:
+    case SA::CoredumpDestroy:
+      break;
+  }
+  return Outcome::kDestroy;
+}
+
+struct Parsed {
+  std::optional<config::DomainConfig> config;
+  std::string message;  // every error, or every warning
+};
+Parsed parse(const std::string& text, const std::string& path) {
+  auto r = config::parse_domain_config(text, path);
+  Parsed p;
+  for (const auto& d : r.ok() ? r.warnings : r.errors) p.message += (p.message.empty() ? "" : "\n") + d.to_string();
+  p.config = std::move(r.config);
+  return p;
+}
+
+bool cmdline_names_domid(pid_t pid, uint32_t domid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+  std::string cmd((std::istreambuf_iterator<char>(f)), {});
+  return cmd.find(std::string("--domid") + '\0' + std::to_string(domid) + '\0') != std::string::npos;
+}
+
+}  // namespace
+
+A::Reply error_reply(A::ErrorCode code, const std::string& message) {
+  A::Reply r;
+  r.set_api_version(A::kApiVersion);
+  r.set_error(code);
+  r.set_message(message);
+  return r;
+}
+
+DomainManager::DomainManager(boost::asio::io_context& io, Registry& registry, std::string pv_hv_path)
+    : io_(io), registry_(registry), pv_hv_(std::move(pv_hv_path)) {}
+
+void DomainManager::reattach() {
+  for (auto& rec : registry_.load_all()) {
+    auto parsed = parse(rec.config_text(), rec.config_path());
+    if (!parsed.config) {
+      std::cerr << "pvd: domain " << rec.domid() << ": stored configuration no longer parses: " << parsed.message
+                << "\n";
+      continue;
+    }
+    auto d = std::make_unique<Domain>();
+    d->rec = rec;
+    d->spec = *parsed.config;
+    const uint32_t domid = rec.domid();
+    const bool should_run = rec.state() == A::STATE_RUNNING || rec.state() == A::STATE_PAUSED;
+    Domain& ref = *d;
+    domains_[domid] = std::move(d);
+    if (!should_run) continue;
+    if (rec.pid() && cmdline_names_domid(static_cast<pid_t>(rec.pid()), domid))
+      ref.proc = DomainProcess::attach(io_, static_cast<pid_t>(rec.pid()), [this, domid] { on_exit(domid); });
+    if (ref.proc) {
+      std::cerr << "pvd: reattached to domain " << domid << " (" << rec.name() << "), pv-hv pid " << rec.pid() << "\n";
+    } else {
+      // It ended while pvd was away: act on how it ended, as if we had seen it.
+      boost::asio::post(io_, [this, domid] { on_exit(domid); });
+    }
+  }
+}
+
+DomainManager::Domain* DomainManager::find(const std::string& name_or_id) {
+  for (auto& [id, d] : domains_)
+    if (d->rec.name() == name_or_id || std::to_string(id) == name_or_id) return d.get();
+  return nullptr;
+}
+
+uint32_t DomainManager::free_domid() const {
+  uint32_t id = 1;
+  while (domains_.count(id)) id++;
+  return id;
+}
+
+void DomainManager::handle(const A::Request& req, ReplyFn reply) {
+  auto with_domain = [&](const A::DomainRef& ref, auto&& fn) {
+    Domain* d = find(ref.name_or_id());
+    if (!d) return reply(error_reply(A::ERROR_NO_SUCH_DOMAIN, "no domain named '" + ref.name_or_id() + "'"));
+    fn(*d);
+  };
+  switch (req.op_case()) {
+    case A::Request::kCreate:
+      return reply(create(req.create()));
+    case A::Request::kList:
+      return reply(list());
+    case A::Request::kInfo:
+      return with_domain(req.info(), [&](Domain& d) {
+        A::Reply r;
+        *r.mutable_domain() = info(d);
+        reply(r);
+      });
+    case A::Request::kDestroy:
+      return with_domain(req.destroy(), [&](Domain& d) { destroy(d, reply); });
+    case A::Request::kPause:
+      return with_domain(req.pause(), [&](Domain& d) { reply(pause(d, true)); });
+    case A::Request::kUnpause:
+      return with_domain(req.unpause(), [&](Domain& d) { reply(pause(d, false)); });
+    case A::Request::kShutdown:
+    case A::Request::kReboot:
+      return reply(error_reply(A::ERROR_INVALID_STATE,
+                               "shutdown and reboot go through the guest's xenstore control/shutdown node, "
+                               "which this pvd does not serve yet; use destroy"));
+    case A::Request::OP_NOT_SET:
+      break;
+  }
+  reply(error_reply(A::ERROR_BAD_REQUEST, "request names no operation this pvd knows"));
+}
+
+A::Reply DomainManager::create(const A::CreateRequest& c) {
+  const std::string path = c.config_path().empty() ? "<config>" : c.config_path();
+  auto parsed = parse(c.config_text(), path);
+  if (!parsed.config) return error_reply(A::ERROR_BAD_CONFIG, parsed.message);
+  if (find(parsed.config->name))
+    return error_reply(A::ERROR_EXISTS, "a domain named '" + parsed.config->name + "' already exists");
+  auto d = std::make_unique<Domain>();
+  d->spec = *parsed.config;
+  d->rec.set_domid(free_domid());
+  d->rec.set_name(d->spec.name);
+  d->rec.set_config_text(c.config_text());
+  d->rec.set_config_path(path);
+  d->rec.set_created_unix_s(static_cast<uint64_t>(std::time(nullptr)));
+  Domain& ref = *d;
+  domains_[ref.rec.domid()] = std::move(d);
+  try {
+    start(ref);
+  } catch (const std::exception& e) {
+    forget(ref.rec.domid());
+    return error_reply(A::ERROR_INTERNAL, std::string("cannot start the domain: ") + e.what());
+  }
+  A::Reply r;
+  *r.mutable_domain() = info(ref);
+  r.set_message(parsed.message);  // warnings, if any
+  return r;
+}
+
+void DomainManager::start(Domain& d) {
+  const uint32_t domid = d.rec.domid();
+  ::unlink(registry_.status_file(domid).c_str());
+  std::vector<std::string> argv = {pv_hv_, "--kernel", d.spec.kernel, "--memory", std::to_string(d.spec.memory_mib) + "M",
+                                   "--vcpus", std::to_string(d.spec.vcpus), "--name", d.spec.name, "--domid",
+                                   std::to_string(domid), "--status-file", registry_.status_file(domid)};
+  if (!d.spec.ramdisk.empty()) argv.insert(argv.end(), {"--initrd", d.spec.ramdisk});
+  if (!d.spec.cmdline.empty()) argv.insert(argv.end(), {"--cmdline", d.spec.cmdline});
+  d.proc = DomainProcess::spawn(io_, argv, registry_.console_log(domid), [this, domid] { on_exit(domid); });
+  d.rec.set_pid(static_cast<uint32_t>(d.proc->pid()));
+  d.rec.set_state(A::STATE_RUNNING);
+  d.rec.clear_shutdown_reason();
+  d.recent_starts.push_back(std::chrono::steady_clock::now());
+  save(d);
+}
+
+void DomainManager::on_exit(uint32_t domid) {
+  auto it = domains_.find(domid);
+  if (it == domains_.end()) return;
+  Domain& d = *it->second;
+  d.proc.reset();
+  d.kill_timer.reset();
+  d.rec.set_pid(0);
+  if (d.destroying) return forget(domid);
+
+  const Ending end = ending_from_status(registry_.read_status(domid));
+  Outcome action;
+  if (end.reason == "poweroff" || end.reason == "suspend") action = outcome(d.spec.on_poweroff);
+  else if (end.reason == "reboot") action = outcome(d.spec.on_reboot);
+  else if (end.reason == "soft_reset") action = outcome(d.spec.on_soft_reset);
+  else if (end.reason == "watchdog") action = outcome(d.spec.on_watchdog);
+  else if (end.reason == "destroyed") action = Outcome::kDestroy;
+  else action = outcome(d.spec.on_crash);
+  std::cerr << "pvd: domain " << domid << " (" << d.rec.name() << ") ended: " << end.reason << "\n";
+
+  if (action == Outcome::kRestart) {
+    const auto now = std::chrono::steady_clock::now();
+    std::erase_if(d.recent_starts, [&](auto t) { return now - t > kRestartWindow; });
+    if (d.recent_starts.size() >= kMaxRestarts) {
+      std::cerr << "pvd: domain " << domid << " restarted " << kMaxRestarts << " times within a minute: left crashed\n";
+      d.rec.set_state(A::STATE_CRASHED);
+      d.rec.set_shutdown_reason(end.reason + " (restart loop stopped)");
+      save(d);
+      return;
+    }
+    d.rec.set_restarts(d.rec.restarts() + 1);
+    try {
+      start(d);
+      return;
+    } catch (const std::exception& e) {
+      std::cerr << "pvd: domain " << domid << ": restart failed: " << e.what() << "\n";
+      action = Outcome::kPreserve;
+    }
+  }
+  if (action == Outcome::kDestroy) return forget(domid);
+  d.rec.set_state(end.crashed ? A::STATE_CRASHED : A::STATE_SHUTDOWN);
+  d.rec.set_shutdown_reason(end.reason);
+  save(d);
+}
+
+void DomainManager::forget(uint32_t domid) {
+  auto it = domains_.find(domid);
+  if (it == domains_.end()) return;
+  auto waiters = std::move(it->second->on_gone);
+  A::Reply gone;
+  *gone.mutable_domain() = info(*it->second);
+  gone.mutable_domain()->set_state(A::STATE_DYING);
+  registry_.remove(domid);
+  domains_.erase(it);
+  for (auto& w : waiters) w(gone);
+}
+
+void DomainManager::destroy(Domain& d, ReplyFn reply) {
+  if (!d.proc) {
+    d.on_gone.push_back(std::move(reply));
+    return forget(d.rec.domid());
+  }
+  d.destroying = true;
+  d.on_gone.push_back(std::move(reply));
+  d.proc->signal(SIGCONT);  // a paused pv-hv must run to exit
+  d.proc->signal(SIGTERM);
+  d.kill_timer = std::make_unique<boost::asio::steady_timer>(io_, kDestroyGrace);
+  const uint32_t domid = d.rec.domid();
+  d.kill_timer->async_wait([this, domid](const boost::system::error_code& ec) {
+    if (ec) return;
+    auto it = domains_.find(domid);
+    if (it != domains_.end() && it->second->proc) it->second->proc->signal(SIGKILL);
+  });
+}
+
+A::Reply DomainManager::pause(Domain& d, bool pause) {
+  const auto want_from = pause ? A::STATE_RUNNING : A::STATE_PAUSED;
+  if (!d.proc || d.rec.state() != want_from)
+    return error_reply(A::ERROR_INVALID_STATE, "domain '" + d.rec.name() + "' is not " +
+                                                   (pause ? "running" : "paused"));
+  // Stopping pv-hv stops every vCPU thread and its timers: the guest
+  // makes no progress until it is continued.
+  if (!d.proc->signal(pause ? SIGSTOP : SIGCONT))
+    return error_reply(A::ERROR_INTERNAL, "cannot signal pv-hv of domain '" + d.rec.name() + "'");
+  d.rec.set_state(pause ? A::STATE_PAUSED : A::STATE_RUNNING);
+  save(d);
+  A::Reply r;
+  *r.mutable_domain() = info(d);
+  return r;
+}
+
+A::Reply DomainManager::list() const {
+  A::Reply r;
+  auto* l = r.mutable_list();
+  for (const auto& [id, d] : domains_) *l->add_domains() = info(*d);
+  return r;
+}
+
+A::DomainInfo DomainManager::info(const Domain& d) const {
+  A::DomainInfo i;
+  i.set_domid(d.rec.domid());
+  i.set_name(d.rec.name());
+  i.set_memory_mib(d.spec.memory_mib);
+  i.set_vcpus(d.spec.vcpus);
+  i.set_state(d.rec.state());
+  i.set_cpu_time_s(d.proc ? d.proc->cpu_seconds() : 0);
+  i.set_shutdown_reason(d.rec.shutdown_reason());
+  i.set_pid(d.rec.pid());
+  i.set_kernel(d.spec.kernel);
+  i.set_cmdline(d.spec.cmdline);
+  i.set_created_unix_s(d.rec.created_unix_s());
+  return i;
+}
+
+}  // namespace pv::pvd

@@ -1,0 +1,67 @@
+// pvd's domains: creation from a configuration, the pv-hv process of each,
+// what happens when one shuts down (xl's on_poweroff / on_reboot /
+// on_crash / on_watchdog), and finding them again after a pvd restart.
+#pragma once
+#include "asio.h"
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "admin.pb.h"
+#include "domain_process.h"
+#include "config/domain_config.h"
+#include "registry.h"
+
+namespace pv::pvd {
+
+class DomainManager {
+ public:
+  using ReplyFn = std::function<void(admin::Reply)>;
+
+  DomainManager(boost::asio::io_context& io, Registry& registry, std::string pv_hv_path);
+
+  // Reads the registry and re-attaches to every domain whose pv-hv still
+  // runs; domains that ended while pvd was away get their on_* action.
+  void reattach();
+
+  // Each request answers through `reply` (now or, for destroy, once the
+  // domain is gone).
+  void handle(const admin::Request& req, ReplyFn reply);
+
+  size_t size() const { return domains_.size(); }
+
+ private:
+  struct Domain {
+    registry::DomainRecord rec;
+    config::DomainConfig spec;
+    std::unique_ptr<DomainProcess> proc;
+    bool destroying = false;
+    std::vector<ReplyFn> on_gone;
+    std::unique_ptr<boost::asio::steady_timer> kill_timer;
+    std::vector<std::chrono::steady_clock::time_point> recent_starts;
+  };
+
+  admin::Reply create(const admin::CreateRequest& c);
+  admin::Reply list() const;
+  void destroy(Domain& d, ReplyFn reply);
+  admin::Reply pause(Domain& d, bool pause);
+
+  Domain* find(const std::string& name_or_id);
+  uint32_t free_domid() const;
+  void start(Domain& d);
+  void on_exit(uint32_t domid);
+  void forget(uint32_t domid);
+  admin::DomainInfo info(const Domain& d) const;
+  void save(const Domain& d) const { registry_.save(d.rec); }
+
+  boost::asio::io_context& io_;
+  Registry& registry_;
+  std::string pv_hv_;
+  std::map<uint32_t, std::unique_ptr<Domain>> domains_;
+};
+
+admin::Reply error_reply(admin::ErrorCode code, const std::string& message);
+
+}  // namespace pv::pvd

@@ -1,0 +1,106 @@
+#include "domain_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace pv::pvd {
+namespace {
+
+int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+
+}  // namespace
+
+std::unique_ptr<DomainProcess> DomainProcess::spawn(boost::asio::io_context& io, const std::vector<std::string>& argv,
+                                                    const std::string& log_path, ExitFn on_exit) {
+  const int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (log < 0) throw std::runtime_error("cannot open " + log_path + ": " + std::strerror(errno));
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, log, 1);
+  posix_spawn_file_actions_adddup2(&fa, log, 2);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  // Its own session: a pvd that dies (even by SIGKILL) takes no domain along.
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, args[0], &fa, &attr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  ::close(log);
+  if (rc != 0) throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
+  const int pidfd = pidfd_open(pid);
+  if (pidfd < 0) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    throw std::runtime_error(std::string("pidfd_open: ") + std::strerror(errno));
+  }
+  return std::unique_ptr<DomainProcess>(new DomainProcess(io, pid, pidfd, true, std::move(on_exit)));
+}
+
+std::unique_ptr<DomainProcess> DomainProcess::attach(boost::asio::io_context& io, pid_t pid, ExitFn on_exit) {
+  const int pidfd = pidfd_open(pid);
+  if (pidfd < 0) return nullptr;
+  return std::unique_ptr<DomainProcess>(new DomainProcess(io, pid, pidfd, false, std::move(on_exit)));
+}
+
+DomainProcess::DomainProcess(boost::asio::io_context& io, pid_t pid, int pidfd, bool child, ExitFn on_exit)
+    : pid_(pid), child_(child), pidfd_(io, pidfd), on_exit_(std::move(on_exit)) {
+  watch();
+}
+
+DomainProcess::~DomainProcess() {
+  boost::system::error_code ec;
+  pidfd_.cancel(ec);
+  if (child_ && !exited_) ::waitpid(pid_, nullptr, WNOHANG);
+}
+
+void DomainProcess::watch() {
+  // A pidfd becomes readable when the process exits.
+  pidfd_.async_wait(boost::asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
+    if (ec) return;  // cancelled: the DomainProcess is going away
+    exited_ = true;
+    if (child_) ::waitpid(pid_, nullptr, 0);  // reap; the status file says how it ended
+    if (on_exit_) on_exit_();
+  });
+}
+
+bool DomainProcess::signal(int sig) {
+  return !exited_ && ::syscall(SYS_pidfd_send_signal, pidfd_.native_handle(), sig, nullptr, 0) == 0;
+}
+
+double DomainProcess::cpu_seconds() const {
+  std::ifstream f("/proc/" + std::to_string(pid_) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(f)), {});
+  const size_t close_paren = stat.rfind(')');
+  if (close_paren == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(close_paren + 2));
+  std::string field;
+  unsigned long utime = 0, stime = 0;
+  // Fields after "(comm)": state is field 3; utime and stime are 14 and 15.
+  for (int i = 3; i <= 15 && rest >> field; i++) {
+    if (i == 14) utime = std::stoul(field);
+    if (i == 15) stime = std::stoul(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+}  // namespace pv::pvd

@@ -1,0 +1,30 @@
+// The domain registry in pvd's state directory: one DomainRecord per
+// domain in <state-dir>/domains/<domid>.rec, written atomically, so a
+// restarted pvd finds its domains again.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "registry.pb.h"
+
+namespace pv::pvd {
+
+class Registry {
+ public:
+  explicit Registry(std::string state_dir);  // creates the directories
+
+  void save(const registry::DomainRecord& rec) const;
+  void remove(uint32_t domid) const;  // the record and the domain's files
+  std::vector<registry::DomainRecord> load_all() const;
+
+  std::string console_log(uint32_t domid) const;
+  std::string status_file(uint32_t domid) const;
+  // "<status> <reason>" written by pv-hv as it exits, or "" if absent.
+  std::string read_status(uint32_t domid) const;
+
+ private:
+  std::string record_path(uint32_t domid) const;
+  std::string dir_;
+};
+
+}  // namespace pv::pvd

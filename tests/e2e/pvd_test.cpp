@@ -1,0 +1,262 @@
+// End-to-end tests of the toolstack: a real pvd on a temporary state
+// directory and socket, driven through the real pvctl, running real
+// domains (the reference guest on pv-hv).
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "process.h"
+#include "registry.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+using pvtest::Process;
+using pvtest::Result;
+
+const std::string kPvd = PVD_PATH;
+const std::string kPvctl = PVCTL_PATH;
+const std::string kPvHv = PV_HV_PATH;
+const std::string kGuest = PV_GUEST_PATH;
+
+// Running (a zombie waiting for its reaper counts as gone: a pv-hv whose
+// parent pvd was killed is reaped by init, a moment after it exits).
+bool alive(pid_t pid) {
+  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), {});
+  const size_t paren = text.rfind(')');
+  return paren == std::string::npos || paren + 2 >= text.size() || text[paren + 2] != 'Z';
+}
+
+template <typename Pred>
+bool eventually(Pred p, std::chrono::milliseconds timeout = 20s) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (p()) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return p();
+}
+
+class Pvd : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (access("/dev/kvm", R_OK | W_OK) != 0) GTEST_SKIP() << "/dev/kvm is not usable here";
+    char tmpl[] = "/tmp/pvd-test.XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    state_ = dir_ + "/state";
+    socket_ = dir_ + "/pvd.sock";
+    start_pvd();
+  }
+
+  void TearDown() override {
+    if (dir_.empty()) return;
+    pvd_.reset();  // SIGKILL
+    // Every pv-hv this test started, found through the registry.
+    if (fs::exists(state_)) {
+      pv::pvd::Registry reg(state_);
+      for (const auto& rec : reg.load_all())
+        if (rec.pid()) ::kill(static_cast<pid_t>(rec.pid()), SIGKILL);
+    }
+    fs::remove_all(dir_);
+  }
+
+  void start_pvd() {
+    pvd_ = std::make_unique<Process>(std::vector<std::string>{kPvd, "--state-dir", state_, "--socket", socket_,
+                                                              "--pv-hv", kPvHv});
+    // Ready when it answers (a killed pvd's stale socket file may still be there).
+    ASSERT_TRUE(eventually([&] { return pvctl({"list"}).exit_code == 0; }, 10s)) << "pvd does not answer";
+  }
+
+  Result pvctl(std::vector<std::string> args) {
+    args.insert(args.begin(), {kPvctl, "--socket", socket_});
+    return pvtest::run(args, 30s);
+  }
+
+  std::string config(const std::string& name, const std::string& extra, const std::string& more = "") {
+    const std::string path = dir_ + "/" + name + ".cfg";
+    std::ofstream(path) << "# test domain\nname = \"" << name << "\"\nmemory = 64\nvcpus = 2\ntype = \"pvh\"\n"
+                        << "kernel = \"" << kGuest << "\"\nextra = \"" << extra << "\"\n"
+                        << more;
+    return path;
+  }
+
+  // The `pvctl list` row of a domain, or "".
+  std::string row(const std::string& name) {
+    Result r = pvctl({"list"});
+    std::istringstream in(r.out);
+    std::string line;
+    while (std::getline(in, line))
+      if (line.rfind(name + " ", 0) == 0) return line;
+    return "";
+  }
+
+  pid_t pid_of(const std::string& name) {
+    Result r = pvctl({"info", name});
+    std::smatch m;
+    if (!std::regex_search(r.out, m, std::regex("pid: ([0-9]+)"))) return -1;
+    return std::stoi(m[1]);
+  }
+
+  std::string dir_, state_, socket_;
+  std::unique_ptr<Process> pvd_;
+};
+
+TEST_F(Pvd, CreateListInfoDestroy) {
+  Result c = pvctl({"create", config("alpha", "watchdog=3600")});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_NE(c.out.find("created domain alpha (id 1)"), std::string::npos) << c.out;
+
+  Result l = pvctl({"list"});
+  EXPECT_TRUE(std::regex_search(l.out, std::regex("Name +ID +Mem +VCPUs +State +Time\\(s\\)"))) << l.out;
+  EXPECT_TRUE(std::regex_search(row("alpha"), std::regex("^alpha +1 +64 +2 +r----- +[0-9.]+$"))) << row("alpha");
+
+  Result j = pvctl({"list", "--json"});
+  EXPECT_NE(j.out.find("\"name\": \"alpha\", \"id\": 1, \"mem\": 64, \"vcpus\": 2, \"state\": \"r-----\""),
+            std::string::npos)
+      << j.out;
+
+  const pid_t pid = pid_of("alpha");
+  ASSERT_TRUE(alive(pid));
+  Result i = pvctl({"info", "1"});
+  EXPECT_NE(i.out.find("name: alpha"), std::string::npos) << i.out;
+  EXPECT_NE(i.out.find("cmdline: watchdog=3600"), std::string::npos) << i.out;
+  // The guest booted: its console went to the domain's log.
+  EXPECT_TRUE(eventually([&] {
+    std::ifstream log(state_ + "/domains/1.console.log");
+    return std::string((std::istreambuf_iterator<char>(log)), {}).find("WATCHDOG armed") != std::string::npos;
+  }));
+
+  Result d = pvctl({"destroy", "alpha"});
+  EXPECT_EQ(d.exit_code, 0) << d.err;
+  EXPECT_FALSE(alive(pid));
+  EXPECT_EQ(row("alpha"), "");
+  EXPECT_FALSE(fs::exists(state_ + "/domains/1.rec"));
+}
+
+TEST_F(Pvd, SeveralDomainsAtOnce) {
+  for (const char* n : {"one", "two", "three"}) ASSERT_EQ(pvctl({"create", config(n, "watchdog=3600")}).exit_code, 0);
+  EXPECT_NE(row("one").find(" 1 "), std::string::npos);
+  EXPECT_NE(row("two").find(" 2 "), std::string::npos);
+  EXPECT_NE(row("three").find(" 3 "), std::string::npos);
+  EXPECT_EQ(pvctl({"destroy", "2"}).exit_code, 0);
+  EXPECT_EQ(row("two"), "");
+  // The lowest free id is used again.
+  ASSERT_EQ(pvctl({"create", config("four", "watchdog=3600")}).exit_code, 0);
+  EXPECT_NE(row("four").find(" 2 "), std::string::npos) << row("four");
+  for (const char* n : {"one", "three", "four"}) EXPECT_EQ(pvctl({"destroy", n}).exit_code, 0);
+}
+
+TEST_F(Pvd, NamesAreUniqueAndUnknownDomainsAreErrors) {
+  ASSERT_EQ(pvctl({"create", config("solo", "watchdog=3600")}).exit_code, 0);
+  Result again = pvctl({"create", config("solo", "watchdog=3600")});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("already exists"), std::string::npos) << again.err;
+  Result missing = pvctl({"destroy", "nosuch"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("no domain named 'nosuch'"), std::string::npos) << missing.err;
+  EXPECT_EQ(pvctl({"destroy", "solo"}).exit_code, 0);
+}
+
+TEST_F(Pvd, BadConfigCreatesNothing) {
+  const std::string path = dir_ + "/bad.cfg";
+  std::ofstream(path) << "name = \"bad\"\nmemory = \"lots\"\nkernel = \"" << kGuest << "\"\n";
+  Result r = pvctl({"create", path});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(path + ":2"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("memory"), std::string::npos) << r.err;
+  EXPECT_EQ(row("bad"), "");
+  EXPECT_TRUE(fs::is_empty(state_ + "/domains"));
+}
+
+TEST_F(Pvd, OnPoweroffDestroyRemovesTheDomain) {
+  ASSERT_EQ(pvctl({"create", config("brief", "")}).exit_code, 0);  // READY, then poweroff
+  EXPECT_TRUE(eventually([&] { return row("brief").empty(); })) << row("brief");
+}
+
+TEST_F(Pvd, OnCrashPreserveKeepsACrashedDomain) {
+  ASSERT_EQ(pvctl({"create", config("crashy", "shutdown=crash", "on_crash = \"preserve\"\n")}).exit_code, 0);
+  EXPECT_TRUE(eventually([&] { return row("crashy").find("----c-") != std::string::npos; })) << row("crashy");
+  Result i = pvctl({"info", "crashy"});
+  EXPECT_NE(i.out.find("shutdown reason: crash"), std::string::npos) << i.out;
+  EXPECT_EQ(pvctl({"destroy", "crashy"}).exit_code, 0);
+  EXPECT_EQ(row("crashy"), "");
+}
+
+TEST_F(Pvd, OnRebootRestartRebootsUntilTheLoopGuardStopsIt) {
+  ASSERT_EQ(pvctl({"create", config("loop", "shutdown=reboot")}).exit_code, 0);  // on_reboot defaults to restart
+  EXPECT_TRUE(eventually([&] { return row("loop").find("----c-") != std::string::npos; }, 60s)) << row("loop");
+  Result i = pvctl({"info", "loop"});
+  EXPECT_NE(i.out.find("restart loop stopped"), std::string::npos) << i.out;
+  std::ifstream log(state_ + "/domains/1.console.log");
+  std::string text((std::istreambuf_iterator<char>(log)), {});
+  size_t boots = 0;
+  for (size_t p = text.find("\nREADY\n"); p != std::string::npos; p = text.find("\nREADY\n", p + 1)) boots++;
+  EXPECT_EQ(boots, 10u);
+}
+
+TEST_F(Pvd, PauseAndUnpause) {
+  ASSERT_EQ(pvctl({"create", config("napper", "watchdog=3600")}).exit_code, 0);
+  EXPECT_EQ(pvctl({"pause", "napper"}).exit_code, 0);
+  EXPECT_NE(row("napper").find("--p---"), std::string::npos) << row("napper");
+  Result twice = pvctl({"pause", "napper"});
+  EXPECT_EQ(twice.exit_code, 1);
+  EXPECT_NE(twice.err.find("not running"), std::string::npos);
+  EXPECT_EQ(pvctl({"unpause", "napper"}).exit_code, 0);
+  EXPECT_NE(row("napper").find("r-----"), std::string::npos) << row("napper");
+  EXPECT_EQ(pvctl({"pause", "napper"}).exit_code, 0);
+  EXPECT_EQ(pvctl({"destroy", "napper"}).exit_code, 0);  // a paused domain can be destroyed
+  EXPECT_EQ(row("napper"), "");
+}
+
+TEST_F(Pvd, KilledPvdLeavesDomainsRunningAndANewOneReattaches) {
+  ASSERT_EQ(pvctl({"create", config("survivor", "watchdog=3600")}).exit_code, 0);
+  const pid_t pid = pid_of("survivor");
+  ASSERT_TRUE(alive(pid));
+  ::kill(pvd_->pid(), SIGKILL);
+  pvd_->wait(10s);
+  std::this_thread::sleep_for(200ms);
+  EXPECT_TRUE(alive(pid)) << "the domain died with pvd";
+  start_pvd();
+  EXPECT_NE(row("survivor").find("r-----"), std::string::npos) << row("survivor");
+  EXPECT_EQ(pid_of("survivor"), pid);
+  EXPECT_EQ(pvctl({"destroy", "survivor"}).exit_code, 0);
+  EXPECT_FALSE(alive(pid));
+}
+
+TEST_F(Pvd, HostileAdminInputDoesNotHurtPvd) {
+  auto raw = [&](const std::string& bytes) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, socket_.c_str(), sizeof(a.sun_path) - 1);
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    ::shutdown(fd, SHUT_WR);
+    std::string got;
+    char buf[512];
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) got.append(buf, static_cast<size_t>(n));
+    ::close(fd);
+    return got;
+  };
+  EXPECT_NE(raw("\xff\xff\xff\xff\x0f").find("exceeds"), std::string::npos);  // a 4 GiB length
+  EXPECT_NE(raw("\xff\xff\xff\xff\xff\xff").find("varint"), std::string::npos);
+  EXPECT_NE(raw(std::string("\x05garba", 6)).find("not a valid"), std::string::npos);
+  raw(std::string("\x40partial", 8));  // truncated: pvd waits, then sees the close
+  raw("");
+  Result l = pvctl({"list"});
+  EXPECT_EQ(l.exit_code, 0) << l.err;
+  EXPECT_TRUE(alive(pvd_->pid()));
+}
+
+}  // namespace
