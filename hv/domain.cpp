@@ -77,9 +77,16 @@ Domain::Domain(DomainConfig cfg)
   const auto console_port = evtchn_.connect_host([this] { console_->on_guest_notify(); });
   console_->set_notify([this, console_port] { evtchn_.raise(console_port); });
   std::memset(mem_.page(store_gfn), 0, xen::kPageSize);
-  // The xenstore server arrives with the toolstack; until then guest
-  // requests on this ring are left for it to find.
-  const auto store_port = evtchn_.connect_host([] {});
+  // The xenstore server is pvd's xenstored, reached through the link; with
+  // no link, requests stay on the ring unanswered.
+  const auto store_port = evtchn_.connect_host([this] {
+    if (xenstore_link_) xenstore_link_->guest_kicked();
+  });
+  if (!cfg_.xenstore_socket.empty()) {
+    const xslink::LinkHello hello{xslink::kMagic, xslink::kVersion, cfg_.domid, store_port, store_gfn, mem_.size()};
+    xenstore_link_ = std::make_unique<XenstoreLink>(cfg_.xenstore_socket, mem_.fd(), hello,
+                                                    [this, store_port] { evtchn_.raise(store_port); });
+  }
   params_[P::CONSOLE_PFN] = console_gfn;
   params_[P::CONSOLE_EVTCHN] = console_port;
   params_[P::STORE_PFN] = store_gfn;

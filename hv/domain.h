@@ -31,6 +31,7 @@
 #include "memory/guest_memory.h"
 #include "time/domain_timers.h"
 #include "time/pvclock.h"
+#include "xslink/xenstore_link.h"
 
 namespace pv {
 
@@ -62,6 +63,9 @@ struct DomainConfig {
   boot::BootFiles boot;
   TransportChoice transport = TransportChoice::kAuto;
   int console_fd = 1;
+  // Where pvd's xenstored reaches this domain's xenstore ring; empty: the
+  // ring is advertised but nothing serves it.
+  std::string xenstore_socket;
 };
 
 class Domain {
@@ -134,6 +138,7 @@ class Domain {
   GrantTable gnttab_;
   SerialPort serial_;
   std::unique_ptr<ConsoleRing> console_;
+  std::unique_ptr<XenstoreLink> xenstore_link_;
   HypercallStats stats_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   std::unique_ptr<DomainTimers> timers_;

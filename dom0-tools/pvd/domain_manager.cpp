@@ -81,8 +81,9 @@ A::Reply error_reply(A::ErrorCode code, const std::string& message) {
   return r;
 }
 
-DomainManager::DomainManager(boost::asio::io_context& io, Registry& registry, std::string pv_hv_path)
-    : io_(io), registry_(registry), pv_hv_(std::move(pv_hv_path)) {}
+DomainManager::DomainManager(boost::asio::io_context& io, Registry& registry, XenstoreHost& xenstore,
+                             std::string pv_hv_path)
+    : io_(io), registry_(registry), xenstore_(xenstore), pv_hv_(std::move(pv_hv_path)) {}
 
 void DomainManager::reattach() {
   for (auto& rec : registry_.load_all()) {
@@ -103,6 +104,8 @@ void DomainManager::reattach() {
     if (rec.pid() && cmdline_names_domid(static_cast<pid_t>(rec.pid()), domid))
       ref.proc = DomainProcess::attach(io_, static_cast<pid_t>(rec.pid()), [this, domid] { on_exit(domid); });
     if (ref.proc) {
+      // The store was pvd's memory: the domain's nodes are made anew.
+      xenstore_.add_domain(domid, rec.name(), registry_.xenstore_link(domid));
       std::cerr << "pvd: reattached to domain " << domid << " (" << rec.name() << "), pv-hv pid " << rec.pid() << "\n";
     } else {
       // It ended while pvd was away: act on how it ended, as if we had seen it.
@@ -147,10 +150,10 @@ void DomainManager::handle(const A::Request& req, ReplyFn reply) {
     case A::Request::kUnpause:
       return with_domain(req.unpause(), [&](Domain& d) { reply(pause(d, false)); });
     case A::Request::kShutdown:
+      return with_domain(req.shutdown().domain(),
+                         [&](Domain& d) { request_shutdown(d, "poweroff", req.shutdown().wait(), reply); });
     case A::Request::kReboot:
-      return reply(error_reply(A::ERROR_INVALID_STATE,
-                               "shutdown and reboot go through the guest's xenstore control/shutdown node, "
-                               "which this pvd does not serve yet; use destroy"));
+      return with_domain(req.reboot(), [&](Domain& d) { request_shutdown(d, "reboot", false, reply); });
     case A::Request::OP_NOT_SET:
       break;
   }
@@ -189,7 +192,8 @@ void DomainManager::start(Domain& d) {
   ::unlink(registry_.status_file(domid).c_str());
   std::vector<std::string> argv = {pv_hv_, "--kernel", d.spec.kernel, "--memory", std::to_string(d.spec.memory_mib) + "M",
                                    "--vcpus", std::to_string(d.spec.vcpus), "--name", d.spec.name, "--domid",
-                                   std::to_string(domid), "--status-file", registry_.status_file(domid)};
+                                   std::to_string(domid), "--status-file", registry_.status_file(domid),
+                                   "--xenstore-socket", registry_.xenstore_link(domid)};
   if (!d.spec.ramdisk.empty()) argv.insert(argv.end(), {"--initrd", d.spec.ramdisk});
   if (!d.spec.cmdline.empty()) argv.insert(argv.end(), {"--cmdline", d.spec.cmdline});
   d.proc = DomainProcess::spawn(io_, argv, registry_.console_log(domid), [this, domid] { on_exit(domid); });
@@ -198,6 +202,7 @@ void DomainManager::start(Domain& d) {
   d.rec.clear_shutdown_reason();
   d.recent_starts.push_back(std::chrono::steady_clock::now());
   save(d);
+  xenstore_.add_domain(domid, d.spec.name, registry_.xenstore_link(domid));
 }
 
 void DomainManager::on_exit(uint32_t domid) {
@@ -207,6 +212,12 @@ void DomainManager::on_exit(uint32_t domid) {
   d.proc.reset();
   d.kill_timer.reset();
   d.rec.set_pid(0);
+  xenstore_.remove_domain(domid);
+  for (auto& w : std::exchange(d.on_shutdown, {})) {
+    A::Reply r;
+    *r.mutable_domain() = info(d);
+    w(r);
+  }
   if (d.destroying) return forget(domid);
 
   const Ending end = ending_from_status(registry_.read_status(domid));
@@ -251,6 +262,7 @@ void DomainManager::forget(uint32_t domid) {
   A::Reply gone;
   *gone.mutable_domain() = info(*it->second);
   gone.mutable_domain()->set_state(A::STATE_DYING);
+  xenstore_.remove_domain(domid);
   registry_.remove(domid);
   domains_.erase(it);
   for (auto& w : waiters) w(gone);
@@ -272,6 +284,19 @@ void DomainManager::destroy(Domain& d, ReplyFn reply) {
     auto it = domains_.find(domid);
     if (it != domains_.end() && it->second->proc) it->second->proc->signal(SIGKILL);
   });
+}
+
+// As xl: the toolstack writes control/shutdown and the guest's xenbus
+// watch acts on it; nothing happens to a guest that does not listen.
+void DomainManager::request_shutdown(Domain& d, const std::string& how, bool wait, ReplyFn reply) {
+  if (!d.proc || d.rec.state() != A::STATE_RUNNING)
+    return reply(error_reply(A::ERROR_INVALID_STATE, "domain '" + d.rec.name() + "' is not running"));
+  if (!xenstore_.write("/local/domain/" + std::to_string(d.rec.domid()) + "/control/shutdown", how))
+    return reply(error_reply(A::ERROR_INTERNAL, "cannot write control/shutdown of '" + d.rec.name() + "'"));
+  if (wait) return d.on_shutdown.push_back(std::move(reply));
+  A::Reply r;
+  *r.mutable_domain() = info(d);
+  reply(r);
 }
 
 A::Reply DomainManager::pause(Domain& d, bool pause) {

@@ -13,6 +13,7 @@
 #include "domain_process.h"
 #include "config/domain_config.h"
 #include "registry.h"
+#include "xenstore_host.h"
 
 namespace pv::pvd {
 
@@ -20,7 +21,7 @@ class DomainManager {
  public:
   using ReplyFn = std::function<void(admin::Reply)>;
 
-  DomainManager(boost::asio::io_context& io, Registry& registry, std::string pv_hv_path);
+  DomainManager(boost::asio::io_context& io, Registry& registry, XenstoreHost& xenstore, std::string pv_hv_path);
 
   // Reads the registry and re-attaches to every domain whose pv-hv still
   // runs; domains that ended while pvd was away get their on_* action.
@@ -38,7 +39,8 @@ class DomainManager {
     config::DomainConfig spec;
     std::unique_ptr<DomainProcess> proc;
     bool destroying = false;
-    std::vector<ReplyFn> on_gone;
+    std::vector<ReplyFn> on_gone;      // destroy: once it is removed
+    std::vector<ReplyFn> on_shutdown;  // shutdown --wait: once its pv-hv exits
     std::unique_ptr<boost::asio::steady_timer> kill_timer;
     std::vector<std::chrono::steady_clock::time_point> recent_starts;
   };
@@ -47,6 +49,7 @@ class DomainManager {
   admin::Reply list() const;
   void destroy(Domain& d, ReplyFn reply);
   admin::Reply pause(Domain& d, bool pause);
+  void request_shutdown(Domain& d, const std::string& how, bool wait, ReplyFn reply);
 
   Domain* find(const std::string& name_or_id);
   uint32_t free_domid() const;
@@ -58,6 +61,7 @@ class DomainManager {
 
   boost::asio::io_context& io_;
   Registry& registry_;
+  XenstoreHost& xenstore_;
   std::string pv_hv_;
   std::map<uint32_t, std::unique_ptr<Domain>> domains_;
 };

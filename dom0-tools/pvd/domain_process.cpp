@@ -31,6 +31,10 @@ std::unique_ptr<DomainProcess> DomainProcess::spawn(boost::asio::io_context& io,
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&fa, log, 1);
   posix_spawn_file_actions_adddup2(&fa, log, 2);
+  // Nothing else of pvd's: Asio's sockets are not close-on-exec, and a
+  // pv-hv holding pvd's listening sockets would keep them alive after pvd
+  // died (a restarted pvd would find "another xenstored" listening).
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   // Its own session: a pvd that dies (even by SIGKILL) takes no domain along.

@@ -18,9 +18,11 @@ namespace {
 
 void usage(std::FILE* out) {
   std::fputs(
-      "usage: pvd --state-dir DIR --socket PATH [--pv-hv PATH] [--daemon]\n"
+      "usage: pvd --state-dir DIR --socket PATH [--xenstore-socket PATH] [--pv-hv PATH] [--daemon]\n"
       "  --state-dir DIR   domain registry, console logs, status files\n"
       "  --socket PATH     admin socket (mode 0600; pvctl --socket / PV_SOCKET)\n"
+      "  --xenstore-socket PATH  xenstored for dom0 clients (XENSTORED_PATH);\n"
+      "                    default DIR/xenstored.sock\n"
       "  --pv-hv PATH      the pv-hv binary (default: beside pvd)\n"
       "  --daemon          detach and run in the background\n",
       out);
@@ -35,7 +37,7 @@ std::string beside_self(const std::string& name) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string state_dir, socket_path, pv_hv = beside_self("pv-hv");
+  std::string state_dir, socket_path, xenstore_socket, pv_hv = beside_self("pv-hv");
   bool daemonize = false;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
@@ -49,6 +51,7 @@ int main(int argc, char** argv) {
     if (a == "--state-dir") state_dir = value();
     else if (a == "--socket") socket_path = value();
     else if (a == "--pv-hv") pv_hv = value();
+    else if (a == "--xenstore-socket") xenstore_socket = value();
     else if (a == "--daemon") daemonize = true;
     else if (a == "-h" || a == "--help") return usage(stdout), 0;
     else {
@@ -66,9 +69,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   try {
+    if (xenstore_socket.empty()) xenstore_socket = state_dir + "/xenstored.sock";
     pv::pvd::Registry registry(state_dir);
     boost::asio::io_context io;
-    pv::pvd::DomainManager domains(io, registry, pv_hv);
+    pv::pvd::XenstoreHost xenstore(io, xenstore_socket);
+    pv::pvd::DomainManager domains(io, registry, xenstore, pv_hv);
     pv::pvd::AdminServer server(io, socket_path, domains);
     if (daemonize && ::daemon(0, 0) != 0) throw std::runtime_error("daemon() failed");
     domains.reattach();

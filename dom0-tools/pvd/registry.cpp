@@ -23,6 +23,7 @@ Registry::Registry(std::string state_dir) : dir_(std::move(state_dir) + "/domain
 std::string Registry::record_path(uint32_t domid) const { return dir_ + "/" + std::to_string(domid) + ".rec"; }
 std::string Registry::console_log(uint32_t domid) const { return dir_ + "/" + std::to_string(domid) + ".console.log"; }
 std::string Registry::status_file(uint32_t domid) const { return dir_ + "/" + std::to_string(domid) + ".status"; }
+std::string Registry::xenstore_link(uint32_t domid) const { return dir_ + "/" + std::to_string(domid) + ".xs.sock"; }
 
 void Registry::save(const registry::DomainRecord& rec) const {
   const std::string path = record_path(rec.domid()), tmp = path + ".tmp";
@@ -36,7 +37,8 @@ void Registry::save(const registry::DomainRecord& rec) const {
 }
 
 void Registry::remove(uint32_t domid) const {
-  for (const auto& p : {record_path(domid), status_file(domid), console_log(domid)}) ::unlink(p.c_str());
+  for (const auto& p : {record_path(domid), status_file(domid), console_log(domid), xenstore_link(domid)})
+    ::unlink(p.c_str());
 }
 
 std::vector<registry::DomainRecord> Registry::load_all() const {

@@ -75,6 +75,8 @@ void parse_cmdline(Options& o) {
     uint64_t n = 0;
     if (key_is("selftest")) o.selftest = true;
     else if (key_is("hostile")) o.hostile = true;
+    else if (key_is("xenstore")) o.xenstore = true;
+    else if (key_is("idle")) o.idle = true;
     else if (key_is("shutdown")) {
       bool found = false;
       for (uint32_t r = 0; r <= xen::shutdown::max; r++)
@@ -204,6 +206,7 @@ extern "C" [[noreturn]] void kmain(uint32_t start_info_paddr) {
 
   if (opt.selftest) run_selftest();
   if (opt.hostile) run_hostile();
+  if (opt.xenstore) run_xenstore_checks();
   for (uint64_t r = 0; r < opt.bench_rounds; r++) {
     if (opt.bench_insn) bench_insn(opt.bench_insn);
     if (opt.bench_portio) bench_portio(opt.bench_portio);
@@ -220,8 +223,10 @@ extern "C" [[noreturn]] void kmain(uint32_t start_info_paddr) {
     } else {
       con::printf("WATCHDOG armed\n");
       con::flush(1000000000ull);
+      if (opt.idle) run_idle();
       for (;;) hv::sched_op(xen::sched::op::block, nullptr);
     }
   }
+  if (opt.idle) run_idle();
   shutdown(opt.shutdown_reason);
 }

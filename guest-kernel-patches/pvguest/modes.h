@@ -1,10 +1,12 @@
-// pvguest: command-line modes (selftest, hostile, benchmarks).
+// pvguest: command-line modes (selftest, hostile, xenstore, idle, benchmarks).
 #pragma once
 #include <stdint.h>
 
 struct Options {
   bool selftest = false;
   bool hostile = false;
+  bool xenstore = false;  // xenbus client checks against the host's xenstored
+  bool idle = false;      // wait for control/shutdown instead of shutting down
   uint32_t shutdown_reason = 0;  // xen::shutdown::poweroff
   uint64_t watchdog_s = 0;
   uint64_t bench_hypercall = 0;
@@ -18,6 +20,8 @@ struct Options {
 void run_selftest();
 void hostile_early();  // before vCPU0's vcpu_info is registered
 void run_hostile();
+void run_xenstore_checks();
+[[noreturn]] void run_idle();
 void bench_hypercall(uint64_t n);
 void bench_evtchn(uint64_t n);
 void bench_portio(uint64_t n);

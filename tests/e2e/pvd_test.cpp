@@ -234,6 +234,64 @@ TEST_F(Pvd, KilledPvdLeavesDomainsRunningAndANewOneReattaches) {
   EXPECT_FALSE(alive(pid));
 }
 
+// The domain's console log, as pvd keeps it.
+std::string console_of(const std::string& state, uint32_t domid) {
+  std::ifstream log(state + "/domains/" + std::to_string(domid) + ".console.log");
+  return std::string((std::istreambuf_iterator<char>(log)), {});
+}
+
+TEST_F(Pvd, GuestUsesXenstoreThroughPvd) {
+  ASSERT_EQ(pvctl({"create", config("xs", "xenstore idle")}).exit_code, 0);
+  ASSERT_TRUE(eventually([&] {
+    return std::regex_search(console_of(state_, 1), std::regex("xenstore: [0-9]+ passed, [0-9]+ failed"));
+  }))
+      << console_of(state_, 1);
+  EXPECT_NE(console_of(state_, 1).find("xenstore: 10 passed, 0 failed"), std::string::npos) << console_of(state_, 1);
+  // Debian's xenstore clients see the same store from dom0.
+  const std::vector<std::string> env_prefix = {"/usr/bin/env", "XENSTORED_RUNDIR=/nonexistent",
+                                               "XENSTORED_PATH=" + state_ + "/xenstored.sock"};
+  auto xs = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), env_prefix.begin(), env_prefix.end());
+    return pvtest::run(args, 10s);
+  };
+  Result name = xs({"/usr/bin/xenstore-read", "/local/domain/1/name"});
+  EXPECT_EQ(name.out, "xs\n") << name.err;
+  EXPECT_TRUE(eventually([&] {
+    return xs({"/usr/bin/xenstore-read", "/local/domain/1/control/feature-poweroff"}).out == "1\n";
+  }));
+  EXPECT_EQ(pvctl({"destroy", "xs"}).exit_code, 0);
+  EXPECT_NE(xs({"/usr/bin/xenstore-read", "/local/domain/1/name"}).exit_code, 0);  // removed with the domain
+}
+
+TEST_F(Pvd, ShutdownAndRebootGoThroughControlShutdown) {
+  ASSERT_EQ(pvctl({"create", config("polite", "idle")}).exit_code, 0);
+  ASSERT_TRUE(eventually([&] { return console_of(state_, 1).find("xenbus: watching control/shutdown") != std::string::npos; }));
+  const pid_t first = pid_of("polite");
+  EXPECT_EQ(pvctl({"reboot", "polite"}).exit_code, 0);  // on_reboot = restart: a new pv-hv, same id
+  EXPECT_TRUE(eventually([&] {
+    const pid_t p = pid_of("polite");
+    return p > 0 && p != first && row("polite").find("r-----") != std::string::npos;
+  }));
+  EXPECT_NE(console_of(state_, 1).find("xenbus: control/shutdown=reboot"), std::string::npos);
+  ASSERT_TRUE(eventually([&] {
+    const std::string log = console_of(state_, 1);
+    return log.find("xenbus: watching control/shutdown") != log.rfind("xenbus: watching control/shutdown");
+  })) << console_of(state_, 1);
+  Result s = pvctl({"shutdown", "--wait", "polite"});
+  EXPECT_EQ(s.exit_code, 0) << s.err;
+  EXPECT_EQ(row("polite"), "");  // on_poweroff = destroy: gone when --wait returns
+  Result gone = pvctl({"shutdown", "polite"});
+  EXPECT_EQ(gone.exit_code, 1);
+}
+
+TEST_F(Pvd, ShutdownOfAGuestThatDoesNotListenChangesNothing) {
+  ASSERT_EQ(pvctl({"create", config("deaf", "watchdog=3600")}).exit_code, 0);
+  EXPECT_EQ(pvctl({"shutdown", "deaf"}).exit_code, 0);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_NE(row("deaf").find("r-----"), std::string::npos) << row("deaf");
+  EXPECT_EQ(pvctl({"destroy", "deaf"}).exit_code, 0);
+}
+
 TEST_F(Pvd, HostileAdminInputDoesNotHurtPvd) {
   auto raw = [&](const std::string& bytes) {
     int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);

@@ -1,0 +1,171 @@
+#include "guest_ring_link.h"
+
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <iostream>
+
+namespace pv::pvd {
+namespace {
+using namespace std::chrono_literals;
+constexpr int kMaxConnectAttempts = 100;  // x 20 ms: pv-hv has 2 s to listen
+constexpr uint32_t kRing = xen::xenstore::kRingSize;
+// Replies waiting for ring space beyond which requests are not read: a
+// guest that never reads replies cannot make pvd buffer without bound.
+constexpr size_t kMaxPendingOut = 64 * 1024;
+// xs_wire.h's XENSTORE_ERROR_* values for the ring's error field.
+constexpr uint32_t kErrorRingIdx = 2, kErrorProto = 3;
+
+uint32_t load(const uint32_t* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+void store(uint32_t* p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+}  // namespace
+
+GuestRingLink::GuestRingLink(boost::asio::io_context& io, xenstore::XenstoreServer& server, uint32_t domid,
+                             std::string socket_path, ReadyFn on_ready)
+    : io_(io), server_(server), domid_(domid), path_(std::move(socket_path)), on_ready_(std::move(on_ready)),
+      sock_(io), retry_(io) {
+  // Never from the constructor: on_ready must find this link registered.
+  boost::asio::post(io_, [this, alive = alive_] {
+    if (*alive) try_connect();
+  });
+}
+
+GuestRingLink::~GuestRingLink() {
+  *alive_ = false;
+  boost::system::error_code ec;
+  retry_.cancel();
+  sock_.close(ec);
+  if (conn_) server_.disconnect(*conn_);
+  if (ring_) ::munmap(ring_, xen::kPageSize);
+}
+
+void GuestRingLink::try_connect() {
+  boost::system::error_code ec;
+  sock_.close(ec);
+  sock_.open(boost::asio::local::stream_protocol(), ec);
+  if (!ec) sock_.connect(boost::asio::local::stream_protocol::endpoint(path_), ec);
+  if (!ec && receive_hello()) {
+    read_doorbells();
+    on_ready_(hello_);
+    return;
+  }
+  if (++attempts_ >= kMaxConnectAttempts) {
+    std::cerr << "pvd: domain " << domid_ << ": no xenstore link at " << path_ << " (" << ec.message() << ")\n";
+    return;
+  }
+  retry_.expires_after(20ms);
+  retry_.async_wait([this, alive = alive_](const boost::system::error_code& e) {
+    if (!e && *alive) try_connect();
+  });
+}
+
+bool GuestRingLink::receive_hello() {
+  const int fd = sock_.native_handle();
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, 2000) != 1) return false;  // pv-hv sends it at once
+  char control[CMSG_SPACE(sizeof(int))] = {};
+  iovec iov{&hello_, sizeof(hello_)};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  if (::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC) != static_cast<ssize_t>(sizeof(hello_))) return false;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int))) return false;
+  int memfd;
+  std::memcpy(&memfd, CMSG_DATA(c), sizeof(int));
+  const bool sane = hello_.magic == xslink::kMagic && hello_.version == xslink::kVersion && hello_.domid == domid_ &&
+                    hello_.ring_gfn < hello_.ram_bytes / xen::kPageSize;
+  void* page = sane ? ::mmap(nullptr, xen::kPageSize, PROT_READ | PROT_WRITE, MAP_SHARED, memfd,
+                             static_cast<off_t>(hello_.ring_gfn * xen::kPageSize))
+                    : MAP_FAILED;
+  ::close(memfd);  // the mapping keeps just that page
+  if (page == MAP_FAILED) {
+    std::cerr << "pvd: domain " << domid_ << ": bad xenstore link hello\n";
+    return false;
+  }
+  ring_ = static_cast<xen::xenstore::domain_interface*>(page);
+  return true;
+}
+
+void GuestRingLink::attach() {
+  if (!ring_ || conn_) return;
+  conn_ = server_.connect(static_cast<xenstore::DomId>(domid_), "domain " + std::to_string(domid_));
+  // Watch events for this domain can come from anyone's writes.
+  conn_->set_output_notifier([this, alive = alive_] {
+    boost::asio::post(io_, [this, alive] {
+      if (*alive) process();
+    });
+  });
+  process();
+}
+
+void GuestRingLink::read_doorbells() {
+  sock_.async_read_some(boost::asio::buffer(bells_),
+                        [this, alive = alive_](const boost::system::error_code& ec, size_t) {
+                          if (!*alive) return;
+                          if (ec) return;  // pv-hv exited; the domain's end is handled by the DomainManager
+                          process();
+                          read_doorbells();
+                        });
+}
+
+void GuestRingLink::broken(uint32_t error, const std::string& why) {
+  std::cerr << "pvd: domain " << domid_ << ": xenstore ring broken (" << why << "); connection closed\n";
+  if (conn_) server_.disconnect(*conn_);
+  conn_.reset();
+  if (ring_) store(&ring_->error, error);
+}
+
+void GuestRingLink::process() {
+  if (!ring_ || !conn_ || conn_->closed()) return;
+  bool moved = false;
+  // Requests: guest -> xenstored.
+  uint32_t cons = load(&ring_->req_cons);
+  const uint32_t prod = load(&ring_->req_prod);
+  if (prod - cons > kRing) return broken(kErrorRingIdx, "request indices prod " + std::to_string(prod) + " cons " + std::to_string(cons));
+  std::string in;
+  while (cons != prod && server_.wants_input(*conn_) && out_.size() < kMaxPendingOut) {
+    const uint32_t off = cons & (kRing - 1);
+    const uint32_t n = std::min(prod - cons, kRing - off);
+    in.append(ring_->req + off, n);
+    cons += n;
+  }
+  if (!in.empty()) {
+    store(&ring_->req_cons, cons);
+    moved = true;
+    server_.receive(*conn_, in);
+    if (!conn_ || conn_->closed()) return broken(kErrorProto, "protocol error");
+  }
+  // Replies and watch events: xenstored -> guest, as far as they fit.
+  out_ += conn_->take_output();
+  const uint32_t rcons = load(&ring_->rsp_cons);
+  uint32_t rprod = load(&ring_->rsp_prod);
+  if (rprod - rcons > kRing) return broken(kErrorRingIdx, "response indices prod " + std::to_string(rprod) + " cons " + std::to_string(rcons));
+  size_t done = 0;
+  while (done < out_.size() && rprod - rcons < kRing) {
+    const uint32_t off = rprod & (kRing - 1);
+    const uint32_t n = static_cast<uint32_t>(std::min<size_t>({out_.size() - done, kRing - off, kRing - (rprod - rcons)}));
+    std::memcpy(ring_->rsp + off, out_.data() + done, n);
+    done += n;
+    rprod += n;
+  }
+  if (done) {
+    out_.erase(0, done);
+    store(&ring_->rsp_prod, rprod);
+    moved = true;
+  }
+  // More input may now be accepted (replies drained): go round again later.
+  if (moved) ring_doorbell();
+}
+
+void GuestRingLink::ring_doorbell() {
+  const char bell = 'k';
+  ::send(sock_.native_handle(), &bell, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+}  // namespace pv::pvd

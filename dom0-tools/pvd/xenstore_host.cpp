@@ -1,0 +1,98 @@
+#include "xenstore_host.h"
+
+#include <iostream>
+
+#include "xenstore/wire.h"
+
+namespace pv::pvd {
+namespace X = xenstore;
+
+XenstoreHost::XenstoreHost(boost::asio::io_context& io, const std::string& dom0_socket)
+    : io_(io),
+      server_(X::Quotas{}, this, [](std::string_view line) { std::cerr << "xenstored: " << line << "\n"; }),
+      dom0_socket_(io, server_, dom0_socket),
+      self_(server_.connect(0, "pvd")) {}
+
+XenstoreHost::~XenstoreHost() {
+  links_.clear();
+  server_.disconnect(*self_);
+}
+
+bool XenstoreHost::request(X::MsgType type, const std::string& payload) {
+  X::Message m;
+  m.type = static_cast<uint32_t>(type);
+  m.req_id = next_req_++;
+  m.payload = payload;
+  server_.receive(*self_, X::encode(m));
+  // The reply is the connection's only output (pvd sets no watches).
+  const std::string out = self_->take_output();
+  X::WireHeader h{};
+  if (out.size() >= sizeof(h)) std::memcpy(&h, out.data(), sizeof(h));
+  if (h.type == static_cast<uint32_t>(X::MsgType::Error)) {
+    std::cerr << "pvd: xenstore request " << static_cast<uint32_t>(type) << " failed: " << out.substr(sizeof(h)) << "\n";
+    return false;
+  }
+  return out.size() >= sizeof(h);
+}
+
+bool XenstoreHost::write(const std::string& path, const std::string& value) {
+  return request(X::MsgType::Write, path + '\0' + value);
+}
+
+void XenstoreHost::create_nodes(uint32_t domid, const std::string& name) {
+  // As Xen's toolstack lays out a new domain: the guest owns its directory
+  // and what it may write; name and domid are dom0's, readable by it.
+  const std::string id = std::to_string(domid), dir = "/local/domain/" + id;
+  auto perms = [&](const std::string& path, const std::string& p) {
+    request(X::MsgType::SetPerms, path + '\0' + p + '\0');
+  };
+  request(X::MsgType::Mkdir, dir + '\0');
+  perms(dir, "n" + id);
+  for (const auto& [key, value] : {std::pair<std::string, std::string>{"name", name}, {"domid", id}}) {
+    write(dir + "/" + key, value);
+    perms(dir + "/" + key, std::string("n0") + '\0' + "r" + id);
+  }
+  for (const char* sub : {"control", "data", "device"}) {
+    request(X::MsgType::Mkdir, dir + "/" + sub + '\0');
+    perms(dir + "/" + sub, "n" + id);
+  }
+  write(dir + "/control/shutdown", "");
+  perms(dir + "/control/shutdown", "n" + id);
+}
+
+void XenstoreHost::add_domain(uint32_t domid, const std::string& name, const std::string& link_socket) {
+  links_.erase(domid);
+  links_[domid] = std::make_unique<GuestRingLink>(
+      io_, server_, domid, link_socket, [this, domid, name](const xslink::LinkHello& hello) {
+        if (server_.is_introduced(static_cast<X::DomId>(domid))) {
+          // pvd restarted or pv-hv reconnected: reattach the ring only.
+          links_[domid]->attach();
+          return;
+        }
+        create_nodes(domid, name);
+        request(X::MsgType::Introduce,
+                std::to_string(domid) + '\0' + std::to_string(hello.ring_gfn) + '\0' + std::to_string(hello.evtchn) + '\0');
+      });
+}
+
+void XenstoreHost::remove_domain(uint32_t domid) {
+  if (server_.is_introduced(static_cast<X::DomId>(domid))) request(X::MsgType::Release, std::to_string(domid) + '\0');
+  request(X::MsgType::Rm, "/local/domain/" + std::to_string(domid) + '\0');
+  links_.erase(domid);
+}
+
+int XenstoreHost::introduce(X::DomId domid, uint64_t gfn, uint32_t) {
+  auto it = links_.find(domid);
+  if (it == links_.end() || !it->second->ready()) return ENOENT;
+  (void)gfn;
+  // Attach once the server has registered the domain (after this returns).
+  boost::asio::post(io_, [this, domid] {
+    auto l = links_.find(domid);
+    if (l != links_.end()) l->second->attach();
+  });
+  return 0;
+}
+
+void XenstoreHost::release(X::DomId domid) { links_.erase(domid); }
+
+}  // namespace pv::pvd

@@ -1,0 +1,48 @@
+// xenstored inside pvd: the store and protocol (dom0-tools/xenstore), served
+// to dom0 clients on a Unix socket (xenstore-utils with XENSTORED_PATH) and
+// to each domain over its ring (GuestRingLink). Creates and removes a
+// domain's /local/domain/<id> nodes as Xen's toolstack does, and writes
+// control/shutdown for pvctl shutdown/reboot.
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+
+#include "asio.h"
+#include "guest_ring_link.h"
+#include "xenstore/domain_hooks.h"
+#include "xenstore/server.h"
+#include "xenstore/unix_socket_server.h"
+
+namespace pv::pvd {
+
+class XenstoreHost : public xenstore::DomainHooks {
+ public:
+  XenstoreHost(boost::asio::io_context& io, const std::string& dom0_socket);
+  ~XenstoreHost() override;
+
+  // The domain's pv-hv serves its ring at `link_socket`: connect, introduce
+  // the domain and create its nodes. Also after a pvd restart.
+  void add_domain(uint32_t domid, const std::string& name, const std::string& link_socket);
+  // The domain is gone: release it and remove its nodes.
+  void remove_domain(uint32_t domid);
+  // Writes as dom0 (watches fire); false when the store refused it.
+  bool write(const std::string& path, const std::string& value);
+
+  // DomainHooks: INTRODUCE succeeds for a domain whose link is up.
+  int introduce(xenstore::DomId domid, uint64_t gfn, uint32_t evtchn) override;
+  void release(xenstore::DomId domid) override;
+
+ private:
+  bool request(xenstore::MsgType type, const std::string& payload);  // as dom0
+  void create_nodes(uint32_t domid, const std::string& name);
+
+  boost::asio::io_context& io_;
+  xenstore::XenstoreServer server_;
+  xenstore::UnixSocketServer dom0_socket_;
+  std::shared_ptr<xenstore::Connection> self_;  // pvd's own dom0 connection
+  uint32_t next_req_ = 1;
+  std::map<uint32_t, std::unique_ptr<GuestRingLink>> links_;
+};
+
+}  // namespace pv::pvd

@@ -1,0 +1,91 @@
+// INTRODUCE, RELEASE, IS_DOMAIN_INTRODUCED, RESUME, SET_TARGET (dom0 only),
+// GET_DOMAIN_PATH and CONTROL.
+#include <cerrno>
+#include <charconv>
+
+#include "xenstore/errors.h"
+#include "xenstore/path.h"
+#include "xenstore/request_args.h"
+#include "xenstore/server.h"
+
+namespace xenstore {
+
+namespace {
+const std::string kOk = std::string("OK") + '\0';
+
+template <typename T>
+T parse_number(std::string_view text, const char* what) {
+  T value{};
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size())
+    throw XsError(EINVAL, std::string("invalid ") + what + " '" + std::string(text.substr(0, 24)) + "'");
+  return value;
+}
+}  // namespace
+
+// "<domid>|<gfn>|<evtchn>|?" (the gfn in signed decimal, as Xen's tools send it).
+std::string XenstoreServer::do_introduce(Request& req) {
+  require_privileged(req);
+  auto args = string_args(req.msg.payload, 3);
+  DomId domid = parse_domid(args[0]);
+  auto gfn = static_cast<uint64_t>(parse_number<int64_t>(args[1], "page frame number"));
+  auto evtchn = parse_number<uint32_t>(args[2], "event channel");
+  introduce(domid, gfn, evtchn);
+  return kOk;
+}
+
+std::string XenstoreServer::do_release(Request& req) {
+  require_privileged(req);
+  DomId domid = parse_domid(single_arg(req.msg.payload));
+  if (domid == 0) throw XsError(EINVAL, "dom0 cannot be released");
+  release(domid);
+  return kOk;
+}
+
+std::string XenstoreServer::do_is_domain_introduced(Request& req) {
+  require_privileged(req);
+  DomId domid = parse_domid(single_arg(req.msg.payload));
+  return std::string(is_introduced(domid) ? "T" : "F") + '\0';
+}
+
+// Re-arms the one @releaseDomain event a shutdown fires.
+std::string XenstoreServer::do_resume(Request& req) {
+  require_privileged(req);
+  DomId domid = parse_domid(single_arg(req.msg.payload));
+  auto it = domains_.find(domid);
+  if (it == domains_.end()) throw XsError(ENOENT, "domain " + std::to_string(domid) + " is not introduced");
+  it->second.shutdown_reported = false;
+  return kOk;
+}
+
+// "<domid>|<tdomid>|": domid gets the rights tdomid has (device models).
+std::string XenstoreServer::do_set_target(Request& req) {
+  require_privileged(req);
+  auto args = string_args(req.msg.payload, 2);
+  DomId domid = parse_domid(args[0]);
+  DomId target = parse_domid(args[1]);
+  auto it = domains_.find(domid);
+  if (it == domains_.end()) throw XsError(ENOENT, "domain " + std::to_string(domid) + " is not introduced");
+  if (target == domid) throw XsError(EINVAL, "a domain cannot target itself");
+  it->second.target = target;
+  return kOk;
+}
+
+std::string XenstoreServer::do_get_domain_path(Request& req) {
+  DomId domid = parse_domid(single_arg(req.msg.payload));
+  return domain_path(domid) + '\0';
+}
+
+std::string XenstoreServer::do_control(Request& req) {
+  require_privileged(req);
+  auto args = string_args(req.msg.payload, 1);
+  if (args[0] == "help") return nul_joined({"check", "help", "print|<string>"});
+  if (args[0] == "check") return kOk;
+  if (args[0] == "print") {
+    if (args.size() > 1) log_(std::string("client: ") + std::string(args[1]));
+    return kOk;
+  }
+  throw XsError(EINVAL, "unknown CONTROL command");
+}
+
+}  // namespace xenstore
