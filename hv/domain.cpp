@@ -52,7 +52,8 @@ Domain::Domain(DomainConfig cfg)
       transport_(select_transport(kvm_, cfg_.transport)),
       evtchn_(cfg_.domid, cfg_.vcpus, [this](uint32_t v) { kick(v); }),
       gnttab_(mem_),
-      serial_(cfg_.console_fd),
+      console_out_(cfg_.console_fd),
+      serial_(console_out_),
       vcpu_info_registered_(cfg_.vcpus, false),
       trace_(std::getenv("PV_HV_TRACE") ? std::atoi(std::getenv("PV_HV_TRACE")) : 0) {
   if (cfg_.vcpus == 0 || cfg_.vcpus > static_cast<uint32_t>(kvm_.check(KVM_CAP_MAX_VCPUS)))
@@ -73,9 +74,11 @@ Domain::Domain(DomainConfig cfg)
   // Console and xenstore rings: special pages bound to dom0 event channels.
   const uint64_t console_gfn = boot::special_gfn(mem_.size(), boot::kConsolePage);
   const uint64_t store_gfn = boot::special_gfn(mem_.size(), boot::kXenstorePage);
-  console_ = std::make_unique<ConsoleRing>(mem_, console_gfn, cfg_.console_fd);
+  console_ = std::make_unique<ConsoleRing>(mem_, console_gfn, console_out_);
   const auto console_port = evtchn_.connect_host([this] { console_->on_guest_notify(); });
   console_->set_notify([this, console_port] { evtchn_.raise(console_port); });
+  if (!cfg_.console_socket.empty())
+    console_out_.serve(cfg_.console_socket, [this](std::string_view in) { console_->push_input(in); });
   std::memset(mem_.page(store_gfn), 0, xen::kPageSize);
   // The xenstore server is pvd's xenstored, reached through the link; with
   // no link, requests stay on the ring unanswered.

@@ -66,6 +66,8 @@ struct DomainConfig {
   // Where pvd's xenstored reaches this domain's xenstore ring; empty: the
   // ring is advertised but nothing serves it.
   std::string xenstore_socket;
+  // Where `pvctl console` (through pvd) attaches; empty: none.
+  std::string console_socket;
 };
 
 class Domain {
@@ -89,6 +91,7 @@ class Domain {
   DomainTimers& timers() { return *timers_; }
   const PvClock& clock() const { return *clock_; }
   SerialPort& serial() { return serial_; }
+  ConsoleSink& console_out() { return console_out_; }
   HypercallStats& stats() { return stats_; }
   Transport transport() const { return transport_; }
   // PV_HV_TRACE=1 in the environment: log every hypercall to stderr.
@@ -136,6 +139,7 @@ class Domain {
   std::unique_ptr<PvClock> clock_;
   EventChannels evtchn_;
   GrantTable gnttab_;
+  ConsoleSink console_out_;
   SerialPort serial_;
   std::unique_ptr<ConsoleRing> console_;
   std::unique_ptr<XenstoreLink> xenstore_link_;

@@ -1,6 +1,7 @@
 // A blocking client of pvd's admin socket (used by pvctl and tests).
 #pragma once
 #include <string>
+#include <utility>
 
 #include "admin.pb.h"
 
@@ -17,6 +18,11 @@ class AdminClient {
 
   // Sends one request (api_version is filled in) and waits for its reply.
   Reply call(Request req);
+
+  // After a console request: the connection is a raw byte stream; these are
+  // its fd and the bytes that already arrived behind the reply.
+  int fd() const { return fd_; }
+  std::string take_buffered() { return std::exchange(inbuf_, {}); }
 
  private:
   int fd_ = -1;

@@ -9,11 +9,13 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "admin_client.h"
+#include "console.h"
 
 namespace {
 
@@ -28,10 +30,11 @@ void usage(std::FILE* out) {
       "  list [--json]      list domains (columns as xl list)\n"
       "  info DOMAIN        details of one domain\n"
       "  destroy DOMAIN     stop a domain at once and remove it\n"
+      "  console DOMAIN     attach to the guest console (Ctrl-] detaches)\n"
       "  pause DOMAIN       stop running the domain's vCPUs\n"
       "  unpause DOMAIN     let them run again\n"
       "  shutdown [--wait] DOMAIN, reboot DOMAIN\n"
-      "                     ask the guest (needs the xenstore server: not yet)\n"
+      "                     ask the guest through xenstore control/shutdown\n"
       "DOMAIN is a name or a numeric id. The socket is --socket, else PV_SOCKET,\n"
       "else /run/pvd/pvd.sock.\n",
       out);
@@ -141,6 +144,8 @@ int main(int argc, char** argv) {
     need_domain(req.mutable_info());
   } else if (verb == "destroy") {
     need_domain(req.mutable_destroy());
+  } else if (verb == "console") {
+    need_domain(req.mutable_console());
   } else if (verb == "pause") {
     need_domain(req.mutable_pause());
   } else if (verb == "unpause") {
@@ -158,9 +163,10 @@ int main(int argc, char** argv) {
   }
 
   A::Reply reply;
+  std::unique_ptr<A::AdminClient> client;
   try {
-    A::AdminClient client(socket);
-    reply = client.call(req);
+    client = std::make_unique<A::AdminClient>(socket);
+    reply = client->call(req);
   } catch (const std::exception& e) {
     std::cerr << "pvctl: " << e.what() << "\n";
     return 3;
@@ -170,6 +176,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (!reply.message().empty()) std::cerr << "pvctl: " << reply.message() << "\n";  // warnings
+  if (verb == "console") return pv::pvctl::run_console(client->fd(), client->take_buffered());
   if (reply.has_list()) print_list(reply.list(), json);
   else if (verb == "info") print_info(reply.domain());
   else if (verb == "create")

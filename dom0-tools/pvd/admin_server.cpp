@@ -6,6 +6,8 @@
 
 #include <iostream>
 #include <memory>
+#include <optional>
+#include <variant>
 
 #include "admin_framing.h"
 
@@ -47,6 +49,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return send(error_reply(A::ERROR_UNSUPPORTED_VERSION, "this pvd speaks admin API version " +
                                                                 std::to_string(A::kApiVersion) + ", not " +
                                                                 std::to_string(req.api_version())));
+    if (req.has_console()) return attach_console(req.console());
     busy_ = true;
     // The callback owns the session: a reply that comes later (destroy
     // waits for the domain to go) still finds its connection.
@@ -72,11 +75,57 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void fail(A::Reply reply) { send(std::move(reply), true); }
 
+  // `pvctl console`: reply, then relay raw bytes between this connection
+  // and the domain's console socket (served by its pv-hv) until one closes.
+  void attach_console(const A::DomainRef& ref) {
+    auto where = domains_.console_socket(ref);
+    if (auto* err = std::get_if<A::Reply>(&where)) return send(std::move(*err));
+    boost::system::error_code ec;
+    console_.emplace(sock_.get_executor());
+    console_->connect(stream_protocol::endpoint(std::get<std::string>(where)), ec);
+    if (ec) return send(error_reply(A::ERROR_INTERNAL, "cannot reach the domain's console: " + ec.message()));
+    A::Reply ok;
+    ok.set_api_version(A::kApiVersion);
+    auto frame = std::make_shared<std::string>();
+    A::append_frame(*frame, ok.SerializeAsString());
+    auto self = shared_from_this();
+    busy_ = true;
+    boost::asio::async_write(sock_, boost::asio::buffer(*frame), [this, self, frame](const boost::system::error_code& e, size_t) {
+      if (e) return close_both();
+      // Bytes the client sent after its request belong to the console.
+      auto early = std::make_shared<std::string>(std::move(in_));
+      boost::asio::async_write(*console_, boost::asio::buffer(*early), [this, self, early](const boost::system::error_code& e2, size_t) {
+        if (e2) return close_both();
+        relay(sock_, *console_, client_buf_);
+        relay(*console_, sock_, console_buf_);
+      });
+    });
+  }
+
+  void relay(stream_protocol::socket& from, stream_protocol::socket& to, std::array<char, 4096>& buf) {
+    auto self = shared_from_this();
+    from.async_read_some(boost::asio::buffer(buf), [this, self, &from, &to, &buf](const boost::system::error_code& ec, size_t n) {
+      if (ec) return close_both();
+      boost::asio::async_write(to, boost::asio::buffer(buf.data(), n), [this, self, &from, &to, &buf](const boost::system::error_code& e, size_t) {
+        if (e) return close_both();
+        relay(from, to, buf);
+      });
+    });
+  }
+
+  void close_both() {
+    boost::system::error_code ignored;
+    sock_.close(ignored);
+    if (console_) console_->close(ignored);
+  }
+
   stream_protocol::socket sock_;
   DomainManager& domains_;
   std::array<char, 4096> buf_{};
   std::string in_;
   bool busy_ = false;
+  std::optional<stream_protocol::socket> console_;
+  std::array<char, 4096> client_buf_{}, console_buf_{};
 };
 
 bool peer_allowed(int fd) {

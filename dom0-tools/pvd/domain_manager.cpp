@@ -154,6 +154,7 @@ void DomainManager::handle(const A::Request& req, ReplyFn reply) {
                          [&](Domain& d) { request_shutdown(d, "poweroff", req.shutdown().wait(), reply); });
     case A::Request::kReboot:
       return with_domain(req.reboot(), [&](Domain& d) { request_shutdown(d, "reboot", false, reply); });
+    case A::Request::kConsole:  // served by the admin session itself (a byte stream)
     case A::Request::OP_NOT_SET:
       break;
   }
@@ -193,7 +194,8 @@ void DomainManager::start(Domain& d) {
   std::vector<std::string> argv = {pv_hv_, "--kernel", d.spec.kernel, "--memory", std::to_string(d.spec.memory_mib) + "M",
                                    "--vcpus", std::to_string(d.spec.vcpus), "--name", d.spec.name, "--domid",
                                    std::to_string(domid), "--status-file", registry_.status_file(domid),
-                                   "--xenstore-socket", registry_.xenstore_link(domid)};
+                                   "--xenstore-socket", registry_.xenstore_link(domid),
+                                   "--console-socket", registry_.console_socket(domid)};
   if (!d.spec.ramdisk.empty()) argv.insert(argv.end(), {"--initrd", d.spec.ramdisk});
   if (!d.spec.cmdline.empty()) argv.insert(argv.end(), {"--cmdline", d.spec.cmdline});
   d.proc = DomainProcess::spawn(io_, argv, registry_.console_log(domid), [this, domid] { on_exit(domid); });
@@ -313,6 +315,13 @@ A::Reply DomainManager::pause(Domain& d, bool pause) {
   A::Reply r;
   *r.mutable_domain() = info(d);
   return r;
+}
+
+std::variant<std::string, A::Reply> DomainManager::console_socket(const A::DomainRef& ref) {
+  Domain* d = find(ref.name_or_id());
+  if (!d) return error_reply(A::ERROR_NO_SUCH_DOMAIN, "no domain named '" + ref.name_or_id() + "'");
+  if (!d->proc) return error_reply(A::ERROR_INVALID_STATE, "domain '" + d->rec.name() + "' is not running");
+  return registry_.console_socket(d->rec.domid());
 }
 
 A::Reply DomainManager::list() const {

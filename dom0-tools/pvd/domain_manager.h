@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "admin.pb.h"
@@ -32,6 +33,9 @@ class DomainManager {
   void handle(const admin::Request& req, ReplyFn reply);
 
   size_t size() const { return domains_.size(); }
+
+  // The console socket of a running domain, or an error reply.
+  std::variant<std::string, admin::Reply> console_socket(const admin::DomainRef& ref);
 
  private:
   struct Domain {

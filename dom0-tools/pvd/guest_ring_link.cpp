@@ -16,8 +16,6 @@ constexpr uint32_t kRing = xen::xenstore::kRingSize;
 // Replies waiting for ring space beyond which requests are not read: a
 // guest that never reads replies cannot make pvd buffer without bound.
 constexpr size_t kMaxPendingOut = 64 * 1024;
-// xs_wire.h's XENSTORE_ERROR_* values for the ring's error field.
-constexpr uint32_t kErrorRingIdx = 2, kErrorProto = 3;
 
 uint32_t load(const uint32_t* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 void store(uint32_t* p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
@@ -127,7 +125,7 @@ void GuestRingLink::process() {
   // Requests: guest -> xenstored.
   uint32_t cons = load(&ring_->req_cons);
   const uint32_t prod = load(&ring_->req_prod);
-  if (prod - cons > kRing) return broken(kErrorRingIdx, "request indices prod " + std::to_string(prod) + " cons " + std::to_string(cons));
+  if (prod - cons > kRing) return broken(xen::xenstore::XENSTORE_ERROR_RINGIDX, "request indices prod " + std::to_string(prod) + " cons " + std::to_string(cons));
   std::string in;
   while (cons != prod && server_.wants_input(*conn_) && out_.size() < kMaxPendingOut) {
     const uint32_t off = cons & (kRing - 1);
@@ -139,13 +137,13 @@ void GuestRingLink::process() {
     store(&ring_->req_cons, cons);
     moved = true;
     server_.receive(*conn_, in);
-    if (!conn_ || conn_->closed()) return broken(kErrorProto, "protocol error");
+    if (!conn_ || conn_->closed()) return broken(xen::xenstore::XENSTORE_ERROR_PROTO, "protocol error");
   }
   // Replies and watch events: xenstored -> guest, as far as they fit.
   out_ += conn_->take_output();
   const uint32_t rcons = load(&ring_->rsp_cons);
   uint32_t rprod = load(&ring_->rsp_prod);
-  if (rprod - rcons > kRing) return broken(kErrorRingIdx, "response indices prod " + std::to_string(rprod) + " cons " + std::to_string(rcons));
+  if (rprod - rcons > kRing) return broken(xen::xenstore::XENSTORE_ERROR_RINGIDX, "response indices prod " + std::to_string(rprod) + " cons " + std::to_string(rcons));
   size_t done = 0;
   while (done < out_.size() && rprod - rcons < kRing) {
     const uint32_t off = rprod & (kRing - 1);

@@ -24,6 +24,9 @@ std::string Registry::record_path(uint32_t domid) const { return dir_ + "/" + st
 std::string Registry::console_log(uint32_t domid) const { return dir_ + "/" + std::to_string(domid) + ".console.log"; }
 std::string Registry::status_file(uint32_t domid) const { return dir_ + "/" + std::to_string(domid) + ".status"; }
 std::string Registry::xenstore_link(uint32_t domid) const { return dir_ + "/" + std::to_string(domid) + ".xs.sock"; }
+std::string Registry::console_socket(uint32_t domid) const {
+  return dir_ + "/" + std::to_string(domid) + ".console.sock";
+}
 
 void Registry::save(const registry::DomainRecord& rec) const {
   const std::string path = record_path(rec.domid()), tmp = path + ".tmp";
@@ -37,7 +40,8 @@ void Registry::save(const registry::DomainRecord& rec) const {
 }
 
 void Registry::remove(uint32_t domid) const {
-  for (const auto& p : {record_path(domid), status_file(domid), console_log(domid), xenstore_link(domid)})
+  for (const auto& p :
+       {record_path(domid), status_file(domid), console_log(domid), xenstore_link(domid), console_socket(domid)})
     ::unlink(p.c_str());
 }
 

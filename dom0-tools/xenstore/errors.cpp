@@ -2,6 +2,8 @@
 
 #include <cerrno>
 
+#include <xen/xs_wire.h>
+
 namespace xenstore {
 
 namespace {
@@ -15,26 +17,12 @@ std::string describe(int errnum, const std::string& detail) {
 XsError::XsError(int errnum, const std::string& detail)
     : std::runtime_error(describe(errnum, detail)), errnum_(errnum) {}
 
+// Names from Xen's table (xs_wire.h's xsd_errors). EPERM is not in it
+// (clients read unknown names as EINVAL); anything else unknown is EIO.
 std::string_view errno_name(int errnum) {
-  switch (errnum) {
-    case EINVAL: return "EINVAL";
-    case EACCES: return "EACCES";
-    case EEXIST: return "EEXIST";
-    case EISDIR: return "EISDIR";
-    case ENOENT: return "ENOENT";
-    case ENOMEM: return "ENOMEM";
-    case ENOSPC: return "ENOSPC";
-    case EIO: return "EIO";
-    case ENOTEMPTY: return "ENOTEMPTY";
-    case ENOSYS: return "ENOSYS";
-    case EROFS: return "EROFS";
-    case EBUSY: return "EBUSY";
-    case EAGAIN: return "EAGAIN";
-    case EISCONN: return "EISCONN";
-    case E2BIG: return "E2BIG";
-    case EPERM: return "EPERM";
-    default: return "EIO";
-  }
+  for (const auto& e : xen::xenstore::xsd_errors)
+    if (e.errnum == errnum) return e.errstring;
+  return errnum == EPERM ? "EPERM" : "EIO";
 }
 
 }  // namespace xenstore

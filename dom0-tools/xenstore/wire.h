@@ -7,51 +7,51 @@
 #include <string>
 #include <string_view>
 
+#include <xen/xen.h>
+#include <xen/xs_wire.h>
+
 namespace xenstore {
 
 using DomId = uint16_t;
 
-// Message types, numbered as xs_wire.h's enum xsd_sockmsg_type.
+// Message types, numbered by the one definition of the wire format,
+// hv/abi/xen/xs_wire.h (shared with the guest's xenbus client).
+namespace wire = xen::xenstore;
 enum class MsgType : uint32_t {
-  Control = 0,  // formerly XS_DEBUG
-  Directory = 1,
-  Read = 2,
-  GetPerms = 3,
-  Watch = 4,
-  Unwatch = 5,
-  TransactionStart = 6,
-  TransactionEnd = 7,
-  Introduce = 8,
-  Release = 9,
-  GetDomainPath = 10,
-  Write = 11,
-  Mkdir = 12,
-  Rm = 13,
-  SetPerms = 14,
-  WatchEvent = 15,
-  Error = 16,
-  IsDomainIntroduced = 17,
-  Resume = 18,
-  SetTarget = 19,
-  // 20 was XS_RESTRICT, removed in Xen 4.9: answered as unknown.
-  ResetWatches = 21,
-  DirectoryPart = 22,
+  Control = wire::msg::CONTROL,
+  Directory = wire::msg::DIRECTORY,
+  Read = wire::msg::READ,
+  GetPerms = wire::msg::GET_PERMS,
+  Watch = wire::msg::WATCH,
+  Unwatch = wire::msg::UNWATCH,
+  TransactionStart = wire::msg::TRANSACTION_START,
+  TransactionEnd = wire::msg::TRANSACTION_END,
+  Introduce = wire::msg::INTRODUCE,
+  Release = wire::msg::RELEASE,
+  GetDomainPath = wire::msg::GET_DOMAIN_PATH,
+  Write = wire::msg::WRITE,
+  Mkdir = wire::msg::MKDIR,
+  Rm = wire::msg::RM,
+  SetPerms = wire::msg::SET_PERMS,
+  WatchEvent = wire::msg::WATCH_EVENT,
+  Error = wire::msg::ERROR,
+  IsDomainIntroduced = wire::msg::IS_DOMAIN_INTRODUCED,
+  Resume = wire::msg::RESUME,
+  SetTarget = wire::msg::SET_TARGET,
+  // XS_RESTRICT, removed in Xen 4.9, is answered as unknown.
+  ResetWatches = wire::msg::RESET_WATCHES,
+  DirectoryPart = wire::msg::DIRECTORY_PART,
 };
 
 // struct xsd_sockmsg, in host byte order on both transports.
-struct WireHeader {
-  uint32_t type;
-  uint32_t req_id;  // echoed in the reply
-  uint32_t tx_id;   // transaction id, 0 outside a transaction
-  uint32_t len;     // payload bytes that follow
-};
+using WireHeader = wire::xsd_sockmsg;
 static_assert(sizeof(WireHeader) == 16);
 
 inline constexpr size_t kHeaderSize = sizeof(WireHeader);
-inline constexpr uint32_t kPayloadMax = 4096;    // XENSTORE_PAYLOAD_MAX
-inline constexpr size_t kAbsPathMax = 3072;      // XENSTORE_ABS_PATH_MAX
-inline constexpr size_t kRelPathMax = 2048;      // XENSTORE_REL_PATH_MAX
-inline constexpr DomId kDomidFirstReserved = 0x7FF0;  // DOMID_FIRST_RESERVED
+inline constexpr uint32_t kPayloadMax = wire::XENSTORE_PAYLOAD_MAX;
+inline constexpr size_t kAbsPathMax = wire::XENSTORE_ABS_PATH_MAX;
+inline constexpr size_t kRelPathMax = wire::XENSTORE_REL_PATH_MAX;
+inline constexpr DomId kDomidFirstReserved = xen::DOMID_FIRST_RESERVED;
 
 // One framed message, either direction.
 struct Message {

@@ -17,8 +17,8 @@ void write_all(int fd, std::string_view data) {
   }
 }
 
-ConsoleRing::ConsoleRing(const GuestMemory& mem, uint64_t gfn, int out_fd)
-    : gfn_(gfn), ring_(reinterpret_cast<xen::console::interface*>(mem.page(gfn))), out_fd_(out_fd) {
+ConsoleRing::ConsoleRing(const GuestMemory& mem, uint64_t gfn, ConsoleSink& out)
+    : gfn_(gfn), ring_(reinterpret_cast<xen::console::interface*>(mem.page(gfn))), out_(out) {
   std::memset(ring_, 0, xen::kPageSize);
 }
 
@@ -40,7 +40,7 @@ void ConsoleRing::on_guest_notify() {
   for (; cons != prod; cons++) buf[n++] = ring_->out[cons & (size - 1)];
   __atomic_store_n(&ring_->out_cons, cons, __ATOMIC_RELEASE);
   if (n) {
-    write_all(out_fd_, std::string_view(buf, n));
+    out_.write(std::string_view(buf, n));
     bytes_out_ += n;
     if (notify_) notify_();  // tell the guest there is room again
   }

@@ -1,5 +1,5 @@
 // The PV console back-end: relays the guest's console ring (the page named
-// by HVM_PARAM_CONSOLE_PFN) to an output fd and input into the ring.
+// by HVM_PARAM_CONSOLE_PFN) to the console sink, and input into the ring.
 // Ring indices come from the guest and are checked: a producer more than a
 // ring ahead of the consumer is a broken ring, reported once and resynced.
 #pragma once
@@ -11,6 +11,7 @@
 
 #include <xen/console.h>
 
+#include "console/console_sink.h"
 #include "memory/guest_memory.h"
 
 namespace pv {
@@ -18,7 +19,7 @@ namespace pv {
 class ConsoleRing {
  public:
   using NotifyFn = std::function<void()>;  // raises the console event channel
-  ConsoleRing(const GuestMemory& mem, uint64_t gfn, int out_fd);
+  ConsoleRing(const GuestMemory& mem, uint64_t gfn, ConsoleSink& out);
   void set_notify(NotifyFn fn) { notify_ = std::move(fn); }
 
   // The guest sent on the console port: drain its output.
@@ -31,7 +32,7 @@ class ConsoleRing {
  private:
   const uint64_t gfn_;
   xen::console::interface* ring_;
-  int out_fd_;
+  ConsoleSink& out_;
   NotifyFn notify_;
   std::mutex mu_;
   std::atomic<uint64_t> bytes_out_{0};

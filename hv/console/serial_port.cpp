@@ -2,7 +2,6 @@
 
 #include <string_view>
 
-#include "console/console_ring.h"
 
 namespace pv {
 namespace {
@@ -16,7 +15,7 @@ void SerialPort::write(uint16_t port, uint8_t value) {
     case 0:
       if (!(lcr_ & kLcrDlab)) {
         char c = static_cast<char>(value);
-        write_all(out_fd_, std::string_view(&c, 1));
+        out_.write(std::string_view(&c, 1));
       }
       break;
     case 1:

@@ -4,7 +4,6 @@
 
 #include <xen/console.h>
 
-#include "console/console_ring.h"
 #include "domain.h"
 #include "hypercall/hypercall.h"
 
@@ -19,7 +18,7 @@ int64_t do_console_io(Hypercall& hc) {
       if (count > kMaxConsoleWrite) return -xen::XEN_EINVAL;
       auto buf = std::make_unique<char[]>(count);
       if (!hc.guest.read(hc.arg[2], buf.get(), count)) return -xen::XEN_EFAULT;
-      write_all(hc.dom.config().console_fd, std::string_view(buf.get(), count));
+      hc.dom.console_out().write(std::string_view(buf.get(), count));
       return 0;
     }
     case xen::console::op::read:

@@ -2,24 +2,33 @@
 
 Every process a benchmark starts is put in its own session and killed
 (SIGKILL to its process group) when the benchmark ends, on success, on error,
-on Ctrl-C and on SIGTERM. Nothing is written outside /tmp.
+on Ctrl-C and on SIGTERM. Temporary directories made with make_tmpdir() are
+removed then too, after killing every process whose command line names the
+directory (pvd starts each domain's pv-hv in a session of its own, so killing
+pvd's process group does not reach them). Nothing is written outside /tmp.
 """
 import atexit
 import os
 import re
 import select
+import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("PV_BUILD_DIR", os.path.join(REPO, "build"))
 PV_HV = os.path.join(BUILD, "bin", "pv-hv")
 GUEST = os.path.join(BUILD, "guest", "pvguest.elf")
+PVD = os.path.join(BUILD, "bin", "pvd")
+PVCTL = os.path.join(BUILD, "bin", "pvctl")
 
 _children = []
+_tmpdirs = []
 
 
 def _kill_all():
@@ -34,6 +43,37 @@ def _kill_all():
             except subprocess.TimeoutExpired:
                 pass
     _children.clear()
+    for d in _tmpdirs:
+        kill_procs_naming(d)
+        shutil.rmtree(d, ignore_errors=True)
+    _tmpdirs.clear()
+
+
+def kill_procs_naming(path):
+    """SIGKILLs every process (of ours) whose command line contains `path`,
+    a unique directory made by make_tmpdir(): the pv-hv processes pvd started
+    for its domains. Returns how many it killed."""
+    needle, n = path.encode(), 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if needle not in f.read():
+                    continue
+            os.kill(int(pid), signal.SIGKILL)
+            n += 1
+        except (OSError, ProcessLookupError):
+            pass
+    return n
+
+
+def make_tmpdir(prefix):
+    """A fresh directory under /tmp, removed (after killing the processes
+    naming it) when the benchmark ends."""
+    d = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    _tmpdirs.append(d)
+    return d
 
 
 def _on_signal(signum, _frame):
@@ -53,9 +93,9 @@ def need_built():
             sys.exit(f"missing {f}: build first (cmake -S {REPO} -B {BUILD} -G Ninja && ninja -C {BUILD})")
 
 
-def spawn(argv, stdin=subprocess.DEVNULL):
+def spawn(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE):
     """Starts argv in its own process group, stdout piped (unbuffered bytes)."""
-    p = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    p = subprocess.Popen(argv, stdin=stdin, stdout=stdout, stderr=stderr,
                          start_new_session=True, bufsize=0)
     _children.append(p)
     return p
@@ -125,6 +165,34 @@ def run_guest(cmdline, timeout=120, memory="64M", vcpus=1):
     if p.returncode != 0:
         raise RuntimeError(f"pv-hv exited {p.returncode}\nstdout:\n{out}\nstderr:\n{err.decode(errors='replace')}")
     return out
+
+
+def start_pvd(tmp, timeout=20):
+    """Starts pvd with its state in tmp/state, its admin socket tmp/pvd.sock
+    and its dom0 xenstored socket tmp/xenstored.sock, stderr to tmp/pvd.log;
+    returns (process, admin socket, xenstored socket) once both accept."""
+    for f in (PVD, PVCTL):
+        if not os.path.exists(f):
+            sys.exit(f"missing {f}: build first (cmake -S {REPO} -B {BUILD} -G Ninja && ninja -C {BUILD})")
+    state, admin, xs = os.path.join(tmp, "state"), os.path.join(tmp, "pvd.sock"), os.path.join(tmp, "xenstored.sock")
+    log = open(os.path.join(tmp, "pvd.log"), "wb")
+    p = spawn([PVD, "--state-dir", state, "--socket", admin, "--xenstore-socket", xs, "--pv-hv", PV_HV],
+              stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    deadline = time.monotonic() + timeout
+    pending = [admin, xs]
+    while pending:
+        if p.poll() is not None:
+            raise RuntimeError(f"pvd exited (rc={p.returncode}): {open(os.path.join(tmp, 'pvd.log')).read()[-400:]}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"pvd did not open {pending} within {timeout}s")
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.connect(pending[0])
+            pending.pop(0)
+        except OSError:
+            time.sleep(0.01)
+    return p, admin, xs
 
 
 def bench_values(text, what, unit):

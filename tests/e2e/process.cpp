@@ -53,9 +53,10 @@ void Process::signal(int sig) {
 
 // Reads whatever is available until both pipes close, the deadline
 // passes, or `needle` shows up on stdout. Returns true on the needle.
-bool Process::pump(std::chrono::steady_clock::time_point deadline, const std::string* needle) {
+bool Process::pump(std::chrono::steady_clock::time_point deadline, const std::string* needle, bool on_stderr) {
+  const std::string& haystack = on_stderr ? result_.err : result_.out;
   while (out_fd_ >= 0 || err_fd_ >= 0) {
-    if (needle && result_.out.find(*needle) != std::string::npos) return true;
+    if (needle && haystack.find(*needle) != std::string::npos) return true;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return false;
     pollfd fds[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
@@ -74,11 +75,11 @@ bool Process::pump(std::chrono::steady_clock::time_point deadline, const std::st
       }
     }
   }
-  return needle && result_.out.find(*needle) != std::string::npos;
+  return needle && haystack.find(*needle) != std::string::npos;
 }
 
-bool Process::wait_for_output(const std::string& needle, std::chrono::milliseconds timeout) {
-  return pump(std::chrono::steady_clock::now() + timeout, &needle);
+bool Process::wait_for_output(const std::string& needle, std::chrono::milliseconds timeout, bool on_stderr) {
+  return pump(std::chrono::steady_clock::now() + timeout, &needle, on_stderr);
 }
 
 Result Process::wait(std::chrono::milliseconds timeout) {

@@ -28,12 +28,13 @@ class Process {
   pid_t pid() const { return pid_; }
   // Reads output until the child exits or `timeout` passes (then kills it).
   Result wait(std::chrono::milliseconds timeout);
-  // Reads output until `needle` appears on stdout; false on exit/timeout.
-  bool wait_for_output(const std::string& needle, std::chrono::milliseconds timeout);
+  // Reads output until `needle` appears on stdout (or stderr); false on
+  // exit/timeout.
+  bool wait_for_output(const std::string& needle, std::chrono::milliseconds timeout, bool on_stderr = false);
   void signal(int sig);
 
  private:
-  bool pump(std::chrono::steady_clock::time_point deadline, const std::string* needle);
+  bool pump(std::chrono::steady_clock::time_point deadline, const std::string* needle, bool on_stderr = false);
   pid_t pid_ = -1;
   int out_fd_ = -1, err_fd_ = -1;
   Result result_;

@@ -292,6 +292,22 @@ TEST_F(Pvd, ShutdownOfAGuestThatDoesNotListenChangesNothing) {
   EXPECT_EQ(pvctl({"destroy", "deaf"}).exit_code, 0);
 }
 
+TEST_F(Pvd, ConsoleShowsTheGuestUntilItEnds) {
+  ASSERT_EQ(pvctl({"create", config("chatty", "idle")}).exit_code, 0);
+  ASSERT_TRUE(eventually([&] { return console_of(state_, 1).find("xenbus: watching control/shutdown") != std::string::npos; }));
+  Process console({kPvctl, "--socket", socket_, "console", "chatty"});
+  ASSERT_TRUE(console.wait_for_output("Escape character is ^]", 10s, true));
+  EXPECT_EQ(pvctl({"shutdown", "chatty"}).exit_code, 0);
+  // The guest's reaction reaches the attached console; it ends with the domain.
+  Result r = console.wait(20s);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("xenbus: control/shutdown=poweroff"), std::string::npos) << r.out;
+  Result none = pvctl({"console", "chatty"});
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_NE(none.err.find("no domain named 'chatty'"), std::string::npos) << none.err;
+}
+
 TEST_F(Pvd, HostileAdminInputDoesNotHurtPvd) {
   auto raw = [&](const std::string& bytes) {
     int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);

@@ -23,7 +23,8 @@ class ConsoleRingTest : public ::testing::Test {
   ConsoleRingTest() {
     if (::pipe2(fds_, O_CLOEXEC | O_NONBLOCK) != 0) throw std::runtime_error("pipe2");
     std::memset(mem.page(kGfn), 0xee, 4096);  // the constructor must clear this
-    ring_obj = std::make_unique<ConsoleRing>(mem, kGfn, fds_[1]);
+    sink_ = std::make_unique<ConsoleSink>(fds_[1]);
+    ring_obj = std::make_unique<ConsoleRing>(mem, kGfn, *sink_);
     ring = reinterpret_cast<C::interface*>(mem.page(kGfn));
     ring_obj->set_notify([this] { notifies++; });
   }
@@ -55,6 +56,7 @@ class ConsoleRingTest : public ::testing::Test {
 
   GuestMemory mem{64 * 1024};
   int fds_[2] = {-1, -1};
+  std::unique_ptr<ConsoleSink> sink_;
   std::unique_ptr<ConsoleRing> ring_obj;
   C::interface* ring = nullptr;
   int notifies = 0;
@@ -166,7 +168,7 @@ TEST_F(ConsoleRingTest, PushInputLeavesABrokenRingAlone) {
 }
 
 TEST_F(ConsoleRingTest, WorksWithoutANotifier) {
-  ConsoleRing plain(mem, kGfn + 1, fds_[1]);
+  ConsoleRing plain(mem, kGfn + 1, *sink_);
   auto* r = reinterpret_cast<C::interface*>(mem.page(kGfn + 1));
   r->out[0] = 'q';
   r->out_prod = 1;

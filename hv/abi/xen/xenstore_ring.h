@@ -22,6 +22,11 @@ static_assert(offsetof(domain_interface, error) == 2072);
 
 inline constexpr uint32_t XENSTORE_SERVER_FEATURE_RECONNECTION = 1;
 inline constexpr uint32_t XENSTORE_SERVER_FEATURE_ERROR = 2;
+// domain_interface.error: why the server stopped serving the ring.
+inline constexpr uint32_t XENSTORE_ERROR_NONE = 0;
+inline constexpr uint32_t XENSTORE_ERROR_COMM = 1;     // communication problem
+inline constexpr uint32_t XENSTORE_ERROR_RINGIDX = 2;  // invalid ring index
+inline constexpr uint32_t XENSTORE_ERROR_PROTO = 3;    // protocol violation
 inline constexpr uint32_t XENSTORE_CONNECTED = 0;
 inline constexpr uint32_t XENSTORE_RECONNECT = 1;
 
