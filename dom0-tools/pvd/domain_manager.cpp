@@ -65,6 +65,18 @@ Parsed parse(const std::string& text, const std::string& path) {
   return p;
 }
 
+// A version-4 UUID (RFC 4122) from the kernel's random source.
+std::string random_uuid() {
+  uint8_t b[16] = {};
+  std::ifstream("/dev/urandom", std::ios::binary).read(reinterpret_cast<char*>(b), sizeof b);
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  char s[37];
+  std::snprintf(s, sizeof s, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
+                b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+  return s;
+}
+
 bool cmdline_names_domid(pid_t pid, uint32_t domid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
   std::string cmd((std::istreambuf_iterator<char>(f)), {});
@@ -105,7 +117,7 @@ void DomainManager::reattach() {
       ref.proc = DomainProcess::attach(io_, static_cast<pid_t>(rec.pid()), [this, domid] { on_exit(domid); });
     if (ref.proc) {
       // The store was pvd's memory: the domain's nodes are made anew.
-      xenstore_.add_domain(domid, rec.name(), registry_.xenstore_link(domid));
+      xenstore_.add_domain(domid, rec.name(), rec.uuid(), registry_.xenstore_link(domid));
       std::cerr << "pvd: reattached to domain " << domid << " (" << rec.name() << "), pv-hv pid " << rec.pid() << "\n";
     } else {
       // It ended while pvd was away: act on how it ended, as if we had seen it.
@@ -174,6 +186,7 @@ A::Reply DomainManager::create(const A::CreateRequest& c) {
   d->rec.set_config_text(c.config_text());
   d->rec.set_config_path(path);
   d->rec.set_created_unix_s(static_cast<uint64_t>(std::time(nullptr)));
+  d->rec.set_uuid(d->spec.uuid.empty() ? random_uuid() : d->spec.uuid);
   Domain& ref = *d;
   domains_[ref.rec.domid()] = std::move(d);
   try {
@@ -204,7 +217,7 @@ void DomainManager::start(Domain& d) {
   d.rec.clear_shutdown_reason();
   d.recent_starts.push_back(std::chrono::steady_clock::now());
   save(d);
-  xenstore_.add_domain(domid, d.spec.name, registry_.xenstore_link(domid));
+  xenstore_.add_domain(domid, d.spec.name, d.rec.uuid(), registry_.xenstore_link(domid));
 }
 
 void DomainManager::on_exit(uint32_t domid) {

@@ -39,7 +39,7 @@ bool XenstoreHost::write(const std::string& path, const std::string& value) {
   return request(X::MsgType::Write, path + '\0' + value);
 }
 
-void XenstoreHost::create_nodes(uint32_t domid, const std::string& name) {
+void XenstoreHost::create_nodes(uint32_t domid, const std::string& name, const std::string& uuid) {
   // As Xen's toolstack lays out a new domain: the guest owns its directory
   // and what it may write; name and domid are dom0's, readable by it.
   const std::string id = std::to_string(domid), dir = "/local/domain/" + id;
@@ -58,18 +58,29 @@ void XenstoreHost::create_nodes(uint32_t domid, const std::string& name) {
   }
   write(dir + "/control/shutdown", "");
   perms(dir + "/control/shutdown", "n" + id);
+  // /vm/<uuid>: the domain's identity, dom0's, readable by the domain.
+  const std::string vm = "/vm/" + uuid;
+  for (const auto& [key, value] : {std::pair<std::string, std::string>{"name", name}, {"uuid", uuid}}) {
+    write(vm + "/" + key, value);
+    perms(vm + "/" + key, std::string("n0") + '\0' + "r" + id);
+  }
+  perms(vm, std::string("n0") + '\0' + "r" + id);
+  write(dir + "/vm", vm);
+  perms(dir + "/vm", std::string("n0") + '\0' + "r" + id);
+  vm_paths_[domid] = vm;
 }
 
-void XenstoreHost::add_domain(uint32_t domid, const std::string& name, const std::string& link_socket) {
+void XenstoreHost::add_domain(uint32_t domid, const std::string& name, const std::string& uuid,
+                              const std::string& link_socket) {
   links_.erase(domid);
   links_[domid] = std::make_unique<GuestRingLink>(
-      io_, server_, domid, link_socket, [this, domid, name](const xslink::LinkHello& hello) {
+      io_, server_, domid, link_socket, [this, domid, name, uuid](const xslink::LinkHello& hello) {
         if (server_.is_introduced(static_cast<X::DomId>(domid))) {
           // pvd restarted or pv-hv reconnected: reattach the ring only.
           links_[domid]->attach();
           return;
         }
-        create_nodes(domid, name);
+        create_nodes(domid, name, uuid);
         request(X::MsgType::Introduce,
                 std::to_string(domid) + '\0' + std::to_string(hello.ring_gfn) + '\0' + std::to_string(hello.evtchn) + '\0');
       });
@@ -78,6 +89,10 @@ void XenstoreHost::add_domain(uint32_t domid, const std::string& name, const std
 void XenstoreHost::remove_domain(uint32_t domid) {
   if (server_.is_introduced(static_cast<X::DomId>(domid))) request(X::MsgType::Release, std::to_string(domid) + '\0');
   request(X::MsgType::Rm, "/local/domain/" + std::to_string(domid) + '\0');
+  if (auto vm = vm_paths_.find(domid); vm != vm_paths_.end()) {
+    request(X::MsgType::Rm, vm->second + '\0');
+    vm_paths_.erase(vm);
+  }
   links_.erase(domid);
 }
 

@@ -23,7 +23,7 @@ class XenstoreHost : public xenstore::DomainHooks {
 
   // The domain's pv-hv serves its ring at `link_socket`: connect, introduce
   // the domain and create its nodes. Also after a pvd restart.
-  void add_domain(uint32_t domid, const std::string& name, const std::string& link_socket);
+  void add_domain(uint32_t domid, const std::string& name, const std::string& uuid, const std::string& link_socket);
   // The domain is gone: release it and remove its nodes.
   void remove_domain(uint32_t domid);
   // Writes as dom0 (watches fire); false when the store refused it.
@@ -35,7 +35,8 @@ class XenstoreHost : public xenstore::DomainHooks {
 
  private:
   bool request(xenstore::MsgType type, const std::string& payload);  // as dom0
-  void create_nodes(uint32_t domid, const std::string& name);
+  void create_nodes(uint32_t domid, const std::string& name, const std::string& uuid);
+  std::map<uint32_t, std::string> vm_paths_;  // /vm/<uuid> of each domain
 
   boost::asio::io_context& io_;
   xenstore::XenstoreServer server_;

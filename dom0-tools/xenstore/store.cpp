@@ -181,19 +181,34 @@ std::optional<std::vector<Change>> Store::commit(Transaction& tx) {
     if ((now ? now->generation : 0) != generation) return std::nullopt;
   }
   // Nothing the transaction depends on changed: copy its final state of
-  // every path it modified. Parents sort before their descendants.
+  // every path it modified, into a copy of the tree (cheap: nodes are
+  // shared). Parents sort before their descendants.
+  Tree result = tree_;
   for (const std::string& path : tx.modified()) {
     NodePtr final_node = tx.tree().lookup(path);
     if (!final_node) {
-      if (path != "/" && tree_.lookup(path)) tree_.erase(path, next_generation());
+      if (path != "/" && result.lookup(path)) result.erase(path, next_generation());
       continue;
     }
-    if (!tree_.lookup(parent_of(path))) continue;  // below a node the transaction removed
-    tree_.put(path, final_node->value, final_node->perms, next_generation());
+    if (!result.lookup(parent_of(path))) continue;  // below a node the transaction removed
+    result.put(path, final_node->value, final_node->perms, next_generation());
     // Children the transaction removed (and perhaps re-created) go too.
-    tree_.prune_children(path, [&](std::string_view name) { return final_node->children.contains(name); },
-                         next_generation());
+    result.prune_children(path, [&](std::string_view name) { return final_node->children.contains(name); },
+                          next_generation());
   }
+  // Each transaction was checked against its own snapshot only: several
+  // committed in turn could together pass a domain's node quota. Check the
+  // outcome, as Xen's xenstored does at commit.
+  for (const std::string& path : tx.modified()) {
+    NodePtr node = result.lookup(path);
+    if (!node) continue;
+    const DomId owner = node->perms.owner();
+    const size_t owned = result.nodes_owned_by(owner);
+    if (owner != 0 && owned > quotas_.nodes_per_domain && owned > tree_.nodes_owned_by(owner))
+      throw XsError(ENOSPC, "committing would give domain " + std::to_string(owner) + " more than " +
+                                std::to_string(quotas_.nodes_per_domain) + " nodes");
+  }
+  tree_ = std::move(result);
   return tx.changes();
 }
 

@@ -77,6 +77,7 @@ void parse_cmdline(Options& o) {
     else if (key_is("hostile")) o.hostile = true;
     else if (key_is("xenstore")) o.xenstore = true;
     else if (key_is("idle")) o.idle = true;
+    else if (key_is("xenstore-flood")) o.xenstore_flood = true;
     else if (key_is("shutdown")) {
       bool found = false;
       for (uint32_t r = 0; r <= xen::shutdown::max; r++)
@@ -207,6 +208,7 @@ extern "C" [[noreturn]] void kmain(uint32_t start_info_paddr) {
   if (opt.selftest) run_selftest();
   if (opt.hostile) run_hostile();
   if (opt.xenstore) run_xenstore_checks();
+  if (opt.xenstore_flood) run_xenstore_flood();  // never returns: idles as `idle`
   for (uint64_t r = 0; r < opt.bench_rounds; r++) {
     if (opt.bench_insn) bench_insn(opt.bench_insn);
     if (opt.bench_portio) bench_portio(opt.bench_portio);

@@ -7,6 +7,7 @@ struct Options {
   bool hostile = false;
   bool xenstore = false;  // xenbus client checks against the host's xenstored
   bool idle = false;      // wait for control/shutdown instead of shutting down
+  bool xenstore_flood = false;  // push every xenstored quota, hold what it got, then idle
   uint32_t shutdown_reason = 0;  // xen::shutdown::poweroff
   uint64_t watchdog_s = 0;
   uint64_t bench_hypercall = 0;
@@ -21,6 +22,7 @@ void run_selftest();
 void hostile_early();  // before vCPU0's vcpu_info is registered
 void run_hostile();
 void run_xenstore_checks();
+[[noreturn]] void run_xenstore_flood();
 [[noreturn]] void run_idle();
 void bench_hypercall(uint64_t n);
 void bench_evtchn(uint64_t n);

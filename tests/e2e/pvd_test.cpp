@@ -256,11 +256,18 @@ TEST_F(Pvd, GuestUsesXenstoreThroughPvd) {
   };
   Result name = xs({"/usr/bin/xenstore-read", "/local/domain/1/name"});
   EXPECT_EQ(name.out, "xs\n") << name.err;
+  // Xen's layout: /local/domain/<id>/vm names the domain's /vm/<uuid>.
+  Result vm = xs({"/usr/bin/xenstore-read", "/local/domain/1/vm"});
+  ASSERT_TRUE(std::regex_match(vm.out, std::regex("/vm/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\n")))
+      << vm.out << vm.err;
+  const std::string vm_path = vm.out.substr(0, vm.out.size() - 1);
+  EXPECT_EQ(xs({"/usr/bin/xenstore-read", vm_path + "/name"}).out, "xs\n");
   EXPECT_TRUE(eventually([&] {
     return xs({"/usr/bin/xenstore-read", "/local/domain/1/control/feature-poweroff"}).out == "1\n";
   }));
   EXPECT_EQ(pvctl({"destroy", "xs"}).exit_code, 0);
   EXPECT_NE(xs({"/usr/bin/xenstore-read", "/local/domain/1/name"}).exit_code, 0);  // removed with the domain
+  EXPECT_NE(xs({"/usr/bin/xenstore-read", vm_path + "/name"}).exit_code, 0);
 }
 
 TEST_F(Pvd, ShutdownAndRebootGoThroughControlShutdown) {

@@ -51,6 +51,21 @@ TEST_F(XenstoreQuotas, NodesPerDomain) {
   for (int i = 0; i < 20; i++) ASSERT_TRUE(dom0.write("/dom0/n" + std::to_string(i), "").ok()) << "dom0 is exempt";
 }
 
+TEST_F(XenstoreQuotas, NodesPerDomainHoldAcrossConcurrentTransactions) {
+  // Two transactions in separate directories (no conflict): each fits on
+  // its own snapshot, together they would pass domain 3's 5 nodes.
+  ASSERT_TRUE(guest.write("d1", "").ok());
+  ASSERT_TRUE(guest.write("d2", "").ok());  // 3 nodes
+  uint32_t t1 = guest.start(), t2 = guest.start();
+  ASSERT_TRUE(guest.write("d1/a", "", t1).ok());  // 4 in t1's view
+  ASSERT_TRUE(guest.write("d2/b", "", t2).ok());
+  ASSERT_TRUE(guest.write("d2/c", "", t2).ok());  // 5 in t2's view
+  ASSERT_TRUE(guest.end(t1, true).ok());
+  EXPECT_EQ(guest.end(t2, true).err(), "ENOSPC") << "6 nodes after both";
+  EXPECT_EQ(guest.read("d2/b").err(), "ENOENT") << "a refused commit changes nothing";
+  EXPECT_TRUE(guest.read("d1/a").ok());
+}
+
 TEST_F(XenstoreQuotas, EntrySize) {
   EXPECT_TRUE(guest.write("v", std::string(16, 'x')).ok());
   EXPECT_EQ(guest.write("v", std::string(17, 'x')).err(), "ENOSPC");

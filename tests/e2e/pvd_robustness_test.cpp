@@ -1,0 +1,301 @@
+// Robustness of the toolstack, end to end (issue 4, "Reliability"): a real
+// pvd on a temporary state directory, driven through the real pvctl and
+// Debian's xenstore clients, running real domains (the reference guest on
+// pv-hv).
+// - a guest flooding xenstore hits its quotas and keeps them, while another
+//   domain and dom0 clients carry on as before;
+// - a domain whose pv-hv is killed, or whose guest crashes, is reported
+//   with the right state and its pv-hv, xenstore nodes and files are gone.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "process.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+using pvtest::Process;
+using pvtest::Result;
+
+const std::string kPvd = PVD_PATH;
+const std::string kPvctl = PVCTL_PATH;
+const std::string kPvHv = PV_HV_PATH;
+const std::string kGuest = PV_GUEST_PATH;
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path);
+  return std::string((std::istreambuf_iterator<char>(f)), {});
+}
+
+// Running (a zombie counts as gone).
+bool alive(pid_t pid) {
+  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
+  const std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+  const size_t paren = stat.rfind(')');
+  return paren == std::string::npos || paren + 2 >= stat.size() || stat[paren + 2] != 'Z';
+}
+
+// Every live pv-hv whose command line mentions `needle` (our state dir).
+std::vector<pid_t> pv_hv_processes(const std::string& needle) {
+  std::vector<pid_t> out;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    const std::string name = e.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmd = slurp(e.path() / "cmdline");
+    if (cmd.empty()) continue;
+    const std::string argv0 = cmd.substr(0, cmd.find('\0'));
+    if (fs::path(argv0).filename() != "pv-hv" || cmd.find(needle) == std::string::npos) continue;
+    const pid_t pid = std::stoi(name);
+    if (alive(pid)) out.push_back(pid);
+  }
+  return out;
+}
+
+template <typename Pred>
+bool eventually(Pred p, std::chrono::milliseconds timeout = 20s) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (p()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return p();
+}
+
+class PvdRobustness : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (access("/dev/kvm", R_OK | W_OK) != 0) GTEST_SKIP() << "/dev/kvm is not usable here";
+    char tmpl[] = "/tmp/pvd-robust.XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    state_ = dir_ + "/state";
+    socket_ = dir_ + "/pvd.sock";
+    pvd_ = std::make_unique<Process>(std::vector<std::string>{kPvd, "--state-dir", state_, "--socket", socket_,
+                                                              "--pv-hv", kPvHv});
+    ASSERT_TRUE(eventually([&] { return pvctl({"list"}).exit_code == 0; }, 10s)) << "pvd does not answer";
+  }
+
+  // Everything goes, whatever the test left behind: pvd first (so it
+  // restarts nothing), then every pv-hv that names our state dir.
+  void TearDown() override {
+    if (dir_.empty()) return;
+    pvd_.reset();  // SIGKILL
+    for (pid_t pid : pv_hv_processes(state_ + "/")) ::kill(pid, SIGKILL);
+    eventually([&] { return pv_hv_processes(state_ + "/").empty(); }, 5s);
+    fs::remove_all(dir_);
+  }
+
+  Result pvctl(std::vector<std::string> args) {
+    args.insert(args.begin(), {kPvctl, "--socket", socket_});
+    return pvtest::run(args, 30s);
+  }
+
+  // Debian's xenstore clients, talking to pvd's xenstored as dom0.
+  Result xs(const std::string& tool, std::vector<std::string> args) {
+    args.insert(args.begin(), {"/usr/bin/env", "XENSTORED_RUNDIR=/nonexistent",
+                               "XENSTORED_PATH=" + state_ + "/xenstored.sock", "/usr/bin/xenstore-" + tool});
+    return pvtest::run(args, 10s);
+  }
+  bool xs_exists(const std::string& path) { return xs("exists", {path}).exit_code == 0; }
+
+  std::string config(const std::string& name, const std::string& extra, const std::string& more = "") {
+    const std::string path = dir_ + "/" + name + ".cfg";
+    std::ofstream(path) << "name = \"" << name << "\"\nmemory = 64\nvcpus = 1\ntype = \"pvh\"\n"
+                        << "kernel = \"" << kGuest << "\"\nextra = \"" << extra << "\"\n"
+                        << more;
+    return path;
+  }
+
+  uint32_t create(const std::string& name, const std::string& extra, const std::string& more = "") {
+    Result c = pvctl({"create", config(name, extra, more)});
+    EXPECT_EQ(c.exit_code, 0) << c.err;
+    std::smatch m;
+    if (!std::regex_search(c.out, m, std::regex("\\(id ([0-9]+)\\)"))) {
+      ADD_FAILURE() << "no id in: " << c.out;
+      return 0;
+    }
+    return static_cast<uint32_t>(std::stoul(m[1]));
+  }
+
+  std::string row(const std::string& name) {
+    std::istringstream in(pvctl({"list"}).out);
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind(name + " ", 0) == 0) return line;
+    return "";
+  }
+
+  pid_t pid_of(const std::string& name) {
+    std::smatch m;
+    const std::string out = pvctl({"info", name}).out;
+    if (!std::regex_search(out, m, std::regex("pid: ([0-9]+)"))) return -1;
+    return std::stoi(m[1]);
+  }
+
+  std::string console(uint32_t domid) { return slurp(state_ + "/domains/" + std::to_string(domid) + ".console.log"); }
+  bool console_has(uint32_t domid, const std::string& text, std::chrono::milliseconds timeout = 20s) {
+    return eventually([&] { return console(domid).find(text) != std::string::npos; }, timeout);
+  }
+
+  // Names of the files in <state>/domains/ that belong to domain `domid`.
+  std::vector<std::string> files_of(uint32_t domid) {
+    std::vector<std::string> out;
+    const std::string prefix = std::to_string(domid) + ".";
+    for (const auto& e : fs::directory_iterator(state_ + "/domains"))
+      if (e.path().filename().string().rfind(prefix, 0) == 0) out.push_back(e.path().filename());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  // Checks the domain's resources are released: no pv-hv for it, its
+  // xenstore home gone; `preserved` leaves its record and console log.
+  void expect_cleaned_up(uint32_t domid, pid_t pid, bool preserved) {
+    const std::string id = std::to_string(domid);
+    EXPECT_TRUE(eventually([&] { return !alive(pid); }, 5s)) << "pv-hv " << pid << " still runs";
+    EXPECT_TRUE(pv_hv_processes(state_ + "/domains/" + id + ".").empty()) << "a pv-hv of domain " << id << " runs";
+    EXPECT_FALSE(xs_exists("/local/domain/" + id)) << "its xenstore nodes are still there";
+    EXPECT_EQ(("\n" + xs("list", {"/local/domain"}).out).find("\n" + id + "\n"), std::string::npos);
+    const auto files = files_of(domid);
+    if (preserved) {
+      EXPECT_TRUE(std::count(files.begin(), files.end(), id + ".rec")) << "the preserved domain's record is gone";
+    } else {
+      EXPECT_TRUE(files.empty()) << "left in domains/: " << ::testing::PrintToString(files);
+    }
+  }
+
+  std::string dir_, state_, socket_;
+  std::unique_ptr<Process> pvd_;
+};
+
+// "FLOOD <what>: refused after N (<error>)" lines of a console log.
+std::map<std::string, std::pair<unsigned, std::string>> flood_lines(const std::string& log) {
+  std::map<std::string, std::pair<unsigned, std::string>> out;
+  static const std::regex re("FLOOD ([a-z-]+): refused after ([0-9]+) \\(([A-Z0-9?]+)\\)");
+  for (std::sregex_iterator it(log.begin(), log.end(), re), end; it != end; ++it)
+    out[(*it)[1]] = {static_cast<unsigned>(std::stoul((*it)[2])), (*it)[3]};
+  return out;
+}
+
+TEST_F(PvdRobustness, XenstoreFloodHitsQuotasWhileOthersCarryOn) {
+  const uint32_t flood = create("flood", "xenstore-flood");
+  ASSERT_TRUE(console_has(flood, "xenstore-flood: holding")) << console(flood);
+  const std::string log = console(flood);
+  EXPECT_NE(log.find("xenstore-flood: 4 passed, 0 failed"), std::string::npos) << log;
+  const auto hits = flood_lines(log);
+  // Xen's defaults (quotas.h) and the C xenstored's errors.
+  ASSERT_EQ(hits.size(), 4u) << log;
+  EXPECT_EQ(hits.at("entry-size"), std::make_pair(2048u, std::string("ENOSPC"))) << log;
+  EXPECT_EQ(hits.at("nodes").second, "ENOSPC");
+  EXPECT_GT(hits.at("nodes").first, 900u);  // its home, control/ and data/flood own the rest of 1000
+  EXPECT_LT(hits.at("nodes").first, 1000u);
+  EXPECT_EQ(hits.at("watches"), std::make_pair(127u, std::string("E2BIG"))) << "128 with control/shutdown's";
+  EXPECT_EQ(hits.at("transactions"), std::make_pair(10u, std::string("ENOSPC")));
+  const unsigned flood_nodes = hits.at("nodes").first;
+
+  // The flooder keeps all of it while another domain uses xenstore ...
+  const uint32_t calm = create("calm", "xenstore idle");
+  ASSERT_TRUE(console_has(calm, "xenbus: watching control/shutdown")) << console(calm);
+  EXPECT_NE(console(calm).find("xenstore: 10 passed, 0 failed"), std::string::npos) << console(calm);
+
+  // ... and dom0 clients do: read, write (dom0 is exempt from the quotas,
+  // also under the flooder's home), list.
+  const std::string calm_home = "/local/domain/" + std::to_string(calm);
+  const std::string flood_home = "/local/domain/" + std::to_string(flood);
+  EXPECT_EQ(xs("read", {calm_home + "/name"}).out, "calm\n");
+  EXPECT_EQ(xs("write", {calm_home + "/data/from-dom0", "hello"}).exit_code, 0);
+  EXPECT_EQ(xs("read", {calm_home + "/data/from-dom0"}).out, "hello\n");
+  Result w = xs("write", {flood_home + "/data/from-dom0", std::string(3000, 'd')});
+  EXPECT_EQ(w.exit_code, 0) << w.err;
+  Result l = xs("list", {flood_home + "/data/flood"});
+  EXPECT_EQ(l.exit_code, 0) << l.err;
+  EXPECT_GE(static_cast<unsigned>(std::count(l.out.begin(), l.out.end(), '\n')), flood_nodes) << "the flood is held";
+
+  // Both obey control/shutdown: the flooder kept a transaction for it.
+  Result s = pvctl({"shutdown", "--wait", "calm"});
+  EXPECT_EQ(s.exit_code, 0) << s.err;
+  EXPECT_EQ(row("calm"), "");
+  s = pvctl({"shutdown", "--wait", "flood"});
+  EXPECT_EQ(s.exit_code, 0) << s.err << console(flood);
+  EXPECT_EQ(row("flood"), "");
+  EXPECT_FALSE(xs_exists(flood_home));
+
+  // Its quota was given back with its nodes: a new domain with the same id
+  // gets as far as the first.
+  const uint32_t again = create("flood2", "xenstore-flood");
+  EXPECT_EQ(again, flood);
+  ASSERT_TRUE(console_has(again, "xenstore-flood: holding")) << console(again);
+  EXPECT_NE(console(again).find("xenstore-flood: 4 passed, 0 failed"), std::string::npos) << console(again);
+  EXPECT_EQ(flood_lines(console(again))["nodes"].first, flood_nodes) << console(again);
+  EXPECT_EQ(pvctl({"destroy", "flood2"}).exit_code, 0);
+}
+
+// A domain whose pv-hv dies of SIGKILL writes no status: pvd treats it as
+// a crash (on_crash).
+TEST_F(PvdRobustness, KilledPvHvWithOnCrashPreserveIsCrashedAndReleased) {
+  const uint32_t id = create("victim", "xenstore idle", "on_crash = \"preserve\"\n");
+  ASSERT_TRUE(console_has(id, "xenbus: watching control/shutdown")) << console(id);
+  ASSERT_TRUE(xs_exists("/local/domain/" + std::to_string(id) + "/control/feature-poweroff"));
+  const pid_t pid = pid_of("victim");
+  ASSERT_TRUE(alive(pid));
+  ASSERT_EQ(pv_hv_processes(state_ + "/domains/" + std::to_string(id) + "."), std::vector<pid_t>{pid});
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  EXPECT_TRUE(eventually([&] { return row("victim").find("----c-") != std::string::npos; })) << row("victim");
+  Result i = pvctl({"info", "victim"});
+  EXPECT_TRUE(std::regex_search(i.out, std::regex("shutdown reason: .*killed"))) << i.out;
+  expect_cleaned_up(id, pid, true);
+  EXPECT_EQ(pvctl({"shutdown", "victim"}).exit_code, 1);  // not running
+  Result d = pvctl({"destroy", "victim"});
+  EXPECT_EQ(d.exit_code, 0) << d.err;
+  EXPECT_EQ(row("victim"), "");
+  EXPECT_TRUE(files_of(id).empty()) << ::testing::PrintToString(files_of(id));
+}
+
+TEST_F(PvdRobustness, KilledPvHvWithDefaultOnCrashIsGone) {
+  const uint32_t id = create("victim", "xenstore idle");
+  ASSERT_TRUE(console_has(id, "xenbus: watching control/shutdown")) << console(id);
+  ASSERT_TRUE(xs_exists("/local/domain/" + std::to_string(id) + "/control/feature-poweroff"));
+  const pid_t pid = pid_of("victim");
+  ASSERT_TRUE(alive(pid));
+  ASSERT_EQ(pv_hv_processes(state_ + "/domains/" + std::to_string(id) + "."), std::vector<pid_t>{pid});
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  EXPECT_TRUE(eventually([&] { return row("victim").empty(); })) << row("victim");
+  EXPECT_EQ(pvctl({"info", "victim"}).exit_code, 1);
+  expect_cleaned_up(id, pid, false);
+  // The id is free again and a new domain gets a clean home.
+  const uint32_t next = create("next", "xenstore idle");
+  EXPECT_EQ(next, id);
+  ASSERT_TRUE(console_has(next, "xenbus: watching control/shutdown")) << console(next);
+  EXPECT_NE(console(next).find("xenstore: 10 passed, 0 failed"), std::string::npos) << console(next);
+  EXPECT_EQ(xs("read", {"/local/domain/" + std::to_string(next) + "/name"}).out, "next\n");
+  EXPECT_EQ(pvctl({"destroy", "next"}).exit_code, 0);
+}
+
+// The guest asks to crash (SCHEDOP_shutdown crash) after using xenstore.
+TEST_F(PvdRobustness, CrashedGuestWithOnCrashPreserveIsCrashedAndReleased) {
+  const uint32_t id = create("crashy", "xenstore shutdown=crash", "on_crash = \"preserve\"\n");
+  const pid_t pid = pid_of("crashy");
+  EXPECT_TRUE(eventually([&] { return row("crashy").find("----c-") != std::string::npos; })) << row("crashy");
+  EXPECT_NE(console(id).find("xenstore: 10 passed, 0 failed"), std::string::npos) << console(id);
+  Result i = pvctl({"info", "crashy"});
+  EXPECT_NE(i.out.find("shutdown reason: crash"), std::string::npos) << i.out;
+  expect_cleaned_up(id, pid, true);
+  EXPECT_EQ(pvctl({"destroy", "crashy"}).exit_code, 0);
+  EXPECT_TRUE(files_of(id).empty()) << ::testing::PrintToString(files_of(id));
+}
+
+TEST_F(PvdRobustness, CrashedGuestWithDefaultOnCrashIsGone) {
+  const uint32_t id = create("crashy", "xenstore shutdown=crash");
+  const pid_t pid = pid_of("crashy");
+  EXPECT_TRUE(eventually([&] { return row("crashy").empty(); })) << row("crashy");
+  expect_cleaned_up(id, pid, false);
+}
+
+}  // namespace
