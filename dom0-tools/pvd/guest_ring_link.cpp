@@ -1,5 +1,7 @@
 #include "guest_ring_link.h"
 
+#include "xslink/fd_passing.h"
+
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -64,18 +66,8 @@ bool GuestRingLink::receive_hello() {
   const int fd = sock_.native_handle();
   pollfd p{fd, POLLIN, 0};
   if (::poll(&p, 1, 2000) != 1) return false;  // pv-hv sends it at once
-  char control[CMSG_SPACE(sizeof(int))] = {};
-  iovec iov{&hello_, sizeof(hello_)};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  if (::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC) != static_cast<ssize_t>(sizeof(hello_))) return false;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int))) return false;
-  int memfd;
-  std::memcpy(&memfd, CMSG_DATA(c), sizeof(int));
+  const int memfd = xslink::recv_with_fd(fd, hello_);
+  if (memfd < 0) return false;
   const bool sane = hello_.magic == xslink::kMagic && hello_.version == xslink::kVersion && hello_.domid == domid_ &&
                     hello_.ring_gfn < hello_.ram_bytes / xen::kPageSize;
   void* page = sane ? ::mmap(nullptr, xen::kPageSize, PROT_READ | PROT_WRITE, MAP_SHARED, memfd,

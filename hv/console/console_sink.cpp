@@ -4,8 +4,6 @@
 #include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +12,7 @@
 
 #include "console/console_ring.h"
 #include "util/error.h"
+#include "util/unix_socket.h"
 
 namespace pv {
 
@@ -35,17 +34,7 @@ void ConsoleSink::write(std::string_view bytes) {
 void ConsoleSink::serve(const std::string& path, std::function<void(std::string_view)> input) {
   path_ = path;
   input_ = std::move(input);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path)) throw UserError("--console-socket: path too long: " + path);
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  listen_fd_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!listen_fd_) throw_errno("socket(console)");
-  ::unlink(path.c_str());
-  const mode_t old = ::umask(0177);
-  const int rc = ::bind(listen_fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  ::umask(old);
-  if (rc < 0 || ::listen(listen_fd_.get(), 4) < 0) throw_errno("cannot listen on " + path);
+  listen_fd_ = listen_unix(path, "--console-socket");
   wake_fd_.reset(::eventfd(0, EFD_CLOEXEC));
   if (!wake_fd_) throw_errno("eventfd");
   thread_ = std::thread([this] { run(); });
@@ -65,11 +54,7 @@ void ConsoleSink::run() {
     }
     if (fds[0].revents) return;
     if (fds[1].revents & POLLIN) {
-      UniqueFd c(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-      ucred cred{};
-      socklen_t len = sizeof(cred);
-      if (c && ::getsockopt(c.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
-          (cred.uid == 0 || cred.uid == ::geteuid())) {
+      if (UniqueFd c = accept_trusted(listen_fd_.get())) {
         std::lock_guard lk(mu_);
         clients_.push_back(std::move(c));
       }

@@ -4,31 +4,21 @@
 #include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
 
 #include "util/error.h"
+#include "util/unix_socket.h"
+#include "xslink/fd_passing.h"
 
 namespace pv {
 
 XenstoreLink::XenstoreLink(const std::string& socket_path, int memfd, const xslink::LinkHello& hello,
                            std::function<void()> raise_guest)
     : path_(socket_path), memfd_(memfd), hello_(hello), raise_guest_(std::move(raise_guest)) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path_.size() >= sizeof(addr.sun_path)) throw UserError("--xenstore-socket: path too long: " + path_);
-  std::memcpy(addr.sun_path, path_.c_str(), path_.size() + 1);
-  listen_fd_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!listen_fd_) throw_errno("socket(xenstore link)");
-  ::unlink(path_.c_str());
-  const mode_t old = ::umask(0177);
-  const int rc = ::bind(listen_fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  ::umask(old);
-  if (rc < 0 || ::listen(listen_fd_.get(), 2) < 0) throw_errno("cannot listen on " + path_);
+  listen_fd_ = listen_unix(path_, "--xenstore-socket");
   wake_fd_.reset(::eventfd(0, EFD_CLOEXEC));
   if (!wake_fd_) throw_errno("eventfd");
   thread_ = std::thread([this] { run(); });
@@ -53,30 +43,9 @@ void XenstoreLink::guest_kicked() {
   ::send(client_fd_.get(), &bell, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
-bool XenstoreLink::send_hello(int fd) {
-  char control[CMSG_SPACE(sizeof(int))] = {};
-  iovec iov{&hello_, sizeof(hello_)};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &memfd_, sizeof(int));
-  return ::sendmsg(fd, &msg, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof(hello_));
-}
-
 void XenstoreLink::accept_server() {
-  UniqueFd fd(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-  if (!fd) return;
-  ucred cred{};
-  socklen_t len = sizeof(cred);
-  if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || (cred.uid != 0 && cred.uid != ::geteuid()))
-    return;  // only root or our own user may serve our xenstore
-  if (!send_hello(fd.get())) return;
+  UniqueFd fd = accept_trusted(listen_fd_.get());  // only root or our user may serve our xenstore
+  if (!fd || !xslink::send_with_fd(fd.get(), hello_, memfd_)) return;
   std::lock_guard lk(mu_);
   client_fd_ = std::move(fd);  // replaces an earlier xenstored
   if (std::exchange(kick_pending_, false)) {

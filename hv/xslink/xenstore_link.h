@@ -31,7 +31,6 @@ class XenstoreLink {
  private:
   void run();
   void accept_server();
-  bool send_hello(int fd);
 
   std::string path_;
   int memfd_;

@@ -18,102 +18,17 @@
 #include <sstream>
 #include <thread>
 
-#include "process.h"
+#include "pvd_fixture.h"
 
 namespace {
 
-using namespace std::chrono_literals;
-namespace fs = std::filesystem;
-using pvtest::Process;
-using pvtest::Result;
+using namespace pvtest;
 
-const std::string kPvd = PVD_PATH;
-const std::string kPvctl = PVCTL_PATH;
-const std::string kPvHv = PV_HV_PATH;
-const std::string kGuest = PV_GUEST_PATH;
-
-std::string slurp(const std::string& path) {
-  std::ifstream f(path);
-  return std::string((std::istreambuf_iterator<char>(f)), {});
-}
-
-// Running (a zombie counts as gone).
-bool alive(pid_t pid) {
-  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
-  const std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
-  const size_t paren = stat.rfind(')');
-  return paren == std::string::npos || paren + 2 >= stat.size() || stat[paren + 2] != 'Z';
-}
-
-// Every live pv-hv whose command line mentions `needle` (our state dir).
-std::vector<pid_t> pv_hv_processes(const std::string& needle) {
-  std::vector<pid_t> out;
-  for (const auto& e : fs::directory_iterator("/proc")) {
-    const std::string name = e.path().filename();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::string cmd = slurp(e.path() / "cmdline");
-    if (cmd.empty()) continue;
-    const std::string argv0 = cmd.substr(0, cmd.find('\0'));
-    if (fs::path(argv0).filename() != "pv-hv" || cmd.find(needle) == std::string::npos) continue;
-    const pid_t pid = std::stoi(name);
-    if (alive(pid)) out.push_back(pid);
-  }
-  return out;
-}
-
-template <typename Pred>
-bool eventually(Pred p, std::chrono::milliseconds timeout = 20s) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (p()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return p();
-}
-
-class PvdRobustness : public ::testing::Test {
+class PvdRobustness : public PvdFixture {
  protected:
-  void SetUp() override {
-    if (access("/dev/kvm", R_OK | W_OK) != 0) GTEST_SKIP() << "/dev/kvm is not usable here";
-    char tmpl[] = "/tmp/pvd-robust.XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    state_ = dir_ + "/state";
-    socket_ = dir_ + "/pvd.sock";
-    pvd_ = std::make_unique<Process>(std::vector<std::string>{kPvd, "--state-dir", state_, "--socket", socket_,
-                                                              "--pv-hv", kPvHv});
-    ASSERT_TRUE(eventually([&] { return pvctl({"list"}).exit_code == 0; }, 10s)) << "pvd does not answer";
-  }
+  PvdRobustness() { vcpus_ = 1; }
 
-  // Everything goes, whatever the test left behind: pvd first (so it
-  // restarts nothing), then every pv-hv that names our state dir.
-  void TearDown() override {
-    if (dir_.empty()) return;
-    pvd_.reset();  // SIGKILL
-    for (pid_t pid : pv_hv_processes(state_ + "/")) ::kill(pid, SIGKILL);
-    eventually([&] { return pv_hv_processes(state_ + "/").empty(); }, 5s);
-    fs::remove_all(dir_);
-  }
-
-  Result pvctl(std::vector<std::string> args) {
-    args.insert(args.begin(), {kPvctl, "--socket", socket_});
-    return pvtest::run(args, 30s);
-  }
-
-  // Debian's xenstore clients, talking to pvd's xenstored as dom0.
-  Result xs(const std::string& tool, std::vector<std::string> args) {
-    args.insert(args.begin(), {"/usr/bin/env", "XENSTORED_RUNDIR=/nonexistent",
-                               "XENSTORED_PATH=" + state_ + "/xenstored.sock", "/usr/bin/xenstore-" + tool});
-    return pvtest::run(args, 10s);
-  }
   bool xs_exists(const std::string& path) { return xs("exists", {path}).exit_code == 0; }
-
-  std::string config(const std::string& name, const std::string& extra, const std::string& more = "") {
-    const std::string path = dir_ + "/" + name + ".cfg";
-    std::ofstream(path) << "name = \"" << name << "\"\nmemory = 64\nvcpus = 1\ntype = \"pvh\"\n"
-                        << "kernel = \"" << kGuest << "\"\nextra = \"" << extra << "\"\n"
-                        << more;
-    return path;
-  }
 
   uint32_t create(const std::string& name, const std::string& extra, const std::string& more = "") {
     Result c = pvctl({"create", config(name, extra, more)});
@@ -124,25 +39,6 @@ class PvdRobustness : public ::testing::Test {
       return 0;
     }
     return static_cast<uint32_t>(std::stoul(m[1]));
-  }
-
-  std::string row(const std::string& name) {
-    std::istringstream in(pvctl({"list"}).out);
-    for (std::string line; std::getline(in, line);)
-      if (line.rfind(name + " ", 0) == 0) return line;
-    return "";
-  }
-
-  pid_t pid_of(const std::string& name) {
-    std::smatch m;
-    const std::string out = pvctl({"info", name}).out;
-    if (!std::regex_search(out, m, std::regex("pid: ([0-9]+)"))) return -1;
-    return std::stoi(m[1]);
-  }
-
-  std::string console(uint32_t domid) { return slurp(state_ + "/domains/" + std::to_string(domid) + ".console.log"); }
-  bool console_has(uint32_t domid, const std::string& text, std::chrono::milliseconds timeout = 20s) {
-    return eventually([&] { return console(domid).find(text) != std::string::npos; }, timeout);
   }
 
   // Names of the files in <state>/domains/ that belong to domain `domid`.
@@ -171,8 +67,6 @@ class PvdRobustness : public ::testing::Test {
     }
   }
 
-  std::string dir_, state_, socket_;
-  std::unique_ptr<Process> pvd_;
 };
 
 // "FLOOD <what>: refused after N (<error>)" lines of a console log.

@@ -7,110 +7,20 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
 #include <thread>
 
-#include "process.h"
-#include "registry.h"
+#include "pvd_fixture.h"
 
 namespace {
 
-using namespace std::chrono_literals;
-namespace fs = std::filesystem;
-using pvtest::Process;
-using pvtest::Result;
+using namespace pvtest;
 
-const std::string kPvd = PVD_PATH;
-const std::string kPvctl = PVCTL_PATH;
-const std::string kPvHv = PV_HV_PATH;
-const std::string kGuest = PV_GUEST_PATH;
-
-// Running (a zombie waiting for its reaper counts as gone: a pv-hv whose
-// parent pvd was killed is reaped by init, a moment after it exits).
-bool alive(pid_t pid) {
-  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), {});
-  const size_t paren = text.rfind(')');
-  return paren == std::string::npos || paren + 2 >= text.size() || text[paren + 2] != 'Z';
-}
-
-template <typename Pred>
-bool eventually(Pred p, std::chrono::milliseconds timeout = 20s) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (p()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return p();
-}
-
-class Pvd : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (access("/dev/kvm", R_OK | W_OK) != 0) GTEST_SKIP() << "/dev/kvm is not usable here";
-    char tmpl[] = "/tmp/pvd-test.XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    state_ = dir_ + "/state";
-    socket_ = dir_ + "/pvd.sock";
-    start_pvd();
-  }
-
-  void TearDown() override {
-    if (dir_.empty()) return;
-    pvd_.reset();  // SIGKILL
-    // Every pv-hv this test started, found through the registry.
-    if (fs::exists(state_)) {
-      pv::pvd::Registry reg(state_);
-      for (const auto& rec : reg.load_all())
-        if (rec.pid()) ::kill(static_cast<pid_t>(rec.pid()), SIGKILL);
-    }
-    fs::remove_all(dir_);
-  }
-
-  void start_pvd() {
-    pvd_ = std::make_unique<Process>(std::vector<std::string>{kPvd, "--state-dir", state_, "--socket", socket_,
-                                                              "--pv-hv", kPvHv});
-    // Ready when it answers (a killed pvd's stale socket file may still be there).
-    ASSERT_TRUE(eventually([&] { return pvctl({"list"}).exit_code == 0; }, 10s)) << "pvd does not answer";
-  }
-
-  Result pvctl(std::vector<std::string> args) {
-    args.insert(args.begin(), {kPvctl, "--socket", socket_});
-    return pvtest::run(args, 30s);
-  }
-
-  std::string config(const std::string& name, const std::string& extra, const std::string& more = "") {
-    const std::string path = dir_ + "/" + name + ".cfg";
-    std::ofstream(path) << "# test domain\nname = \"" << name << "\"\nmemory = 64\nvcpus = 2\ntype = \"pvh\"\n"
-                        << "kernel = \"" << kGuest << "\"\nextra = \"" << extra << "\"\n"
-                        << more;
-    return path;
-  }
-
-  // The `pvctl list` row of a domain, or "".
-  std::string row(const std::string& name) {
-    Result r = pvctl({"list"});
-    std::istringstream in(r.out);
-    std::string line;
-    while (std::getline(in, line))
-      if (line.rfind(name + " ", 0) == 0) return line;
-    return "";
-  }
-
-  pid_t pid_of(const std::string& name) {
-    Result r = pvctl({"info", name});
-    std::smatch m;
-    if (!std::regex_search(r.out, m, std::regex("pid: ([0-9]+)"))) return -1;
-    return std::stoi(m[1]);
-  }
-
-  std::string dir_, state_, socket_;
-  std::unique_ptr<Process> pvd_;
-};
+using Pvd = PvdFixture;
 
 TEST_F(Pvd, CreateListInfoDestroy) {
   Result c = pvctl({"create", config("alpha", "watchdog=3600")});
@@ -234,19 +144,13 @@ TEST_F(Pvd, KilledPvdLeavesDomainsRunningAndANewOneReattaches) {
   EXPECT_FALSE(alive(pid));
 }
 
-// The domain's console log, as pvd keeps it.
-std::string console_of(const std::string& state, uint32_t domid) {
-  std::ifstream log(state + "/domains/" + std::to_string(domid) + ".console.log");
-  return std::string((std::istreambuf_iterator<char>(log)), {});
-}
-
 TEST_F(Pvd, GuestUsesXenstoreThroughPvd) {
   ASSERT_EQ(pvctl({"create", config("xs", "xenstore idle")}).exit_code, 0);
   ASSERT_TRUE(eventually([&] {
-    return std::regex_search(console_of(state_, 1), std::regex("xenstore: [0-9]+ passed, [0-9]+ failed"));
+    return std::regex_search(console(1), std::regex("xenstore: [0-9]+ passed, [0-9]+ failed"));
   }))
-      << console_of(state_, 1);
-  EXPECT_NE(console_of(state_, 1).find("xenstore: 10 passed, 0 failed"), std::string::npos) << console_of(state_, 1);
+      << console(1);
+  EXPECT_NE(console(1).find("xenstore: 10 passed, 0 failed"), std::string::npos) << console(1);
   // Debian's xenstore clients see the same store from dom0.
   const std::vector<std::string> env_prefix = {"/usr/bin/env", "XENSTORED_RUNDIR=/nonexistent",
                                                "XENSTORED_PATH=" + state_ + "/xenstored.sock"};
@@ -272,18 +176,18 @@ TEST_F(Pvd, GuestUsesXenstoreThroughPvd) {
 
 TEST_F(Pvd, ShutdownAndRebootGoThroughControlShutdown) {
   ASSERT_EQ(pvctl({"create", config("polite", "idle")}).exit_code, 0);
-  ASSERT_TRUE(eventually([&] { return console_of(state_, 1).find("xenbus: watching control/shutdown") != std::string::npos; }));
+  ASSERT_TRUE(eventually([&] { return console(1).find("xenbus: watching control/shutdown") != std::string::npos; }));
   const pid_t first = pid_of("polite");
   EXPECT_EQ(pvctl({"reboot", "polite"}).exit_code, 0);  // on_reboot = restart: a new pv-hv, same id
   EXPECT_TRUE(eventually([&] {
     const pid_t p = pid_of("polite");
     return p > 0 && p != first && row("polite").find("r-----") != std::string::npos;
   }));
-  EXPECT_NE(console_of(state_, 1).find("xenbus: control/shutdown=reboot"), std::string::npos);
+  EXPECT_NE(console(1).find("xenbus: control/shutdown=reboot"), std::string::npos);
   ASSERT_TRUE(eventually([&] {
-    const std::string log = console_of(state_, 1);
+    const std::string log = console(1);
     return log.find("xenbus: watching control/shutdown") != log.rfind("xenbus: watching control/shutdown");
-  })) << console_of(state_, 1);
+  })) << console(1);
   Result s = pvctl({"shutdown", "--wait", "polite"});
   EXPECT_EQ(s.exit_code, 0) << s.err;
   EXPECT_EQ(row("polite"), "");  // on_poweroff = destroy: gone when --wait returns
@@ -301,7 +205,7 @@ TEST_F(Pvd, ShutdownOfAGuestThatDoesNotListenChangesNothing) {
 
 TEST_F(Pvd, ConsoleShowsTheGuestUntilItEnds) {
   ASSERT_EQ(pvctl({"create", config("chatty", "idle")}).exit_code, 0);
-  ASSERT_TRUE(eventually([&] { return console_of(state_, 1).find("xenbus: watching control/shutdown") != std::string::npos; }));
+  ASSERT_TRUE(eventually([&] { return console(1).find("xenbus: watching control/shutdown") != std::string::npos; }));
   Process console({kPvctl, "--socket", socket_, "console", "chatty"});
   ASSERT_TRUE(console.wait_for_output("Escape character is ^]", 10s, true));
   EXPECT_EQ(pvctl({"shutdown", "chatty"}).exit_code, 0);

@@ -1,0 +1,143 @@
+// The toolstack under test: a real pvd on a temporary state directory and
+// socket, driven through the real pvctl, running real domains (the
+// reference guest on pv-hv). Teardown kills pvd and every pv-hv that names
+// the test's state directory, whatever the test left behind.
+#pragma once
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "process.h"
+
+namespace pvtest {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+inline const std::string kPvd = PVD_PATH;
+inline const std::string kPvctl = PVCTL_PATH;
+inline const std::string kPvHv = PV_HV_PATH;
+inline const std::string kGuest = PV_GUEST_PATH;
+
+inline std::string slurp(const std::string& path) {
+  std::ifstream f(path);
+  return std::string((std::istreambuf_iterator<char>(f)), {});
+}
+
+// Running (a zombie waiting for its reaper counts as gone: a pv-hv whose
+// parent pvd was killed is reaped by init, a moment after it exits).
+inline bool alive(pid_t pid) {
+  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
+  const std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+  const size_t paren = stat.rfind(')');
+  return paren == std::string::npos || paren + 2 >= stat.size() || stat[paren + 2] != 'Z';
+}
+
+// Every live pv-hv whose command line mentions `needle` (a state dir).
+inline std::vector<pid_t> pv_hv_processes(const std::string& needle) {
+  std::vector<pid_t> out;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    const std::string name = e.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const std::string cmd = slurp(e.path() / "cmdline");
+    if (cmd.empty()) continue;
+    const std::string argv0 = cmd.substr(0, cmd.find('\0'));
+    if (fs::path(argv0).filename() != "pv-hv" || cmd.find(needle) == std::string::npos) continue;
+    const pid_t pid = std::stoi(name);
+    if (alive(pid)) out.push_back(pid);
+  }
+  return out;
+}
+
+template <typename Pred>
+bool eventually(Pred p, std::chrono::milliseconds timeout = 20s) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (p()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return p();
+}
+
+class PvdFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (access("/dev/kvm", R_OK | W_OK) != 0) GTEST_SKIP() << "/dev/kvm is not usable here";
+    char tmpl[] = "/tmp/pvd-test.XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    state_ = dir_ + "/state";
+    socket_ = dir_ + "/pvd.sock";
+    start_pvd();
+  }
+
+  void TearDown() override {
+    if (dir_.empty()) return;
+    pvd_.reset();  // SIGKILL, so it restarts nothing
+    for (pid_t pid : pv_hv_processes(state_ + "/")) ::kill(pid, SIGKILL);
+    eventually([&] { return pv_hv_processes(state_ + "/").empty(); }, 5s);
+    fs::remove_all(dir_);
+  }
+
+  void start_pvd() {
+    pvd_ = std::make_unique<Process>(std::vector<std::string>{kPvd, "--state-dir", state_, "--socket", socket_,
+                                                              "--pv-hv", kPvHv});
+    // Ready when it answers (a killed pvd's stale socket file may still be there).
+    ASSERT_TRUE(eventually([&] { return pvctl({"list"}).exit_code == 0; }, 10s)) << "pvd does not answer";
+  }
+
+  Result pvctl(std::vector<std::string> args) {
+    args.insert(args.begin(), {kPvctl, "--socket", socket_});
+    return run(args, 30s);
+  }
+
+  // Debian's xenstore clients, talking to pvd's xenstored as dom0.
+  Result xs(const std::string& tool, std::vector<std::string> args) {
+    args.insert(args.begin(), {"/usr/bin/env", "XENSTORED_RUNDIR=/nonexistent",
+                               "XENSTORED_PATH=" + state_ + "/xenstored.sock", "/usr/bin/xenstore-" + tool});
+    return run(args, 10s);
+  }
+
+  std::string config(const std::string& name, const std::string& extra, const std::string& more = "") {
+    const std::string path = dir_ + "/" + name + ".cfg";
+    std::ofstream(path) << "# test domain\nname = \"" << name << "\"\nmemory = 64\nvcpus = " << vcpus_
+                        << "\ntype = \"pvh\"\nkernel = \"" << kGuest << "\"\nextra = \"" << extra << "\"\n"
+                        << more;
+    return path;
+  }
+
+  // The `pvctl list` row of a domain, or "".
+  std::string row(const std::string& name) {
+    std::istringstream in(pvctl({"list"}).out);
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind(name + " ", 0) == 0) return line;
+    return "";
+  }
+
+  pid_t pid_of(const std::string& name) {
+    std::smatch m;
+    const std::string out = pvctl({"info", name}).out;
+    if (!std::regex_search(out, m, std::regex("pid: ([0-9]+)"))) return -1;
+    return std::stoi(m[1]);
+  }
+
+  // The domain's console log, as pvd keeps it.
+  std::string console(uint32_t domid) { return slurp(state_ + "/domains/" + std::to_string(domid) + ".console.log"); }
+  bool console_has(uint32_t domid, const std::string& text, std::chrono::milliseconds timeout = 20s) {
+    return eventually([&] { return console(domid).find(text) != std::string::npos; }, timeout);
+  }
+
+  unsigned vcpus_ = 2;  // of the domains config() describes
+  std::string dir_, state_, socket_;
+  std::unique_ptr<Process> pvd_;
+};
+
+}  // namespace pvtest
