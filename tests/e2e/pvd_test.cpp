@@ -140,8 +140,14 @@ TEST_F(Pvd, KilledPvdLeavesDomainsRunningAndANewOneReattaches) {
   start_pvd();
   EXPECT_NE(row("survivor").find("r-----"), std::string::npos) << row("survivor");
   EXPECT_EQ(pid_of("survivor"), pid);
+  // The console attaches again, and ends when the domain is destroyed.
+  Process attached({kPvctl, "--socket", socket_, "console", "survivor"});
+  ASSERT_TRUE(attached.wait_for_output("Escape character is ^]", 10s, true));
   EXPECT_EQ(pvctl({"destroy", "survivor"}).exit_code, 0);
-  EXPECT_FALSE(alive(pid));
+  EXPECT_TRUE(eventually([&] { return !alive(pid); }, 5s));
+  Result c = attached.wait(10s);
+  EXPECT_FALSE(c.timed_out);
+  EXPECT_EQ(c.exit_code, 0) << c.err;
 }
 
 TEST_F(Pvd, GuestUsesXenstoreThroughPvd) {
