@@ -108,6 +108,8 @@ Domain::Domain(DomainConfig cfg)
 }
 
 Domain::~Domain() {
+  // The sink's thread feeds input to console_, which goes before it.
+  console_out_.stop();
   destroy("pv-hv exiting");
   if (timers_) timers_->stop();
   for (auto& v : vcpus_) v->join();

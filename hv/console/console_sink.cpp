@@ -16,7 +16,9 @@
 
 namespace pv {
 
-ConsoleSink::~ConsoleSink() {
+ConsoleSink::~ConsoleSink() { stop(); }
+
+void ConsoleSink::stop() {
   if (!thread_.joinable()) return;
   uint64_t one = 1;
   if (::write(wake_fd_.get(), &one, sizeof(one)) < 0) std::perror("pv-hv: eventfd");

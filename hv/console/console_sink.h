@@ -26,6 +26,8 @@ class ConsoleSink {
   // Serves `path`: clients receive output from now on, and what they send
   // goes to `input` (the console ring's input side).
   void serve(const std::string& path, std::function<void(std::string_view)> input);
+  // Stops serving (joins the thread): after this no input is delivered.
+  void stop();
 
  private:
   void run();
