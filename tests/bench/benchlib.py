@@ -32,17 +32,8 @@ _tmpdirs = []
 
 
 def _kill_all():
-    for p in _children:
-        if p.poll() is None:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
-    _children.clear()
+    for p in list(_children):
+        kill(p)  # removes it from _children
     for d in _tmpdirs:
         kill_procs_naming(d)
         shutil.rmtree(d, ignore_errors=True)

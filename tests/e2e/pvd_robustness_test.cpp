@@ -41,6 +41,20 @@ class PvdRobustness : public PvdFixture {
     return static_cast<uint32_t>(std::stoul(m[1]));
   }
 
+  // Waits until domain `id` ("victim") is up with its xenstore watch set,
+  // checks it has exactly one pv-hv, and SIGKILLs that. Returns its pid, or
+  // -1 (after reporting the failure).
+  pid_t kill_running_victim(uint32_t id) {
+    const std::string home = "/local/domain/" + std::to_string(id);
+    EXPECT_TRUE(console_has(id, "xenbus: watching control/shutdown")) << console(id);
+    EXPECT_TRUE(xs_exists(home + "/control/feature-poweroff"));
+    const pid_t pid = pid_of("victim");
+    EXPECT_TRUE(alive(pid));
+    EXPECT_EQ(pv_hv_processes(state_ + "/domains/" + std::to_string(id) + "."), std::vector<pid_t>{pid});
+    if (::testing::Test::HasFailure() || ::kill(pid, SIGKILL) != 0) return -1;
+    return pid;
+  }
+
   // Names of the files in <state>/domains/ that belong to domain `domid`.
   std::vector<std::string> files_of(uint32_t domid) {
     std::vector<std::string> out;
@@ -135,12 +149,8 @@ TEST_F(PvdRobustness, XenstoreFloodHitsQuotasWhileOthersCarryOn) {
 // a crash (on_crash).
 TEST_F(PvdRobustness, KilledPvHvWithOnCrashPreserveIsCrashedAndReleased) {
   const uint32_t id = create("victim", "xenstore idle", "on_crash = \"preserve\"\n");
-  ASSERT_TRUE(console_has(id, "xenbus: watching control/shutdown")) << console(id);
-  ASSERT_TRUE(xs_exists("/local/domain/" + std::to_string(id) + "/control/feature-poweroff"));
-  const pid_t pid = pid_of("victim");
-  ASSERT_TRUE(alive(pid));
-  ASSERT_EQ(pv_hv_processes(state_ + "/domains/" + std::to_string(id) + "."), std::vector<pid_t>{pid});
-  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  const pid_t pid = kill_running_victim(id);
+  ASSERT_GT(pid, 0);
   EXPECT_TRUE(eventually([&] { return row("victim").find("----c-") != std::string::npos; })) << row("victim");
   Result i = pvctl({"info", "victim"});
   EXPECT_TRUE(std::regex_search(i.out, std::regex("shutdown reason: .*killed"))) << i.out;
@@ -154,12 +164,8 @@ TEST_F(PvdRobustness, KilledPvHvWithOnCrashPreserveIsCrashedAndReleased) {
 
 TEST_F(PvdRobustness, KilledPvHvWithDefaultOnCrashIsGone) {
   const uint32_t id = create("victim", "xenstore idle");
-  ASSERT_TRUE(console_has(id, "xenbus: watching control/shutdown")) << console(id);
-  ASSERT_TRUE(xs_exists("/local/domain/" + std::to_string(id) + "/control/feature-poweroff"));
-  const pid_t pid = pid_of("victim");
-  ASSERT_TRUE(alive(pid));
-  ASSERT_EQ(pv_hv_processes(state_ + "/domains/" + std::to_string(id) + "."), std::vector<pid_t>{pid});
-  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  const pid_t pid = kill_running_victim(id);
+  ASSERT_GT(pid, 0);
   EXPECT_TRUE(eventually([&] { return row("victim").empty(); })) << row("victim");
   EXPECT_EQ(pvctl({"info", "victim"}).exit_code, 1);
   expect_cleaned_up(id, pid, false);
