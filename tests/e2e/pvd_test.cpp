@@ -220,6 +220,8 @@ TEST_F(Pvd, ConsoleShowsTheGuestUntilItEnds) {
   EXPECT_FALSE(r.timed_out);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("xenbus: control/shutdown=poweroff"), std::string::npos) << r.out;
+  // Once pvd has seen the domain end (on_poweroff = destroy), it is gone.
+  ASSERT_TRUE(eventually([&] { return row("chatty").empty(); })) << row("chatty");
   Result none = pvctl({"console", "chatty"});
   EXPECT_EQ(none.exit_code, 1);
   EXPECT_NE(none.err.find("no domain named 'chatty'"), std::string::npos) << none.err;
