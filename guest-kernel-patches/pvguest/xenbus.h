@@ -44,7 +44,7 @@ int get_domain_path(uint32_t domid, char* buf, size_t size);
 // Registers locally, then XS_WATCH. On -XEN_ETIMEDOUT the watch stays
 // registered, as the request may still be served late; on any other error
 // it is dropped. At most kMaxWatches; token must be unique.
-inline constexpr unsigned kMaxWatches = 8;
+inline constexpr unsigned kMaxWatches = 32;
 int watch(const char* path, const char* token, WatchFn fn, void* arg = nullptr);
 int unwatch(const char* path, const char* token);
 
