@@ -90,6 +90,8 @@ Domain::Domain(DomainConfig cfg)
     xenstore_link_ = std::make_unique<XenstoreLink>(cfg_.xenstore_socket, mem_.fd(), hello,
                                                     [this, store_port] { evtchn_.raise(store_port); });
   }
+  if (!cfg_.backend_socket.empty())
+    backend_link_ = std::make_unique<BackendLink>(cfg_.backend_socket, cfg_.domid, mem_, gnttab_, evtchn_);
   params_[P::CONSOLE_PFN] = console_gfn;
   params_[P::CONSOLE_EVTCHN] = console_port;
   params_[P::STORE_PFN] = store_gfn;

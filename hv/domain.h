@@ -19,6 +19,7 @@
 #include <xen/sched.h>
 #include <xen/xen.h>
 
+#include "belink/backend_link.h"
 #include "boot/pvh_loader.h"
 #include "cpu/cpu_state.h"
 #include "console/console_ring.h"
@@ -68,6 +69,9 @@ struct DomainConfig {
   std::string xenstore_socket;
   // Where `pvctl console` (through pvd) attaches; empty: none.
   std::string console_socket;
+  // Where the back-end daemon (pv-backd) reaches this domain's RAM, grants
+  // and device event channels; empty: no back-end devices.
+  std::string backend_socket;
 };
 
 class Domain {
@@ -143,6 +147,7 @@ class Domain {
   SerialPort serial_;
   std::unique_ptr<ConsoleRing> console_;
   std::unique_ptr<XenstoreLink> xenstore_link_;
+  std::unique_ptr<BackendLink> backend_link_;
   HypercallStats stats_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   std::unique_ptr<DomainTimers> timers_;

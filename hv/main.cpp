@@ -34,6 +34,7 @@ void usage(FILE* out) {
       "  --status-file PATH          on exit, write '<status> <reason>' there (for pvd)\n"
       "  --xenstore-socket PATH      serve the xenstore ring to pvd's xenstored there\n"
       "  --console-socket PATH       clients there get console output and send input\n"
+      "  --backend-socket PATH       serve guest RAM, grants and device event channels to pv-backd\n"
       "exit status: 0 poweroff, 1 pv-hv error, 2 reboot, 3 suspend, 4 crash,\n"
       "             5 watchdog, 6 soft_reset, 7 destroyed by a signal\n",
       out);
@@ -118,6 +119,7 @@ int main(int argc, char** argv) {
       else if (a == "--status-file") status_file = value;
       else if (a == "--xenstore-socket") cfg.xenstore_socket = value;
       else if (a == "--console-socket") cfg.console_socket = value;
+      else if (a == "--backend-socket") cfg.backend_socket = value;
       else throw UserError("unknown option " + a + " (see --help)");
     }
     if (!have_kernel) throw UserError("--kernel is required (see --help)");

@@ -117,7 +117,13 @@ void DomainManager::reattach() {
       ref.proc = DomainProcess::attach(io_, static_cast<pid_t>(rec.pid()), [this, domid] { on_exit(domid); });
     if (ref.proc) {
       // The store was pvd's memory: the domain's nodes are made anew.
-      xenstore_.add_domain(domid, rec.name(), rec.uuid(), registry_.xenstore_link(domid));
+      std::vector<NodeWrite> devices;
+      try {
+        devices = device_nodes(domid, rec.uuid(), ref.spec, resolve_bridge_);
+      } catch (const std::exception& e) {
+        std::cerr << "pvd: domain " << domid << ": devices not restored: " << e.what() << "\n";
+      }
+      xenstore_.add_domain(domid, rec.name(), rec.uuid(), registry_.xenstore_link(domid), std::move(devices));
       std::cerr << "pvd: reattached to domain " << domid << " (" << rec.name() << "), pv-hv pid " << rec.pid() << "\n";
     } else {
       // It ended while pvd was away: act on how it ended, as if we had seen it.
@@ -168,6 +174,7 @@ void DomainManager::handle(const A::Request& req, ReplyFn reply) {
       return with_domain(req.reboot(), [&](Domain& d) { request_shutdown(d, "reboot", false, reply); });
     case A::Request::kConsole:  // served by the admin session itself (a byte stream)
     case A::Request::OP_NOT_SET:
+    default:  // networks: served by the network manager
       break;
   }
   reply(error_reply(A::ERROR_BAD_REQUEST, "request names no operation this pvd knows"));
@@ -179,6 +186,13 @@ A::Reply DomainManager::create(const A::CreateRequest& c) {
   if (!parsed.config) return error_reply(A::ERROR_BAD_CONFIG, parsed.message);
   if (find(parsed.config->name))
     return error_reply(A::ERROR_EXISTS, "a domain named '" + parsed.config->name + "' already exists");
+  // Devices are checked before anything is created (the image exists, the
+  // bridge is there ...); start() builds their nodes again for real.
+  try {
+    (void)device_nodes(free_domid(), "", *parsed.config, resolve_bridge_);
+  } catch (const std::exception& e) {
+    return error_reply(A::ERROR_BAD_CONFIG, path + ": " + e.what());
+  }
   auto d = std::make_unique<Domain>();
   d->spec = *parsed.config;
   d->rec.set_domid(free_domid());
@@ -204,11 +218,14 @@ A::Reply DomainManager::create(const A::CreateRequest& c) {
 void DomainManager::start(Domain& d) {
   const uint32_t domid = d.rec.domid();
   ::unlink(registry_.status_file(domid).c_str());
+  // Every disk and vif is checked before anything starts.
+  std::vector<NodeWrite> devices = device_nodes(domid, d.rec.uuid(), d.spec, resolve_bridge_);
   std::vector<std::string> argv = {pv_hv_, "--kernel", d.spec.kernel, "--memory", std::to_string(d.spec.memory_mib) + "M",
                                    "--vcpus", std::to_string(d.spec.vcpus), "--name", d.spec.name, "--domid",
                                    std::to_string(domid), "--status-file", registry_.status_file(domid),
                                    "--xenstore-socket", registry_.xenstore_link(domid),
-                                   "--console-socket", registry_.console_socket(domid)};
+                                   "--console-socket", registry_.console_socket(domid),
+                                   "--backend-socket", registry_.backend_link(domid)};
   if (!d.spec.ramdisk.empty()) argv.insert(argv.end(), {"--initrd", d.spec.ramdisk});
   if (!d.spec.cmdline.empty()) argv.insert(argv.end(), {"--cmdline", d.spec.cmdline});
   d.proc = DomainProcess::spawn(io_, argv, registry_.console_log(domid), [this, domid] { on_exit(domid); });
@@ -217,7 +234,7 @@ void DomainManager::start(Domain& d) {
   d.rec.clear_shutdown_reason();
   d.recent_starts.push_back(std::chrono::steady_clock::now());
   save(d);
-  xenstore_.add_domain(domid, d.spec.name, d.rec.uuid(), registry_.xenstore_link(domid));
+  xenstore_.add_domain(domid, d.spec.name, d.rec.uuid(), registry_.xenstore_link(domid), std::move(devices));
 }
 
 void DomainManager::on_exit(uint32_t domid) {

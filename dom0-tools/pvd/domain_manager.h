@@ -34,6 +34,10 @@ class DomainManager {
 
   size_t size() const { return domains_.size(); }
 
+  // How a vif's bridge= becomes a host bridge (pvd's networks resolve
+  // their names); by default the value is used as it is.
+  void set_bridge_resolver(std::function<std::string(const std::string&)> fn) { resolve_bridge_ = std::move(fn); }
+
   // The console socket of a running domain, or an error reply.
   std::variant<std::string, admin::Reply> console_socket(const admin::DomainRef& ref);
 
@@ -68,6 +72,7 @@ class DomainManager {
   XenstoreHost& xenstore_;
   std::string pv_hv_;
   std::map<uint32_t, std::unique_ptr<Domain>> domains_;
+  std::function<std::string(const std::string&)> resolve_bridge_ = [](const std::string& b) { return b; };
 };
 
 admin::Reply error_reply(admin::ErrorCode code, const std::string& message);

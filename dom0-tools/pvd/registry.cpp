@@ -28,6 +28,8 @@ std::string Registry::console_socket(uint32_t domid) const {
   return dir_ + "/" + std::to_string(domid) + ".console.sock";
 }
 
+std::string Registry::backend_link(uint32_t domid) const { return dir_ + "/" + std::to_string(domid) + ".be.sock"; }
+
 void Registry::save(const registry::DomainRecord& rec) const {
   const std::string path = record_path(rec.domid()), tmp = path + ".tmp";
   const std::string bytes = rec.SerializeAsString();
@@ -41,7 +43,8 @@ void Registry::save(const registry::DomainRecord& rec) const {
 
 void Registry::remove(uint32_t domid) const {
   for (const auto& p :
-       {record_path(domid), status_file(domid), console_log(domid), xenstore_link(domid), console_socket(domid)})
+       {record_path(domid), status_file(domid), console_log(domid), xenstore_link(domid), console_socket(domid),
+        backend_link(domid)})
     ::unlink(p.c_str());
 }
 

@@ -21,6 +21,7 @@ class Registry {
   std::string status_file(uint32_t domid) const;
   std::string xenstore_link(uint32_t domid) const;  // pv-hv's --xenstore-socket
   std::string console_socket(uint32_t domid) const;  // pv-hv's --console-socket
+  std::string backend_link(uint32_t domid) const;    // pv-hv's --backend-socket (pv-backd finds it by name)
   // "<status> <reason>" written by pv-hv as it exits, or "" if absent.
   std::string read_status(uint32_t domid) const;
 

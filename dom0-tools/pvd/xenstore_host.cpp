@@ -70,17 +70,31 @@ void XenstoreHost::create_nodes(uint32_t domid, const std::string& name, const s
   vm_paths_[domid] = vm;
 }
 
+void XenstoreHost::write_devices(const std::vector<NodeWrite>& nodes) {
+  for (const auto& n : nodes) {
+    if (n.mkdir_only) request(X::MsgType::Mkdir, n.path + '\0');
+    else write(n.path, n.value);
+    if (!n.perms.empty()) {
+      std::string p = n.path + '\0';
+      for (const auto& perm : n.perms) p += perm + '\0';
+      request(X::MsgType::SetPerms, p);
+    }
+  }
+}
+
 void XenstoreHost::add_domain(uint32_t domid, const std::string& name, const std::string& uuid,
-                              const std::string& link_socket) {
+                              const std::string& link_socket, std::vector<NodeWrite> devices) {
   links_.erase(domid);
   links_[domid] = std::make_unique<GuestRingLink>(
-      io_, server_, domid, link_socket, [this, domid, name, uuid](const xslink::LinkHello& hello) {
+      io_, server_, domid, link_socket,
+      [this, domid, name, uuid, devices = std::move(devices)](const xslink::LinkHello& hello) {
         if (server_.is_introduced(static_cast<X::DomId>(domid))) {
           // pvd restarted or pv-hv reconnected: reattach the ring only.
           links_[domid]->attach();
           return;
         }
         create_nodes(domid, name, uuid);
+        write_devices(devices);
         request(X::MsgType::Introduce,
                 std::to_string(domid) + '\0' + std::to_string(hello.ring_gfn) + '\0' + std::to_string(hello.evtchn) + '\0');
       });
@@ -89,6 +103,7 @@ void XenstoreHost::add_domain(uint32_t domid, const std::string& name, const std
 void XenstoreHost::remove_domain(uint32_t domid) {
   if (server_.is_introduced(static_cast<X::DomId>(domid))) request(X::MsgType::Release, std::to_string(domid) + '\0');
   request(X::MsgType::Rm, "/local/domain/" + std::to_string(domid) + '\0');
+  for (const auto& be : backend_dirs(domid)) request(X::MsgType::Rm, be + '\0');
   if (auto vm = vm_paths_.find(domid); vm != vm_paths_.end()) {
     request(X::MsgType::Rm, vm->second + '\0');
     vm_paths_.erase(vm);

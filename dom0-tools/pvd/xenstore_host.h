@@ -7,8 +7,10 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "asio.h"
+#include "device_nodes.h"
 #include "guest_ring_link.h"
 #include "xenstore/domain_hooks.h"
 #include "xenstore/server.h"
@@ -23,7 +25,10 @@ class XenstoreHost : public xenstore::DomainHooks {
 
   // The domain's pv-hv serves its ring at `link_socket`: connect, introduce
   // the domain and create its nodes. Also after a pvd restart.
-  void add_domain(uint32_t domid, const std::string& name, const std::string& uuid, const std::string& link_socket);
+  // `devices`: its split devices' nodes (device_nodes.h), written with the
+  // rest before the guest can see its store.
+  void add_domain(uint32_t domid, const std::string& name, const std::string& uuid, const std::string& link_socket,
+                  std::vector<NodeWrite> devices = {});
   // The domain is gone: release it and remove its nodes.
   void remove_domain(uint32_t domid);
   // Writes as dom0 (watches fire); false when the store refused it.
@@ -36,6 +41,7 @@ class XenstoreHost : public xenstore::DomainHooks {
  private:
   bool request(xenstore::MsgType type, const std::string& payload);  // as dom0
   void create_nodes(uint32_t domid, const std::string& name, const std::string& uuid);
+  void write_devices(const std::vector<NodeWrite>& nodes);
   std::map<uint32_t, std::string> vm_paths_;  // /vm/<uuid> of each domain
 
   boost::asio::io_context& io_;

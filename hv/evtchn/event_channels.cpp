@@ -307,6 +307,36 @@ bool EventChannels::raise(xen::evtchn_port_t port) {
   return true;
 }
 
+int64_t EventChannels::bind_host(xen::evtchn_port_t port, HostHandler on_send, int32_t& token) {
+  std::lock_guard lk(mu_);
+  if (!valid(port)) return -xen::XEN_EINVAL;
+  Port& p = ports_[port];
+  if (p.state != State::kUnbound || p.remote_dom != 0) return -xen::XEN_EINVAL;
+  host_handlers_.push_back(std::move(on_send));
+  token = static_cast<int32_t>(host_handlers_.size() - 1);
+  p.state = State::kInterdomain;
+  p.remote_port = 0;
+  p.host = token;
+  return 0;
+}
+
+bool EventChannels::raise_host(xen::evtchn_port_t port, int32_t token) {
+  std::lock_guard lk(mu_);
+  if (!valid(port) || ports_[port].state != State::kInterdomain || ports_[port].host != token) return false;
+  set_pending(port);
+  return true;
+}
+
+void EventChannels::unbind_host(xen::evtchn_port_t port, int32_t token) {
+  std::lock_guard lk(mu_);
+  if (!valid(port) || ports_[port].state != State::kInterdomain || ports_[port].host != token) return;
+  Port& p = ports_[port];
+  host_handlers_[token] = nullptr;
+  p.state = State::kUnbound;
+  p.remote_dom = 0;
+  p.host = -1;
+}
+
 bool EventChannels::raise_virq(uint32_t virq, uint32_t vcpu) {
   std::lock_guard lk(mu_);
   if (vcpu >= nr_vcpus_ || virq >= xen::virq::NR) return false;

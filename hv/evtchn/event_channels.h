@@ -63,6 +63,17 @@ class EventChannels {
   xen::evtchn_port_t connect_host(HostHandler on_send);
   // Raises a host port (dom0 -> guest notification).
   bool raise(xen::evtchn_port_t port);
+  // The back-end daemon binds a port the guest allocated for dom0
+  // (alloc_unbound with remote_dom 0), as Xen's bind_interdomain from the
+  // back-end's side. 0 and a token naming this binding, or a negative Xen
+  // errno (-XEN_EINVAL: no such port or not unbound for dom0).
+  int64_t bind_host(xen::evtchn_port_t port, HostHandler on_send, int32_t& token);
+  // Raises the port only while it is still the binding `token` made (the
+  // guest may have closed it, and the number may since name another port).
+  bool raise_host(xen::evtchn_port_t port, int32_t token);
+  // The back-end closed its end: the guest's port is unbound again (for
+  // dom0), as in Xen. No-op if the binding is already gone.
+  void unbind_host(xen::evtchn_port_t port, int32_t token);
   // Raises a VIRQ if the guest bound it (`vcpu` is 0 for a global VIRQ);
   // false otherwise.
   bool raise_virq(uint32_t virq, uint32_t vcpu);

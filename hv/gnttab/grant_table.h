@@ -1,28 +1,29 @@
 // A domain's grant table, version 1.
 //
 // Grant frames live in guest RAM at the frame numbers the guest chose with
-// XENMEM_add_to_physmap (moving a frame copies its entries). The guest
-// writes entries; a back-end "acquires" a reference to use the granted
-// frame: the entry must permit access to that back-end's domain, allow the
-// access wanted, and name a frame inside the guest's RAM. Acquisition sets
-// GTF_reading / GTF_writing atomically, as Xen does, so the granting guest
-// can tell when a grant is still in use.
+// XENMEM_add_to_physmap (moving a frame copies its entries). Where each
+// frame is, and the back-end's pins, are kept in a GrantShared region (a
+// memfd) so the back-end daemon can use grants itself, through the same
+// GrantAccess rules, without a round trip to pv-hv per request.
 #pragma once
 #include <cstdint>
-#include <map>
+#include <memory>
 #include <mutex>
-#include <vector>
 
 #include <xen/grant_table.h>
 
+#include "gnttab/grant_access.h"
+#include "gnttab/grant_shared.h"
 #include "memory/guest_memory.h"
+#include "util/mapping.h"
+#include "util/unique_fd.h"
 
 namespace pv {
 
 class GrantTable {
  public:
   static constexpr uint32_t kDefaultMaxFrames = 32;
-  static constexpr uint64_t kInvalidGfn = ~uint64_t{0};
+  static constexpr uint64_t kInvalidGfn = GrantShared::kInvalidGfn;
 
   GrantTable(const GuestMemory& mem, uint32_t max_frames = kDefaultMaxFrames);
 
@@ -38,21 +39,27 @@ class GrantTable {
   // `gfn` (growing the table as needed). 0 or a negative Xen errno.
   int64_t map_frame(uint32_t idx, uint64_t gfn);
 
-  // Back-end side. On success returns GNTST_okay and the granted frame.
-  int16_t acquire(xen::grant_ref_t ref, xen::domid_t grantee, bool write, uint64_t& gfn);
-  void release(xen::grant_ref_t ref, bool write);
+  // Back-end side (see GrantAccess).
+  int16_t acquire(xen::grant_ref_t ref, xen::domid_t grantee, bool write, uint64_t& gfn) {
+    return access_->acquire(ref, grantee, write, gfn);
+  }
+  void release(xen::grant_ref_t ref, bool write) { access_->release(ref, write); }
+  // The back-end process went away: drop every use it still had.
+  uint32_t release_backend_pins() { return access_->release_all(); }
+
+  // The shared region for the back-end daemon.
+  int shared_fd() const { return shared_fd_.get(); }
+  uint64_t shared_bytes() const { return shared_map_.size(); }
 
  private:
-  xen::gnttab::grant_entry_v1* entry(xen::grant_ref_t ref) const;  // caller holds mu_
+  GrantShared* shared() const { return reinterpret_cast<GrantShared*>(shared_map_.data()); }
 
   const GuestMemory& mem_;
   const uint32_t max_frames_;
-  mutable std::mutex mu_;
-  std::vector<uint64_t> frames_;  // gfn per frame
-  struct Pins {
-    uint32_t readers = 0, writers = 0;
-  };
-  std::map<xen::grant_ref_t, Pins> pins_;
+  UniqueFd shared_fd_;
+  Mapping shared_map_;
+  std::unique_ptr<GrantAccess> access_;
+  mutable std::mutex mu_;  // frame placement
 };
 
 }  // namespace pv

@@ -11,12 +11,12 @@
 
 namespace pv {
 
-UniqueFd listen_unix(const std::string& path, const std::string& what) {
+UniqueFd listen_unix(const std::string& path, const std::string& what, int type) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.size() >= sizeof(addr.sun_path)) throw UserError(what + ": path too long: " + path);
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  UniqueFd fd(::socket(AF_UNIX, type | SOCK_CLOEXEC, 0));
   if (!fd) throw_errno("socket(" + what + ")");
   ::unlink(path.c_str());
   const mode_t old = ::umask(0177);  // created 0600

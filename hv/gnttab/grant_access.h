@@ -1,0 +1,51 @@
+// Using a guest's grants from the host, with Xen's rules. One
+// implementation for pv-hv (GrantTable) and the back-end daemon.
+//
+// acquire() maps a grant reference to the guest frame it grants, after
+// checking that the entry permits access, names `grantee` as the domain
+// allowed, allows the access wanted (no write through a GTF_readonly
+// grant) and names a frame inside guest RAM. It sets GTF_reading (and
+// GTF_writing) with compare-and-swap, as Xen does, so the granting guest
+// sees the grant in use and cannot revoke it until release(). Uses are
+// counted in the shared pin words (grant_shared.h); nothing read from
+// guest memory is trusted twice.
+#pragma once
+#include <cstdint>
+#include <mutex>
+
+#include <xen/grant_table.h>
+
+#include "gnttab/grant_shared.h"
+
+namespace pv {
+
+class GrantAccess {
+ public:
+  // `ram`/`ram_bytes`: the guest's RAM as mapped in this process;
+  // `shared`: the GrantShared region (bytes_for(max_frames) long).
+  GrantAccess(uint8_t* ram, uint64_t ram_bytes, GrantShared* shared);
+
+  // GNTST_okay and the granted frame, or a GNTST_* error.
+  int16_t acquire(xen::grant_ref_t ref, xen::domid_t grantee, bool write, uint64_t& gfn);
+  void release(xen::grant_ref_t ref, bool write);
+  // Clears the in-use flags of every pinned grant and zeroes the pins
+  // (the back-end that held them is gone). Returns how many were pinned.
+  uint32_t release_all();
+
+  // Host address of guest frame `gfn`, or nullptr outside RAM.
+  uint8_t* page(uint64_t gfn) const { return gfn < ram_pages_ ? ram_ + (gfn << 12) : nullptr; }
+  uint64_t ram_pages() const { return ram_pages_; }
+  uint32_t max_refs() const { return shared_->max_frames * xen::gnttab::kEntriesPerFrameV1; }
+
+ private:
+  xen::gnttab::grant_entry_v1* entry(xen::grant_ref_t ref) const;  // nullptr: no such ref
+  uint32_t* pin(xen::grant_ref_t ref) const;
+
+  uint8_t* ram_;
+  uint64_t ram_pages_;
+  GrantShared* shared_;
+  uint32_t* pins_;
+  std::mutex mu_;  // orders flag changes with pin counts in this process
+};
+
+}  // namespace pv

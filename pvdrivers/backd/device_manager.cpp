@@ -1,0 +1,167 @@
+#include "backd/device_manager.h"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <set>
+
+#include "util/error.h"
+
+namespace pv::backd {
+namespace {
+constexpr const char* kBackendRoot = "/local/domain/0/backend";
+constexpr int kTickMs = 500;  // retries: devices waiting for their pv-hv
+
+bool parse_id(const std::string& s, uint32_t& out) {
+  if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos) return false;
+  out = static_cast<uint32_t>(std::stoul(s));
+  return true;
+}
+}  // namespace
+
+DeviceManager::DeviceManager(XsClient& xs, std::string state_dir)
+    : xs_(xs),
+      state_dir_(std::move(state_dir)),
+      ctx_{xs_, [this](uint32_t d) { return link(d); }, [this](std::function<void()> fn) { post(std::move(fn)); }} {
+  post_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!post_fd_) throw_errno("eventfd(pv-backd)");
+}
+
+DeviceManager::~DeviceManager() {
+  for (auto& [k, d] : devices_) d->remove();
+  devices_.clear();
+  links_.clear();
+}
+
+void DeviceManager::register_type(const std::string& type, Factory f) { factories_[type] = std::move(f); }
+
+void DeviceManager::post(std::function<void()> fn) {
+  {
+    std::lock_guard lk(post_mu_);
+    posted_.push_back(std::move(fn));
+  }
+  const uint64_t one = 1;
+  (void)!::write(post_fd_.get(), &one, sizeof one);
+}
+
+void DeviceManager::run_posted() {
+  uint64_t n;
+  (void)!::read(post_fd_.get(), &n, sizeof n);
+  std::deque<std::function<void()>> work;
+  {
+    std::lock_guard lk(post_mu_);
+    work.swap(posted_);
+  }
+  for (auto& fn : work) fn();
+}
+
+std::shared_ptr<DomainLink> DeviceManager::link(uint32_t domid) {
+  auto it = links_.find(domid);
+  if (it != links_.end() && it->second->alive()) return it->second;
+  const std::string path = state_dir_ + "/domains/" + std::to_string(domid) + ".be.sock";
+  try {
+    auto l = DomainLink::connect(path, domid);
+    links_[domid] = l;
+    std::fprintf(stderr, "pv-backd: linked to domain %u\n", domid);
+    return l;
+  } catch (const std::exception& e) {
+    throw LinkUnavailable(e.what());
+  }
+}
+
+void DeviceManager::drop_dead_links() {
+  std::set<uint32_t> used;
+  for (auto& [k, d] : devices_) used.insert(std::get<1>(k));
+  for (auto it = links_.begin(); it != links_.end();) {
+    if (!used.count(it->first) || !it->second->alive()) it = links_.erase(it);
+    else ++it;
+  }
+}
+
+void DeviceManager::rescan() {
+  std::set<Key> seen;
+  for (const auto& [type, factory] : factories_) {
+    const std::string type_dir = std::string(kBackendRoot) + "/" + type;
+    for (const auto& dom : xs_.directory(type_dir)) {
+      uint32_t domid;
+      if (!parse_id(dom, domid) || domid == 0) continue;
+      for (const auto& dev : xs_.directory(type_dir + "/" + dom)) {
+        uint32_t devid;
+        if (!parse_id(dev, devid)) continue;
+        Key key{type, domid, devid};
+        seen.insert(key);
+        if (devices_.count(key)) continue;
+        DeviceId id{type, domid, devid, type_dir + "/" + dom + "/" + dev, ""};
+        try {
+          devices_[key] = factory(ctx_, id);
+          std::fprintf(stderr, "pv-backd: %s: new device\n", id.name().c_str());
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "pv-backd: %s: cannot create: %s\n", id.name().c_str(), e.what());
+        }
+      }
+    }
+  }
+  for (auto it = devices_.begin(); it != devices_.end();) {
+    if (seen.count(it->first)) {
+      ++it;
+      continue;
+    }
+    std::fprintf(stderr, "pv-backd: %s: removed\n", it->second->id().name().c_str());
+    it->second->remove();
+    it = devices_.erase(it);
+  }
+  drop_dead_links();
+}
+
+void DeviceManager::change_all() {
+  for (auto& [k, d] : devices_) {
+    try {
+      d->on_change();
+    } catch (const XsDisconnected&) {
+      throw;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "pv-backd: %s: %s\n", d->id().name().c_str(), e.what());
+    }
+  }
+}
+
+bool DeviceManager::run(int stop_fd) {
+  // One recursive watch covers every back-end directory; front-end state
+  // changes are watched per device below (the front-end's directory).
+  xs_.watch(kBackendRoot, "backend");
+  std::set<std::string> fe_watches;
+  try {
+    for (;;) {
+      rescan();
+      change_all();  // the first call resolves each front-end path
+      std::set<std::string> want;
+      for (auto& [k, d] : devices_)
+        if (!d->id().frontend_path.empty()) want.insert(d->id().frontend_path + "/state");
+      for (const auto& w : want)
+        if (fe_watches.insert(w).second) xs_.watch(w, "frontend");
+      for (auto it = fe_watches.begin(); it != fe_watches.end();) {
+        if (want.count(*it)) {
+          ++it;
+          continue;
+        }
+        try {
+          xs_.unwatch(*it, "frontend");
+        } catch (const XsError&) {
+        }
+        it = fe_watches.erase(it);
+      }
+      pollfd fds[3] = {{stop_fd, POLLIN, 0}, {xs_.event_fd(), POLLIN, 0}, {post_fd_.get(), POLLIN, 0}};
+      const int n = ::poll(fds, 3, kTickMs);
+      if (n < 0 && errno != EINTR) throw_errno("poll(pv-backd)");
+      if (fds[0].revents) return true;
+      if (fds[2].revents) run_posted();
+      if (fds[1].revents) xs_.take_events();
+      if (!xs_.connected()) return false;
+    }
+  } catch (const XsDisconnected&) {
+    return false;
+  }
+}
+
+}  // namespace pv::backd

@@ -1,0 +1,59 @@
+// pv-backd's core: finds back-end devices the way a Xen driver domain
+// does, through xenstore. It watches /local/domain/0/backend, creates a
+// device object for every <type>/<domid>/<devid> directory of a type it
+// serves, advances each device's state machine on every change, and tears
+// devices down when their directory goes away. It owns the links to each
+// domain's pv-hv, shared by that domain's devices.
+#pragma once
+#include <sys/eventfd.h>
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+
+#include "backd/backend_context.h"
+#include "backd/xenbus_device.h"
+#include "common/xs_client.h"
+#include "util/unique_fd.h"
+
+namespace pv::backd {
+
+class DeviceManager {
+ public:
+  using Factory = std::function<std::shared_ptr<XenbusDevice>(BackendContext&, DeviceId)>;
+
+  // `state_dir`: pvd's state directory; domain N's pv-hv serves its
+  // back-end link at <state_dir>/domains/N.be.sock.
+  DeviceManager(XsClient& xs, std::string state_dir);
+  ~DeviceManager();
+
+  void register_type(const std::string& type, Factory f);
+  // Serves until `stop_fd` becomes readable or xenstored goes away
+  // (returns false then).
+  bool run(int stop_fd);
+
+ private:
+  using Key = std::tuple<std::string, uint32_t, uint32_t>;
+  void rescan();
+  void change_all();
+  void run_posted();
+  void post(std::function<void()> fn);
+  std::shared_ptr<DomainLink> link(uint32_t domid);
+  void drop_dead_links();
+
+  XsClient& xs_;
+  std::string state_dir_;
+  BackendContext ctx_;
+  std::map<std::string, Factory> factories_;
+  std::map<Key, std::shared_ptr<XenbusDevice>> devices_;
+  std::map<uint32_t, std::shared_ptr<DomainLink>> links_;
+  UniqueFd post_fd_;
+  std::mutex post_mu_;
+  std::deque<std::function<void()>> posted_;
+};
+
+}  // namespace pv::backd

@@ -1,0 +1,94 @@
+// One back-end device (a vbd or a vif of one domain), following Xen's
+// xenbus back-end state machine through xenstore, as Linux's blkback and
+// netback do:
+//
+//   (new)      publish features, state InitWait
+//   front-end Initialised (or Connected after our InitWait)
+//              -> connect(): map rings, bind event channels, start I/O;
+//                 state Connected
+//   front-end Closing / Closed, or a broken ring (fatal())
+//              -> disconnect(); state Closing, then Closed
+//   front-end back to Initialising after Closed -> InitWait again.
+//
+// A front-end state already Connected when this object starts is stale
+// (left by a pv-backd that died); we wait for the front-end to go through
+// Initialised again, which our guest's front-ends do when they see the
+// back-end return to InitWait.
+//
+// All methods run on the manager thread; I/O threads report a broken ring
+// with fatal(), which posts to it.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <xen/io/xenbus.h>
+
+#include "backd/backend_context.h"
+
+namespace pv::backd {
+
+struct DeviceId {
+  std::string type;  // "vbd", "vif"
+  uint32_t domid = 0;
+  uint32_t devid = 0;
+  std::string backend_path;   // /local/domain/0/backend/<type>/<domid>/<devid>
+  std::string frontend_path;  // read from backend_path/frontend
+  std::string name() const { return type + " " + std::to_string(domid) + "/" + std::to_string(devid); }
+};
+
+class XenbusDevice : public std::enable_shared_from_this<XenbusDevice> {
+ public:
+  XenbusDevice(BackendContext& ctx, DeviceId id);
+  virtual ~XenbusDevice() = default;
+  XenbusDevice(const XenbusDevice&) = delete;
+  XenbusDevice& operator=(const XenbusDevice&) = delete;
+
+  const DeviceId& id() const { return id_; }
+  // Something changed under our back-end directory or the front-end's
+  // state (or a retry is due): advance the state machine.
+  void on_change();
+  // Tears the device down for good (its directory went away).
+  void remove();
+  // Thread-safe: the ring is broken or the front-end misbehaved; the
+  // device disconnects (only this device).
+  void fatal(const std::string& why);
+  bool connected() const { return connected_; }
+
+ protected:
+  // Writes feature-* and other back-end keys; before InitWait.
+  virtual void publish_features() = 0;
+  // Maps the front-end's rings and starts serving; throws UserError with a
+  // reason (written to the back-end's "error" key) when the front-end's
+  // keys are bad.
+  virtual void connect() = 0;
+  // Stops I/O threads, releases rings, grants and event channels.
+  virtual void disconnect() = 0;
+
+  BackendContext& ctx() { return ctx_; }
+  std::optional<std::string> read_frontend(const std::string& key);
+  std::optional<std::string> read_backend(const std::string& key);
+  // Integer key or `fallback` when absent; throws UserError when malformed.
+  uint64_t frontend_uint(const std::string& key, std::optional<uint64_t> fallback = std::nullopt);
+  uint64_t backend_uint(const std::string& key, std::optional<uint64_t> fallback = std::nullopt);
+  void write_backend(const std::string& key, const std::string& value);
+  std::shared_ptr<DomainLink> domain_link() { return ctx_.link(id_.domid); }
+  void log(const std::string& msg) const;
+
+ private:
+  void switch_state(xen::xenbus::State s);
+  uint32_t frontend_state();
+  void do_disconnect();
+
+  BackendContext& ctx_;
+  DeviceId id_;
+  bool published_ = false;
+  bool connected_ = false;
+  bool failed_ = false;  // fatal(): stay closed until the front-end restarts
+  bool saw_frontend_unconnected_ = false;
+  xen::xenbus::State state_ = xen::xenbus::Initialising;
+};
+
+}  // namespace pv::backd

@@ -1,0 +1,222 @@
+#include "common/xs_client.h"
+
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <xen/xs_wire.h>
+
+#include "util/error.h"
+
+namespace pv {
+namespace msg = xen::xenstore::msg;
+
+namespace {
+bool read_full(int fd, void* buf, size_t len) {
+  auto* p = static_cast<uint8_t*>(buf);
+  while (len) {
+    const ssize_t n = ::read(fd, p, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n;
+    len -= size_t(n);
+  }
+  return true;
+}
+bool write_full(int fd, const void* buf, size_t len) {
+  auto* p = static_cast<const uint8_t*>(buf);
+  while (len) {
+    const ssize_t n = ::send(fd, p, len, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n;
+    len -= size_t(n);
+  }
+  return true;
+}
+std::string strip_nul(std::string s) {
+  while (!s.empty() && s.back() == '\0') s.pop_back();
+  return s;
+}
+}  // namespace
+
+XsClient::XsClient(const std::string& socket_path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socket_path.size() >= sizeof(addr.sun_path)) throw UserError("xenstore socket path too long: " + socket_path);
+  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  sock_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!sock_) throw_errno("socket(xenstore)");
+  if (::connect(sock_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    throw_errno("cannot reach xenstored at " + socket_path);
+  event_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!event_fd_) throw_errno("eventfd(xenstore events)");
+  reader_ = std::thread([this] { reader(); });
+}
+
+XsClient::~XsClient() {
+  ::shutdown(sock_.get(), SHUT_RDWR);
+  if (reader_.joinable()) reader_.join();
+}
+
+bool XsClient::connected() const {
+  std::lock_guard lk(mu_);
+  return connected_;
+}
+
+void XsClient::signal_events() {
+  const uint64_t one = 1;
+  (void)!::write(event_fd_.get(), &one, sizeof one);
+}
+
+void XsClient::reader() {
+  for (;;) {
+    xen::xenstore::xsd_sockmsg h{};
+    std::string body;
+    bool ok = read_full(sock_.get(), &h, sizeof h) && h.len <= xen::xenstore::XENSTORE_PAYLOAD_MAX;
+    if (ok) {
+      body.resize(h.len);
+      ok = h.len == 0 || read_full(sock_.get(), body.data(), h.len);
+    }
+    std::lock_guard lk(mu_);
+    if (!ok) {
+      connected_ = false;
+      cv_.notify_all();
+      signal_events();
+      return;
+    }
+    if (h.type == msg::WATCH_EVENT) {
+      const size_t nul = body.find('\0');
+      if (nul != std::string::npos) {
+        events_.push_back({body.substr(0, nul), strip_nul(body.substr(nul + 1))});
+        signal_events();
+      }
+      continue;
+    }
+    auto it = pending_.find(h.req_id);
+    if (it == pending_.end()) continue;
+    it->second->done = true;
+    it->second->type = h.type;
+    it->second->payload = std::move(body);
+    pending_.erase(it);
+    cv_.notify_all();
+  }
+}
+
+std::string XsClient::request(uint32_t type, const std::string& payload, uint32_t tx, const std::string& what) {
+  if (payload.size() > xen::xenstore::XENSTORE_PAYLOAD_MAX) throw XsError(what, "E2BIG");
+  Pending p;
+  uint32_t id;
+  {
+    std::lock_guard lk(mu_);
+    if (!connected_) throw XsDisconnected("xenstored connection lost");
+    id = next_id_++;
+    pending_[id] = &p;
+  }
+  xen::xenstore::xsd_sockmsg h{type, id, tx, static_cast<uint32_t>(payload.size())};
+  std::string frame(reinterpret_cast<const char*>(&h), sizeof h);
+  frame += payload;
+  bool sent;
+  {
+    std::lock_guard wl(write_mu_);
+    sent = write_full(sock_.get(), frame.data(), frame.size());
+  }
+  std::unique_lock lk(mu_);
+  if (!sent) {
+    pending_.erase(id);
+    throw XsDisconnected("xenstored connection lost");
+  }
+  cv_.wait(lk, [&] { return p.done || !connected_; });
+  if (!p.done) {
+    pending_.erase(id);
+    throw XsDisconnected("xenstored connection lost");
+  }
+  if (p.type == msg::ERROR) throw XsError(what, strip_nul(p.payload));
+  return std::move(p.payload);
+}
+
+std::optional<std::string> XsClient::read(const std::string& path, uint32_t tx) {
+  try {
+    return request(msg::READ, path + '\0', tx, "xenstore read " + path);
+  } catch (const XsError& e) {
+    if (e.errno_name == "ENOENT") return std::nullopt;
+    throw;
+  }
+}
+
+void XsClient::write(const std::string& path, const std::string& value, uint32_t tx) {
+  request(msg::WRITE, path + '\0' + value, tx, "xenstore write " + path);
+}
+
+void XsClient::mkdir(const std::string& path, uint32_t tx) { request(msg::MKDIR, path + '\0', tx, "xenstore mkdir " + path); }
+
+void XsClient::rm(const std::string& path, uint32_t tx) {
+  try {
+    request(msg::RM, path + '\0', tx, "xenstore rm " + path);
+  } catch (const XsError& e) {
+    if (e.errno_name != "ENOENT") throw;
+  }
+}
+
+std::vector<std::string> XsClient::directory(const std::string& path, uint32_t tx) {
+  std::string body;
+  try {
+    body = request(msg::DIRECTORY, path + '\0', tx, "xenstore directory " + path);
+  } catch (const XsError& e) {
+    if (e.errno_name == "ENOENT") return {};
+    throw;
+  }
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < body.size()) {
+    const size_t nul = body.find('\0', pos);
+    const size_t end = nul == std::string::npos ? body.size() : nul;
+    if (end > pos) out.push_back(body.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return out;
+}
+
+void XsClient::set_perms(const std::string& path, const std::vector<std::string>& perms, uint32_t tx) {
+  std::string payload = path + '\0';
+  for (const auto& p : perms) payload += p + '\0';
+  request(msg::SET_PERMS, payload, tx, "xenstore set_perms " + path);
+}
+
+uint32_t XsClient::transaction_start() {
+  const std::string id = strip_nul(request(msg::TRANSACTION_START, std::string(1, '\0'), 0, "xenstore transaction_start"));
+  return static_cast<uint32_t>(std::stoul(id));
+}
+
+bool XsClient::transaction_end(uint32_t tx, bool commit) {
+  try {
+    request(msg::TRANSACTION_END, std::string(commit ? "T" : "F") + '\0', tx, "xenstore transaction_end");
+    return true;
+  } catch (const XsError& e) {
+    if (e.errno_name == "EAGAIN") return false;
+    throw;
+  }
+}
+
+void XsClient::watch(const std::string& path, const std::string& token) {
+  request(msg::WATCH, path + '\0' + token + '\0', 0, "xenstore watch " + path);
+}
+
+void XsClient::unwatch(const std::string& path, const std::string& token) {
+  request(msg::UNWATCH, path + '\0' + token + '\0', 0, "xenstore unwatch " + path);
+}
+
+std::vector<XsWatchEvent> XsClient::take_events() {
+  uint64_t n;
+  (void)!::read(event_fd_.get(), &n, sizeof n);
+  std::lock_guard lk(mu_);
+  std::vector<XsWatchEvent> out(events_.begin(), events_.end());
+  events_.clear();
+  return out;
+}
+
+}  // namespace pv

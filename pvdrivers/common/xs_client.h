@@ -1,0 +1,86 @@
+// A xenstore client for host daemons (dom0), over xenstored's Unix socket,
+// speaking the xenstore wire protocol (xen/xs_wire.h).
+//
+// Any thread may issue requests; each blocks until its reply. A reader
+// thread routes replies by request id and queues watch events, which the
+// owner collects with take_events() when event_fd() becomes readable. If
+// xenstored goes away, every pending and later request throws
+// XsDisconnected and event_fd() becomes readable with connected() false.
+#pragma once
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "util/unique_fd.h"
+
+namespace pv {
+
+class XsError : public std::runtime_error {
+ public:
+  XsError(const std::string& what, std::string err) : std::runtime_error(what + ": " + err), errno_name(std::move(err)) {}
+  std::string errno_name;  // "ENOENT", "EACCES", ...
+};
+class XsDisconnected : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct XsWatchEvent {
+  std::string path, token;
+};
+
+class XsClient {
+ public:
+  explicit XsClient(const std::string& socket_path);  // throws when xenstored is not there
+  ~XsClient();
+  XsClient(const XsClient&) = delete;
+  XsClient& operator=(const XsClient&) = delete;
+
+  // nullopt when the node does not exist; other errors throw XsError.
+  std::optional<std::string> read(const std::string& path, uint32_t tx = 0);
+  void write(const std::string& path, const std::string& value, uint32_t tx = 0);
+  void mkdir(const std::string& path, uint32_t tx = 0);
+  void rm(const std::string& path, uint32_t tx = 0);  // a missing node is not an error
+  // Children's names; empty when the node does not exist.
+  std::vector<std::string> directory(const std::string& path, uint32_t tx = 0);
+  // perms as xenstore strings: the first names the owner ("n0", "r5"...).
+  void set_perms(const std::string& path, const std::vector<std::string>& perms, uint32_t tx = 0);
+  uint32_t transaction_start();
+  // false: the transaction conflicted (EAGAIN); start again.
+  bool transaction_end(uint32_t tx, bool commit);
+  void watch(const std::string& path, const std::string& token);
+  void unwatch(const std::string& path, const std::string& token);
+
+  int event_fd() const { return event_fd_.get(); }
+  std::vector<XsWatchEvent> take_events();
+  bool connected() const;
+
+ private:
+  struct Pending {
+    bool done = false;
+    uint32_t type = 0;
+    std::string payload;
+  };
+  std::string request(uint32_t type, const std::string& payload, uint32_t tx, const std::string& what);
+  void reader();
+  void signal_events();
+
+  UniqueFd sock_, event_fd_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::mutex write_mu_;
+  uint32_t next_id_ = 1;
+  std::map<uint32_t, Pending*> pending_;
+  std::deque<XsWatchEvent> events_;
+  bool connected_ = true;
+  std::thread reader_;
+};
+
+}  // namespace pv
