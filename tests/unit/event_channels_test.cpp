@@ -698,3 +698,62 @@ TEST_F(EvtchnTest, GlobalVirqOnMissingVcpuIsEinvalAsInXen) {
 
 }  // namespace
 }  // namespace pv
+
+// --- ports bound by the back-end daemon (bind_host / raise_host / unbind_host)
+namespace pv {
+namespace {
+
+TEST_F(EvtchnTest, BackendBindsOnlyPortsAllocatedForDom0) {
+  const uint32_t for_dom0 = alloc_unbound(0);
+  const uint32_t for_self = alloc_unbound(xen::DOMID_SELF);
+  int32_t token = -1;
+  int sends = 0;
+  EXPECT_EQ(ev.bind_host(for_self, [] {}, token), -xen::XEN_EINVAL);
+  EXPECT_EQ(ev.bind_host(63, [] {}, token), -xen::XEN_EINVAL);     // free port
+  EXPECT_EQ(ev.bind_host(4096, [] {}, token), -xen::XEN_EINVAL);   // out of range
+  ASSERT_EQ(ev.bind_host(for_dom0, [&] { sends++; }, token), 0);
+  EXPECT_EQ(ev.bind_host(for_dom0, [] {}, token), -xen::XEN_EINVAL);  // already bound
+  EXPECT_EQ(status(for_dom0).status, EV::stat::interdomain);
+  EXPECT_EQ(ev.send(for_dom0), 0);
+  EXPECT_EQ(sends, 1);
+  EXPECT_TRUE(ev.raise_host(for_dom0, token));
+  EXPECT_TRUE(pending(for_dom0));
+}
+
+TEST_F(EvtchnTest, StaleBackendBindingCannotRaiseAReusedPort) {
+  const uint32_t p = alloc_unbound(0);
+  int32_t token = -1;
+  ASSERT_EQ(ev.bind_host(p, [] {}, token), 0);
+  ASSERT_EQ(ev.close(p), 0);  // the guest closes its end
+  EXPECT_FALSE(ev.raise_host(p, token));
+  // The number comes back for a new port: the old binding still cannot raise it.
+  const uint32_t again = alloc_unbound(0);
+  ASSERT_EQ(again, p);
+  int32_t token2 = -1;
+  ASSERT_EQ(ev.bind_host(again, [] {}, token2), 0);
+  EXPECT_NE(token, token2);
+  EXPECT_FALSE(ev.raise_host(again, token));
+  ev.unbind_host(again, token);  // stale unbind: no effect
+  EXPECT_EQ(status(again).status, EV::stat::interdomain);
+  EXPECT_TRUE(ev.raise_host(again, token2));
+}
+
+TEST_F(EvtchnTest, BackendUnbindLeavesThePortUnboundForDom0) {
+  const uint32_t p = alloc_unbound(0);
+  int32_t token = -1;
+  int sends = 0;
+  ASSERT_EQ(ev.bind_host(p, [&] { sends++; }, token), 0);
+  ev.unbind_host(p, token);
+  const auto s = status(p);
+  EXPECT_EQ(s.status, EV::stat::unbound);
+  EXPECT_EQ(s.u.unbound.dom, 0);
+  EXPECT_EQ(ev.send(p), 0);  // nobody listens: dropped
+  EXPECT_EQ(sends, 0);
+  // A restarted back-end binds it again.
+  ASSERT_EQ(ev.bind_host(p, [&] { sends++; }, token), 0);
+  EXPECT_EQ(ev.send(p), 0);
+  EXPECT_EQ(sends, 1);
+}
+
+}  // namespace
+}  // namespace pv

@@ -1,6 +1,8 @@
 // GrantTable (v1) over guest RAM.
 #include <gtest/gtest.h>
 
+#include <sys/mman.h>
+
 #include <atomic>
 #include <cstring>
 #include <thread>
@@ -282,6 +284,47 @@ TEST_F(GrantTableTest, ConcurrentGuestFlagTogglesAreNeverLost) {
   const uint16_t flags = e(1).flags;
   EXPECT_EQ((flags & G::GTF_PAT) != 0, (toggles & 1) != 0) << "a guest update was lost; toggles " << toggles;
   EXPECT_EQ(flags & ~G::GTF_PAT, G::GTF_permit_access);
+}
+
+// The back-end daemon maps the same grant state (a second GrantAccess over
+// the shared region, as pv-backd does) and pv-hv cleans up after it.
+TEST_F(GrantTableTest, BackendProcessSharesPinsAndIsCleanedUpAfter) {
+  ASSERT_EQ(gt.map_frame(0, 10), 0);
+  grant(1, 40);
+  grant(2, 41);
+  void* shared = ::mmap(nullptr, gt.shared_bytes(), PROT_READ | PROT_WRITE, MAP_SHARED, gt.shared_fd(), 0);
+  ASSERT_NE(shared, MAP_FAILED);
+  {
+    GrantAccess backend(mem.base(), mem.size(), static_cast<GrantShared*>(shared));
+    uint64_t gfn = 0;
+    ASSERT_EQ(backend.acquire(1, kBackend, true, gfn), G::st::okay);
+    EXPECT_EQ(gfn, 40u);
+    ASSERT_EQ(backend.acquire(2, kBackend, false, gfn), G::st::okay);
+    ASSERT_EQ(backend.acquire(2, kBackend, false, gfn), G::st::okay);
+    EXPECT_EQ(e(1).flags, G::GTF_permit_access | G::GTF_reading | G::GTF_writing);
+    EXPECT_EQ(e(2).flags, G::GTF_permit_access | G::GTF_reading);
+    backend.release(2, false);
+    EXPECT_EQ(e(2).flags, G::GTF_permit_access | G::GTF_reading);  // one use left
+  }
+  // The back-end died holding refs 1 and 2: pv-hv releases both.
+  EXPECT_EQ(gt.release_backend_pins(), 2u);
+  EXPECT_EQ(e(1).flags, G::GTF_permit_access);
+  EXPECT_EQ(e(2).flags, G::GTF_permit_access);
+  EXPECT_EQ(gt.release_backend_pins(), 0u);
+  ::munmap(shared, gt.shared_bytes());
+}
+
+TEST_F(GrantTableTest, GrantStateHeaderDescribesFrames) {
+  ASSERT_EQ(gt.map_frame(1, 12), 0);
+  auto* s = static_cast<GrantShared*>(::mmap(nullptr, gt.shared_bytes(), PROT_READ, MAP_SHARED, gt.shared_fd(), 0));
+  ASSERT_NE(static_cast<void*>(s), MAP_FAILED);
+  EXPECT_EQ(s->magic, GrantShared::kMagic);
+  EXPECT_EQ(s->max_frames, kMaxFrames);
+  EXPECT_EQ(s->nr_frames, 2u);
+  EXPECT_EQ(s->frame_gfn[0], GrantShared::kInvalidGfn);
+  EXPECT_EQ(s->frame_gfn[1], 12u);
+  EXPECT_EQ(gt.shared_bytes(), GrantShared::bytes_for(kMaxFrames));
+  ::munmap(s, gt.shared_bytes());
 }
 
 }  // namespace

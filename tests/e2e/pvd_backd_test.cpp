@@ -1,0 +1,112 @@
+// pvd and its back-end daemon: pv-backd is started and restarted by pvd,
+// and a domain's disks and vifs appear in xenstore as Xen's toolstack lays
+// them out (the devices themselves are tested in blk_test / net_test).
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pvd_fixture.h"
+
+namespace pvtest {
+namespace {
+
+class PvdBackd : public PvdFixture {
+ protected:
+  pid_t backd_pid() {
+    std::ifstream f(state_ + "/pv-backd.pid");
+    pid_t pid = 0;
+    f >> pid;
+    return pid > 0 && alive(pid) && slurp("/proc/" + std::to_string(pid) + "/cmdline").find("pv-backd") !=
+                                        std::string::npos
+               ? pid
+               : 0;
+  }
+  // pvd writes a domain's nodes once its pv-hv is up, just after create.
+  std::string read_when_there(const std::string& path) {
+    std::string v;
+    eventually([&] { return !(v = xs("read", {path}).out).empty(); }, 10s);
+    return v;
+  }
+  std::string image(const std::string& name, off_t bytes = 4 << 20) {
+    const std::string path = dir_ + "/" + name;
+    std::ofstream(path).close();
+    EXPECT_EQ(::truncate(path.c_str(), bytes), 0);
+    return path;
+  }
+};
+
+TEST_F(PvdBackd, PvdRunsAndRestartsPvBackd) {
+  pid_t first = 0;
+  ASSERT_TRUE(eventually([&] { return (first = backd_pid()) > 0; }, 10s)) << "no pv-backd";
+  ::kill(first, SIGKILL);
+  pid_t second = 0;
+  ASSERT_TRUE(eventually([&] { return (second = backd_pid()) > 0 && second != first; }, 10s)) << "not restarted";
+  EXPECT_NE(slurp(state_ + "/pv-backd.log").find("serving"), std::string::npos);
+  // pv-backd goes with pvd (its xenstore is pvd's).
+  pvd_.reset();
+  EXPECT_TRUE(eventually([&] { return !alive(second); }, 10s));
+}
+
+TEST_F(PvdBackd, DiskNodesAreWrittenAndRemoved) {
+  const std::string img = image("d.img");
+  const auto cfg = config("withdisk", "idle", "disk = ['format=raw, vdev=xvda, access=rw, target=" + img +
+                                                  "', 'vdev=xvdb, access=ro, target=" + img + "']\n");
+  ASSERT_EQ(pvctl({"create", cfg}).exit_code, 0);
+  const std::string be = "/local/domain/0/backend/vbd/1/51712";
+  EXPECT_EQ(read_when_there(be + "/params"), img + "\n");
+  EXPECT_EQ(xs("read", {be + "/mode"}).out, "w\n");
+  EXPECT_EQ(xs("read", {be + "/frontend"}).out, "/local/domain/1/device/vbd/51712\n");
+  EXPECT_EQ(xs("read", {"/local/domain/0/backend/vbd/1/51728/mode"}).out, "r\n");
+  EXPECT_EQ(xs("read", {"/local/domain/1/device/vbd/51712/backend"}).out, be + "\n");
+  EXPECT_EQ(xs("read", {"/local/domain/1/device/vbd/51712/backend-id"}).out, "0\n");
+  // The back-end's directory is dom0's, readable by the guest; the
+  // front-end's is the guest's, readable by dom0.
+  const auto be_perms = xs("ls", {"-p", "/local/domain/0/backend/vbd/1"}).out;
+  EXPECT_NE(be_perms.find("n0,r1"), std::string::npos) << be_perms;
+  const auto fe_perms = xs("ls", {"-p", "/local/domain/1/device/vbd"}).out;
+  EXPECT_NE(fe_perms.find("n1,r0"), std::string::npos) << fe_perms;
+  ASSERT_EQ(pvctl({"destroy", "withdisk"}).exit_code, 0);
+  EXPECT_TRUE(eventually([&] { return xs("read", {be + "/params"}).exit_code != 0; }, 10s));
+}
+
+TEST_F(PvdBackd, BadDisksCreateNothing) {
+  struct Case {
+    std::string disk, message;
+  } cases[] = {
+      {"format=raw, vdev=xvda, target=" + dir_ + "/missing.img", "does not exist"},
+      {"format=qcow2, vdev=xvda, target=" + image("q.img"), "format 'qcow2' is not supported"},
+      {"format=raw, vdev=xvda, target=" + dir_, "neither a file nor a block device"},
+      {"format=raw, vdev=xvda, backend=driverdom, target=" + image("b.img"), "back-end domain"},
+  };
+  for (const auto& c : cases) {
+    const auto cfg = config("bad", "idle", "disk = ['" + c.disk + "']\n");
+    const auto r = pvctl({"create", cfg});
+    EXPECT_NE(r.exit_code, 0) << c.disk;
+    EXPECT_NE((r.out + r.err).find(c.message), std::string::npos) << c.disk << ": " << r.out << r.err;
+    EXPECT_TRUE(row("bad").empty()) << c.disk;
+  }
+  EXPECT_TRUE(pv_hv_processes(state_ + "/").empty());
+}
+
+TEST_F(PvdBackd, VifNodesCarryAStableMac) {
+  const auto cfg = config("withvif", "idle", "vif = ['bridge=pvtest-nobr', 'mac=00:16:3e:01:02:03, ip=10.9.0.5']\n");
+  ASSERT_EQ(pvctl({"create", cfg}).exit_code, 0);
+  const std::string be0 = "/local/domain/0/backend/vif/1/0", be1 = "/local/domain/0/backend/vif/1/1";
+  const std::string mac0 = read_when_there(be0 + "/mac");
+  EXPECT_EQ(mac0.rfind("00:16:3e:", 0), 0u) << mac0;
+  EXPECT_EQ(xs("read", {"/local/domain/1/device/vif/0/mac"}).out, mac0);
+  EXPECT_EQ(xs("read", {be1 + "/mac"}).out, "00:16:3e:01:02:03\n");
+  EXPECT_EQ(xs("read", {be1 + "/ip"}).out, "10.9.0.5\n");
+  EXPECT_EQ(xs("read", {be1 + "/handle"}).out, "1\n");
+  ASSERT_EQ(pvctl({"destroy", "withvif"}).exit_code, 0);
+  // The same configuration gets the same MAC again only with the same uuid;
+  // a fixed uuid keeps it across re-creation.
+  const auto fixed = config("fixed", "idle", "uuid = \"6f1c7a52-7f35-4c1e-9d7b-1e0c2f7c9a11\"\nvif = ['bridge=x']\n");
+  ASSERT_EQ(pvctl({"create", fixed}).exit_code, 0);
+  const std::string first = read_when_there("/local/domain/0/backend/vif/1/0/mac");
+  ASSERT_EQ(pvctl({"destroy", "fixed"}).exit_code, 0);
+  ASSERT_EQ(pvctl({"create", fixed}).exit_code, 0);
+  EXPECT_EQ(read_when_there("/local/domain/0/backend/vif/1/0/mac"), first);
+}
+
+}  // namespace
+}  // namespace pvtest
