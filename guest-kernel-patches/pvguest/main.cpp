@@ -78,6 +78,7 @@ void parse_cmdline(Options& o) {
     else if (key_is("xenstore")) o.xenstore = true;
     else if (key_is("idle")) o.idle = true;
     else if (key_is("xenstore-flood")) o.xenstore_flood = true;
+    else if (parse_blk_option(tok, klen, val, vlen)) continue;
     else if (key_is("shutdown")) {
       bool found = false;
       for (uint32_t r = 0; r <= xen::shutdown::max; r++)
@@ -208,6 +209,7 @@ extern "C" [[noreturn]] void kmain(uint32_t start_info_paddr) {
   if (opt.selftest) run_selftest();
   if (opt.hostile) run_hostile();
   if (opt.xenstore) run_xenstore_checks();
+  run_blk_modes();  // blkio=... / blkhostile, if asked for
   if (opt.xenstore_flood) run_xenstore_flood();  // never returns: idles as `idle`
   for (uint64_t r = 0; r < opt.bench_rounds; r++) {
     if (opt.bench_insn) bench_insn(opt.bench_insn);

@@ -28,3 +28,8 @@ void bench_hypercall(uint64_t n);
 void bench_evtchn(uint64_t n);
 void bench_portio(uint64_t n);
 void bench_insn(uint64_t n);
+// Block modes (blkio.cpp, blkhostile.cpp): blkio=<cmds> (repeatable),
+// blkhostile, blkfront=<opts> (docs/guest-kernel.md).
+bool parse_blk_option(const char* key, uint64_t klen, const char* val, uint64_t vlen);
+void run_blk_modes();
+void run_blkhostile();
