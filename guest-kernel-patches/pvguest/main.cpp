@@ -91,7 +91,8 @@ void parse_cmdline(Options& o) {
     else if (key_is("bench-insn") && lib::parse_u64(val, vlen, n)) o.bench_insn = n;
     else if (key_is("bench-rounds") && lib::parse_u64(val, vlen, n) && n > 0) o.bench_rounds = n;
     else if (key_is("fault") && (val_is("ud") || val_is("pf"))) o.fault = val[0];
-    else {
+    else if (parse_net_option(tok, klen, val, vlen)) {
+    } else {
       char t[64];
       size_t m = len < sizeof t - 1 ? len : sizeof t - 1;
       memcpy(t, tok, m);
@@ -211,6 +212,7 @@ extern "C" [[noreturn]] void kmain(uint32_t start_info_paddr) {
   if (opt.xenstore) run_xenstore_checks();
   run_blk_modes();  // blkio=... / blkhostile, if asked for
   if (opt.xenstore_flood) run_xenstore_flood();  // never returns: idles as `idle`
+  run_net_modes();  // net=... modes, if any were asked for
   for (uint64_t r = 0; r < opt.bench_rounds; r++) {
     if (opt.bench_insn) bench_insn(opt.bench_insn);
     if (opt.bench_portio) bench_portio(opt.bench_portio);

@@ -28,6 +28,11 @@ void bench_hypercall(uint64_t n);
 void bench_evtchn(uint64_t n);
 void bench_portio(uint64_t n);
 void bench_insn(uint64_t n);
+// Network modes (net_modes.cpp): net=, ip=, gw=, vif=, netserve, ping=,
+// udpsend=, udpecho-to=, nethostile (docs/guest-kernel.md). The parser
+// takes the keys it knows; run_net_modes runs them (netserve never returns).
+bool parse_net_option(const char* key, uint64_t klen, const char* val, uint64_t vlen);
+void run_net_modes();
 // Block modes (blkio.cpp, blkhostile.cpp): blkio=<cmds> (repeatable),
 // blkhostile, blkfront=<opts> (docs/guest-kernel.md).
 bool parse_blk_option(const char* key, uint64_t klen, const char* val, uint64_t vlen);
