@@ -1,10 +1,12 @@
 #include "backd/device_types.h"
 
+#include "blkback/blk_backend.h"
+
 namespace pv::backd {
 
 void register_device_types(DeviceManager& m) {
-  (void)m;
   // One line per device type:  m.register_type("vbd", ...);
+  m.register_type("vbd", [](BackendContext& c, DeviceId id) { return std::make_shared<blkback::BlkBackend>(c, std::move(id)); });
 }
 
 }  // namespace pv::backd

@@ -1,0 +1,204 @@
+#include "blkback/blk_backend.h"
+
+#include <chrono>
+
+#include "util/error.h"
+
+namespace pv::blkback {
+namespace B = xen::blkif;
+
+namespace {
+constexpr auto kStatsPeriod = std::chrono::milliseconds(500);
+}
+
+BlkBackend::BlkBackend(backd::BackendContext& ctx, backd::DeviceId id) : XenbusDevice(ctx, std::move(id)) {}
+
+BlkBackend::~BlkBackend() {
+  disconnect();
+  {
+    std::lock_guard lk(stats_mu_);
+    stats_stop_ = true;
+  }
+  stats_cv_.notify_all();
+  if (stats_thread_.joinable()) stats_thread_.join();
+}
+
+void BlkBackend::open_store() {
+  if (store_ || params_.empty()) return;
+  try {
+    store_ = std::make_shared<BackingStore>(params_, readonly_);
+    store_error_.clear();
+    log(std::string("backing store ") + params_ + ": " + std::to_string(store_->bytes()) + " bytes, " +
+        (store_->block_device() ? "block device" : "file") + (readonly_ ? ", read-only" : "") +
+        (store_->direct() ? ", O_DIRECT" : ", buffered") +
+        (store_->direct() ? " (align " + std::to_string(store_->dio_offset_align()) + ")" : ""));
+  } catch (const std::exception& e) {
+    if (store_error_ != e.what()) log(e.what());
+    store_error_ = e.what();
+  }
+}
+
+void BlkBackend::publish_features() {
+  params_ = read_backend("params").value_or("");
+  readonly_ = read_backend("mode").value_or("r").find('w') == std::string::npos;
+  cdrom_ = read_backend("device-type").value_or("disk") == "cdrom";
+  if (cdrom_) readonly_ = true;
+  try {
+    discard_enable_ = backend_uint("discard-enable", 1) != 0;
+  } catch (const UserError&) {
+    discard_enable_ = false;
+  }
+  open_store();
+
+  limits_ = Limits{};
+  limits_.disk_sectors = store_ ? store_->sectors() : 0;
+  limits_.readonly = readonly_;
+  limits_.discard = discard_enable_ && !readonly_ && store_ && store_->discard_supported();
+  limits_.discard_secure = false;
+  limits_.max_indirect_segments = kMaxIndirectSegments;
+
+  uint32_t info = 0;
+  if (readonly_) info |= B::VDISK_READONLY;
+  if (cdrom_) info |= B::VDISK_CDROM | B::VDISK_REMOVABLE;
+  write_backend("feature-flush-cache", "1");
+  write_backend("feature-persistent", "1");
+  write_backend("feature-max-indirect-segments", std::to_string(kMaxIndirectSegments));
+  write_backend("max-ring-page-order", std::to_string(B::kMaxRingPageOrder));
+  write_backend("multi-queue-max-queues", std::to_string(kMaxQueues));
+  if (limits_.discard) {
+    write_backend("feature-discard", "1");
+    write_backend("discard-granularity", std::to_string(store_->discard_granularity()));
+    write_backend("discard-alignment", "0");
+    write_backend("discard-secure", "0");
+  } else {
+    write_backend("feature-discard", "0");
+  }
+  write_backend("sectors", std::to_string(limits_.disk_sectors));
+  write_backend("sector-size", "512");
+  write_backend("physical-sector-size", std::to_string(store_ ? store_->physical_sector_size() : 512));
+  write_backend("info", std::to_string(info));
+
+  if (!stats_thread_.joinable()) stats_thread_ = std::thread([this] { stats_loop(); });
+}
+
+void BlkBackend::connect() {
+  if (!params_.empty() && !store_) {
+    open_store();
+    if (!store_) throw UserError(store_error_);
+    limits_.disk_sectors = store_->sectors();
+  }
+  Abi abi;
+  const std::string protocol = read_frontend("protocol").value_or("");
+  if (!parse_abi(protocol, abi)) throw UserError("front-end protocol '" + protocol + "' is not x86_64-abi or x86_32-abi");
+  const bool persistent = frontend_uint("feature-persistent", 0) == 1;
+  const uint64_t nq = frontend_uint("multi-queue-num-queues", 1);
+  if (nq == 0 || nq > kMaxQueues)
+    throw UserError("multi-queue-num-queues " + std::to_string(nq) + " is not 1.." + std::to_string(kMaxQueues));
+
+  link_ = domain_link();  // LinkUnavailable: retried later
+  for (uint32_t q = 0; q < nq; q++)
+    connect_queue(*link_, q, nq == 1 ? "" : "queue-" + std::to_string(q) + "/", abi, persistent);
+  for (auto& q : queues_) q.io->start();
+  log(std::string("serving ") + std::to_string(nq) + " queue(s) of " + std::to_string(queues_[0].io->ring_size()) +
+      " requests, " + abi_name(abi) + (persistent ? ", persistent grants" : ""));
+}
+
+void BlkBackend::connect_queue(DomainLink& link, uint32_t index, const std::string& dir, Abi abi, bool persistent) {
+  // Linux blkback: ring-page-order lives in the front-end's top directory,
+  // ring-ref(N) and event-channel in the queue's.
+  std::vector<xen::grant_ref_t> refs;
+  if (read_frontend("ring-page-order")) {
+    const uint64_t order = frontend_uint("ring-page-order");
+    if (order > B::kMaxRingPageOrder)
+      throw UserError("ring-page-order " + std::to_string(order) + " is above max-ring-page-order " +
+                      std::to_string(B::kMaxRingPageOrder));
+    for (uint32_t i = 0; i < (1u << order); i++) {
+      const uint64_t ref = frontend_uint(dir + "ring-ref" + std::to_string(i));
+      if (ref > 0xffffffffu) throw UserError(dir + "ring-ref" + std::to_string(i) + " is not a grant reference");
+      refs.push_back(xen::grant_ref_t(ref));
+    }
+  } else {
+    const uint64_t ref = frontend_uint(dir + "ring-ref");
+    if (ref > 0xffffffffu) throw UserError(dir + "ring-ref is not a grant reference");
+    refs.push_back(xen::grant_ref_t(ref));
+  }
+  const uint64_t port = frontend_uint(dir + "event-channel");
+  if (port == 0 || port > 0xffffffffu) throw UserError(dir + "event-channel " + std::to_string(port) + " is not a port");
+
+  Queue q;
+  q.ring = link.map_ring(refs);  // throws UserError naming the bad grant
+  q.evtchn = link.bind(uint32_t(port));
+  QueueConfig c;
+  c.index = index;
+  c.abi = abi;
+  c.ring = q.ring.data();
+  c.ring_bytes = q.ring.bytes();
+  c.kick_fd = q.evtchn->kick_fd();
+  BoundEvtchn* ev = q.evtchn.get();
+  c.notify = [ev] { ev->notify(); };
+  c.grants = &link.grants();
+  c.store = store_;
+  c.limits = limits_;
+  c.persistent = persistent;
+  c.stats = &stats_;
+  std::weak_ptr<XenbusDevice> self = weak_from_this();
+  c.fatal = [self](const std::string& why) {
+    if (auto d = self.lock()) d->fatal(why);
+  };
+  q.io = std::make_unique<BlkQueue>(std::move(c));
+  queues_.push_back(std::move(q));
+}
+
+void BlkBackend::disconnect() {
+  if (queues_.empty() && !link_) return;
+  for (auto& q : queues_)
+    if (q.io) q.io->stop();  // in-flight I/O completes first
+  queues_.clear();           // then channels unbind, rings unmap
+  link_.reset();
+  std::string line;
+  for (const auto& [k, v] : stats_.snapshot())
+    if (v) line += " " + k + "=" + std::to_string(v);
+  log("disconnected;" + (line.empty() ? std::string(" no I/O") : line));
+  stats_cv_.notify_all();  // publish the final counters soon
+}
+
+void BlkBackend::stats_loop() {
+  std::unique_lock lk(stats_mu_);
+  while (!stats_stop_) {
+    stats_cv_.wait_for(lk, kStatsPeriod);
+    if (stats_stop_) break;
+    lk.unlock();
+    try {
+      write_stats();
+    } catch (const std::exception&) {
+      // xenstored gone or the directory removed: nothing to publish to
+    }
+    lk.lock();
+  }
+}
+
+void BlkBackend::write_stats() {
+  auto now = stats_.snapshot();
+  if (now == stats_written_) return;
+  const std::string dir = id().backend_path;
+  auto& xs = ctx().xs;
+  for (int attempt = 0; attempt < 5; attempt++) {
+    const uint32_t tx = xs.transaction_start();
+    // Never re-create a directory the toolstack removed (the domain is
+    // going away): write only while it still has its frontend key.
+    if (!xs.read(dir + "/frontend", tx)) {
+      xs.transaction_end(tx, false);
+      stats_written_ = now;
+      return;
+    }
+    for (size_t i = 0; i < now.size(); i++)
+      if (i >= stats_written_.size() || stats_written_[i].second != now[i].second)
+        xs.write(dir + "/statistics/" + now[i].first, std::to_string(now[i].second), tx);
+    if (xs.transaction_end(tx, true)) {
+      stats_written_ = now;
+      return;
+    }
+  }
+}
+
+}  // namespace pv::blkback

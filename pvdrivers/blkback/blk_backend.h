@@ -1,0 +1,78 @@
+// blkback: one virtual block device (vbd) of one domain, the back-end half
+// of Xen's blkif as Linux xen-blkfront negotiates it.
+//
+// Back-end keys read (written by pvd, libxl-style): params (the image file
+// or block device; empty for an empty CD-ROM drive), mode (r / w),
+// device-type (disk / cdrom), discard-enable.
+// Published before InitWait: sectors, sector-size (512),
+// physical-sector-size, info (VDISK_READONLY / VDISK_CDROM|REMOVABLE),
+// feature-flush-cache, feature-discard (+ discard-granularity,
+// discard-alignment, discard-secure) when discard is enabled on a writable
+// store that can discard, feature-persistent, feature-max-indirect-segments,
+// max-ring-page-order, multi-queue-max-queues.
+// Front-end keys read at connect(): protocol, feature-persistent,
+// multi-queue-num-queues, ring-page-order, and per queue (the front-end's
+// directory, or queue-N/ with several queues) ring-ref / ring-refN and
+// event-channel. Each is checked; a bad one fails the connection with a
+// message in the back-end's "error" key.
+//
+// Counters (blk_stats.h) appear under statistics/ in the back-end
+// directory, refreshed at most every 500 ms while they change.
+#pragma once
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "backd/xenbus_device.h"
+#include "blkback/backing_store.h"
+#include "blkback/blk_queue.h"
+#include "blkback/blk_stats.h"
+
+namespace pv::blkback {
+
+inline constexpr uint32_t kMaxQueues = 4;  // multi-queue-max-queues
+
+class BlkBackend : public backd::XenbusDevice {
+ public:
+  BlkBackend(backd::BackendContext& ctx, backd::DeviceId id);
+  ~BlkBackend() override;
+
+  const BlkStats& stats() const { return stats_; }
+
+ protected:
+  void publish_features() override;
+  void connect() override;
+  void disconnect() override;
+
+ private:
+  struct Queue {  // members go in reverse: the I/O thread before its channel and ring
+    RingMapping ring;
+    std::unique_ptr<BoundEvtchn> evtchn;
+    std::unique_ptr<BlkQueue> io;
+  };
+  void open_store();
+  void connect_queue(DomainLink& link, uint32_t index, const std::string& dir, Abi abi, bool persistent);
+  void stats_loop();
+  void write_stats();
+
+  std::string params_;
+  bool readonly_ = true, cdrom_ = false, discard_enable_ = true;
+  std::shared_ptr<BackingStore> store_;
+  std::string store_error_;
+  Limits limits_;
+
+  std::shared_ptr<DomainLink> link_;
+  std::vector<Queue> queues_;
+  BlkStats stats_;
+
+  std::mutex stats_mu_;
+  std::condition_variable stats_cv_;
+  bool stats_stop_ = false;
+  std::vector<std::pair<std::string, uint64_t>> stats_written_;
+  std::thread stats_thread_;
+};
+
+}  // namespace pv::blkback

@@ -1,0 +1,309 @@
+// A guest without a VM, for driving blkback's BlkQueue directly: guest RAM
+// (anonymous memory), a GrantShared region with one grant frame placed in
+// that RAM, the GrantAccess pv-backd would use over them, a blkif ring in
+// guest pages (driven with xen::ring::FrontRing, as a front-end does) and
+// the two event-channel eventfds. The backing store is a sparse temporary
+// file under /var/tmp (a real file system: O_DIRECT and hole punching work).
+#pragma once
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <xen/grant_table.h>
+#include <xen/io/blkif.h>
+
+#include "blkback/blk_queue.h"
+#include "gnttab/grant_access.h"
+#include "gnttab/grant_shared.h"
+
+namespace blktest {
+
+namespace B = xen::blkif;
+namespace G = xen::gnttab;
+using namespace pv::blkback;
+
+inline constexpr uint64_t kRamPages = 2048;   // 8 MiB
+inline constexpr uint64_t kGrantFrameGfn = 1;  // 512 grant entries
+inline constexpr uint64_t kRingGfn = 16;       // up to 16 ring pages
+inline constexpr uint64_t kDataGfn = 64;       // data pages from here
+inline constexpr uint64_t kDiskBytes = 4 << 20;
+inline constexpr uint64_t kDiskSectors = kDiskBytes / 512;
+
+template <typename Pred>
+bool eventually(Pred p, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (p()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return p();
+}
+
+// The pattern a sector holds: its number and a salt in every 8 bytes.
+inline void fill_pattern(uint8_t* p, size_t bytes, uint64_t first_sector, uint64_t salt) {
+  for (size_t off = 0; off < bytes; off += 8) {
+    const uint64_t v = ((first_sector + off / 512) << 20) ^ (off % 512) ^ (salt << 40);
+    std::memcpy(p + off, &v, 8);
+  }
+}
+
+class TempDisk {
+ public:
+  explicit TempDisk(uint64_t bytes = kDiskBytes, const char* dir = "/var/tmp") {
+    path_ = std::string(dir) + "/blkback-test.XXXXXX";
+    fd_ = ::mkstemp(path_.data());
+    if (fd_ < 0) throw std::runtime_error("mkstemp");
+    if (::ftruncate(fd_, off_t(bytes)) != 0) throw std::runtime_error("ftruncate");
+  }
+  ~TempDisk() {
+    ::close(fd_);
+    ::unlink(path_.c_str());
+  }
+  const std::string& path() const { return path_; }
+  std::vector<uint8_t> read(uint64_t off, size_t len) const {
+    std::vector<uint8_t> v(len);
+    EXPECT_EQ(::pread(fd_, v.data(), len, off_t(off)), ssize_t(len));
+    return v;
+  }
+  void write(uint64_t off, const void* data, size_t len) const {
+    ASSERT_EQ(::pwrite(fd_, data, len, off_t(off)), ssize_t(len));
+    ::fsync(fd_);
+  }
+  uint64_t allocated_bytes() const {
+    struct stat st{};
+    ::fstat(fd_, &st);
+    return uint64_t(st.st_blocks) * 512;
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+class FakeGuest {
+ public:
+  FakeGuest() {
+    ram_bytes_ = kRamPages * 4096;
+    ram_ = static_cast<uint8_t*>(::mmap(nullptr, ram_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    shared_bytes_ = pv::GrantShared::bytes_for(1);
+    shared_ = static_cast<pv::GrantShared*>(
+        ::mmap(nullptr, shared_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    shared_->magic = pv::GrantShared::kMagic;
+    shared_->max_frames = 1;
+    shared_->nr_frames = 1;
+    for (auto& g : shared_->frame_gfn) g = pv::GrantShared::kInvalidGfn;
+    shared_->frame_gfn[0] = kGrantFrameGfn;
+    access_ = std::make_unique<pv::GrantAccess>(ram_, ram_bytes_, shared_);
+    kick_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    irq_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  }
+  ~FakeGuest() {
+    queue_.reset();
+    access_.reset();
+    ::munmap(ram_, ram_bytes_);
+    ::munmap(shared_, shared_bytes_);
+    ::close(kick_);
+    ::close(irq_);
+  }
+
+  uint8_t* page(uint64_t gfn) { return ram_ + gfn * 4096; }
+  G::grant_entry_v1& entry(xen::grant_ref_t ref) {
+    return reinterpret_cast<G::grant_entry_v1*>(page(kGrantFrameGfn))[ref];
+  }
+  void grant(xen::grant_ref_t ref, uint64_t gfn, bool readonly = false, xen::domid_t to = 0) {
+    entry(ref).frame = uint32_t(gfn);
+    entry(ref).domid = to;
+    entry(ref).flags = G::GTF_permit_access | (readonly ? G::GTF_readonly : 0);
+  }
+  // The grant's in-use flags (the back-end still holds it).
+  bool in_use(xen::grant_ref_t ref) { return (entry(ref).flags & (G::GTF_reading | G::GTF_writing)) != 0; }
+  pv::GrantAccess& access() { return *access_; }
+
+  // Starts a queue over a fresh ring of 2^order pages in `abi`.
+  void start(std::shared_ptr<BackingStore> store, Limits limits, unsigned order = 0, Abi abi = Abi::native,
+             bool persistent = false) {
+    abi_ = abi;
+    const uint64_t bytes = (1u << order) * 4096;
+    std::memset(page(kRingGfn), 0, bytes);
+    if (abi == Abi::native) {
+      front_ = B::FrontRing(page(kRingGfn), bytes);
+      front_.init_shared();
+    } else {
+      front32_ = B::x86_32::FrontRing(page(kRingGfn), bytes);
+      front32_.init_shared();
+    }
+    QueueConfig c;
+    c.abi = abi;
+    c.ring = page(kRingGfn);
+    c.ring_bytes = bytes;
+    c.kick_fd = kick_;
+    const int irq = irq_;
+    c.notify = [irq] {
+      const uint64_t one = 1;
+      (void)!::write(irq, &one, 8);
+    };
+    c.grants = access_.get();
+    c.store = std::move(store);
+    c.limits = limits;
+    c.persistent = persistent;
+    c.stats = &stats;
+    c.fatal = [this](const std::string& why) {
+      std::lock_guard lk(mu_);
+      fatal_.push_back(why);
+    };
+    queue_ = std::make_unique<BlkQueue>(std::move(c));
+    queue_->start();
+  }
+  void stop() { queue_.reset(); }
+
+  uint32_t ring_size() const { return abi_ == Abi::native ? front_.size() : front32_.size(); }
+  uint32_t free_requests() const { return abi_ == Abi::native ? front_.free_requests() : front32_.free_requests(); }
+
+  // Puts one request (native layout bytes; translated for x86_32) on the
+  // ring without publishing it.
+  void queue_request(const B::blkif_request& r) {
+    if (abi_ == Abi::native) {
+      std::memcpy(&front_.next_request(), &r, sizeof r);
+      front_.req_prod_pvt++;
+    } else {
+      B::x86_32::blkif_request c{};
+      // The operations used with x86_32 in the tests: read/write/flush.
+      c.operation = r.operation;
+      c.nr_segments = r.nr_segments;
+      c.handle = r.handle;
+      c.id = r.id;
+      c.sector_number = r.sector_number;
+      std::memcpy(c.seg, r.seg, sizeof c.seg);
+      std::memcpy(&front32_.next_request(), &c, sizeof c);
+      front32_.req_prod_pvt++;
+    }
+  }
+  template <typename T>
+  void queue_raw(const T& r) {
+    static_assert(sizeof(T) <= sizeof(B::blkif_request));
+    B::blkif_request full{};
+    std::memcpy(&full, &r, sizeof r);
+    queue_request(full);
+  }
+  // Publishes and kicks if the back-end asked for it. Returns whether it kicked.
+  bool push() {
+    const bool notify = abi_ == Abi::native ? front_.push_requests() : front32_.push_requests();
+    if (notify) {
+      const uint64_t one = 1;
+      (void)!::write(kick_, &one, 8);
+      kicks_sent++;
+    }
+    return notify;
+  }
+
+  struct Rsp {
+    uint64_t id;
+    uint8_t op;
+    int16_t status;
+  };
+  // Collects `n` responses (arming rsp_event as a front-end does), or
+  // fewer on timeout.
+  std::vector<Rsp> responses(size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    std::vector<Rsp> out;
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    while (out.size() < n && std::chrono::steady_clock::now() < end) {
+      bool more = true;
+      while (more && out.size() < n) {
+        if (abi_ == Abi::native) {
+          while (front_.has_unconsumed_responses() && out.size() < n) {
+            const auto& r = front_.response(front_.rsp_cons++);
+            out.push_back({r.id, r.operation, r.status});
+          }
+          more = front_.final_check_for_responses();
+        } else {
+          while (front32_.has_unconsumed_responses() && out.size() < n) {
+            B::x86_32::blkif_response r;
+            std::memcpy(&r, &front32_.response(front32_.rsp_cons++), sizeof r);
+            out.push_back({r.id, r.operation, r.status});
+          }
+          more = front32_.final_check_for_responses();
+        }
+      }
+      if (out.size() < n) {
+        pollfd p{irq_, POLLIN, 0};
+        ::poll(&p, 1, 20);
+        uint64_t v;
+        if (::read(irq_, &v, 8) == 8) irqs_seen += v;
+      }
+    }
+    uint64_t v;
+    if (::read(irq_, &v, 8) == 8) irqs_seen += v;
+    return out;
+  }
+  // One request: queue, push, wait for its response.
+  Rsp run(const B::blkif_request& r) {
+    queue_request(r);
+    push();
+    auto rs = responses(1);
+    EXPECT_EQ(rs.size(), 1u) << "no response";
+    return rs.empty() ? Rsp{~0ull, 0xff, 99} : rs[0];
+  }
+  template <typename T>
+  Rsp run_raw(const T& r) {
+    queue_raw(r);
+    push();
+    auto rs = responses(1);
+    EXPECT_EQ(rs.size(), 1u) << "no response";
+    return rs.empty() ? Rsp{~0ull, 0xff, 99} : rs[0];
+  }
+
+  // Breaks the ring the way a hostile front-end can: req_prod far ahead.
+  void overflow_ring() {
+    auto* h = abi_ == Abi::native ? front_.header() : front32_.header();
+    xen::ring::store_idx(&h->req_prod, h->rsp_prod + 16 * ring_size());
+    const uint64_t one = 1;
+    (void)!::write(kick_, &one, 8);
+  }
+  std::vector<std::string> fatal() {
+    std::lock_guard lk(mu_);
+    return fatal_;
+  }
+
+  BlkStats stats;
+  uint64_t irqs_seen = 0, kicks_sent = 0;
+
+ private:
+  uint8_t* ram_ = nullptr;
+  uint64_t ram_bytes_ = 0;
+  pv::GrantShared* shared_ = nullptr;
+  uint64_t shared_bytes_ = 0;
+  std::unique_ptr<pv::GrantAccess> access_;
+  int kick_ = -1, irq_ = -1;
+  Abi abi_ = Abi::native;
+  B::FrontRing front_;
+  B::x86_32::FrontRing front32_;
+  std::unique_ptr<BlkQueue> queue_;
+  std::mutex mu_;
+  std::vector<std::string> fatal_;
+};
+
+// A read/write request over `nsegs` whole pages starting at data page
+// `first_page`, each granted with ref `ref0 + i`.
+inline B::blkif_request rw_request(uint8_t op, uint64_t id, uint64_t sector, unsigned nsegs, xen::grant_ref_t ref0,
+                                   uint8_t first = 0, uint8_t last = 7) {
+  B::blkif_request r{};
+  r.operation = op;
+  r.nr_segments = uint8_t(nsegs);
+  r.id = id;
+  r.sector_number = sector;
+  for (unsigned i = 0; i < nsegs && i < B::BLKIF_MAX_SEGMENTS_PER_REQUEST; i++) r.seg[i] = {ref0 + i, first, last, 0};
+  return r;
+}
+
+}  // namespace blktest
