@@ -15,6 +15,11 @@ PACKAGES=(
   xenstore-utils                      # xenstore conformance tests (real Xen clients)
   qemu-system-x86                     # benchmark reference (microvm boot time)
   python3                             # benchmark report helpers
+  libmnl-dev                          # pvd's networks: rtnetlink (bridges, links, addresses)
+  libnftables-dev                     # pvd's networks: NAT and isolation rules through libnftables
+  dnsmasq-base                        # pvd's networks: DHCP and DNS, one dnsmasq per network
+  nftables                            # network tests (and troubleshooting): nft list ruleset
+  busybox                             # network tests: udhcpc, the DHCP client of a test guest
 )
 
 missing=()

@@ -16,6 +16,7 @@
 
 #include "admin_client.h"
 #include "console.h"
+#include "network_cmd.h"
 
 namespace {
 
@@ -35,6 +36,8 @@ void usage(std::FILE* out) {
       "  unpause DOMAIN     let them run again\n"
       "  shutdown [--wait] DOMAIN, reboot DOMAIN\n"
       "                     ask the guest through xenstore control/shutdown\n"
+      "  network create|list|destroy ...\n"
+      "                     virtual networks (pvctl network --help)\n"
       "DOMAIN is a name or a numeric id. The socket is --socket, else PV_SOCKET,\n"
       "else /run/pvd/pvd.sock.\n",
       out);
@@ -109,6 +112,7 @@ int main(int argc, char** argv) {
   }
   const std::string verb = args[0];
   args.erase(args.begin());
+  if (verb == "network") return pv::pvctl::run_network(args, socket);
 
   A::Request req;
   bool json = false;

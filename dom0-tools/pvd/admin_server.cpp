@@ -10,6 +10,7 @@
 #include <variant>
 
 #include "admin_framing.h"
+#include "network/network_admin.h"
 
 namespace pv::pvd {
 namespace A = pv::admin;
@@ -21,7 +22,8 @@ namespace {
 // reply may come later (destroy waits for the domain to go).
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(stream_protocol::socket sock, DomainManager& domains) : sock_(std::move(sock)), domains_(domains) {}
+  Session(stream_protocol::socket sock, DomainManager& domains, net::NetworkManager& networks)
+      : sock_(std::move(sock)), domains_(domains), networks_(networks) {}
 
   void start() { read(); }
 
@@ -51,6 +53,8 @@ class Session : public std::enable_shared_from_this<Session> {
                                                                 std::to_string(req.api_version())));
     if (req.has_console()) return attach_console(req.console());
     busy_ = true;
+    // Network requests are answered at once, by the network manager.
+    if (auto reply = net::handle_network_request(networks_, req)) return send(std::move(*reply));
     // The callback owns the session: a reply that comes later (destroy
     // waits for the domain to go) still finds its connection.
     domains_.handle(req, [self = shared_from_this()](A::Reply reply) { self->send(std::move(reply)); });
@@ -121,6 +125,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   stream_protocol::socket sock_;
   DomainManager& domains_;
+  net::NetworkManager& networks_;
   std::array<char, 4096> buf_{};
   std::string in_;
   bool busy_ = false;
@@ -137,8 +142,9 @@ bool peer_allowed(int fd) {
 
 }  // namespace
 
-AdminServer::AdminServer(boost::asio::io_context& io, const std::string& socket_path, DomainManager& domains)
-    : io_(io), path_(socket_path), acceptor_(io), domains_(domains) {
+AdminServer::AdminServer(boost::asio::io_context& io, const std::string& socket_path, DomainManager& domains,
+                         net::NetworkManager& networks)
+    : io_(io), path_(socket_path), acceptor_(io), domains_(domains), networks_(networks) {
   ::unlink(path_.c_str());  // a stale socket from an earlier pvd
   stream_protocol::endpoint ep(path_);
   acceptor_.open(ep.protocol());
@@ -158,7 +164,7 @@ void AdminServer::accept() {
   acceptor_.async_accept([this](const boost::system::error_code& ec, stream_protocol::socket sock) {
     if (ec == boost::asio::error::operation_aborted) return;
     if (!ec) {
-      if (peer_allowed(sock.native_handle())) std::make_shared<Session>(std::move(sock), domains_)->start();
+      if (peer_allowed(sock.native_handle())) std::make_shared<Session>(std::move(sock), domains_, networks_)->start();
       else std::cerr << "pvd: refused an admin connection from a user that is neither root nor pvd's\n";
     }
     accept();

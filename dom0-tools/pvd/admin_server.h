@@ -9,13 +9,18 @@
 #include <string>
 
 #include "domain_manager.h"
+#include "network/network_manager.h"
 
 namespace pv::pvd {
 
 class AdminServer {
  public:
-  AdminServer(boost::asio::io_context& io, const std::string& socket_path, DomainManager& domains);
+  AdminServer(boost::asio::io_context& io, const std::string& socket_path, DomainManager& domains,
+              net::NetworkManager& networks);
   ~AdminServer();
+
+  // pvd's virtual networks (for the vif code: bridge_for, static leases).
+  net::NetworkManager& networks() { return networks_; }
 
  private:
   void accept();
@@ -24,6 +29,7 @@ class AdminServer {
   std::string path_;
   boost::asio::local::stream_protocol::acceptor acceptor_;
   DomainManager& domains_;
+  net::NetworkManager& networks_;
 };
 
 }  // namespace pv::pvd

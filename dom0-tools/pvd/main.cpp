@@ -12,6 +12,7 @@
 
 #include "admin_server.h"
 #include "domain_manager.h"
+#include "network/network_manager.h"
 #include "registry.h"
 
 namespace {
@@ -73,9 +74,12 @@ int main(int argc, char** argv) {
     pv::pvd::Registry registry(state_dir);
     boost::asio::io_context io;
     pv::pvd::XenstoreHost xenstore(io, xenstore_socket);
+    // Networks (docs/networks.md) come before domains: vifs join their bridges.
+    pv::net::NetworkManager networks(io, state_dir);
     pv::pvd::DomainManager domains(io, registry, xenstore, pv_hv);
-    pv::pvd::AdminServer server(io, socket_path, domains);
+    pv::pvd::AdminServer server(io, socket_path, domains, networks);
     if (daemonize && ::daemon(0, 0) != 0) throw std::runtime_error("daemon() failed");
+    networks.restore();
     domains.reattach();
     // SIGTERM/SIGINT end pvd; the domains keep running and a new pvd
     // finds them again.

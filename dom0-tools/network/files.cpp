@@ -1,0 +1,45 @@
+#include "network/files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+#include "network/network_error.h"
+
+namespace pv::net {
+
+void write_file_atomically(const std::string& path, const std::string& bytes, mode_t mode) {
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) throw NetworkError(NetworkError::Kind::kSystem, "cannot write " + tmp + ": " + std::strerror(errno));
+  bool ok = ::fchmod(fd, mode) == 0;  // whatever the umask
+  size_t done = 0;
+  while (ok && done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) done += static_cast<size_t>(n);
+  }
+  ok = ok && ::fsync(fd) == 0;
+  const int err = errno;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int why = ok ? errno : err;
+    ::unlink(tmp.c_str());
+    throw NetworkError(NetworkError::Kind::kSystem, "cannot write " + path + ": " + std::strerror(why));
+  }
+}
+
+std::string read_file(const std::string& path, size_t offset) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return "";
+  f.seekg(static_cast<std::streamoff>(offset));
+  return std::string((std::istreambuf_iterator<char>(f)), {});
+}
+
+}  // namespace pv::net

@@ -1,0 +1,63 @@
+#include "network/network_store.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "network/files.h"
+#include "network/network_error.h"
+
+namespace pv::net {
+namespace fs = std::filesystem;
+
+NetworkStore::NetworkStore(const std::string& state_dir) : dir_(state_dir + "/networks") {
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (ec) throw NetworkError(NetworkError::Kind::kSystem, "cannot create " + dir_ + ": " + ec.message());
+  // dnsmasq, once it has dropped root, reads its hosts file from here.
+  ::chmod(dir_.c_str(), 0755);
+}
+
+void NetworkStore::save(const network::NetworkRecord& rec) const {
+  write_file_atomically(dir_ + "/" + rec.name() + ".rec", rec.SerializeAsString(), 0600);
+}
+
+void NetworkStore::remove(const std::string& name) const { ::unlink((dir_ + "/" + name + ".rec").c_str()); }
+
+std::vector<network::NetworkRecord> NetworkStore::load_all() const {
+  std::vector<network::NetworkRecord> out;
+  for (const auto& entry : fs::directory_iterator(dir_)) {
+    if (entry.path().extension() != ".rec") continue;
+    std::ifstream f(entry.path(), std::ios::binary);
+    network::NetworkRecord rec;
+    if (!rec.ParseFromIstream(&f) || rec.name() + ".rec" != entry.path().filename().string()) {
+      std::cerr << "pvd: ignoring unreadable network record " << entry.path() << "\n";
+      continue;
+    }
+    out.push_back(std::move(rec));
+  }
+  return out;
+}
+
+admin::NetworkMode to_proto(Mode mode) {
+  switch (mode) {
+    case Mode::kHostOnly: return admin::HOST_ONLY;
+    case Mode::kNat: return admin::NAT;
+    case Mode::kBridge: return admin::BRIDGE;
+  }
+  return admin::NETWORK_MODE_UNSPECIFIED;
+}
+
+std::optional<Mode> from_proto(admin::NetworkMode mode) {
+  switch (mode) {
+    case admin::HOST_ONLY: return Mode::kHostOnly;
+    case admin::NAT: return Mode::kNat;
+    case admin::BRIDGE: return Mode::kBridge;
+    default: return std::nullopt;
+  }
+}
+
+}  // namespace pv::net
