@@ -11,6 +11,7 @@
 #include <string>
 
 #include "admin_server.h"
+#include "backd_supervisor.h"
 #include "domain_manager.h"
 #include "network/network_manager.h"
 #include "registry.h"
@@ -25,6 +26,7 @@ void usage(std::FILE* out) {
       "  --xenstore-socket PATH  xenstored for dom0 clients (XENSTORED_PATH);\n"
       "                    default DIR/xenstored.sock\n"
       "  --pv-hv PATH      the pv-hv binary (default: beside pvd)\n"
+      "  --pv-backd PATH   the back-end daemon pvd runs for disks and vifs (default: beside pvd)\n"
       "  --daemon          detach and run in the background\n",
       out);
 }
@@ -38,7 +40,7 @@ std::string beside_self(const std::string& name) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string state_dir, socket_path, xenstore_socket, pv_hv = beside_self("pv-hv");
+  std::string state_dir, socket_path, xenstore_socket, pv_hv = beside_self("pv-hv"), pv_backd = beside_self("pv-backd");
   bool daemonize = false;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
@@ -52,6 +54,7 @@ int main(int argc, char** argv) {
     if (a == "--state-dir") state_dir = value();
     else if (a == "--socket") socket_path = value();
     else if (a == "--pv-hv") pv_hv = value();
+    else if (a == "--pv-backd") pv_backd = value();
     else if (a == "--xenstore-socket") xenstore_socket = value();
     else if (a == "--daemon") daemonize = true;
     else if (a == "-h" || a == "--help") return usage(stdout), 0;
@@ -69,6 +72,10 @@ int main(int argc, char** argv) {
     std::cerr << "pvd: pv-hv not found at " << pv_hv << " (use --pv-hv)\n";
     return 1;
   }
+  if (::access(pv_backd.c_str(), X_OK) != 0) {
+    std::cerr << "pvd: pv-backd not found at " << pv_backd << " (use --pv-backd)\n";
+    return 1;
+  }
   try {
     if (xenstore_socket.empty()) xenstore_socket = state_dir + "/xenstored.sock";
     pv::pvd::Registry registry(state_dir);
@@ -81,6 +88,8 @@ int main(int argc, char** argv) {
     if (daemonize && ::daemon(0, 0) != 0) throw std::runtime_error("daemon() failed");
     networks.restore();
     domains.reattach();
+    pv::pvd::BackdSupervisor backd(io, pv_backd, state_dir, xenstore_socket);
+    backd.start();
     // SIGTERM/SIGINT end pvd; the domains keep running and a new pvd
     // finds them again.
     boost::asio::signal_set stop(io, SIGINT, SIGTERM);
