@@ -61,6 +61,8 @@ Features feat;
 bool rings_up = false;  // rings, channels and keys in place (our side)
 bool link_up = false;   // ... and the back-end said Connected
 bool xs_dirty = true;   // we talked to xenstore: watch events may be queued
+uint64_t initialised_at = 0;  // reconnecting: when we switched to Initialised
+constexpr uint64_t kInitialisedWaitNs = 1000000000ull;
 uint32_t generation = 0;
 
 nif::TxFrontRing tx;
@@ -359,8 +361,10 @@ bool connect() {
     return false;
   }
   // A back-end that restarted must see us come back, not a state it
-  // already knows.
-  if (dev.state == XS::Connected) xbf::switch_state(dev, XS::Initialising);
+  // already knows: Initialising now, Initialised once the keys are written,
+  // and Connected only after the back-end is (see on_backend_state).
+  const bool reconnecting = dev.state == XS::Connected;
+  if (reconnecting) xbf::switch_state(dev, XS::Initialising);
   int rc = xbf::setup_ring(dev, 1, &tx_ring_page, &tx_ring_ref);
   if (rc == 0) rc = xbf::setup_ring(dev, 1, &rx_ring_page, &rx_ring_ref);
   if (rc) {
@@ -415,11 +419,23 @@ bool connect() {
   }
   keys_split = split;
   rings_up = true;
-  if (xbf::switch_state(dev, XS::Connected) != 0) {
+  // First connection: straight to Connected, as Linux's netfront.
+  if (xbf::switch_state(dev, reconnecting ? XS::Initialised : XS::Connected) != 0) {
     teardown();
     return false;
   }
+  if (reconnecting) initialised_at = pvclock::now();
   return true;
+}
+
+// Reconnecting: a back-end that connects on Initialised (pv-backd) has
+// answered, or one that waits for Connected (Linux's netback) gets it after
+// kInitialisedWaitNs.
+void finish_initialised(bool backend_connected) {
+  if (!rings_up || dev.state != XS::Initialised) return;
+  if (!backend_connected && pvclock::now() - initialised_at < kInitialisedWaitNs) return;
+  xs_dirty = true;
+  if (xbf::switch_state(dev, XS::Connected) != 0) teardown();
 }
 
 void on_link_up() {
@@ -442,6 +458,7 @@ void on_backend_state() {
   const uint32_t s = xbf::refresh_otherend(dev);
   switch (s) {
     case XS::InitWait:
+      if (rings_up && !link_up) break;  // our rings are published: it will connect
       if (rings_up) {
         con::printf("netfront: vif/%u: back-end back in InitWait: reconnecting\n", dev_number);
         teardown();
@@ -450,7 +467,8 @@ void on_backend_state() {
       connect();
       break;
     case XS::Connected:
-      if (rings_up && !link_up) on_link_up();
+      finish_initialised(true);
+      if (rings_up && !link_up && dev.state == XS::Connected) on_link_up();
       break;
     case XS::Closing:
     case XS::Closed:
@@ -555,6 +573,7 @@ unsigned poll() {
   }
   if (dev.otherend_changed) on_backend_state();
   if (!rings_up) return 0;
+  if (!link_up && dev.state == XS::Initialised) finish_initialised(false);
   unsigned n = process_rx();
   if (tx_used && rings_up) reap_tx();
   return n;
@@ -579,6 +598,10 @@ unsigned wait(uint64_t deadline_ns) {
   if (xs_dirty || dev.otherend_changed || (sp && evt::is_pending(sp))) return poll();
   if (sp) ports[np++] = sp;
   if (!np) return 0;
+  if (rings_up && !link_up && dev.state == XS::Initialised) {  // wake up for finish_initialised
+    const uint64_t t = initialised_at + kInitialisedWaitNs + 1;
+    if (deadline_ns == 0 || t < deadline_ns) deadline_ns = t;
+  }
   xen::sched::poll p{uint64_t(ports), np, 0, deadline_ns};
   hv::sched_op(xen::sched::op::poll, &p);
   stats.polls++;
