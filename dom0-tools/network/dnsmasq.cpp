@@ -219,7 +219,7 @@ void Dnsmasq::spawn() {
     ::waitpid(pid, nullptr, 0);
     const std::string said = tail(read_file(files_.log, log_from));
     fail(spec_.name, std::string(died ? "dnsmasq exited at once" : "dnsmasq did not start in 5 s") +
-                         (said.empty() ? "" : ": " + said) + " (log: " + files_.log + ")");
+                         (said.empty() ? "" : ": " + said));
   }
   pidfd_.emplace(io_, fd);
   pid_ = pid;

@@ -155,8 +155,8 @@ void NetworkManager::bring_up(Network& n, Netlink& nl, Undo* undo) {
     if (undo) undo->add([name = s.name] { nft_delete(name); });
     if (s.mode == Mode::kNat) enable_ipv4_forwarding(s.name);
     if (!n.dnsmasq) n.dnsmasq = std::make_unique<Dnsmasq>(io_, s, store_.dir());
+    if (undo) undo->add([&n] { n.dnsmasq->stop(); });  // also removes its files
     n.dnsmasq->start(leases(n));
-    if (undo) undo->add([&n] { n.dnsmasq->stop(); });
   });
 }
 
@@ -180,8 +180,8 @@ admin::NetworkInfo NetworkManager::create(const NetworkRequest& req) {
     in_context(spec.name, [&] { store_.save(n->rec); });
     undo.done();
   }
-  const std::string& kept = networks_.emplace(spec.name, std::move(n)).first->first;
-  return info(*networks_.at(kept));
+  const auto added = networks_.emplace(spec.name, std::move(n)).first;
+  return info(*added->second);
 }
 
 std::vector<admin::NetworkInfo> NetworkManager::list() const {
@@ -195,17 +195,18 @@ void NetworkManager::destroy(const std::string& name) {
   if (it == networks_.end()) throw NetworkError(Kind::kNotFound, "no network named '" + name + "' (see pvctl network list)");
   Network& n = *it->second;
   Netlink nl;
-  std::vector<std::string> problems;
   if (n.rec.created_bridge()) {
-    if (const auto br = nl.find_link(n.spec.bridge)) {
-      std::string ports;
-      for (const auto& l : nl.links())
-        if (l.master == br->index) ports += (ports.empty() ? "" : ", ") + l.name;
-      if (!ports.empty())
-        throw NetworkError(Kind::kInUse, "network '" + name + "' is in use: " + ports + " attached to bridge " +
-                                             n.spec.bridge + " (destroy the domains using it first)");
-    }
+    std::string ports;
+    in_context(name, [&] {
+      if (const auto br = nl.find_link(n.spec.bridge))
+        for (const auto& l : nl.links())
+          if (l.master == br->index) ports += (ports.empty() ? "" : ", ") + l.name;
+    });
+    if (!ports.empty())
+      throw NetworkError(Kind::kInUse, "network '" + name + "' is in use: " + ports + " attached to bridge " +
+                                           n.spec.bridge + " (destroy the domains using it first)");
   }
+  std::vector<std::string> problems;
   auto attempt = [&](const std::function<void()>& step) {
     try {
       step();

@@ -331,6 +331,8 @@ TEST_F(Networks, AFailureHalfWayIsUndone) {
   EXPECT_EQ(links(host_), before_links);
   EXPECT_EQ(ruleset(host_).find("pvnet-half"), std::string::npos);
   EXPECT_FALSE(fs::exists(state_ + "/networks/half.rec"));
+  EXPECT_FALSE(fs::exists(state_ + "/networks/half.dnsmasq.conf"));
+  EXPECT_FALSE(fs::exists(state_ + "/networks/half.hosts"));
   EXPECT_EQ(pvctl({"network", "list", "--json"}).out, "[]\n");
 }
 
