@@ -29,7 +29,9 @@ void run(const std::string& script, const std::string& what) {
 }
 
 // "add, then delete" removes the table whether or not it was there.
-std::string delete_table(const std::string& table) { return "add table ip " + table + "\ndelete table ip " + table + "\n"; }
+std::string delete_table(const std::string& table) {
+  return "add table inet " + table + "\ndelete table inet " + table + "\n";
+}
 
 }  // namespace
 
@@ -39,7 +41,9 @@ std::string nft_ruleset(const NetworkSpec& spec) {
   if (spec.mode == Mode::kBridge) return "";
   const std::string br = "\"" + spec.bridge + "\"", net = spec.subnet.to_string();
   std::ostringstream t;
-  t << "table ip " << nft_table_name(spec.name) << " {\n"
+  // inet: the forward chain drops IPv6 too (pvd gives guests IPv4 only),
+  // so isolation holds even on a host that forwards IPv6.
+  t << "table inet " << nft_table_name(spec.name) << " {\n"
     << "  chain forward {\n"
     << "    type filter hook forward priority filter; policy accept;\n"
     // Guest to guest through the bridge (seen here only with br_netfilter).
@@ -66,7 +70,7 @@ std::string nft_ruleset(const NetworkSpec& spec) {
         << "    type nat hook prerouting priority dstnat; policy accept;\n";
       for (const auto& f : spec.forwards)
         t << "    iifname != " << br << " fib daddr type local " << f.proto << " dport " << f.host_port
-          << " dnat to " << ipv4_to_string(f.guest) << ":" << f.guest_port << "\n";
+          << " dnat ip to " << ipv4_to_string(f.guest) << ":" << f.guest_port << "\n";
       t << "  }\n";
     }
   }

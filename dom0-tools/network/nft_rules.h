@@ -1,5 +1,5 @@
 // A network's packet filtering and NAT: one nftables table per network,
-// `table ip pvnet-<name>`, built as rule text and loaded with libnftables
+// `table inet pvnet-<name>`, built as rule text and loaded with libnftables
 // (in the network namespace of the calling thread). Loading replaces the
 // table atomically, so applying twice is harmless; deleting an absent
 // table is not an error.

@@ -84,10 +84,10 @@ TEST(NetworkSpec, RefusalsSayWhatIsWrong) {
 
 TEST(NetworkSpec, NatRulesetHasMasqueradeIsolationAndForwards) {
   const std::string r = N::nft_ruleset(spec_of("lab", "nat", "10.0.5.0/24", {"udp:5353:10.0.5.10:53"}));
-  EXPECT_NE(r.find("table ip pvnet-lab {"), std::string::npos) << r;
+  EXPECT_NE(r.find("table inet pvnet-lab {"), std::string::npos) << r;
   EXPECT_NE(r.find("ip saddr 10.0.5.0/24 ip daddr != 10.0.5.0/24 oifname != \"pvbr-lab\" masquerade"), std::string::npos) << r;
   EXPECT_NE(r.find("ct state established,related accept"), std::string::npos) << r;
-  EXPECT_NE(r.find("fib daddr type local udp dport 5353 dnat to 10.0.5.10:53"), std::string::npos) << r;
+  EXPECT_NE(r.find("fib daddr type local udp dport 5353 dnat ip to 10.0.5.10:53"), std::string::npos) << r;
   EXPECT_EQ(N::nft_ruleset(spec_of("b", "bridge", "", {}, "br0")), "");
 }
 
@@ -104,7 +104,7 @@ TEST_F(Networks, HostOnlyLetsHostAndGuestsTalkAndNothingElse) {
   EXPECT_TRUE(std::regex_search(links(host_), std::regex(": pvbr-iso: <[^>]*UP"))) << links(host_);
   EXPECT_NE(addrs(host_).find("pvbr-iso    inet 10.0.6.1/24"), std::string::npos) << addrs(host_);
   const std::string rules = ruleset(host_);
-  EXPECT_NE(rules.find("table ip pvnet-iso"), std::string::npos) << rules;
+  EXPECT_NE(rules.find("table inet pvnet-iso"), std::string::npos) << rules;
   EXPECT_NE(rules.find("iifname \"pvbr-iso\" drop"), std::string::npos) << rules;
   EXPECT_NE(rules.find("oifname \"pvbr-iso\" drop"), std::string::npos) << rules;
   EXPECT_EQ(rules.find("masquerade"), std::string::npos) << rules;
@@ -152,7 +152,7 @@ TEST_F(Networks, NatReachesOutThroughTheHostAndKeepsTheOutsideOut) {
   Result c = pvctl({"network", "create", "lab", "--mode", "nat", "--subnet", "10.0.5.0/24"});
   ASSERT_EQ(c.exit_code, 0) << c.err;
   const std::string rules = ruleset(host_);
-  EXPECT_NE(rules.find("table ip pvnet-lab"), std::string::npos) << rules;
+  EXPECT_NE(rules.find("table inet pvnet-lab"), std::string::npos) << rules;
   EXPECT_NE(rules.find("ip saddr 10.0.5.0/24 ip daddr != 10.0.5.0/24 oifname != \"pvbr-lab\" masquerade"),
             std::string::npos)
       << rules;
@@ -218,7 +218,7 @@ TEST_F(Networks, PortForwardsOpenHostPortsToAGuest) {
                     "tcp:8080:10.0.7.10:80", "--forward", "udp:5001:10.0.7.10:5000"});
   ASSERT_EQ(c.exit_code, 0) << c.err;
   EXPECT_NE(pvctl({"network", "list"}).out.find("tcp:8080:10.0.7.10:80,udp:5001:10.0.7.10:5000"), std::string::npos);
-  EXPECT_NE(ruleset(host_).find("dnat to 10.0.7.10:80"), std::string::npos) << ruleset(host_);
+  EXPECT_NE(ruleset(host_).find("dnat ip to 10.0.7.10:80"), std::string::npos) << ruleset(host_);
 
   const std::string guest = add_netns("guest"), outside = add_netns("out");
   veth("g", guest, "10.0.7.10/24", "10.0.7.1");
