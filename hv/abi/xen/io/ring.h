@@ -163,6 +163,15 @@ class BackRing : public SharedRing<Req, Rsp> {
     full_barrier();
     return unconsumed_requests() != 0;
   }
+  // The same for a consumer that needs `n` requests at once (netback's rx
+  // side: a packet takes several slots): arms req_event so the front-end
+  // notifies only once `n` are there. True if they already are.
+  bool final_check_for_requests(uint32_t n) {
+    if (unconsumed_requests() >= n) return true;
+    store_idx(&this->hdr_->req_event, req_cons + n);
+    full_barrier();
+    return unconsumed_requests() >= n;
+  }
   Rsp& next_response() { return this->slot(rsp_prod_pvt).rsp; }
   // RING_PUSH_RESPONSES_AND_CHECK_NOTIFY.
   bool push_responses() {
