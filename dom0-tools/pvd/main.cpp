@@ -84,6 +84,8 @@ int main(int argc, char** argv) {
     // Networks (docs/networks.md) come before domains: vifs join their bridges.
     pv::net::NetworkManager networks(io, state_dir);
     pv::pvd::DomainManager domains(io, registry, xenstore, pv_hv);
+    // A vif's bridge= names a pvd network or an existing bridge.
+    domains.set_bridge_resolver([&networks](const std::string& b) { return networks.bridge_for(b); });
     pv::pvd::AdminServer server(io, socket_path, domains, networks);
     if (daemonize && ::daemon(0, 0) != 0) throw std::runtime_error("daemon() failed");
     networks.restore();
