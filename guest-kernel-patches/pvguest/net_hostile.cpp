@@ -94,10 +94,11 @@ nif::netif_tx_request req(xen::grant_ref_t g, uint16_t off, uint16_t flags, uint
 void run_hostile(uint32_t target) {
   const xen::domid_t be = netfront::backend_domid();
   uint8_t mac[6];
-  const uint32_t hop = next_hop(target);
+  const uint32_t hop = target ? next_hop(target) : 0;
   if (!hop || !resolve(hop, mac, 3 * kSecond)) {
     char b[16];
-    con::printf("NETHOSTILE no ARP reply from %s: not run\n", ip_str(hop, b));
+    if (!target) con::printf("NETHOSTILE no target (give nethostile=IP: no gateway, no DHCP server): not run\n");
+    else con::printf("NETHOSTILE no ARP reply from %s: not run\n", ip_str(hop, b));
     return;
   }
   const uint64_t reconnects0 = netfront::stats.reconnects;

@@ -5,7 +5,8 @@
 //   ping=IP[,count=N][,size=S][,interval=MS]
 //   udpecho-to=IP:PORT[,msg=TEXT]
 //   udpsend=IP:PORT[,size=N][,count=M|,duration=S|,duration=Nms][,sport=P]
-//   nethostile[=IP]       forged tx requests, then a ping to IP (default: gw)
+//   nethostile[=IP]       forged tx requests, then a ping to IP (default: gw,
+//                         else the DHCP server)
 //   netserve              answer ARP / ICMP echo / UDP echo (7), count UDP
 //                         sink (9), until control/shutdown
 // They run in that order after the link is configured; any of them without
@@ -324,10 +325,11 @@ void print_netstat() {
   const Counters& c = counters;
   con::printf("NETSTAT rx=%lu tx=%lu arp_answered=%lu icmp_echo_answered=%lu udp_echo_answered=%lu "
               "sink_packets=%lu bad=%lu bad_csum=%lu frags=%lu not_for_us=%lu tx_error=%lu tx_dropped=%lu "
-              "reconnects=%lu\n",
+              "reconnects=%lu rx_validated=%lu rx_csum_blank=%lu polls=%lu notifies_tx=%lu notifies_rx=%lu\n",
               s.rx_packets, s.tx_packets, c.arp_requests_answered, c.icmp_echo_answered, c.udp_echo_answered,
               c.sink_packets, c.rx_bad + s.rx_errors, c.rx_bad_csum, c.rx_frag, c.rx_not_for_us, s.tx_error,
-              s.tx_dropped, s.reconnects);
+              s.tx_dropped, s.reconnects, s.rx_data_validated, s.rx_csum_blank, s.polls, s.notifies_tx,
+              s.notifies_rx);
 }
 
 [[noreturn]] void run_serve() {
@@ -338,8 +340,8 @@ void print_netstat() {
   uint64_t burst_start = 0, burst_last = 0;
   bool burst = false;
   uint32_t gen = netfront::link_generation();
+  uint64_t now = pvclock::now();  // one clock read per wake-up (~40 us each)
   for (;;) {
-    uint64_t now = pvclock::now();
     netfront::wait(now + kSecond);
     now = pvclock::now();
     dhcp_tick(now);
@@ -469,7 +471,7 @@ void run_modes() {
   if (opt.ping) run_ping();
   if (opt.udpecho) run_udpecho();
   if (opt.udpsend) run_udpsend();
-  if (opt.hostile) run_hostile(opt.hostile_ip ? opt.hostile_ip : cfg.gw);
+  if (opt.hostile) run_hostile(opt.hostile_ip ? opt.hostile_ip : cfg.gw ? cfg.gw : cfg.server);
   if (opt.serve) run_serve();
   netfront::drain_tx(pvclock::now() + kSecond);
 }

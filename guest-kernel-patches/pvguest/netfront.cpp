@@ -10,6 +10,11 @@
 //
 // rx buffers are identified by ring index, as Linux does (id = index & 255;
 // responses come back in request order); tx ids come from a free list.
+// Every rx slot and every tx id owns one grant reference for the life of a
+// connection: a buffer's access is revoked (gnttab_end_access_ref) before
+// its page is touched again and granted afresh for the next buffer, which
+// costs a fifth of allocating and freeing a reference each time. A
+// reference the back-end still holds is abandoned with its page.
 #include "netfront.h"
 
 #include <xen/sched.h>
@@ -43,14 +48,13 @@ constexpr uint64_t kConnectTimeoutNs = 20000000000ull;
 
 struct TxSlot {
   uint8_t* page;
-  grant_ref_t gref;
   DoneFn done;
   bool used;
   bool raw;
 };
 struct RxSlot {
-  uint8_t* page;
-  grant_ref_t gref;
+  uint8_t* page;     // posted buffer (granted), nullptr if none
+  grant_ref_t gref;  // owned reference, kInvalidRef if none yet
 };
 
 xbf::Device dev;
@@ -73,6 +77,7 @@ grant_ref_t tx_ring_ref = grant::kInvalidRef, rx_ring_ref = grant::kInvalidRef;
 evtchn_port_t port_tx = 0, port_rx = 0;  // equal unless split
 
 TxSlot txs[kRingSize];
+grant_ref_t tx_refs[kRingSize];  // owned reference per tx id
 uint16_t tx_ids[kRingSize];  // free ids (stack)
 unsigned tx_nfree = 0;
 unsigned tx_used = 0;
@@ -108,13 +113,24 @@ void fill_pool(unsigned n) {
   }
 }
 
-// Revokes a grant we gave the back-end; false (and the page must be leaked)
-// if the back-end still has it mapped.
-bool revoke(grant_ref_t ref) {
-  if (ref == grant::kInvalidRef) return true;
-  if (grant::gnttab_end_access(ref)) return true;
+// Revokes the grant in an owned reference. If the back-end still has it
+// mapped, the reference is abandoned (set to kInvalidRef) and false tells
+// the caller to leak the page.
+bool revoke(grant_ref_t& ref) {
+  if (grant::gnttab_end_access_ref(ref)) return true;
   stats.leaked_grants++;
+  ref = grant::kInvalidRef;
   return false;
+}
+// The owned reference in `ref`, allocated on first use.
+grant_ref_t own_ref(grant_ref_t& ref) {
+  if (ref == grant::kInvalidRef) ref = grant::gnttab_alloc_ref();
+  return ref;
+}
+// Gives every owned reference back (all revoked by now).
+void free_refs(grant_ref_t* refs, unsigned n) {
+  for (unsigned i = 0; i < n; i++)
+    if (refs[i] != grant::kInvalidRef) grant::gnttab_free_ref(refs[i]), refs[i] = grant::kInvalidRef;
 }
 
 void notify(evtchn_port_t p, uint64_t& counter) {
@@ -134,13 +150,12 @@ void refill_rx() {
     if (!s.page) {
       uint8_t* page = page_alloc();
       if (!page) break;
-      grant_ref_t g = grant::gnttab_grant_access(dev.otherend_id, mm::gfn(page), false);
-      if (g == grant::kInvalidRef) {
+      if (own_ref(s.gref) == grant::kInvalidRef) {
         page_free(page);
         break;
       }
+      grant::gnttab_grant_access_ref(s.gref, dev.otherend_id, mm::gfn(page), false);
       s.page = page;
-      s.gref = g;
     }
     nif::netif_rx_request& r = rx.next_request();
     r.id = uint16_t(idx);
@@ -158,14 +173,14 @@ uint8_t* take_rx(uint32_t i) {
   RxSlot& s = rxs[i & (kRingSize - 1)];
   uint8_t* p = s.page;
   s.page = nullptr;
-  bool ok = revoke(s.gref);
-  s.gref = grant::kInvalidRef;
-  return ok ? p : nullptr;
+  return p && revoke(s.gref) ? p : nullptr;
 }
 
 void deliver(uint8_t* page, uint8_t* frame, uint16_t len, uint16_t flags) {
   stats.rx_packets++;
   stats.rx_bytes += len;
+  if (flags & nif::NETRXF_data_validated) stats.rx_data_validated++;
+  if (flags & nif::NETRXF_csum_blank) stats.rx_csum_blank++;
   if (!rx_handler || !rx_handler(page, frame, len, flags)) {
     if (page) page_free(page);
   }
@@ -276,7 +291,7 @@ void complete_tx(uint16_t id, int16_t status) {
   else stats.tx_error++;
   if (s.raw) {
     raw_statuses[id] = status;
-  } else if (revoke(s.gref)) {
+  } else if (revoke(tx_refs[id])) {
     if (s.done) s.done(s.page);
     else page_free(s.page);
   }
@@ -328,19 +343,22 @@ int keys_split = -1;  // which event-channel keys we wrote last (-1: none)
 void teardown() {
   link_up = false;
   rings_up = false;
-  for (auto& s : txs) {
-    if (s.used && !s.raw && revoke(s.gref)) {
+  for (unsigned id = 0; id < kRingSize; id++) {
+    TxSlot& s = txs[id];
+    if (s.used && !s.raw && revoke(tx_refs[id])) {
       if (s.done) s.done(s.page);
       else page_free(s.page);
     }
     s = TxSlot{};
   }
   tx_nfree = tx_used = 0;
-  for (unsigned i = 0; i < kRingSize; i++)
-    if (rxs[i].page) {
-      if (revoke(rxs[i].gref)) page_free(rxs[i].page);
-      rxs[i] = RxSlot{nullptr, grant::kInvalidRef};
-    }
+  free_refs(tx_refs, kRingSize);
+  for (auto& r : rxs) {
+    if (r.page && revoke(r.gref)) page_free(r.page);
+    r.page = nullptr;
+    if (r.gref != grant::kInvalidRef) grant::gnttab_free_ref(r.gref);
+    r.gref = grant::kInvalidRef;
+  }
   if (tx_ring_page) stats.leaked_grants += xbf::teardown_ring(tx_ring_page, 1, &tx_ring_ref);
   if (rx_ring_page) stats.leaked_grants += xbf::teardown_ring(rx_ring_page, 1, &rx_ring_ref);
   tx_ring_page = rx_ring_page = nullptr;
@@ -527,10 +545,12 @@ bool send(uint8_t* page, uint16_t off, uint16_t len, DoneFn done) {
     reap_tx();
     if (tx.full() || !tx_nfree) return stats.tx_ring_full++, false;
   }
-  grant_ref_t g = grant::gnttab_grant_access(dev.otherend_id, mm::gfn(page), true);
+  const uint16_t id = tx_ids[tx_nfree - 1];
+  const grant_ref_t g = own_ref(tx_refs[id]);
   if (g == grant::kInvalidRef) return false;
-  uint16_t id = tx_ids[--tx_nfree];
-  txs[id] = TxSlot{page, g, done, true, false};
+  tx_nfree--;
+  grant::gnttab_grant_access_ref(g, dev.otherend_id, mm::gfn(page), true);
+  txs[id] = TxSlot{page, done, true, false};
   tx_used++;
   nif::netif_tx_request& r = tx.next_request();
   r.gref = g;
@@ -551,7 +571,7 @@ bool raw_tx(nif::netif_tx_request* reqs, unsigned n) {
   if (tx.free_requests() < n || tx_nfree < n) return false;
   for (unsigned i = 0; i < n; i++) {
     uint16_t id = tx_ids[--tx_nfree];
-    txs[id] = TxSlot{nullptr, grant::kInvalidRef, nullptr, true, true};
+    txs[id] = TxSlot{nullptr, nullptr, true, true};
     tx_used++;
     raw_statuses[id] = kNoResponse;
     reqs[i].id = id;
@@ -660,6 +680,7 @@ bool start(int want) {
     }
   }
   have_dev = true;
+  for (unsigned i = 0; i < kRingSize; i++) tx_refs[i] = rxs[i].gref = grant::kInvalidRef;
   fill_pool(kPoolPages);
   con::printf("netfront: vif/%u back-end %s (domain %u), %u buffer pages\n", dev_number, dev.otherend,
               dev.otherend_id, pool_count);

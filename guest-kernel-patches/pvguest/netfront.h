@@ -34,6 +34,7 @@ struct Features {  // what the back-end offers
 
 struct Stats {
   uint64_t rx_packets, rx_bytes, rx_errors, rx_multislot, rx_oversize;
+  uint64_t rx_data_validated, rx_csum_blank;  // NETRXF_* on delivered frames
   uint64_t tx_packets, tx_bytes, tx_okay, tx_error, tx_dropped, tx_ring_full;
   uint64_t notifies_tx, notifies_rx, polls;
   uint64_t reconnects, leaked_grants;
