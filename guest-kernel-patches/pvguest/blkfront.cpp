@@ -388,17 +388,19 @@ void issue(Device& d) {
   if (!d.link_up) return;
   while (d.pend_head) {
     Request* r = d.pend_head;
-    unsigned need = frags_of(d, r);
+    const unsigned need = r->nfrags;
     if (need > 64 || need > d.info.ring_size) {  // limits shrank on a reconnection
       fail_head(d, -int(xen::XEN_E2BIG));
       continue;
     }
     Queue* target = nullptr;
+    unsigned qi = d.rr;
     for (unsigned k = 0; k < d.nq; k++) {
-      Queue& q = d.q[(d.rr + k) % d.nq];
+      Queue& q = d.q[qi];
+      if (++qi == d.nq) qi = 0;
       if (!q.broken && q.nfree >= need) {
         target = &q;
-        d.rr = (d.rr + k + 1) % d.nq;
+        d.rr = qi;
         break;
       }
     }
@@ -751,6 +753,7 @@ bool connect(Device& d) {
   for (unsigned i = 0; i < d.nq; i++) {  // the queues start with an empty ring
     arch::test_and_clear_bit(d.q[i].port, k::shinfo->evtchn_pending);
   }
+  for (Request* r = d.pend_head; r; r = r->next) r->nfrags = uint16_t(frags_of(d, r));  // limits may differ now
   issue(d);
   push_all(d);
   return true;
@@ -948,20 +951,21 @@ int submit(Device* dp, Request* r, bool push_now) {
   if (!d.ever_connected) {
     err = -int(xen::XEN_ENODEV);
   } else if (r->op == kRead || r->op == kWrite) {
-    const uint64_t ss = in.sector_size >> kSectorShift;
     const uint64_t nsec = r->bytes >> kSectorShift;
     if (!r->bytes || (r->bytes & (in.sector_size - 1)) || (uint64_t(r->buf) & ((1u << kSectorShift) - 1)) ||
-        (r->sector % ss))
+        (in.sector_size > 512 && r->sector % (in.sector_size >> kSectorShift)))
       err = -int(xen::XEN_EINVAL);
     else if (r->sector > in.sectors || nsec > in.sectors - r->sector)
       err = -int(xen::XEN_EINVAL);  // beyond the end (Linux: bio_check_eod)
     else if (r->op == kWrite && in.readonly)
       err = -int(xen::XEN_EACCES);
-    else if (frags_of(d, r) > in.ring_size || frags_of(d, r) > 64)
+    else if ((r->nfrags = uint16_t(frags_of(d, r))) > in.ring_size || r->nfrags > 64)
       err = -int(xen::XEN_E2BIG);
   } else if (r->op == kFlush) {
+    r->nfrags = 1;
     if (!in.flush) err = -int(xen::XEN_EOPNOTSUPP);
   } else if (r->op == kDiscard) {
+    r->nfrags = 1;
     if (!in.discard || (r->secure && !in.discard_secure)) err = -int(xen::XEN_EOPNOTSUPP);
     else if (in.readonly) err = -int(xen::XEN_EACCES);
     else if (!r->nr_sectors || r->sector > in.sectors || r->nr_sectors > in.sectors - r->sector)
@@ -989,14 +993,16 @@ void push(Device* d) { push_all(*d); }
 
 unsigned poll(Device* d) { return poll_queues(*d); }
 
+// The clock is read only when there is nothing to consume (one pvclock read
+// is ~50 emulated instructions, tens of microseconds here).
 unsigned wait(Device* dp, uint64_t timeout_ns) {
   Device& d = *dp;
-  const uint64_t deadline = pvclock::now() + timeout_ns;
+  unsigned n = poll_queues(d);
+  if (n) return n;
+  uint64_t now = pvclock::now();
+  const uint64_t deadline = now + timeout_ns;
   xen::evtchn_port_t ports[kMaxQueues + 1];
   for (;;) {
-    unsigned n = poll_queues(d);
-    if (n) return n;
-    uint64_t now = pvclock::now();
     bool periodic = now - d.last_xs_ns >= kXsPeriodNs;
     if (periodic) d.last_xs_ns = now;
     service_xs(periodic);
@@ -1017,15 +1023,18 @@ unsigned wait(Device* dp, uint64_t timeout_ns) {
       for (unsigned i = 0; i < d.nq; i++)
         if (!d.q[i].broken && d.q[i].ring.final_check_for_responses()) ready = true;
     }
-    if (ready) continue;
-    if (xen::evtchn_port_t sp = xbf::store_port()) {
-      if (evt::is_pending(sp)) continue;
-      ports[np++] = sp;
+    xen::evtchn_port_t sp = xbf::store_port();
+    if (sp && evt::is_pending(sp)) ready = true;  // served at the top
+    if (!ready) {
+      if (sp) ports[np++] = sp;
+      uint64_t until = d.last_xs_ns + kXsPeriodNs;
+      if (until > deadline) until = deadline;
+      xen::sched::poll p{uint64_t(ports), np, 0, until};
+      d.st.sleeps++;
+      hv::sched_op(xen::sched::op::poll, &p);
     }
-    uint64_t until = d.last_xs_ns + kXsPeriodNs;
-    if (until > deadline) until = deadline;
-    xen::sched::poll p{uint64_t(ports), np, 0, until};
-    hv::sched_op(xen::sched::op::poll, &p);
+    if ((n = poll_queues(d)) != 0) return n;
+    now = pvclock::now();
   }
 }
 

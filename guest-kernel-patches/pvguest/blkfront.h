@@ -69,6 +69,7 @@ struct Request {
   // ---- internal ----
   Request* next = nullptr;
   uint64_t seq = 0;
+  uint16_t nfrags = 0;       // ring requests it needs with the current limits
   uint16_t frags_left = 0;
   uint16_t issues = 0;       // times (re)issued: > 1 after a reconnection
 };
@@ -90,7 +91,7 @@ struct Info {
 };
 
 struct Stats {
-  uint64_t submitted, completed, ring_requests, notifies, reconnects, requeued;
+  uint64_t submitted, completed, ring_requests, notifies, sleeps, reconnects, requeued;
   uint64_t bad_responses, leaked_grants, cache_grants, temp_grants;
 };
 

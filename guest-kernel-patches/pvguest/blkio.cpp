@@ -234,7 +234,7 @@ bool run_phase(Device* d, const Cmd& c, Slot* slots, bool write, bool pattern, b
   const blkfront::Stats before = blkfront::stats(d);
   uint64_t issued = 0;
   const uint64_t t0 = pvclock::now();
-  uint64_t last_progress = t0;
+  uint64_t idle_s = 0;
   while (p.done < count) {
     bool any = false;
     while (issued < count && p.nfree) {
@@ -254,11 +254,9 @@ bool run_phase(Device* d, const Cmd& c, Slot* slots, bool write, bool pattern, b
     }
     if (any) blkfront::push(d);
     if (p.done >= count) break;
-    uint64_t before_done = p.done;
-    blkfront::wait(d, 1000000000ull);
-    uint64_t now = pvclock::now();
-    if (p.done != before_done) last_progress = now;
-    else if (now - last_progress > kStallNs) {
+    // wait() returns 0 only after a whole second without a completion.
+    if (blkfront::wait(d, 1000000000ull)) idle_s = 0;
+    else if (++idle_s > kStallNs / 1000000000ull) {
       con::printf("BLKIO %s: no completion for %lu s (%lu of %lu done, %u in flight); giving up\n", label,
                   uint64_t(kStallNs / 1000000000ull), p.done, count, blkfront::in_flight(d));
       return false;
@@ -270,9 +268,10 @@ bool run_phase(Device* d, const Cmd& c, Slot* slots, bool write, bool pattern, b
   const uint64_t iops = ns ? count * 1000000000ull / ns : 0;
   const uint64_t kbs = ns ? bytes * 1000000ull / ns : 0;  // bytes per ms = kB/s
   con::printf("BLKIO op=%s%s bs=%lu qd=%lu ios=%lu bytes=%lu ns=%lu iops=%lu mbps=%lu.%02lu errors=%lu "
-              "requeued=%lu reconnects=%lu\n",
+              "requeued=%lu reconnects=%lu kicks=%lu sleeps=%lu\n",
               c.rand ? "rand" : "", label, c.bs, c.qd, count, bytes, ns, iops, kbs / 1000, (kbs % 1000) / 10,
-              p.errors, after.requeued - before.requeued, after.reconnects - before.reconnects);
+              p.errors, after.requeued - before.requeued, after.reconnects - before.reconnects,
+              after.notifies - before.notifies, after.sleeps - before.sleeps);
   if (verify && !write) {
     if (p.verify_bad == 0 && p.errors == 0)
       con::printf("BLKIO verify ok sectors=%lu\n", count * p.spb);
