@@ -88,6 +88,7 @@ uint8_t* pool_head = nullptr;
 unsigned pool_count = 0;
 RxFn rx_handler = nullptr;
 bool want_tx_events = false;
+bool tx_unpushed = false;  // requests written but not pushed (send's `more`)
 
 alignas(8) uint8_t bounce[nif::XEN_NETIF_MAX_TX_SIZE + 8];
 
@@ -343,6 +344,7 @@ int keys_split = -1;  // which event-channel keys we wrote last (-1: none)
 void teardown() {
   link_up = false;
   rings_up = false;
+  tx_unpushed = false;
   for (unsigned id = 0; id < kRingSize; id++) {
     TxSlot& s = txs[id];
     if (s.used && !s.raw && revoke(tx_refs[id])) {
@@ -539,7 +541,13 @@ void set_rx_handler(RxFn fn) { rx_handler = fn; }
 unsigned tx_inflight() { return tx_used; }
 unsigned tx_free() { return rings_up ? (tx.free_requests() < tx_nfree ? tx.free_requests() : tx_nfree) : 0; }
 
-bool send(uint8_t* page, uint16_t off, uint16_t len, DoneFn done) {
+void flush() {
+  if (!tx_unpushed) return;
+  tx_unpushed = false;
+  if (rings_up && tx.push_requests()) notify(port_tx, stats.notifies_tx);
+}
+
+bool send(uint8_t* page, uint16_t off, uint16_t len, DoneFn done, bool more) {
   if (!link_up || len == 0 || uint32_t(off) + len > mm::kPageSize) return false;
   if (tx.full() || !tx_nfree) {
     reap_tx();
@@ -559,7 +567,8 @@ bool send(uint8_t* page, uint16_t off, uint16_t len, DoneFn done) {
   r.id = id;
   r.size = len;
   tx.req_prod_pvt++;
-  if (tx.push_requests()) notify(port_tx, stats.notifies_tx);
+  tx_unpushed = true;
+  if (!more) flush();
   stats.tx_packets++;
   stats.tx_bytes += len;
   return true;
@@ -578,7 +587,8 @@ bool raw_tx(nif::netif_tx_request* reqs, unsigned n) {
     tx.next_request() = reqs[i];
     tx.req_prod_pvt++;
   }
-  if (tx.push_requests()) notify(port_tx, stats.notifies_tx);
+  tx_unpushed = true;
+  flush();
   return true;
 }
 
@@ -586,6 +596,7 @@ int16_t raw_status(uint16_t id) { return id < kRingSize ? raw_statuses[id] : kNo
 
 unsigned poll() {
   if (!have_dev) return 0;
+  flush();
   const evtchn_port_t sp = xbf::store_port();
   if (xs_dirty || (sp && evt::is_pending(sp))) {
     xs_dirty = false;

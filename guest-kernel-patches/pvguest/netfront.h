@@ -61,8 +61,12 @@ unsigned pages_free();
 // netfront's until the back-end answers; then `done(page)` runs (nullptr =
 // page_free). False when the link is down or the ring is full even after
 // reaping responses: the page is still the caller's.
+// `more` (Linux's xmit_more): another frame follows at once, so the
+// request is not pushed yet; the next send without it, flush(), poll() or
+// wait() pushes (and notifies if the back-end asks for it).
 using DoneFn = void (*)(uint8_t* page);
-bool send(uint8_t* page, uint16_t off, uint16_t len, DoneFn done = nullptr);
+bool send(uint8_t* page, uint16_t off, uint16_t len, DoneFn done = nullptr, bool more = false);
+void flush();
 unsigned tx_free();      // requests that fit now
 unsigned tx_inflight();  // sent, not yet answered
 
