@@ -44,6 +44,7 @@ TxPath::Step TxPath::refuse(uint32_t n, uint32_t extras, const char* why) {
 }
 
 TxPath::Step TxPath::next(uint8_t* buf, size_t& len) {
+  last_error_.clear();
   if (ring_.overflowed()) return Step::kBroken;
   const uint32_t avail = ring_.unconsumed_requests();
   if (avail == 0) return Step::kIdle;

@@ -63,7 +63,8 @@ class TxPath {
   bool push_responses() { return ring_.push_responses(); }
   // Arms req_event before sleeping; true if requests arrived meanwhile.
   bool final_check() { return ring_.final_check_for_requests(); }
-  // Why the last malformed packet was refused (for the log).
+  // Why the packet of the last next() was refused as malformed ("" if it
+  // was not).
   const std::string& last_error() const { return last_error_; }
 
  private:
