@@ -159,9 +159,9 @@ bool Dnsmasq::adopt() {
   if (pid <= 0) return false;
   // A reused pid is not ours: ours names our configuration file.
   if (cmdline_of(pid).find("--conf-file=" + files_.conf + " ") == std::string::npos) return false;
-  const int fd = pidfd_open(pid);
-  if (fd < 0) return false;
-  pidfd_.emplace(io_, fd);
+  UniqueFd fd(pidfd_open(pid));
+  if (!fd) return false;
+  pidfd_.emplace(io_, fd.release());
   pid_ = pid;
   child_ = false;
   watch();
@@ -173,13 +173,16 @@ void Dnsmasq::spawn() {
     fail(spec_.name, std::string("cannot run ") + kDnsmasqPath + " (install Debian's dnsmasq-base)");
   ::unlink(files_.pid.c_str());
   const size_t log_from = file_size(files_.log);
-  const int log = ::open(files_.log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (log < 0) fail(spec_.name, "cannot open " + files_.log + ": " + std::strerror(errno));
+  UniqueFd log(::open(files_.log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  if (!log) fail(spec_.name, "cannot open " + files_.log + ": " + std::strerror(errno));
+  const std::string conf_arg = "--conf-file=" + files_.conf;
+  std::vector<char*> argv{const_cast<char*>(kDnsmasqPath), const_cast<char*>(conf_arg.c_str()),
+                          const_cast<char*>("--keep-in-foreground"), nullptr};
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, log, 1);
-  posix_spawn_file_actions_adddup2(&fa, log, 2);
+  posix_spawn_file_actions_adddup2(&fa, log.get(), 1);
+  posix_spawn_file_actions_adddup2(&fa, log.get(), 2);
   posix_spawn_file_actions_addclosefrom_np(&fa, 3);  // none of pvd's sockets
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
@@ -190,17 +193,14 @@ void Dnsmasq::spawn() {
   sigfillset(&defaults);
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &defaults);
-  const std::string conf_arg = "--conf-file=" + files_.conf;
-  std::vector<char*> argv{const_cast<char*>(kDnsmasqPath), const_cast<char*>(conf_arg.c_str()),
-                          const_cast<char*>("--keep-in-foreground"), nullptr};
   pid_t pid = -1;
   const int rc = posix_spawn(&pid, kDnsmasqPath, &fa, &attr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
-  ::close(log);
+  log = UniqueFd();
   if (rc != 0) fail(spec_.name, std::string("cannot start dnsmasq: ") + std::strerror(rc));
-  const int fd = pidfd_open(pid);
-  if (fd < 0) {
+  UniqueFd fd(pidfd_open(pid));
+  if (!fd) {
     const int err = errno;
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
@@ -210,18 +210,17 @@ void Dnsmasq::spawn() {
   const auto deadline = Clock::now() + kStartTimeout;
   bool ready = false, died = false;
   while (!ready && !died && Clock::now() < deadline) {
-    died = wait_exit(fd, 10ms);
+    died = wait_exit(fd.get(), 10ms);
     ready = !died && std::atol(read_file(files_.pid).c_str()) == pid;
   }
   if (!ready) {
-    if (!died) pidfd_signal(fd, SIGKILL);
-    ::close(fd);
+    if (!died) pidfd_signal(fd.get(), SIGKILL);
     ::waitpid(pid, nullptr, 0);
     const std::string said = tail(read_file(files_.log, log_from));
     fail(spec_.name, std::string(died ? "dnsmasq exited at once" : "dnsmasq did not start in 5 s") +
                          (said.empty() ? "" : ": " + said));
   }
-  pidfd_.emplace(io_, fd);
+  pidfd_.emplace(io_, fd.release());
   pid_ = pid;
   child_ = true;
   watch();

@@ -15,23 +15,23 @@ namespace pv::net {
 
 void write_file_atomically(const std::string& path, const std::string& bytes, mode_t mode) {
   const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) throw NetworkError(NetworkError::Kind::kSystem, "cannot write " + tmp + ": " + std::strerror(errno));
-  bool ok = ::fchmod(fd, mode) == 0;  // whatever the umask
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+  if (!fd) throw NetworkError(NetworkError::Kind::kSystem, "cannot write " + tmp + ": " + std::strerror(errno));
+  bool ok = ::fchmod(fd.get(), mode) == 0;  // whatever the umask
   size_t done = 0;
   while (ok && done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    const ssize_t n = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
     if (n < 0 && errno == EINTR) continue;
     ok = n > 0;
     if (ok) done += static_cast<size_t>(n);
   }
-  ok = ok && ::fsync(fd) == 0;
-  const int err = errno;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int why = ok ? errno : err;
+  ok = ok && ::fsync(fd.get()) == 0;
+  int err = errno;
+  fd = UniqueFd();
+  if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) ok = false, err = errno;
+  if (!ok) {
     ::unlink(tmp.c_str());
-    throw NetworkError(NetworkError::Kind::kSystem, "cannot write " + path + ": " + std::strerror(why));
+    throw NetworkError(NetworkError::Kind::kSystem, "cannot write " + path + ": " + std::strerror(err));
   }
 }
 

@@ -41,10 +41,9 @@ auto in_context(const std::string& name, Fn&& fn) {
 // network namespace), never reset: other users may rely on it.
 void enable_ipv4_forwarding(const std::string& network) {
   if (read_file(kIpForward).rfind('1', 0) == 0) return;
-  const int fd = ::open(kIpForward, O_WRONLY | O_CLOEXEC);
-  const bool ok = fd >= 0 && ::write(fd, "1\n", 2) == 2;
+  UniqueFd fd(::open(kIpForward, O_WRONLY | O_CLOEXEC));
+  const bool ok = fd && ::write(fd.get(), "1\n", 2) == 2;
   const int err = errno;
-  if (fd >= 0) ::close(fd);
   if (!ok)
     throw NetworkError(Kind::kSystem, "network '" + network + "': cannot enable IPv4 forwarding (" + kIpForward +
                                           "): " + std::strerror(err));

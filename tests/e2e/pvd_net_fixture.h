@@ -1,5 +1,5 @@
 // pvd's networks under test, without touching the host's own network: every
-// test gets fresh network namespaces (named pvtest-<pid>-<n>-<role>), pvd
+// test gets fresh network namespaces (named pvnettest-<pid>-<n>-<role>), pvd
 // runs inside the "host" one (ip netns exec), and the other namespaces play
 // guests and the outside world, joined by veth pairs. Teardown kills pvd
 // and every process that names the test's directory (dnsmasq, stubs), then
@@ -17,7 +17,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -174,7 +176,7 @@ class NetworkFixture : public ::testing::Test {
     state_ = dir_ + "/state";
     socket_ = dir_ + "/pvd.sock";
     static std::atomic<int> counter{0};
-    prefix_ = "pvtest-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+    prefix_ = "pvnettest-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
     host_ = add_netns("host");
     if (HasFatalFailure()) return;
     start_pvd();
@@ -287,7 +289,7 @@ class NetworkFixture : public ::testing::Test {
     for (const auto& e : fs::directory_iterator("/run/netns", ec)) {
       std::smatch m;
       const std::string name = e.path().filename();
-      if (!std::regex_match(name, m, std::regex("pvtest-([0-9]+)-.*"))) continue;
+      if (!std::regex_match(name, m, std::regex("pvnettest-([0-9]+)-[0-9]+-[a-z]+"))) continue;
       const pid_t owner = std::stoi(m[1]);
       if (owner != ::getpid() && !process_alive(owner)) run({"/usr/sbin/ip", "netns", "del", name}, 10s);
     }
