@@ -780,7 +780,14 @@ void backend_changed(Device& d) {
       setup(d);
       break;
     case XB::Connected:
-      if (d.xb.state == XB::Connected && d.link_up) break;
+      if (d.xb.state == XB::Connected && d.link_up) {  // poked again: a resize, as Linux reads it
+        uint64_t sectors;
+        if (xbf::read_u64(d.xb.otherend, "sectors", sectors) == 0 && sectors != d.info.sectors) {
+          con::printf("BLKFRONT vbd %u: capacity %lu -> %lu sectors\n", d.info.handle, d.info.sectors, sectors);
+          d.info.sectors = sectors;
+        }
+        break;
+      }
       if (!(d.xb.state == XB::Initialised && d.rings_fresh) && !setup(d)) break;
       connect(d);
       break;
@@ -789,8 +796,7 @@ void backend_changed(Device& d) {
       go_down(d, "closed");
       if (d.xb.state != XB::Closed) xbf::switch_state(d.xb, XB::Closed);
       break;
-    default:  // Unknown (gone), Initialising, Reconfiguring...
-      go_down(d, "not ready");
+    default:  // Unknown, Initialising, Initialised, Reconfiguring: as Linux, nothing to do
       break;
   }
 }
