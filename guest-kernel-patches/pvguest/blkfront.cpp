@@ -315,20 +315,23 @@ bool build(Device& d, Queue& q, Request* r, unsigned nfrags) {
       grant_ref_t ref = d.persistent_on ? cache_get(d, gfn) : grant::kInvalidRef;
       if (ref == grant::kInvalidRef) {
         ref = grant::gnttab_grant_access(d.info.backend_id, gfn, ro);
-        if (ref == grant::kInvalidRef) goto fail;
+        if (ref == grant::kInvalidRef) {
+          s.nsegs = uint16_t(i);
+          goto fail;
+        }
         refs[i] = ref | kTempBit;
         s.temp_any = true;
         d.st.temp_grants++;
       } else {
         refs[i] = ref;
       }
-      s.nsegs = uint16_t(i + 1);
       uint8_t first = uint8_t(off2 >> kSectorShift);
       segs[i] = blkif_request_segment{ref, first, uint8_t(first + (len >> kSectorShift) - 1), 0};
       addr += len;
       left -= len;
       sector += len >> kSectorShift;
     }
+    s.nsegs = uint16_t(nsegs);
     blkif_request& rq = q.ring.next_request();
     if (indirect) {
       auto& iq = reinterpret_cast<blkif_request_indirect&>(rq);
@@ -383,6 +386,20 @@ void fail_head(Device& d, int err) {
   if (r->done_fn) r->done_fn(r);
 }
 
+// The next queue (round-robin) with room for `need` ring requests.
+inline Queue* pick_queue(Device& d, unsigned need) {
+  unsigned qi = d.rr;
+  for (unsigned k = 0; k < d.nq; k++) {
+    Queue& q = d.q[qi];
+    if (++qi == d.nq) qi = 0;
+    if (!q.broken && q.nfree >= need) {
+      d.rr = qi;
+      return &q;
+    }
+  }
+  return nullptr;
+}
+
 // Moves pending requests onto the rings while they have room.
 void issue(Device& d) {
   if (!d.link_up) return;
@@ -393,17 +410,7 @@ void issue(Device& d) {
       fail_head(d, -int(xen::XEN_E2BIG));
       continue;
     }
-    Queue* target = nullptr;
-    unsigned qi = d.rr;
-    for (unsigned k = 0; k < d.nq; k++) {
-      Queue& q = d.q[qi];
-      if (++qi == d.nq) qi = 0;
-      if (!q.broken && q.nfree >= need) {
-        target = &q;
-        d.rr = qi;
-        break;
-      }
-    }
+    Queue* target = pick_queue(d, need);
     if (!target) return;  // wait for completions
     if (!build(d, *target, r, need)) {
       if (d.ninflight - d.npending > 0) return;  // grants come back with completions
@@ -989,8 +996,14 @@ int submit(Device* dp, Request* r, bool push_now) {
   r->seq = d.next_seq++;
   d.st.submitted++;
   d.ninflight++;
-  pend_push_back(d, r);
-  issue(d);
+  // Nothing queued ahead of it: straight onto a ring if one has room.
+  Queue* q;
+  if (!d.pend_head && d.link_up && r->nfrags <= 64 && (q = pick_queue(d, r->nfrags)) && build(d, *q, r, r->nfrags)) {
+    q->dirty = true;
+  } else {
+    pend_push_back(d, r);
+    issue(d);
+  }
   if (push_now) push_all(d);
   return 0;
 }
