@@ -27,7 +27,7 @@ BackendLink::~BackendLink() {
   const uint64_t one = 1;
   (void)!::write(wake_fd_.get(), &one, sizeof one);
   if (thread_.joinable()) thread_.join();
-  drop_client();
+  drop_client(false);  // the domain is going away: nothing to report
   ::unlink(path_.c_str());
 }
 
@@ -82,7 +82,7 @@ void BackendLink::accept_client() {
   client_fd_ = std::move(fd);
 }
 
-void BackendLink::drop_client() {
+void BackendLink::drop_client(bool report) {
   if (!client_fd_) return;
   client_fd_.reset();
   std::map<uint32_t, Binding> old;
@@ -92,7 +92,7 @@ void BackendLink::drop_client() {
   }
   for (auto& [port, b] : old) evtchn_.unbind_host(port, b.token);
   const uint32_t held = gnttab_.release_backend_pins();
-  if (held) std::fprintf(stderr, "pv-hv: back-end went away holding %u grants; released\n", held);
+  if (held && report) std::fprintf(stderr, "pv-hv: back-end went away holding %u grants; released\n", held);
 }
 
 void BackendLink::serve_request() {

@@ -41,7 +41,7 @@ class BackendLink {
 
   void run();
   void accept_client();
-  void drop_client();  // unbinds everything, releases grant uses
+  void drop_client(bool report = true);  // unbinds everything, releases grant uses
   void serve_request();
   int32_t bind(uint32_t port, UniqueFd to_guest, UniqueFd from_guest);
   void unbind(uint32_t port);
