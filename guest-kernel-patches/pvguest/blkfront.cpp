@@ -96,6 +96,7 @@ struct Device {
   bool ever_connected;
   bool persistent_on;
   bool broken_reported;
+  bool probed_ok;           // listed in devs[]: watch events may act on it
   unsigned written_nq, written_pages;  // keys of the last handshake
   unsigned rr;
   Request* pend_head;
@@ -895,6 +896,14 @@ unsigned probe_all() {
     d = Device{};
     d.info.handle = uint16_t(handle);
     lib::snprintf(d.info.nodename, sizeof d.info.nodename, "device/vbd/%s", name);
+    // Back-end changes are handled as their watch events are delivered,
+    // also while the kernel idles (a restarted back-end gets its front-end
+    // back at once); wait() and friends deliver them during I/O.
+    d.xb.changed_fn = [](xbf::Device&, void* arg) {
+      Device& dev = *static_cast<Device*>(arg);
+      if (dev.probed_ok) backend_changed(dev);
+    };
+    d.xb.changed_arg = &d;
     rc = xbf::probe(d.xb, d.info.nodename);
     if (rc) {
       con::printf("BLKFRONT vbd %u: probe failed: %s\n", d.info.handle, xenbus::error_name(rc));
@@ -905,6 +914,7 @@ unsigned probe_all() {
     d.info.backend_id = d.xb.otherend_id;
     d.next_seq = 1;
     if (d.xb.state != XB::Initialising) xbf::switch_state(d.xb, XB::Initialising);
+    d.probed_ok = true;
     ndevs++;
   }
   // Handshake all of them together, driven by the back-ends' state watches.

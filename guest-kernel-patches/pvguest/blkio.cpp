@@ -297,6 +297,10 @@ Device* pick(const Cmd& c) {
 bool run_cmd(const char* s, size_t len) {
   Cmd c;
   if (!parse_cmd(s, len, c)) return false;
+  if (!c.io && !c.flush && !c.discard && !c.info) {
+    con::printf("BLKIO nothing to do (no read, write, count=, bytes=, flush, discard= or info)\n");
+    return false;
+  }
   if (c.sleep_ms) pvclock::spin_ns(c.sleep_ms * 1000000ull);
   Device* d = pick(c);
   if (!d) {

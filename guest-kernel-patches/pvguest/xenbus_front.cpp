@@ -21,7 +21,11 @@ bool join(char* out, const char* dir, const char* node) {
   return n > 0 && size_t(n) < kPathMax;
 }
 
-void on_otherend(const char*, const char*, void* arg) { static_cast<Device*>(arg)->otherend_changed = true; }
+void on_otherend(const char*, const char*, void* arg) {
+  Device& d = *static_cast<Device*>(arg);
+  d.otherend_changed = true;
+  if (d.changed_fn) d.changed_fn(d, d.changed_arg);
+}
 }  // namespace
 
 int read_str(const char* dir, const char* node, char* buf, size_t size, uint32_t tx) {

@@ -28,6 +28,11 @@ struct Device {
   volatile bool otherend_changed = false;  // the watch fired since
   bool watching = false;
   char token[80];
+  // Optional: called from the watch callback (so from inside
+  // xenbus::wait_events(), never from an upcall) after otherend_changed is
+  // set, as Linux's otherend_changed() calls the driver. Set before probe().
+  void (*changed_fn)(Device& d, void* arg) = nullptr;
+  void* changed_arg = nullptr;
 };
 
 // Reads "<nodename>/backend" and "<nodename>/backend-id"
