@@ -97,6 +97,7 @@ struct Device {
   bool persistent_on;
   bool broken_reported;
   bool probed_ok;           // listed in devs[]: watch events may act on it
+  bool warned_indirect_op;
   unsigned written_nq, written_pages;  // keys of the last handshake
   unsigned rr;
   Request* pend_head;
@@ -469,6 +470,14 @@ unsigned consume(Device& d, Queue& q, Request**& done_tail) {
         put_slot(q, uint32_t(id));
         n++;
         continue;
+      }
+      if (s.op == BLKIF_OP_INDIRECT && op == BLKIF_OP_INDIRECT && !d.warned_indirect_op) {
+        // Accepted, but Linux's blkfront (since 2021) insists on the inner
+        // operation, as Linux's blkback sends it.
+        d.warned_indirect_op = true;
+        con::printf("BLKFRONT vbd %u: back-end answers indirect requests with operation %u, not the inner "
+                    "operation %u (Linux's xen-blkfront would reject that)\n",
+                    d.info.handle, op, s.inner_op);
       }
       if (op != s.op && !(s.op == BLKIF_OP_INDIRECT && op == s.inner_op)) {
         if (d.st.bad_responses++ < 8)
