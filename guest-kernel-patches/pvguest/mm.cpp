@@ -147,6 +147,7 @@ void free_pages(void* p, size_t n) {
 }
 
 Stats stats() {
+  init();
   uint64_t f = arch::lock_irqsave(lock);
   Stats s{base, npages, nfree, fails};
   arch::unlock_irqrestore(lock, f);
