@@ -307,6 +307,10 @@ bool run_cmd(const char* s, size_t len) {
     con::printf("BLKIO no such device\n");
     return false;
   }
+  if (!blkfront::info(d).sectors) {  // never connected: nothing is known about it
+    con::printf("BLKIO vbd %u is not connected\n", blkfront::info(d).handle);
+    return false;
+  }
   const blkfront::Info& in = blkfront::info(d);
   bool ok = true;
   if (c.info)
