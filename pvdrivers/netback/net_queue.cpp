@@ -1,6 +1,7 @@
 #include "netback/net_queue.h"
 
 #include <liburing.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 
@@ -324,6 +325,10 @@ NetQueue::NetQueue(QueueParams p) {
   if (!stop_fd_) throw_errno("eventfd(queue stop)");
   impl_ = std::make_unique<Impl>(std::move(p), stop_fd_.get());
   thread_ = std::thread([this] {
+    // "vif1.0" / "vif1.0 queue 1" -> "vif1.0" / "vif1.0/1" (15 characters at most).
+    std::string tname = impl_->p.name;
+    if (const auto q = tname.find(" queue "); q != std::string::npos) tname = tname.substr(0, q) + "/" + tname.substr(q + 7);
+    ::pthread_setname_np(::pthread_self(), tname.substr(0, 15).c_str());
     try {
       impl_->run();
     } catch (const std::exception& e) {
