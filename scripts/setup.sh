@@ -14,6 +14,7 @@ PACKAGES=(
   iproute2 iputils-ping procps        # end-to-end tests (namespaces, tap, ping)
   xenstore-utils                      # xenstore conformance tests (real Xen clients)
   qemu-system-x86                     # benchmark reference (microvm boot time)
+  fio                                 # benchmark reference (host I/O on the same image as a guest disk)
   python3                             # benchmark report helpers
   libmnl-dev                          # pvd's networks: rtnetlink (bridges, links, addresses)
   libnftables-dev                     # pvd's networks: NAT and isolation rules through libnftables

@@ -130,6 +130,7 @@ void BlkBackend::connect_queue(DomainLink& link, uint32_t index, const std::stri
   q.evtchn = link.bind(uint32_t(port));
   QueueConfig c;
   c.index = index;
+  c.thread_name = "vbd" + std::to_string(id().domid) + "." + std::to_string(id().devid) + "q" + std::to_string(index);
   c.abi = abi;
   c.ring = q.ring.data();
   c.ring_bytes = q.ring.bytes();

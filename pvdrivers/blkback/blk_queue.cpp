@@ -1,6 +1,7 @@
 #include "blkback/blk_queue.h"
 
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -117,6 +118,7 @@ void BlkQueue::arm_poll(int fd, uint64_t tag) {
 
 // ---- the thread ----
 void BlkQueue::run() {
+  if (!c_.thread_name.empty()) ::pthread_setname_np(::pthread_self(), c_.thread_name.substr(0, 15).c_str());
   arm_poll(c_.kick_fd, kKickTag);
   arm_poll(stop_fd_.get(), kStopTag);
   for (;;) {

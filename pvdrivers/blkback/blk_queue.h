@@ -53,6 +53,7 @@ inline constexpr uint32_t kMaxPersistentGrants = 1056;
 
 struct QueueConfig {
   uint32_t index = 0;
+  std::string thread_name;  // at most 15 characters shown (e.g. "vbd1.51712q0")
   Abi abi = Abi::native;
   void* ring = nullptr;  // the mapped ring pages (outlive the queue)
   uint64_t ring_bytes = 0;

@@ -33,8 +33,8 @@ namespace B = xen::blkif;
 namespace G = xen::gnttab;
 using namespace pv::blkback;
 
-inline constexpr uint64_t kRamPages = 2048;   // 8 MiB
-inline constexpr uint64_t kGrantFrameGfn = 1;  // 512 grant entries
+inline constexpr uint64_t kRamPages = 2048;   // 8 MiB by default
+inline constexpr uint64_t kGrantFrameGfn = 1;  // grant frames from here (512 entries each, up to 14)
 inline constexpr uint64_t kRingGfn = 16;       // up to 16 ring pages
 inline constexpr uint64_t kDataGfn = 64;       // data pages from here
 inline constexpr uint64_t kDiskBytes = 4 << 20;
@@ -93,17 +93,17 @@ class TempDisk {
 
 class FakeGuest {
  public:
-  FakeGuest() {
-    ram_bytes_ = kRamPages * 4096;
+  explicit FakeGuest(uint64_t ram_pages = kRamPages, uint32_t grant_frames = 1) {
+    ram_bytes_ = ram_pages * 4096;
     ram_ = static_cast<uint8_t*>(::mmap(nullptr, ram_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-    shared_bytes_ = pv::GrantShared::bytes_for(1);
+    shared_bytes_ = pv::GrantShared::bytes_for(grant_frames);
     shared_ = static_cast<pv::GrantShared*>(
         ::mmap(nullptr, shared_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
     shared_->magic = pv::GrantShared::kMagic;
-    shared_->max_frames = 1;
-    shared_->nr_frames = 1;
+    shared_->max_frames = grant_frames;
+    shared_->nr_frames = grant_frames;
     for (auto& g : shared_->frame_gfn) g = pv::GrantShared::kInvalidGfn;
-    shared_->frame_gfn[0] = kGrantFrameGfn;
+    for (uint32_t f = 0; f < grant_frames; f++) shared_->frame_gfn[f] = kGrantFrameGfn + f;
     access_ = std::make_unique<pv::GrantAccess>(ram_, ram_bytes_, shared_);
     kick_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     irq_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -119,7 +119,7 @@ class FakeGuest {
 
   uint8_t* page(uint64_t gfn) { return ram_ + gfn * 4096; }
   G::grant_entry_v1& entry(xen::grant_ref_t ref) {
-    return reinterpret_cast<G::grant_entry_v1*>(page(kGrantFrameGfn))[ref];
+    return reinterpret_cast<G::grant_entry_v1*>(page(kGrantFrameGfn))[ref];  // frames are consecutive
   }
   void grant(xen::grant_ref_t ref, uint64_t gfn, bool readonly = false, xen::domid_t to = 0) {
     entry(ref).frame = uint32_t(gfn);
@@ -168,6 +168,7 @@ class FakeGuest {
   void stop() { queue_.reset(); }
 
   uint32_t ring_size() const { return abi_ == Abi::native ? front_.size() : front32_.size(); }
+  int irq_fd() const { return irq_; }
   uint32_t free_requests() const { return abi_ == Abi::native ? front_.free_requests() : front32_.free_requests(); }
 
   // Puts one request (native layout bytes; translated for x86_32) on the
@@ -246,6 +247,16 @@ class FakeGuest {
     if (::read(irq_, &v, 8) == 8) irqs_seen += v;
     return out;
   }
+  // Takes every response there is, then arms rsp_event (native ABI). True
+  // if more arrived meanwhile (call again); false: wait for irq_fd().
+  bool drain(std::vector<Rsp>& out) {
+    while (front_.has_unconsumed_responses()) {
+      const auto& r = front_.response(front_.rsp_cons++);
+      out.push_back({r.id, r.operation, r.status});
+    }
+    return front_.final_check_for_responses();
+  }
+
   // One request: queue, push, wait for its response.
   Rsp run(const B::blkif_request& r) {
     queue_request(r);

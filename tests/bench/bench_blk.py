@@ -1,0 +1,268 @@
+#!/usr/bin/env python3
+"""Benchmark 7: virtual disk I/O (blkback in pv-backd, the guest's blkfront)
+against fio on the host, same backing file, same run.
+
+Workloads: 4 KiB random read at queue depth 1 and 32, 1 MiB sequential read
+and write at queue depth 4. Backing stores: a file on the local disk
+(--disk-dir, default /var/tmp) and one on tmpfs (/dev/shm), each a 64 MiB
+raw image filled with random bytes (so reads hit allocated blocks).
+
+For each store, three measurements of each workload:
+ - host: `fio --ioengine=io_uring --direct=1` on the file (--direct=0 if the
+   file system refuses O_DIRECT), --runtime seconds; the reference.
+ - guest: pvguest's `blkio=` tool in a domain created through pvd (the disk
+   as `format=raw, vdev=xvda, access=rw, target=FILE`), one command per
+   workload. Host CPU per I/O is read from /proc deltas between the guest's
+   result lines: pv-backd (all threads), pv-hv's vCPU threads (the guest's
+   emulated instructions, KVM/PVM) and pv-hv's other threads (event-channel
+   relay, timers, console).
+ - blkback alone: build/bin/blkback_bench, a synthetic front-end in the
+   host driving one BlkQueue (same code as pv-backd) with the same
+   workload, when that binary was built: the back-end's cost without the
+   emulated guest.
+Ratios are guest/host and blkback/host IOPS (MB/s for sequential). Goals
+(issue 5): 4 KiB QD32 >= 85% of host IOPS, sequential >= 90% of host MB/s.
+Writes only under a fresh /tmp directory, the --disk-dir image and a
+/dev/shm image, all removed at the end (also on error or Ctrl-C).
+"""
+import argparse
+import atexit
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.dont_write_bytecode = True  # write nothing outside /tmp
+import benchlib as b  # noqa: E402
+
+ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+ap.add_argument("--disk-dir", default="/var/tmp", help="directory on the local disk for the image")
+ap.add_argument("--stores", default="disk,tmpfs", help="which stores: disk,tmpfs")
+ap.add_argument("--size-mib", type=int, default=64, help="image size")
+ap.add_argument("--runtime", type=float, default=3, help="seconds per fio / blkback_bench run")
+ap.add_argument("--scale", type=float, default=1.0, help="multiplies the guest's I/O counts")
+ap.add_argument("--vcpus", type=int, default=2)
+a = ap.parse_args()
+b.need_built()
+if not os.path.exists(b.PVD):
+    sys.exit(f"missing {b.PVD}: build first")
+BLKQ = os.path.join(b.BUILD, "bin", "blkback_bench")
+BACKD = os.path.join(b.BUILD, "bin", "pv-backd")
+if not os.path.exists(BACKD):
+    sys.exit(f"missing {BACKD}: build first")
+
+# name, fio rw, block size, queue depth, guest I/O count
+WORKLOADS = [
+    ("4k randread qd1", "randread", 4096, 1, 2000),
+    ("4k randread qd32", "randread", 4096, 32, 4000),
+    ("1m seq read qd4", "read", 1 << 20, 4, 128),
+    ("1m seq write qd4", "write", 1 << 20, 4, 128),
+]
+TICK = os.sysconf("SC_CLK_TCK")
+
+_files = []
+
+
+def _cleanup():
+    for f in _files:
+        try:
+            if os.path.isdir(f):
+                for n in os.listdir(f):
+                    os.unlink(os.path.join(f, n))
+                os.rmdir(f)
+            else:
+                os.unlink(f)
+        except OSError:
+            pass
+
+
+atexit.register(_cleanup)
+
+
+def make_image(path, mib):
+    with open(path, "wb") as f:
+        for _ in range(mib):
+            f.write(os.urandom(1 << 20))
+        f.flush()
+        os.fsync(f.fileno())
+
+
+# ---- host reference: fio ----
+def fio(path, rw, bs, qd, direct):
+    argv = ["fio", "--name=ref", f"--filename={path}", "--ioengine=io_uring", f"--direct={direct}", f"--rw={rw}",
+            f"--bs={bs}", f"--iodepth={qd}", f"--runtime={a.runtime}", "--time_based", "--output-format=json",
+            f"--size={a.size_mib}M", "--randrepeat=0", "--norandommap"]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=a.runtime * 10 + 60)
+    if r.returncode != 0:
+        return None
+    job = json.loads(r.stdout[r.stdout.index("{"):])["jobs"][0]
+    side = job["write"] if rw == "write" else job["read"]
+    secs = job["job_runtime"] / 1000.0
+    ios = side["total_ios"]
+    cpu_s = (job["usr_cpu"] + job["sys_cpu"]) / 100.0 * secs
+    return {"iops": ios / secs, "mbps": side["io_bytes"] / secs / 1e6, "ios": ios,
+            "cpu_us": cpu_s / max(ios, 1) * 1e6, "direct": direct}
+
+
+def host_ref(path, rw, bs, qd):
+    return fio(path, rw, bs, qd, 1) or fio(path, rw, bs, qd, 0)
+
+
+# ---- blkback alone ----
+def blkq(path, rw, bs, qd):
+    if not os.path.exists(BLKQ):
+        return None
+    r = subprocess.run([BLKQ, "--file", path, "--rw", rw, "--bs", str(bs), "--qd", str(qd), "--seconds",
+                        str(a.runtime)], capture_output=True, text=True, timeout=a.runtime * 10 + 60)
+    m = re.search(r"iops=([0-9.]+) mbps=([0-9.]+) backend_cpu_us_per_io=([0-9.]+) frontend_cpu_us_per_io=([0-9.]+)",
+                  r.stdout)
+    if r.returncode != 0 or not m:
+        print(f"  blkback_bench failed: {r.stdout.strip()} {r.stderr.strip()}")
+        return None
+    return {"iops": float(m[1]), "mbps": float(m[2]), "cpu_us": float(m[3]), "fe_cpu_us": float(m[4])}
+
+
+# ---- guest ----
+def task_cpu_ns(pid, want=None):
+    """CPU time (ns, from schedstat) of pid's threads; want(comm) selects."""
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0
+    for t in tasks:
+        try:
+            comm = open(f"/proc/{pid}/task/{t}/comm").read().strip()
+            if want and not want(comm):
+                continue
+            total += int(open(f"/proc/{pid}/task/{t}/schedstat").read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
+def pv_hv_pid(state):
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmd = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if cmd and os.path.basename(cmd[0]) == b"pv-hv" and any(state.encode() in c for c in cmd):
+            return int(pid)
+    return None
+
+
+def cpu_snapshot(backd, hv):
+    return (task_cpu_ns(backd), task_cpu_ns(hv, lambda c: c.startswith("vcpu")),
+            task_cpu_ns(hv, lambda c: not c.startswith("vcpu")))
+
+
+def guest_run(tmp, admin, image):
+    state = os.path.join(tmp, "state")
+    cmds = ["info"]
+    for name, rw, bs, qd, count in WORKLOADS:
+        kind = "read" if "read" in rw else "write"
+        order = "rand" if rw.startswith("rand") else "seq"
+        cmds.append(f"{kind},{order},bs={bs // 1024}k,qd={qd},count={max(8, int(count * a.scale))}")
+    cfg = os.path.join(tmp, "blk.cfg")
+    with open(cfg, "w") as f:
+        f.write(f'name = "blk"\ntype = "pvh"\nmemory = 128\nvcpus = {a.vcpus}\nkernel = "{b.GUEST}"\n'
+                f'extra = "blkio={";".join(cmds)} idle"\n'
+                f"disk = ['format=raw, vdev=xvda, access=rw, target={image}']\n")
+    r = subprocess.run([b.PVCTL, "--socket", admin, "create", cfg], capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError(f"pvctl create: {r.stderr.strip()}")
+    domid = int(re.search(r"\(id ([0-9]+)\)", r.stdout)[1])
+    log = os.path.join(state, "domains", f"{domid}.console.log")
+    backd = int(open(os.path.join(state, "pv-backd.pid")).read())
+    hv = pv_hv_pid(state + "/")
+    results, seen, snap = [], 0, None
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        text = open(log, errors="replace").read() if os.path.exists(log) else ""
+        lines = [l for l in text.splitlines() if l.startswith("BLKIO ")]
+        for l in lines[seen:]:
+            now = cpu_snapshot(backd, hv)
+            if l.startswith("BLKIO info"):
+                print("  guest: " + l)
+            elif l.startswith("BLKIO op="):
+                m = dict(kv.split("=", 1) for kv in l.split()[1:] if "=" in kv)
+                d = [(x - y) / 1e3 for x, y in zip(now, snap)] if snap else [0, 0, 0]
+                ios = max(int(m["ios"]), 1)
+                results.append({"iops": int(m["iops"]), "mbps": float(m["mbps"]), "errors": int(m["errors"]),
+                                "backd_us": d[0] / ios, "vcpu_us": d[1] / ios, "hvother_us": d[2] / ios})
+            elif l.startswith("BLKIO DONE"):
+                subprocess.run([b.PVCTL, "--socket", admin, "destroy", str(domid)], capture_output=True, timeout=60)
+                if len(results) != len(WORKLOADS):
+                    raise RuntimeError(f"guest finished with {len(results)} results:\n{text[-2000:]}")
+                return results
+            snap = now
+        seen = len(lines)
+        time.sleep(0.002)
+    raise TimeoutError(f"guest did not finish: {open(log).read()[-2000:] if os.path.exists(log) else ''}")
+
+
+def pct(x, ref):
+    return f"{100.0 * x / ref:.1f}%" if ref else "n/a"
+
+
+def main():
+    tmp = b.make_tmpdir("pv-bench-blk.")
+    _, admin, _ = b.start_pvd(tmp)
+    stores = []
+    for s in a.stores.split(","):
+        if s == "disk":
+            d = tempfile.mkdtemp(prefix="pv-bench-blk.", dir=a.disk_dir)
+            _files.append(d)
+            stores.append(("local disk (" + a.disk_dir + ")", os.path.join(d, "disk.img")))
+        elif s == "tmpfs":
+            fd, p = tempfile.mkstemp(prefix="pv-bench-blk.", suffix=".img", dir="/dev/shm")
+            os.close(fd)
+            _files.append(p)
+            stores.append(("tmpfs (/dev/shm)", p))
+    ncpu = os.cpu_count()
+    for label, image in stores:
+        make_image(image, a.size_mib)
+        print(f"=== {label}: {a.size_mib} MiB image {image}")
+        host = [host_ref(image, rw, bs, qd) for _, rw, bs, qd, _ in WORKLOADS]
+        alone = [blkq(image, rw, bs, qd) for _, rw, bs, qd, _ in WORKLOADS]
+        guest = guest_run(tmp, admin, image)
+        print(f"  {'workload':<18} {'host fio':>14} {'guest':>12} {'guest/host':>10} {'blkback alone':>14} "
+              f"{'alone/host':>10} | CPU us/IO: {'fio':>6} {'backd':>6} {'hv-vcpu':>8} {'hv-other':>8} "
+              f"{'bench-be':>8}")
+        for (name, rw, bs, qd, _), h, g, q in zip(WORKLOADS, host, guest, alone):
+            seq = bs >= (1 << 20)
+            unit = "MB/s" if seq else "IOPS"
+            hv_, gv = (h["mbps"], g["mbps"]) if seq else (h["iops"], g["iops"])
+            qv = (q["mbps"] if seq else q["iops"]) if q else 0
+            direct = "" if h["direct"] else " (fio direct=0)"
+            print(f"  {name:<18} {hv_:>9.0f} {unit:<4} {gv:>7.0f} {unit:<4} {pct(gv, hv_):>10} "
+                  f"{(f'{qv:.0f} ' + unit) if q else 'n/a':>14} {pct(qv, hv_) if q else 'n/a':>10} | "
+                  f"          {h['cpu_us']:>6.1f} {g['backd_us']:>6.1f} {g['vcpu_us']:>8.1f} {g['hvother_us']:>8.1f} "
+                  f"{(q['cpu_us'] if q else 0):>8.1f}{direct}")
+            goal = "-"
+            verdict = "reported"
+            if name == "4k randread qd32":
+                goal = ">= 85% of host IOPS"
+            elif seq:
+                goal = ">= 90% of host MB/s"
+            if goal != "-":
+                verdict = ("met" if gv >= (0.85 if not seq else 0.90) * hv_ else "NOT met") + " (guest)"
+                if q:
+                    verdict += "; blkback alone " + ("met" if qv >= (0.85 if not seq else 0.90) * hv_ else "NOT met")
+            store = "disk" if label.startswith("local") else "tmpfs"
+            print(f"RESULT|blk {name} ({store})|guest {gv:.0f} {unit}; blkback alone "
+                  f"{(f'{qv:.0f} ' + unit) if q else 'n/a'}; CPU/IO backd {g['backd_us']:.1f} us, guest vCPU "
+                  f"{g['vcpu_us']:.0f} us|fio {hv_:.0f} {unit} ({h['cpu_us']:.1f} us CPU/IO)|guest "
+                  f"{pct(gv, hv_)}, alone {pct(qv, hv_) if q else 'n/a'}|{goal}|{verdict}")
+    print(f"(host: {ncpu} CPUs; guest {a.vcpus} vCPUs; CPU us/IO: fio = fio's usr+sys; backd = pv-backd; hv-vcpu = "
+          "pv-hv vCPU threads, i.e. the emulated guest; hv-other = pv-hv's other threads; bench-be = "
+          "blkback_bench's queue thread)")
+
+
+main()
