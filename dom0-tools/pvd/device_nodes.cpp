@@ -52,7 +52,8 @@ std::vector<std::string> backend_dirs(uint32_t domid) {
 }
 
 std::vector<NodeWrite> device_nodes(uint32_t domid, const std::string& uuid, const config::DomainConfig& cfg,
-                                    const std::function<std::string(const std::string&)>& resolve_bridge) {
+                                    const std::function<std::string(const std::string&)>& resolve_bridge,
+                                    std::vector<VifAddress>* addresses) {
   std::vector<NodeWrite> out;
   const std::string id = std::to_string(domid);
   const std::vector<std::string> be_perms{"n0", "r" + id}, fe_perms{"n" + id, "r0"};
@@ -125,6 +126,7 @@ std::vector<NodeWrite> device_nodes(uint32_t domid, const std::string& uuid, con
       std::string ips;
       for (const auto& ip : v.ips) ips += (ips.empty() ? "" : " ") + ip;
       key(be + "/ip", ips);
+      if (addresses && v.ips.front().find(':') == std::string::npos) addresses->push_back({bridge, mac, v.ips.front()});
     }
     if (v.mtu) key(be + "/mtu", std::to_string(*v.mtu));
     key(be + "/state", "1");

@@ -29,12 +29,18 @@ struct NodeWrite {
   bool mkdir_only = false;
 };
 
+// A vif with ip=: its address, for the DHCP server of its network.
+struct VifAddress {
+  std::string bridge, mac, ip;
+};
+
 // Checks every disk and vif of `cfg` and returns the nodes to write, in
 // order; throws UserError naming the device when one cannot be served
 // (missing image, unsupported format, bridge that does not exist ...).
 // `resolve_bridge` turns a vif's bridge= into a host bridge name.
 std::vector<NodeWrite> device_nodes(uint32_t domid, const std::string& uuid, const config::DomainConfig& cfg,
-                                    const std::function<std::string(const std::string&)>& resolve_bridge);
+                                    const std::function<std::string(const std::string&)>& resolve_bridge,
+                                    std::vector<VifAddress>* addresses = nullptr);
 
 // The back-end directories of a domain (removed when it goes away).
 std::vector<std::string> backend_dirs(uint32_t domid);

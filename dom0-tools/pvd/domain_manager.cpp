@@ -119,7 +119,7 @@ void DomainManager::reattach() {
       // The store was pvd's memory: the domain's nodes are made anew.
       std::vector<NodeWrite> devices;
       try {
-        devices = device_nodes(domid, rec.uuid(), ref.spec, resolve_bridge_);
+        devices = device_nodes(domid, rec.uuid(), ref.spec, resolve_bridge_, &ref.leases);
       } catch (const std::exception& e) {
         std::cerr << "pvd: domain " << domid << ": devices not restored: " << e.what() << "\n";
       }
@@ -219,7 +219,19 @@ void DomainManager::start(Domain& d) {
   const uint32_t domid = d.rec.domid();
   ::unlink(registry_.status_file(domid).c_str());
   // Every disk and vif is checked before anything starts.
-  std::vector<NodeWrite> devices = device_nodes(domid, d.rec.uuid(), d.spec, resolve_bridge_);
+  std::vector<VifAddress> addresses;
+  std::vector<NodeWrite> devices = device_nodes(domid, d.rec.uuid(), d.spec, resolve_bridge_, &addresses);
+  drop_leases(d);
+  for (const auto& a : addresses) {
+    try {
+      if (add_lease_) add_lease_(a.bridge, a.mac, a.ip);
+      d.leases.push_back(a);
+    } catch (const std::exception& e) {
+      // Not a network pvd serves DHCP on (bridge mode): the guest is
+      // configured some other way.
+      (void)e;
+    }
+  }
   std::vector<std::string> argv = {pv_hv_, "--kernel", d.spec.kernel, "--memory", std::to_string(d.spec.memory_mib) + "M",
                                    "--vcpus", std::to_string(d.spec.vcpus), "--name", d.spec.name, "--domid",
                                    std::to_string(domid), "--status-file", registry_.status_file(domid),
@@ -287,9 +299,19 @@ void DomainManager::on_exit(uint32_t domid) {
   save(d);
 }
 
+void DomainManager::drop_leases(Domain& d) {
+  for (const auto& a : std::exchange(d.leases, {})) {
+    try {
+      if (remove_lease_) remove_lease_(a.bridge, a.mac);
+    } catch (const std::exception&) {
+    }
+  }
+}
+
 void DomainManager::forget(uint32_t domid) {
   auto it = domains_.find(domid);
   if (it == domains_.end()) return;
+  drop_leases(*it->second);
   auto waiters = std::move(it->second->on_gone);
   A::Reply gone;
   *gone.mutable_domain() = info(*it->second);

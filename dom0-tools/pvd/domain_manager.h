@@ -13,6 +13,7 @@
 #include "admin.pb.h"
 #include "domain_process.h"
 #include "config/domain_config.h"
+#include "device_nodes.h"
 #include "registry.h"
 #include "xenstore_host.h"
 
@@ -37,6 +38,14 @@ class DomainManager {
   // How a vif's bridge= becomes a host bridge (pvd's networks resolve
   // their names); by default the value is used as it is.
   void set_bridge_resolver(std::function<std::string(const std::string&)> fn) { resolve_bridge_ = std::move(fn); }
+  // A vif with ip= gets that address from its network's DHCP server:
+  // `add(bridge, mac, ip)` while the domain exists, `remove(bridge, mac)`
+  // after. Either may throw (a bridge pvd does not serve DHCP on): ignored.
+  void set_lease_hooks(std::function<void(const std::string&, const std::string&, const std::string&)> add,
+                       std::function<void(const std::string&, const std::string&)> remove) {
+    add_lease_ = std::move(add);
+    remove_lease_ = std::move(remove);
+  }
 
   // The console socket of a running domain, or an error reply.
   std::variant<std::string, admin::Reply> console_socket(const admin::DomainRef& ref);
@@ -51,6 +60,7 @@ class DomainManager {
     std::vector<ReplyFn> on_shutdown;  // shutdown --wait: once its pv-hv exits
     std::unique_ptr<boost::asio::steady_timer> kill_timer;
     std::vector<std::chrono::steady_clock::time_point> recent_starts;
+    std::vector<VifAddress> leases;  // fixed DHCP addresses given out for its vifs
   };
 
   admin::Reply create(const admin::CreateRequest& c);
@@ -73,6 +83,9 @@ class DomainManager {
   std::string pv_hv_;
   std::map<uint32_t, std::unique_ptr<Domain>> domains_;
   std::function<std::string(const std::string&)> resolve_bridge_ = [](const std::string& b) { return b; };
+  std::function<void(const std::string&, const std::string&, const std::string&)> add_lease_;
+  std::function<void(const std::string&, const std::string&)> remove_lease_;
+  void drop_leases(Domain& d);
 };
 
 admin::Reply error_reply(admin::ErrorCode code, const std::string& message);

@@ -86,6 +86,11 @@ int main(int argc, char** argv) {
     pv::pvd::DomainManager domains(io, registry, xenstore, pv_hv);
     // A vif's bridge= names a pvd network or an existing bridge.
     domains.set_bridge_resolver([&networks](const std::string& b) { return networks.bridge_for(b); });
+    domains.set_lease_hooks(
+        [&networks](const std::string& bridge, const std::string& mac, const std::string& ip) {
+          networks.add_static_lease(bridge, mac, ip);
+        },
+        [&networks](const std::string& bridge, const std::string& mac) { networks.remove_static_lease(bridge, mac); });
     pv::pvd::AdminServer server(io, socket_path, domains, networks);
     if (daemonize && ::daemon(0, 0) != 0) throw std::runtime_error("daemon() failed");
     networks.restore();

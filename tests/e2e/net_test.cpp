@@ -231,6 +231,23 @@ TEST_F(NetE2E, DhcpConfiguresTheGuestAndHostAndGuestPingEachOther) {
   EXPECT_TRUE(eventually([&] { return !host_has_link("vif" + std::to_string(id) + ".0"); }, 10s)) << links(host_);
 }
 
+// A vif with ip= gets exactly that address from pvd's dnsmasq (a fixed
+// lease while the domain exists), so DHCP and anti-spoofing agree.
+TEST_F(NetE2E, VifWithIpGetsThatAddressByDhcp) {
+  network("fixed", "nat", "10.0.12.0/24");
+  const uint32_t id = guest("gf", "net=dhcp ping=10.0.12.1,count=2,interval=200 netserve",
+                            "mac=00:16:3e:00:0c:2a, bridge=fixed, ip=10.0.12.42");
+  ASSERT_NE(id, 0u);
+  EXPECT_EQ(guest_ip(id), "10.0.12.42") << console(id);
+  EXPECT_TRUE(console_has(id, "PING summary dst=10.0.12.1 sent=2 received=2")) << console(id);
+  EXPECT_EQ(stat(id, "tx-spoofed"), 0);
+  const std::string hosts = state_ + "/networks/fixed.hosts";
+  EXPECT_NE(read_text(hosts).find("00:16:3e:00:0c:2a"), std::string::npos) << hosts;
+  EXPECT_EQ(pvctl({"destroy", "gf"}).exit_code, 0);
+  // The lease goes with the domain.
+  EXPECT_TRUE(eventually([&] { return read_text(hosts).find("00:16:3e:00:0c:2a") == std::string::npos; }, 5s));
+}
+
 TEST_F(NetE2E, TwoGuestsOnOneBridgeReachEachOther) {
   network("pair", "host-only", "10.0.7.0/24");
   const uint32_t a = guest("ga", "net=static ip=10.0.7.11/24 netserve", "mac=00:16:3e:00:07:11, bridge=pair, ip=10.0.7.11");
