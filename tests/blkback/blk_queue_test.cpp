@@ -486,5 +486,52 @@ TEST(BackingStore, Tmpfs) {
   EXPECT_EQ(std::memcmp(g.page(kDataGfn), want.data(), 4096), 0);
 }
 
+// A block device (a loop device over a temporary file, when this runs as
+// root with loop devices available): size, sector sizes, I/O, BLKDISCARD.
+TEST(BackingStore, BlockDevice) {
+  TempDisk backing(4 << 20);
+  std::string dev;
+  if (FILE* p = ::popen(("losetup -f --show " + backing.path() + " 2>/dev/null").c_str(), "r")) {
+    char buf[64] = {};
+    if (std::fgets(buf, sizeof buf, p)) dev = buf;
+    ::pclose(p);
+  }
+  while (!dev.empty() && (dev.back() == '\n' || dev.back() == ' ')) dev.pop_back();
+  if (dev.empty()) GTEST_SKIP() << "no loop device (needs root and losetup)";
+  struct Detach {
+    std::string dev;
+    ~Detach() { (void)!std::system(("losetup -d " + dev).c_str()); }
+  } detach{dev};
+  auto s = std::make_shared<BackingStore>(dev, false);
+  EXPECT_TRUE(s->block_device());
+  EXPECT_EQ(s->sectors(), 8192u);
+  EXPECT_EQ(s->logical_sector_size(), 512u);
+  FakeGuest g;
+  Limits l;
+  l.disk_sectors = s->sectors();
+  l.discard = s->discard_supported();
+  g.start(s, l);
+  g.grant(100, kDataGfn);
+  fill_pattern(g.page(kDataGfn), 4096, 64, 12);
+  EXPECT_EQ(g.run(rw_request(B::BLKIF_OP_WRITE, 1, 64, 1, 100)).status, B::BLKIF_RSP_OKAY);
+  B::blkif_request f{};
+  f.operation = B::BLKIF_OP_FLUSH_DISKCACHE;
+  EXPECT_EQ(g.run(f).status, B::BLKIF_RSP_OKAY);
+  std::memset(g.page(kDataGfn), 0, 4096);
+  EXPECT_EQ(g.run(rw_request(B::BLKIF_OP_READ, 2, 64, 1, 100)).status, B::BLKIF_RSP_OKAY);
+  std::vector<uint8_t> want(4096);
+  fill_pattern(want.data(), 4096, 64, 12);
+  EXPECT_EQ(std::memcmp(g.page(kDataGfn), want.data(), 4096), 0);
+  if (s->discard_supported()) {
+    B::blkif_request_discard d{};
+    d.operation = B::BLKIF_OP_DISCARD;
+    d.sector_number = 64;
+    d.nr_sectors = 8;
+    EXPECT_EQ(g.run_raw(d).status, B::BLKIF_RSP_OKAY);
+    EXPECT_EQ(g.stats.sectors_discarded.load(), 8u);
+  }
+  g.stop();
+}
+
 }  // namespace
 }  // namespace blktest
