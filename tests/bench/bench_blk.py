@@ -20,6 +20,10 @@ For each store, three measurements of each workload:
    host driving one BlkQueue (same code as pv-backd) with the same
    workload, when that binary was built: the back-end's cost without the
    emulated guest.
+Each store gets --rounds rounds of all three (fio and blkback alone
+interleaved workload by workload, then a fresh domain); medians are
+reported. fio's CPU time is its whole process tree's (wait4 rusage, so
+io_uring's io-wq workers count too).
 Ratios are guest/host and blkback/host IOPS (MB/s for sequential). Goals
 (issue 5): 4 KiB QD32 >= 85% of host IOPS, sequential >= 90% of host MB/s.
 Writes only under a fresh /tmp directory, the --disk-dir image and a
@@ -30,6 +34,7 @@ import atexit
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -42,7 +47,8 @@ ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDe
 ap.add_argument("--disk-dir", default="/var/tmp", help="directory on the local disk for the image")
 ap.add_argument("--stores", default="disk,tmpfs", help="which stores: disk,tmpfs")
 ap.add_argument("--size-mib", type=int, default=64, help="image size")
-ap.add_argument("--runtime", type=float, default=3, help="seconds per fio / blkback_bench run")
+ap.add_argument("--runtime", type=float, default=2, help="seconds per fio / blkback_bench run")
+ap.add_argument("--rounds", type=int, default=3, help="rounds (fio, blkback alone, guest); medians reported")
 ap.add_argument("--scale", type=float, default=1.0, help="multiplies the guest's I/O counts")
 ap.add_argument("--vcpus", type=int, default=2)
 a = ap.parse_args()
@@ -91,20 +97,40 @@ def make_image(path, mib):
 
 
 # ---- host reference: fio ----
+def run_counted(argv, timeout):
+    """Runs argv to completion; returns (returncode, stdout)."""
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        out, _ = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        return -1, ""
+    return p.returncode, out
+
+
+def children_cpu():
+    """CPU seconds of every reaped child, all its threads included (also
+    io_uring's io-wq workers, which fio's own usr/sys figures miss)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def fio(path, rw, bs, qd, direct):
     argv = ["fio", "--name=ref", f"--filename={path}", "--ioengine=io_uring", f"--direct={direct}", f"--rw={rw}",
             f"--bs={bs}", f"--iodepth={qd}", f"--runtime={a.runtime}", "--time_based", "--output-format=json",
             f"--size={a.size_mib}M", "--randrepeat=0", "--norandommap"]
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=a.runtime * 10 + 60)
-    if r.returncode != 0:
+    c0 = children_cpu()
+    rc, out = run_counted(argv, a.runtime * 10 + 60)
+    cpu = children_cpu() - c0
+    if rc != 0:
         return None
-    job = json.loads(r.stdout[r.stdout.index("{"):])["jobs"][0]
+    job = json.loads(out[out.index("{"):])["jobs"][0]
     side = job["write"] if rw == "write" else job["read"]
     secs = job["job_runtime"] / 1000.0
     ios = side["total_ios"]
-    cpu_s = (job["usr_cpu"] + job["sys_cpu"]) / 100.0 * secs
     return {"iops": ios / secs, "mbps": side["io_bytes"] / secs / 1e6, "ios": ios,
-            "cpu_us": cpu_s / max(ios, 1) * 1e6, "direct": direct}
+            "cpu_us": cpu / max(ios, 1) * 1e6, "direct": direct}
 
 
 def host_ref(path, rw, bs, qd):
@@ -115,12 +141,12 @@ def host_ref(path, rw, bs, qd):
 def blkq(path, rw, bs, qd):
     if not os.path.exists(BLKQ):
         return None
-    r = subprocess.run([BLKQ, "--file", path, "--rw", rw, "--bs", str(bs), "--qd", str(qd), "--seconds",
-                        str(a.runtime)], capture_output=True, text=True, timeout=a.runtime * 10 + 60)
+    argv = [BLKQ, "--file", path, "--rw", rw, "--bs", str(bs), "--qd", str(qd), "--seconds", str(a.runtime)]
+    rc, out = run_counted(argv, a.runtime * 10 + 60)
     m = re.search(r"iops=([0-9.]+) mbps=([0-9.]+) backend_cpu_us_per_io=([0-9.]+) frontend_cpu_us_per_io=([0-9.]+)",
-                  r.stdout)
-    if r.returncode != 0 or not m:
-        print(f"  blkback_bench failed: {r.stdout.strip()} {r.stderr.strip()}")
+                  out)
+    if rc != 0 or not m:
+        print(f"  blkback_bench failed: {out.strip()}")
         return None
     return {"iops": float(m[1]), "mbps": float(m[2]), "cpu_us": float(m[3]), "fe_cpu_us": float(m[4])}
 
@@ -162,7 +188,7 @@ def cpu_snapshot(backd, hv):
             task_cpu_ns(hv, lambda c: not c.startswith("vcpu")))
 
 
-def guest_run(tmp, admin, image):
+def guest_run(tmp, admin, image, verbose=False):
     state = os.path.join(tmp, "state")
     cmds = ["info"]
     for name, rw, bs, qd, count in WORKLOADS:
@@ -188,7 +214,7 @@ def guest_run(tmp, admin, image):
         lines = [l for l in text.splitlines() if l.startswith("BLKIO ")]
         for l in lines[seen:]:
             now = cpu_snapshot(backd, hv)
-            if l.startswith("BLKIO info"):
+            if l.startswith("BLKIO info") and verbose:
                 print("  guest: " + l)
             elif l.startswith("BLKIO op="):
                 m = dict(kv.split("=", 1) for kv in l.split()[1:] if "=" in kv)
@@ -211,6 +237,11 @@ def pct(x, ref):
     return f"{100.0 * x / ref:.1f}%" if ref else "n/a"
 
 
+def med(rows, key):
+    vals = [r[key] for r in rows if r]
+    return b.median(vals) if vals else 0.0
+
+
 def main():
     tmp = b.make_tmpdir("pv-bench-blk.")
     _, admin, _ = b.start_pvd(tmp)
@@ -219,50 +250,54 @@ def main():
         if s == "disk":
             d = tempfile.mkdtemp(prefix="pv-bench-blk.", dir=a.disk_dir)
             _files.append(d)
-            stores.append(("local disk (" + a.disk_dir + ")", os.path.join(d, "disk.img")))
+            stores.append(("disk", "local disk (" + a.disk_dir + ")", os.path.join(d, "disk.img")))
         elif s == "tmpfs":
             fd, p = tempfile.mkstemp(prefix="pv-bench-blk.", suffix=".img", dir="/dev/shm")
             os.close(fd)
             _files.append(p)
-            stores.append(("tmpfs (/dev/shm)", p))
-    ncpu = os.cpu_count()
-    for label, image in stores:
+            stores.append(("tmpfs", "tmpfs (/dev/shm)", p))
+    for store, label, image in stores:
         make_image(image, a.size_mib)
-        print(f"=== {label}: {a.size_mib} MiB image {image}")
-        host = [host_ref(image, rw, bs, qd) for _, rw, bs, qd, _ in WORKLOADS]
-        alone = [blkq(image, rw, bs, qd) for _, rw, bs, qd, _ in WORKLOADS]
-        guest = guest_run(tmp, admin, image)
+        print(f"=== {label}: {a.size_mib} MiB image {image}, {a.rounds} rounds (medians)")
+        host = [[] for _ in WORKLOADS]
+        alone = [[] for _ in WORKLOADS]
+        guest = [[] for _ in WORKLOADS]
+        for r in range(a.rounds):
+            for i, (_, rw, bs, qd, _) in enumerate(WORKLOADS):
+                host[i].append(host_ref(image, rw, bs, qd))
+                alone[i].append(blkq(image, rw, bs, qd))
+            for i, g in enumerate(guest_run(tmp, admin, image, verbose=(r == 0))):
+                guest[i].append(g)
         print(f"  {'workload':<18} {'host fio':>14} {'guest':>12} {'guest/host':>10} {'blkback alone':>14} "
               f"{'alone/host':>10} | CPU us/IO: {'fio':>6} {'backd':>6} {'hv-vcpu':>8} {'hv-other':>8} "
-              f"{'bench-be':>8}")
-        for (name, rw, bs, qd, _), h, g, q in zip(WORKLOADS, host, guest, alone):
+              f"{'alone':>6}")
+        for i, (name, rw, bs, qd, _) in enumerate(WORKLOADS):
             seq = bs >= (1 << 20)
             unit = "MB/s" if seq else "IOPS"
-            hv_, gv = (h["mbps"], g["mbps"]) if seq else (h["iops"], g["iops"])
-            qv = (q["mbps"] if seq else q["iops"]) if q else 0
-            direct = "" if h["direct"] else " (fio direct=0)"
-            print(f"  {name:<18} {hv_:>9.0f} {unit:<4} {gv:>7.0f} {unit:<4} {pct(gv, hv_):>10} "
-                  f"{(f'{qv:.0f} ' + unit) if q else 'n/a':>14} {pct(qv, hv_) if q else 'n/a':>10} | "
-                  f"          {h['cpu_us']:>6.1f} {g['backd_us']:>6.1f} {g['vcpu_us']:>8.1f} {g['hvother_us']:>8.1f} "
-                  f"{(q['cpu_us'] if q else 0):>8.1f}{direct}")
-            goal = "-"
-            verdict = "reported"
-            if name == "4k randread qd32":
-                goal = ">= 85% of host IOPS"
-            elif seq:
-                goal = ">= 90% of host MB/s"
-            if goal != "-":
-                verdict = ("met" if gv >= (0.85 if not seq else 0.90) * hv_ else "NOT met") + " (guest)"
-                if q:
-                    verdict += "; blkback alone " + ("met" if qv >= (0.85 if not seq else 0.90) * hv_ else "NOT met")
-            store = "disk" if label.startswith("local") else "tmpfs"
-            print(f"RESULT|blk {name} ({store})|guest {gv:.0f} {unit}; blkback alone "
-                  f"{(f'{qv:.0f} ' + unit) if q else 'n/a'}; CPU/IO backd {g['backd_us']:.1f} us, guest vCPU "
-                  f"{g['vcpu_us']:.0f} us|fio {hv_:.0f} {unit} ({h['cpu_us']:.1f} us CPU/IO)|guest "
-                  f"{pct(gv, hv_)}, alone {pct(qv, hv_) if q else 'n/a'}|{goal}|{verdict}")
-    print(f"(host: {ncpu} CPUs; guest {a.vcpus} vCPUs; CPU us/IO: fio = fio's usr+sys; backd = pv-backd; hv-vcpu = "
-          "pv-hv vCPU threads, i.e. the emulated guest; hv-other = pv-hv's other threads; bench-be = "
-          "blkback_bench's queue thread)")
+            key = "mbps" if seq else "iops"
+            hv_, gv = med(host[i], key), med(guest[i], key)
+            have_q = any(alone[i])
+            qv = med(alone[i], key)
+            direct = "" if all(h and h["direct"] for h in host[i]) else " (fio direct=0)"
+            qcol = f"{qv:.0f} {unit}" if have_q else "n/a"
+            print(f"  {name:<18} {hv_:>9.0f} {unit:<4} {gv:>7.0f} {unit:<4} {pct(gv, hv_):>10} {qcol:>14} "
+                  f"{pct(qv, hv_) if have_q else 'n/a':>10} |            {med(host[i], 'cpu_us'):>6.1f} "
+                  f"{med(guest[i], 'backd_us'):>6.1f} {med(guest[i], 'vcpu_us'):>8.1f} "
+                  f"{med(guest[i], 'hvother_us'):>8.1f} {med(alone[i], 'cpu_us'):>6.1f}{direct}")
+            goal, verdict = "-", "reported"
+            if name == "4k randread qd32" or seq:
+                need = 0.90 if seq else 0.85
+                goal = f">= {int(need * 100)}% of host {unit}"
+                verdict = "guest " + ("met" if gv >= need * hv_ else "NOT met")
+                if have_q:
+                    verdict += ", blkback alone " + ("met" if qv >= need * hv_ else "NOT met")
+            print(f"RESULT|blk {name} ({store})|guest {gv:.0f} {unit}; blkback alone {qcol}; CPU/IO pv-backd "
+                  f"{med(guest[i], 'backd_us'):.1f} us, guest vCPU {med(guest[i], 'vcpu_us'):.0f} us|fio {hv_:.0f} "
+                  f"{unit} ({med(host[i], 'cpu_us'):.1f} us CPU/IO)|guest {pct(gv, hv_)}, alone "
+                  f"{pct(qv, hv_) if have_q else 'n/a'}|{goal}|{verdict}")
+    print(f"(host: {os.cpu_count()} CPUs; guest {a.vcpus} vCPUs. CPU us/IO: fio = the fio process with all its "
+          "threads; backd = pv-backd; hv-vcpu = pv-hv's vCPU threads (the emulated guest); hv-other = pv-hv's "
+          "other threads; alone = blkback_bench's queue thread and io-wq workers)")
 
 
 main()
