@@ -73,12 +73,18 @@ void BlkBackend::publish_features() {
   } else {
     write_backend("feature-discard", "0");
   }
+  write_backend("info", std::to_string(info));
+  write_disk_keys();
+
+  if (!stats_thread_.joinable()) stats_thread_ = std::thread([this] { stats_loop(); });
+}
+
+// The disk's geometry; written again at each connection (as Linux blkback
+// does), so a store that could only be opened later is described right.
+void BlkBackend::write_disk_keys() {
   write_backend("sectors", std::to_string(limits_.disk_sectors));
   write_backend("sector-size", "512");
   write_backend("physical-sector-size", std::to_string(store_ ? store_->physical_sector_size() : 512));
-  write_backend("info", std::to_string(info));
-
-  if (!stats_thread_.joinable()) stats_thread_ = std::thread([this] { stats_loop(); });
 }
 
 void BlkBackend::connect() {
@@ -86,6 +92,7 @@ void BlkBackend::connect() {
     open_store();
     if (!store_) throw UserError(store_error_);
     limits_.disk_sectors = store_->sectors();
+    write_disk_keys();
   }
   Abi abi;
   const std::string protocol = read_frontend("protocol").value_or("");

@@ -54,6 +54,7 @@ class BlkBackend : public backd::XenbusDevice {
     std::unique_ptr<BlkQueue> io;
   };
   void open_store();
+  void write_disk_keys();
   void connect_queue(DomainLink& link, uint32_t index, const std::string& dir, Abi abi, bool persistent);
   void stats_loop();
   void write_stats();
