@@ -119,6 +119,29 @@ void BlkQueue::arm_poll(int fd, uint64_t tag) {
 // ---- the thread ----
 void BlkQueue::run() {
   if (!c_.thread_name.empty()) ::pthread_setname_np(::pthread_self(), c_.thread_name.substr(0, 15).c_str());
+  try {
+    serve();
+  } catch (const std::exception& e) {
+    // Out of memory or a bug: this device stops, pv-backd does not. The
+    // kernel may still be doing I/O into guest pages: wait for it before
+    // the grants can go.
+    broken(std::string("internal error: ") + e.what());
+    while (inflight_) {
+      const int rc = io_uring_submit_and_wait(&uring_, 1);
+      if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) break;
+      io_uring_cqe* cqe;
+      unsigned head, seen = 0;
+      io_uring_for_each_cqe(&uring_, head, cqe) {
+        seen++;
+        const uint64_t tag = io_uring_cqe_get_data64(cqe);
+        if (tag != kKickTag && tag != kStopTag) inflight_--;
+      }
+      io_uring_cq_advance(&uring_, seen);
+    }
+  }
+}
+
+void BlkQueue::serve() {
   arm_poll(c_.kick_fd, kKickTag);
   arm_poll(stop_fd_.get(), kStopTag);
   for (;;) {
@@ -162,7 +185,10 @@ void BlkQueue::broken(const std::string& why) {
   if (broken_) return;
   broken_ = true;
   c_.stats->add(c_.stats->ring_broken);
-  if (c_.fatal) c_.fatal("queue " + std::to_string(c_.index) + ": " + why);
+  try {
+    if (c_.fatal) c_.fatal("queue " + std::to_string(c_.index) + ": " + why);
+  } catch (const std::exception&) {
+  }
 }
 
 void BlkQueue::consume() {

@@ -87,6 +87,7 @@ class BlkQueue {
   enum Tag : uint64_t { kKickTag = 1, kStopTag = 2 };
 
   void run();
+  void serve();
   void consume();
   void handle(const BlkRequest& r);
   Fault fetch_indirect(Pending* p);
