@@ -28,9 +28,15 @@ inline const std::string kPvctl = PVCTL_PATH;
 inline const std::string kPvHv = PV_HV_PATH;
 inline const std::string kGuest = PV_GUEST_PATH;
 
+// "" when the file cannot be read; /proc files of a process that exits
+// while being read fail half-way (ESRCH), which is not an error here.
 inline std::string slurp(const std::string& path) {
-  std::ifstream f(path);
-  return std::string((std::istreambuf_iterator<char>(f)), {});
+  try {
+    std::ifstream f(path);
+    return std::string((std::istreambuf_iterator<char>(f)), {});
+  } catch (const std::exception&) {
+    return "";
+  }
 }
 
 // Running (a zombie waiting for its reaper counts as gone: a pv-hv whose

@@ -39,9 +39,15 @@ namespace fs = std::filesystem;
 inline const std::string kPvd = PVD_PATH;
 inline const std::string kPvctl = PVCTL_PATH;
 
+// "" when the file cannot be read; /proc files of a process that exits
+// while being read fail half-way (ESRCH), which is not an error here.
 inline std::string read_text(const std::string& path) {
-  std::ifstream f(path);
-  return std::string((std::istreambuf_iterator<char>(f)), {});
+  try {
+    std::ifstream f(path);
+    return std::string((std::istreambuf_iterator<char>(f)), {});
+  } catch (const std::exception&) {
+    return "";
+  }
 }
 
 template <typename Pred>
