@@ -306,6 +306,49 @@ TEST_F(Blk, TwoDomainsAtOnce) {
   }
 }
 
+// Bad front-end keys (written here as dom0, standing in for a broken or
+// hostile front-end; the guest itself never touches the vbd) fail the
+// connection with a reason in the back-end's `error` key; the device comes
+// back to InitWait when the front-end starts over, and pv-backd lives on.
+TEST_F(Blk, BadFrontendKeysFailTheConnectionWithAReason) {
+  const std::string img = image("fe", 8);
+  const pid_t backd = backd_pid();
+  const uint32_t id = create("fe", "watchdog=3600", disk(img));
+  const std::string be = backend(id), fe = "/local/domain/" + std::to_string(id) + "/device/vbd/51712";
+  ASSERT_TRUE(eventually([&] { return xs_read(be + "/state") == "2"; })) << "back-end never reached InitWait";
+  EXPECT_EQ(xs_read(be + "/feature-max-indirect-segments"), "256");
+  EXPECT_EQ(xs_read(be + "/max-ring-page-order"), "4");
+  EXPECT_EQ(xs_read(be + "/multi-queue-max-queues"), "4");
+  EXPECT_EQ(xs_read(be + "/sectors"), "16384");
+
+  struct Case {
+    std::vector<std::pair<std::string, std::string>> keys;  // written before state=3
+    std::vector<std::string> removed;
+    std::string error;  // expected in the back-end's error key
+  };
+  const std::vector<Case> cases = {
+      {{{"ring-page-order", "9"}, {"ring-ref0", "8"}, {"event-channel", "5"}}, {}, "ring-page-order 9 is above"},
+      {{{"protocol", "arm-abi"}, {"ring-ref", "8"}, {"event-channel", "5"}}, {"ring-page-order"}, "protocol 'arm-abi'"},
+      {{{"protocol", "x86_64-abi"}, {"ring-ref", "99999"}, {"event-channel", "5"}}, {}, "ring-ref 99999"},
+      {{{"ring-ref", "junk"}, {"event-channel", "5"}}, {}, "is not a number"},
+      {{{"ring-ref", "8"}, {"event-channel", "5"}, {"multi-queue-num-queues", "9"}}, {}, "multi-queue-num-queues 9"},
+      {{{"event-channel", "0"}}, {"multi-queue-num-queues"}, "event-channel 0 is not a port"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.error);
+    for (const auto& k : c.removed) xs("rm", {fe + "/" + k});
+    for (const auto& [k, v] : c.keys) ASSERT_EQ(xs("write", {fe + "/" + k, v}).exit_code, 0);
+    ASSERT_EQ(xs("write", {fe + "/state", "3"}).exit_code, 0);  // Initialised
+    EXPECT_TRUE(eventually([&] { return xs_read(be + "/state") == "5"; })) << xs_read(be + "/state");
+    EXPECT_NE(xs_read(be + "/error").find(c.error), std::string::npos) << xs_read(be + "/error");
+    // The front-end starts over: the back-end waits for it again.
+    ASSERT_EQ(xs("write", {fe + "/state", "1"}).exit_code, 0);
+    EXPECT_TRUE(eventually([&] { return xs_read(be + "/state") == "2"; })) << xs_read(be + "/state");
+  }
+  EXPECT_EQ(backd_pid(), backd);
+  EXPECT_TRUE(alive(backd));
+}
+
 // pv-backd dies in the middle of the guest's I/O: pvd restarts it, the
 // guest's blkfront reconnects and re-issues what was in flight, and what it
 // wrote reads back intact.
