@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -25,6 +26,7 @@ struct BlkQueue::Pending {
   uint64_t sectors = 0;     // request length
   uint64_t write_seq = 0;   // 0: not a write in flight
   uint64_t barrier = 0;     // flush: writes up to this sequence first
+  uint64_t taken_ns = 0;    // when it came off the ring
   Stage stage = Stage::io;
   bool flush_after = false;  // a flush carrying data: fdatasync after the write
   bool direct = false;
@@ -219,8 +221,17 @@ void BlkQueue::push_responses() {
   }
 }
 
+namespace {
+uint64_t now_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+}  // namespace
+
 void BlkQueue::finish(Pending* p, Fault f) {
   if (f != Fault::none) c_.stats->fault(f);
+  c_.stats->add(c_.stats->service_ns, now_ns() - p->taken_ns);
   ring_.respond(p->req.id, p->req.operation, status_for(f));
   put_pending(p);
 }
@@ -230,6 +241,7 @@ void BlkQueue::handle(const BlkRequest& r) {
   st.add(st.requests);
   Pending* p = get_pending();
   p->req = r;
+  p->taken_ns = now_ns();
   Fault f = check_header(r, c_.limits);
   if (f != Fault::none) return finish(p, f);
   switch (r.op) {

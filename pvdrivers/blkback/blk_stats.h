@@ -22,6 +22,9 @@ struct BlkStats {
   std::atomic<uint64_t> notifies{0}, kicks{0};          // sent to / received from the guest
   std::atomic<uint64_t> persistent_grants{0};           // mapped now, all queues
   std::atomic<uint64_t> ring_broken{0};
+  // Sum over answered requests of the time from taking the request off the
+  // ring to queueing its response (the back-end's share of the latency).
+  std::atomic<uint64_t> service_ns{0};  // published as service_us
 
   void add(std::atomic<uint64_t>& c, uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
   void fault(Fault f) {
@@ -50,6 +53,7 @@ struct BlkStats {
         {"kicks", v(kicks)},
         {"persistent_grants", v(persistent_grants)},
         {"ring_broken", v(ring_broken)},
+        {"service_us", v(service_ns) / 1000},
     };
     for (size_t f = 1; f < size_t(Fault::kCount); f++)
       out.emplace_back(std::string("err_") + fault_name(Fault(f)), v(faults[f]));

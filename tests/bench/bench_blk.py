@@ -20,9 +20,12 @@ For each store, three measurements of each workload:
    host driving one BlkQueue (same code as pv-backd) with the same
    workload, when that binary was built: the back-end's cost without the
    emulated guest.
-Each store gets --rounds rounds of all three (fio and blkback alone
-interleaved workload by workload, then a fresh domain); medians are
-reported. fio's CPU time is its whole process tree's (wait4 rusage, so
+Each store gets --rounds rounds of all three, interleaved workload by
+workload (fio, blkback alone, then a fresh domain running only that
+workload); medians are reported. For the guest runs the back-end's own
+view is printed too, from the device's statistics/: service time per
+request (taken off the ring -> response queued), kicks and notifications
+per request. fio's CPU time is its whole process tree's (wait4 rusage, so
 io_uring's io-wq workers count too).
 Ratios are guest/host and blkback/host IOPS (MB/s for sequential). Goals
 (issue 5): 4 KiB QD32 >= 85% of host IOPS, sequential >= 90% of host MB/s.
@@ -188,49 +191,68 @@ def cpu_snapshot(backd, hv):
             task_cpu_ns(hv, lambda c: not c.startswith("vcpu")))
 
 
-def guest_run(tmp, admin, image, verbose=False):
+def xs_read(xs_sock, path):
+    r = subprocess.run(["/usr/bin/xenstore-read", path], capture_output=True, text=True, timeout=10,
+                       env={**os.environ, "XENSTORED_PATH": xs_sock, "XENSTORED_RUNDIR": "/nonexistent"})
+    return r.stdout.strip() if r.returncode == 0 else ""
+
+
+def guest_workload(tmp, admin, xs_sock, image, cmd, verbose):
+    """One domain running `blkio=info;<cmd>`; returns its result with host
+    CPU per I/O (from /proc between the info and result lines) and the
+    back-end's counters per I/O (statistics/, read once they settled)."""
     state = os.path.join(tmp, "state")
-    cmds = ["info"]
-    for name, rw, bs, qd, count in WORKLOADS:
-        kind = "read" if "read" in rw else "write"
-        order = "rand" if rw.startswith("rand") else "seq"
-        cmds.append(f"{kind},{order},bs={bs // 1024}k,qd={qd},count={max(8, int(count * a.scale))}")
     cfg = os.path.join(tmp, "blk.cfg")
     with open(cfg, "w") as f:
         f.write(f'name = "blk"\ntype = "pvh"\nmemory = 128\nvcpus = {a.vcpus}\nkernel = "{b.GUEST}"\n'
-                f'extra = "blkio={";".join(cmds)} idle"\n'
+                f'extra = "blkio=info;{cmd} idle"\n'
                 f"disk = ['format=raw, vdev=xvda, access=rw, target={image}']\n")
     r = subprocess.run([b.PVCTL, "--socket", admin, "create", cfg], capture_output=True, text=True, timeout=60)
     if r.returncode != 0:
         raise RuntimeError(f"pvctl create: {r.stderr.strip()}")
     domid = int(re.search(r"\(id ([0-9]+)\)", r.stdout)[1])
-    log = os.path.join(state, "domains", f"{domid}.console.log")
-    backd = int(open(os.path.join(state, "pv-backd.pid")).read())
-    hv = pv_hv_pid(state + "/")
-    results, seen, snap = [], 0, None
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        text = open(log, errors="replace").read() if os.path.exists(log) else ""
-        lines = [l for l in text.splitlines() if l.startswith("BLKIO ")]
-        for l in lines[seen:]:
-            now = cpu_snapshot(backd, hv)
-            if l.startswith("BLKIO info") and verbose:
-                print("  guest: " + l)
-            elif l.startswith("BLKIO op="):
-                m = dict(kv.split("=", 1) for kv in l.split()[1:] if "=" in kv)
-                d = [(x - y) / 1e3 for x, y in zip(now, snap)] if snap else [0, 0, 0]
-                ios = max(int(m["ios"]), 1)
-                results.append({"iops": int(m["iops"]), "mbps": float(m["mbps"]), "errors": int(m["errors"]),
-                                "backd_us": d[0] / ios, "vcpu_us": d[1] / ios, "hvother_us": d[2] / ios})
-            elif l.startswith("BLKIO DONE"):
-                subprocess.run([b.PVCTL, "--socket", admin, "destroy", str(domid)], capture_output=True, timeout=60)
-                if len(results) != len(WORKLOADS):
-                    raise RuntimeError(f"guest finished with {len(results)} results:\n{text[-2000:]}")
-                return results
-            snap = now
-        seen = len(lines)
-        time.sleep(0.002)
-    raise TimeoutError(f"guest did not finish: {open(log).read()[-2000:] if os.path.exists(log) else ''}")
+    try:
+        log = os.path.join(state, "domains", f"{domid}.console.log")
+        backd = int(open(os.path.join(state, "pv-backd.pid")).read())
+        hv = pv_hv_pid(state + "/")
+        seen, snap = 0, None
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            text = open(log, errors="replace").read() if os.path.exists(log) else ""
+            lines = [l for l in text.splitlines() if l.startswith("BLKIO ")]
+            for l in lines[seen:]:
+                now = cpu_snapshot(backd, hv)
+                if l.startswith("BLKIO info"):
+                    if verbose:
+                        print("  guest: " + l)
+                    snap = now
+                elif l.startswith("BLKIO op=") and snap:
+                    m = dict(kv.split("=", 1) for kv in l.split()[1:] if "=" in kv)
+                    d = [(x - y) / 1e3 for x, y in zip(now, snap)]
+                    ios = max(int(m["ios"]), 1)
+                    res = {"iops": int(m["iops"]), "mbps": float(m["mbps"]), "errors": int(m["errors"]),
+                           "backd_us": d[0] / ios, "vcpu_us": d[1] / ios, "hvother_us": d[2] / ios}
+                    time.sleep(0.8)  # statistics/ is refreshed every 500 ms
+                    be = f"/local/domain/0/backend/vbd/{domid}/51712/statistics/"
+                    st = {k: float(xs_read(xs_sock, be + k) or 0) for k in
+                          ("requests", "service_us", "kicks", "notifies")}
+                    reqs = max(st["requests"], 1)
+                    res.update({"service_us": st["service_us"] / reqs, "kicks": st["kicks"] / reqs,
+                                "notifies": st["notifies"] / reqs})
+                    return res
+                elif l.startswith("BLKIO DONE"):
+                    raise RuntimeError(f"guest finished without a result:\n{text[-2000:]}")
+            seen = len(lines)
+            time.sleep(0.002)
+        raise TimeoutError(f"guest did not finish: {open(log).read()[-2000:] if os.path.exists(log) else ''}")
+    finally:
+        subprocess.run([b.PVCTL, "--socket", admin, "destroy", str(domid)], capture_output=True, timeout=60)
+
+
+def guest_cmd(rw, bs, qd, count):
+    kind = "read" if "read" in rw else "write"
+    order = "rand" if rw.startswith("rand") else "seq"
+    return f"{kind},{order},bs={bs // 1024}k,qd={qd},count={max(8, int(count * a.scale))}"
 
 
 def pct(x, ref):
@@ -244,7 +266,7 @@ def med(rows, key):
 
 def main():
     tmp = b.make_tmpdir("pv-bench-blk.")
-    _, admin, _ = b.start_pvd(tmp)
+    _, admin, xs_sock = b.start_pvd(tmp)
     stores = []
     for s in a.stores.split(","):
         if s == "disk":
@@ -263,11 +285,11 @@ def main():
         alone = [[] for _ in WORKLOADS]
         guest = [[] for _ in WORKLOADS]
         for r in range(a.rounds):
-            for i, (_, rw, bs, qd, _) in enumerate(WORKLOADS):
+            for i, (_, rw, bs, qd, count) in enumerate(WORKLOADS):
                 host[i].append(host_ref(image, rw, bs, qd))
                 alone[i].append(blkq(image, rw, bs, qd))
-            for i, g in enumerate(guest_run(tmp, admin, image, verbose=(r == 0))):
-                guest[i].append(g)
+                guest[i].append(guest_workload(tmp, admin, xs_sock, image, guest_cmd(rw, bs, qd, count),
+                                               verbose=(r == 0 and i == 0)))
         print(f"  {'workload':<18} {'host fio':>14} {'guest':>12} {'guest/host':>10} {'blkback alone':>14} "
               f"{'alone/host':>10} | CPU us/IO: {'fio':>6} {'backd':>6} {'hv-vcpu':>8} {'hv-other':>8} "
               f"{'alone':>6}")
@@ -295,6 +317,11 @@ def main():
                   f"{med(guest[i], 'backd_us'):.1f} us, guest vCPU {med(guest[i], 'vcpu_us'):.0f} us|fio {hv_:.0f} "
                   f"{unit} ({med(host[i], 'cpu_us'):.1f} us CPU/IO)|guest {pct(gv, hv_)}, alone "
                   f"{pct(qv, hv_) if have_q else 'n/a'}|{goal}|{verdict}")
+        print(f"  back-end view of the guest runs: {'workload':<18} {'service us/IO':>13} {'kicks/IO':>9} "
+              f"{'notifies/IO':>11}")
+        for i, (name, *_rest) in enumerate(WORKLOADS):
+            print(f"  {'':<32} {name:<18} {med(guest[i], 'service_us'):>13.1f} {med(guest[i], 'kicks'):>9.3f} "
+                  f"{med(guest[i], 'notifies'):>11.3f}")
     print(f"(host: {os.cpu_count()} CPUs; guest {a.vcpus} vCPUs. CPU us/IO: fio = the fio process with all its "
           "threads; backd = pv-backd; hv-vcpu = pv-hv's vCPU threads (the emulated guest); hv-other = pv-hv's "
           "other threads; alone = blkback_bench's queue thread and io-wq workers)")
