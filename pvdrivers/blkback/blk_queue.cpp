@@ -232,7 +232,9 @@ uint64_t now_ns() {
 void BlkQueue::finish(Pending* p, Fault f) {
   if (f != Fault::none) c_.stats->fault(f);
   c_.stats->add(c_.stats->service_ns, now_ns() - p->taken_ns);
-  ring_.respond(p->req.id, p->req.operation, status_for(f));
+  // As Linux blkback: an indirect request is answered with its inner
+  // operation (Linux's blkfront checks that), anything else with its own.
+  ring_.respond(p->req.id, p->req.indirect ? p->req.op : p->req.operation, status_for(f));
   put_pending(p);
 }
 

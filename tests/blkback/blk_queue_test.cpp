@@ -183,13 +183,15 @@ TEST_F(BlkQueueTest, IndirectReadAndWrite) {
   ind.indirect_grefs[0] = 50;
   auto rsp = g.run_raw(ind);
   EXPECT_EQ(rsp.status, B::BLKIF_RSP_OKAY);
-  EXPECT_EQ(rsp.op, B::BLKIF_OP_INDIRECT);
+  EXPECT_EQ(rsp.op, B::BLKIF_OP_READ);  // the inner operation, as Linux's blkfront expects
   EXPECT_TRUE(expect_pattern(g.page(kDataGfn), n * 4096, 800, 1));
 
   fill_pattern(g.page(kDataGfn), n * 4096, 3000, 8);
   ind.indirect_op = B::BLKIF_OP_WRITE;
   ind.sector_number = 3000;
-  EXPECT_EQ(g.run_raw(ind).status, B::BLKIF_RSP_OKAY);
+  rsp = g.run_raw(ind);
+  EXPECT_EQ(rsp.status, B::BLKIF_RSP_OKAY);
+  EXPECT_EQ(rsp.op, B::BLKIF_OP_WRITE);
   EXPECT_TRUE(expect_pattern(disk_->read(3000 * 512, n * 4096).data(), n * 4096, 3000, 8));
   EXPECT_EQ(g.stats.indirect.load(), 2u);
   EXPECT_FALSE(g.in_use(50));

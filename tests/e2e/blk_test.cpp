@@ -189,6 +189,10 @@ TEST_F(Blk, HostWritesGuestReadsSameBytes) {
   EXPECT_EQ(oks, 2u) << out;
   EXPECT_GE(stat(id, "indirect"), 1u);  // 128 KiB = 32 segments: indirect requests
   EXPECT_EQ(stat(id, "errors"), 0u);
+  // Indirect requests are answered with their inner operation, as Linux's
+  // blkfront requires (the guest's blkfront reports anything else).
+  EXPECT_EQ(out.find("back-end answers indirect requests"), std::string::npos) << out;
+  EXPECT_EQ(out.find("has operation"), std::string::npos) << out;
 }
 
 // A flush the guest saw acknowledged is durable: pv-backd is SIGKILLed the
