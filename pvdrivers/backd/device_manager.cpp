@@ -3,6 +3,8 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <set>
 
@@ -126,37 +128,69 @@ void DeviceManager::change_all() {
   }
 }
 
+void DeviceManager::change_waiting() {
+  for (auto& [k, d] : devices_) {
+    if (d->connected()) continue;
+    try {
+      d->on_change();
+    } catch (const XsDisconnected&) {
+      throw;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "pv-backd: %s: %s\n", d->id().name().c_str(), e.what());
+    }
+  }
+}
+
+void DeviceManager::update_frontend_watches(std::set<std::string>& watched) {
+  std::set<std::string> want;
+  for (auto& [k, d] : devices_)
+    if (!d->id().frontend_path.empty()) want.insert(d->id().frontend_path + "/state");
+  for (const auto& w : want)
+    if (watched.insert(w).second) xs_.watch(w, "frontend");
+  for (auto it = watched.begin(); it != watched.end();) {
+    if (want.count(*it)) {
+      ++it;
+      continue;
+    }
+    try {
+      xs_.unwatch(*it, "frontend");
+    } catch (const XsError&) {
+    }
+    it = watched.erase(it);
+  }
+}
+
 bool DeviceManager::run(int stop_fd) {
+  using Clock = std::chrono::steady_clock;
   // One recursive watch covers every back-end directory; front-end state
-  // changes are watched per device below (the front-end's directory).
+  // changes are watched per device (the front-end's directory).
   xs_.watch(kBackendRoot, "backend");
   std::set<std::string> fe_watches;
+  bool all = true;  // rescan and advance every device
+  auto next_tick = Clock::now();
   try {
     for (;;) {
-      rescan();
-      change_all();  // the first call resolves each front-end path
-      std::set<std::string> want;
-      for (auto& [k, d] : devices_)
-        if (!d->id().frontend_path.empty()) want.insert(d->id().frontend_path + "/state");
-      for (const auto& w : want)
-        if (fe_watches.insert(w).second) xs_.watch(w, "frontend");
-      for (auto it = fe_watches.begin(); it != fe_watches.end();) {
-        if (want.count(*it)) {
-          ++it;
-          continue;
-        }
-        try {
-          xs_.unwatch(*it, "frontend");
-        } catch (const XsError&) {
-        }
-        it = fe_watches.erase(it);
+      if (all) {
+        rescan();
+        change_all();  // the first call resolves each front-end path
+        update_frontend_watches(fe_watches);
+      } else if (Clock::now() >= next_tick) {
+        change_waiting();  // devices waiting for their pv-hv retry
       }
+      if (Clock::now() >= next_tick) next_tick = Clock::now() + std::chrono::milliseconds(kTickMs);
+      all = false;
+      const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - Clock::now()).count();
       pollfd fds[3] = {{stop_fd, POLLIN, 0}, {xs_.event_fd(), POLLIN, 0}, {post_fd_.get(), POLLIN, 0}};
-      const int n = ::poll(fds, 3, kTickMs);
+      const int n = ::poll(fds, 3, static_cast<int>(std::max<int64_t>(wait, 0)));
       if (n < 0 && errno != EINTR) throw_errno("poll(pv-backd)");
       if (fds[0].revents) return true;
       if (fds[2].revents) run_posted();
-      if (fds[1].revents) xs_.take_events();
+      if (fds[1].revents) {
+        // Devices' own counters (statistics/) change all the time and
+        // concern nobody's state: they do not wake every device.
+        for (const auto& e : xs_.take_events())
+          if (e.path.find("/statistics") == std::string::npos) all = true;
+      }
       if (!xs_.connected()) return false;
     }
   } catch (const XsDisconnected&) {

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <tuple>
 
@@ -40,6 +41,8 @@ class DeviceManager {
   using Key = std::tuple<std::string, uint32_t, uint32_t>;
   void rescan();
   void change_all();
+  void change_waiting();  // only devices not connected (retries)
+  void update_frontend_watches(std::set<std::string>& watched);
   void run_posted();
   void post(std::function<void()> fn);
   std::shared_ptr<DomainLink> link(uint32_t domid);
