@@ -1,6 +1,6 @@
 #include "guest_ring_link.h"
 
-#include "xslink/fd_passing.h"
+#include "util/fd_passing.h"
 
 #include <poll.h>
 #include <sys/mman.h>
@@ -66,14 +66,15 @@ bool GuestRingLink::receive_hello() {
   const int fd = sock_.native_handle();
   pollfd p{fd, POLLIN, 0};
   if (::poll(&p, 1, 2000) != 1) return false;  // pv-hv sends it at once
-  const int memfd = xslink::recv_with_fd(fd, hello_);
-  if (memfd < 0) return false;
+  std::vector<UniqueFd> fds;
+  if (recv_with_fds(fd, hello_, fds) != static_cast<ssize_t>(sizeof hello_) || fds.size() != 1) return false;
+  const int memfd = fds[0].get();
   const bool sane = hello_.magic == xslink::kMagic && hello_.version == xslink::kVersion && hello_.domid == domid_ &&
                     hello_.ring_gfn < hello_.ram_bytes / xen::kPageSize;
   void* page = sane ? ::mmap(nullptr, xen::kPageSize, PROT_READ | PROT_WRITE, MAP_SHARED, memfd,
                              static_cast<off_t>(hello_.ring_gfn * xen::kPageSize))
                     : MAP_FAILED;
-  ::close(memfd);  // the mapping keeps just that page
+  fds.clear();  // the mapping keeps just that page
   if (page == MAP_FAILED) {
     std::cerr << "pvd: domain " << domid_ << ": bad xenstore link hello\n";
     return false;

@@ -11,7 +11,7 @@
 
 #include "util/error.h"
 #include "util/unix_socket.h"
-#include "xslink/fd_passing.h"
+#include "util/fd_passing.h"
 
 namespace pv {
 
@@ -45,7 +45,7 @@ void XenstoreLink::guest_kicked() {
 
 void XenstoreLink::accept_server() {
   UniqueFd fd = accept_trusted(listen_fd_.get());  // only root or our user may serve our xenstore
-  if (!fd || !xslink::send_with_fd(fd.get(), hello_, memfd_)) return;
+  if (!fd || !send_with_fds(fd.get(), hello_, {memfd_})) return;
   std::lock_guard lk(mu_);
   client_fd_ = std::move(fd);  // replaces an earlier xenstored
   if (std::exchange(kick_pending_, false)) {

@@ -116,29 +116,23 @@ void DeviceManager::rescan() {
   drop_dead_links();
 }
 
-void DeviceManager::change_all() {
-  for (auto& [k, d] : devices_) {
-    try {
-      d->on_change();
-    } catch (const XsDisconnected&) {
-      throw;
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "pv-backd: %s: %s\n", d->id().name().c_str(), e.what());
-    }
+void DeviceManager::advance(XenbusDevice& d) {
+  try {
+    d.on_change();
+  } catch (const XsDisconnected&) {
+    throw;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "pv-backd: %s: %s\n", d.id().name().c_str(), e.what());
   }
 }
 
+void DeviceManager::change_all() {
+  for (auto& [k, d] : devices_) advance(*d);
+}
+
 void DeviceManager::change_waiting() {
-  for (auto& [k, d] : devices_) {
-    if (d->connected()) continue;
-    try {
-      d->on_change();
-    } catch (const XsDisconnected&) {
-      throw;
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "pv-backd: %s: %s\n", d->id().name().c_str(), e.what());
-    }
-  }
+  for (auto& [k, d] : devices_)
+    if (!d->connected()) advance(*d);
 }
 
 void DeviceManager::update_frontend_watches(std::set<std::string>& watched) {

@@ -40,6 +40,7 @@ class DeviceManager {
  private:
   using Key = std::tuple<std::string, uint32_t, uint32_t>;
   void rescan();
+  void advance(XenbusDevice& d);  // one state-machine step; errors logged
   void change_all();
   void change_waiting();  // only devices not connected (retries)
   void update_frontend_watches(std::set<std::string>& watched);

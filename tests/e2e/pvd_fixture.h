@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "process.h"
+#include "test_util.h"
 
 namespace pvtest {
 
@@ -27,26 +28,6 @@ inline const std::string kPvd = PVD_PATH;
 inline const std::string kPvctl = PVCTL_PATH;
 inline const std::string kPvHv = PV_HV_PATH;
 inline const std::string kGuest = PV_GUEST_PATH;
-
-// "" when the file cannot be read; /proc files of a process that exits
-// while being read fail half-way (ESRCH), which is not an error here.
-inline std::string slurp(const std::string& path) {
-  try {
-    std::ifstream f(path);
-    return std::string((std::istreambuf_iterator<char>(f)), {});
-  } catch (const std::exception&) {
-    return "";
-  }
-}
-
-// Running (a zombie waiting for its reaper counts as gone: a pv-hv whose
-// parent pvd was killed is reaped by init, a moment after it exits).
-inline bool alive(pid_t pid) {
-  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
-  const std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
-  const size_t paren = stat.rfind(')');
-  return paren == std::string::npos || paren + 2 >= stat.size() || stat[paren + 2] != 'Z';
-}
 
 // Every live pv-hv whose command line mentions `needle` (a state dir).
 inline std::vector<pid_t> pv_hv_processes(const std::string& needle) {
@@ -62,16 +43,6 @@ inline std::vector<pid_t> pv_hv_processes(const std::string& needle) {
     if (alive(pid)) out.push_back(pid);
   }
   return out;
-}
-
-template <typename Pred>
-bool eventually(Pred p, std::chrono::milliseconds timeout = 20s) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (p()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return p();
 }
 
 class PvdFixture : public ::testing::Test {

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "process.h"
+#include "test_util.h"
 
 namespace pvtest {
 
@@ -39,33 +40,8 @@ namespace fs = std::filesystem;
 inline const std::string kPvd = PVD_PATH;
 inline const std::string kPvctl = PVCTL_PATH;
 
-// "" when the file cannot be read; /proc files of a process that exits
-// while being read fail half-way (ESRCH), which is not an error here.
-inline std::string read_text(const std::string& path) {
-  try {
-    std::ifstream f(path);
-    return std::string((std::istreambuf_iterator<char>(f)), {});
-  } catch (const std::exception&) {
-    return "";
-  }
-}
-
-template <typename Pred>
-bool eventually(Pred p, std::chrono::milliseconds timeout = 10s) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (p()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return p();
-}
-
-inline bool process_alive(pid_t pid) {
-  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
-  const std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
-  const size_t paren = stat.rfind(')');
-  return paren == std::string::npos || paren + 2 >= stat.size() || stat[paren + 2] != 'Z';
-}
+inline std::string read_text(const std::string& path) { return slurp(path); }
+inline bool process_alive(pid_t pid) { return alive(pid); }
 
 // Live processes whose command line contains `needle`.
 inline std::vector<pid_t> processes_naming(const std::string& needle) {

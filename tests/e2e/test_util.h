@@ -1,0 +1,47 @@
+// Small helpers every end-to-end fixture uses: reading files (including
+// /proc files of processes that may exit meanwhile), telling whether a
+// process still runs, and waiting for a condition.
+#pragma once
+#include <signal.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <fstream>
+#include <string>
+#include <thread>
+
+namespace pvtest {
+
+using namespace std::chrono_literals;
+
+// "" when the file cannot be read; /proc files of a process that exits
+// while being read fail half-way (ESRCH), which is not an error here.
+inline std::string slurp(const std::string& path) {
+  try {
+    std::ifstream f(path);
+    return std::string((std::istreambuf_iterator<char>(f)), {});
+  } catch (const std::exception&) {
+    return "";
+  }
+}
+
+// Running (a zombie waiting for its reaper counts as gone: a process whose
+// parent was killed is reaped by init, a moment after it exits).
+inline bool alive(pid_t pid) {
+  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
+  const std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+  const size_t paren = stat.rfind(')');
+  return paren == std::string::npos || paren + 2 >= stat.size() || stat[paren + 2] != 'Z';
+}
+
+template <typename Pred>
+bool eventually(Pred p, std::chrono::milliseconds timeout = 20s) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (p()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return p();
+}
+
+}  // namespace pvtest
