@@ -30,25 +30,10 @@ class NetE2E : public NetworkFixture {
  protected:
   void SetUp() override {
     if (::access("/dev/kvm", R_OK | W_OK) != 0) GTEST_SKIP() << "/dev/kvm is not usable here";
-    if (::geteuid() != 0) GTEST_SKIP() << "network tests need root (network namespaces, taps)";
-    if (::access("/usr/sbin/dnsmasq", X_OK) != 0) GTEST_SKIP() << "dnsmasq is not installed";
-    remove_stale_namespaces();
-    char tmpl[] = "/tmp/pvnet-e2e.XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    ::chmod(dir_.c_str(), 0755);  // dnsmasq drops root and reads its hosts file in here
-    state_ = dir_ + "/state";
-    socket_ = dir_ + "/pvd.sock";
-    static std::atomic<int> counter{0};
-    prefix_ = "pvnettest-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
-    host_ = add_netns("host");
-    if (HasFatalFailure()) return;
-    // The real thing: pv-hv for the domains, pv-backd for their vifs.
-    pvd_ = std::make_unique<Process>(std::vector<std::string>{"/usr/sbin/ip", "netns", "exec", host_, kPvd,
-                                                              "--state-dir", state_, "--socket", socket_, "--pv-hv",
-                                                              kPvHv, "--pv-backd", kPvBackd});
-    ASSERT_TRUE(eventually([&] { return pvctl({"list"}).exit_code == 0; }, 10s)) << "pvd does not answer";
+    NetworkFixture::SetUp();
   }
+  // The real thing: pv-hv for the domains, pv-backd for their vifs.
+  std::vector<std::string> pvd_helpers() override { return {"--pv-hv", kPvHv, "--pv-backd", kPvBackd}; }
 
   void TearDown() override {
     if (HasFailure() && !dir_.empty()) {

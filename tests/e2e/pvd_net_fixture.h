@@ -187,16 +187,19 @@ class NetworkFixture : public ::testing::Test {
     return ns;
   }
 
+  // The binaries pvd runs for domains and their devices. Networks need
+  // neither: a pv-hv that does nothing and a stand-in back-end daemon.
+  virtual std::vector<std::string> pvd_helpers() {
+    const std::string stub = dir_ + "/pv-backd-stub";
+    std::ofstream(stub) << "#!/bin/sh\nwhile sleep 60; do :; done\n";
+    ::chmod(stub.c_str(), 0755);
+    return {"--pv-hv", "/bin/true", "--pv-backd", stub};
+  }
+
   void start_pvd() {
     std::vector<std::string> argv{"/usr/sbin/ip", "netns", "exec", host_, kPvd, "--state-dir", state_, "--socket",
-                                  socket_, "--pv-hv", "/bin/true"};
-    // Networks need no back-end daemon; a pvd that runs one gets a stand-in.
-    if (run({kPvd, "--help"}, 10s).out.find("--pv-backd") != std::string::npos) {
-      const std::string stub = dir_ + "/pv-backd-stub";
-      std::ofstream(stub) << "#!/bin/sh\nwhile sleep 60; do :; done\n";
-      ::chmod(stub.c_str(), 0755);
-      argv.insert(argv.end(), {"--pv-backd", stub});
-    }
+                                  socket_};
+    for (auto& a : pvd_helpers()) argv.push_back(std::move(a));
     pvd_ = std::make_unique<Process>(argv);
     ASSERT_TRUE(eventually([&] { return pvctl({"network", "list"}).exit_code == 0; }, 10s)) << "pvd does not answer";
   }
