@@ -16,6 +16,8 @@
 
 #include "admin_client.h"
 #include "console.h"
+#include "json.h"
+#include "pvd_call.h"
 #include "network_cmd.h"
 
 namespace {
@@ -55,28 +57,15 @@ std::string state_flags(A::DomainState s) {
   }
 }
 
-std::string json_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    if (c == '"' || c == '\\') o += '\\', o += c;
-    else if (static_cast<unsigned char>(c) < 0x20) {
-      char b[8];
-      std::snprintf(b, sizeof b, "\\u%04x", c);
-      o += b;
-    } else o += c;
-  }
-  return o;
-}
-
 void print_list(const A::DomainList& l, bool json) {
   if (json) {
     std::cout << "[";
     for (int i = 0; i < l.domains_size(); i++) {
       const auto& d = l.domains(i);
-      std::cout << (i ? ",\n " : "\n ") << "{\"name\": \"" << json_escape(d.name()) << "\", \"id\": " << d.domid()
+      std::cout << (i ? ",\n " : "\n ") << "{\"name\": \"" << pv::pvctl::json_escape(d.name()) << "\", \"id\": " << d.domid()
                 << ", \"mem\": " << d.memory_mib() << ", \"vcpus\": " << d.vcpus() << ", \"state\": \""
                 << state_flags(d.state()) << "\", \"time\": " << d.cpu_time_s() << ", \"pid\": " << d.pid()
-                << ", \"shutdown_reason\": \"" << json_escape(d.shutdown_reason()) << "\"}";
+                << ", \"shutdown_reason\": \"" << pv::pvctl::json_escape(d.shutdown_reason()) << "\"}";
     }
     std::cout << (l.domains_size() ? "\n]\n" : "]\n");
     return;
@@ -168,17 +157,7 @@ int main(int argc, char** argv) {
 
   A::Reply reply;
   std::unique_ptr<A::AdminClient> client;
-  try {
-    client = std::make_unique<A::AdminClient>(socket);
-    reply = client->call(req);
-  } catch (const std::exception& e) {
-    std::cerr << "pvctl: " << e.what() << "\n";
-    return 3;
-  }
-  if (reply.error() != A::ERROR_NONE) {
-    std::cerr << "pvctl: " << reply.message() << "\n";
-    return 1;
-  }
+  if (const int rc = pv::pvctl::call_pvd(socket, req, client, reply)) return rc;
   if (!reply.message().empty()) std::cerr << "pvctl: " << reply.message() << "\n";  // warnings
   if (verb == "console") return pv::pvctl::run_console(client->fd(), client->take_buffered());
   if (reply.has_list()) print_list(reply.list(), json);

@@ -2,8 +2,11 @@
 
 #include <cstdio>
 #include <iostream>
+#include <memory>
 
 #include "admin_client.h"
+#include "json.h"
+#include "pvd_call.h"
 
 namespace pv::pvctl {
 namespace {
@@ -35,18 +38,7 @@ const char* mode_word(A::NetworkMode m) {
   }
 }
 
-std::string json_string(const std::string& s) {
-  std::string o = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') o += '\\', o += c;
-    else if (static_cast<unsigned char>(c) < 0x20) {
-      char b[8];
-      std::snprintf(b, sizeof b, "\\u%04x", c);
-      o += b;
-    } else o += c;
-  }
-  return o + "\"";
-}
+std::string json_string(const std::string& s) { return "\"" + pv::pvctl::json_escape(s) + "\""; }
 
 std::string joined(const google::protobuf::RepeatedPtrField<std::string>& items, const char* sep) {
   std::string out;
@@ -129,17 +121,8 @@ int run_network(const std::vector<std::string>& args, const std::string& socket)
   }
 
   A::Reply reply;
-  try {
-    A::AdminClient client(socket);
-    reply = client.call(req);
-  } catch (const std::exception& e) {
-    std::cerr << "pvctl: " << e.what() << "\n";
-    return 3;
-  }
-  if (reply.error() != A::ERROR_NONE) {
-    std::cerr << "pvctl: " << reply.message() << "\n";
-    return 1;
-  }
+  std::unique_ptr<A::AdminClient> client;
+  if (const int rc = pv::pvctl::call_pvd(socket, req, client, reply)) return rc;
   if (verb == "list") print_list(reply.networks(), json);
   else if (verb == "create") {
     const auto& n = reply.network();

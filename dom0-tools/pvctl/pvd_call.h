@@ -1,0 +1,30 @@
+// One request to pvd the way every pvctl verb makes it, with pvctl's exit
+// codes: 0 answered, 1 pvd refused (its message printed), 3 pvd unreachable.
+#pragma once
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "admin_client.h"
+
+namespace pv::pvctl {
+
+// Connects (keeping the connection in `client`, for verbs that go on using
+// it) and sends `req`; the answer is in `reply`.
+inline int call_pvd(const std::string& socket, const admin::Request& req, std::unique_ptr<admin::AdminClient>& client,
+                    admin::Reply& reply) {
+  try {
+    client = std::make_unique<admin::AdminClient>(socket);
+    reply = client->call(req);
+  } catch (const std::exception& e) {
+    std::cerr << "pvctl: " << e.what() << "\n";
+    return 3;
+  }
+  if (reply.error() != admin::ERROR_NONE) {
+    std::cerr << "pvctl: " << reply.message() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace pv::pvctl
