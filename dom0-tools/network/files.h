@@ -2,32 +2,11 @@
 #pragma once
 #include <sys/types.h>
 
-#include <unistd.h>
-
 #include <string>
-#include <utility>
+
+#include "util/unique_fd.h"  // pv::UniqueFd
 
 namespace pv::net {
-
-// Owns one file descriptor.
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd = -1) : fd_(fd) {}
-  ~UniqueFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept {
-    std::swap(fd_, o.fd_);
-    return *this;
-  }
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-  explicit operator bool() const { return fd_ >= 0; }
-
- private:
-  int fd_;
-};
 
 // Writes `bytes` to `path` through a temporary file, fsync and rename, so a
 // reader sees the old or the new content, never a mix. Throws
