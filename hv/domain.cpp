@@ -10,7 +10,7 @@
 #include "boot/layout.h"
 #include "cpu/cpuid.h"
 #include "cpu/vcpu.h"
-#include "util/error.h"
+#include "pv/error.h"
 
 namespace pv {
 namespace P = xen::hvm::param;

@@ -14,7 +14,7 @@
 #include <string>
 
 #include "domain.h"
-#include "util/error.h"
+#include "pv/error.h"
 
 namespace {
 

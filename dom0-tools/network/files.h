@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "util/unique_fd.h"  // pv::UniqueFd
+#include "pv/unique_fd.h"  // pv::UniqueFd
 
 namespace pv::net {
 

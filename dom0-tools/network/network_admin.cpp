@@ -1,6 +1,7 @@
 #include "network/network_admin.h"
 
 #include "network/network_error.h"
+#include "pv/error.h"
 #include "network/network_manager.h"
 #include "network/network_store.h"
 
@@ -44,6 +45,11 @@ std::optional<admin::Reply> handle_network_request(NetworkManager& networks, con
   } catch (const NetworkError& e) {
     admin::Reply reply;
     reply.set_error(code_of(e.kind()));
+    reply.set_message(e.what());
+    return reply;
+  } catch (const SystemError& e) {  // the kernel refused (rtnetlink)
+    admin::Reply reply;
+    reply.set_error(code_of(NetworkError::Kind::kSystem));
     reply.set_message(e.what());
     return reply;
   } catch (const std::exception& e) {

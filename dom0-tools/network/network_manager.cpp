@@ -12,9 +12,10 @@
 
 #include "config/vif_spec.h"
 #include "network/files.h"
-#include "network/netlink.h"
 #include "network/network_error.h"
 #include "network/nft_rules.h"
+#include "pv/error.h"
+#include "pv/netlink.h"
 
 namespace pv::net {
 namespace {
@@ -34,6 +35,8 @@ auto in_context(const std::string& name, Fn&& fn) {
     const std::string prefix = "network '" + name + "': ";
     if (std::string(e.what()).rfind(prefix, 0) == 0) throw;
     throw NetworkError(e.kind(), prefix + e.what());
+  } catch (const SystemError& e) {  // rtnetlink (pv/netlink.h)
+    throw NetworkError(NetworkError::Kind::kSystem, "network '" + name + "': " + e.what());
   }
 }
 

@@ -11,6 +11,7 @@
 
 #include "admin_framing.h"
 #include "network/network_admin.h"
+#include "pv/peer_credentials.h"
 
 namespace pv::pvd {
 namespace A = pv::admin;
@@ -133,13 +134,6 @@ class Session : public std::enable_shared_from_this<Session> {
   std::array<char, 4096> client_buf_{}, console_buf_{};
 };
 
-bool peer_allowed(int fd) {
-  ucred cred{};
-  socklen_t len = sizeof(cred);
-  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return false;
-  return cred.uid == 0 || cred.uid == ::geteuid();
-}
-
 }  // namespace
 
 AdminServer::AdminServer(boost::asio::io_context& io, const std::string& socket_path, DomainManager& domains,
@@ -164,7 +158,7 @@ void AdminServer::accept() {
   acceptor_.async_accept([this](const boost::system::error_code& ec, stream_protocol::socket sock) {
     if (ec == boost::asio::error::operation_aborted) return;
     if (!ec) {
-      if (peer_allowed(sock.native_handle())) std::make_shared<Session>(std::move(sock), domains_, networks_)->start();
+      if (pv::peer_is_trusted(sock.native_handle())) std::make_shared<Session>(std::move(sock), domains_, networks_)->start();
       else std::cerr << "pvd: refused an admin connection from a user that is neither root nor pvd's\n";
     }
     accept();

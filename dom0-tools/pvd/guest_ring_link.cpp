@@ -1,6 +1,6 @@
 #include "guest_ring_link.h"
 
-#include "util/fd_passing.h"
+#include "pv/fd_passing.h"
 
 #include <poll.h>
 #include <sys/mman.h>

@@ -1,4 +1,4 @@
-// pvd's end of one domain's xenstore link (hv/xslink/link_protocol.h):
+// pvd's end of one domain's xenstore link (hv/shared/pv/xenstore_link_protocol.h):
 // connects to the socket its pv-hv serves (retrying while pv-hv starts),
 // receives the guest-RAM memfd, maps only the xenstore ring page, and moves
 // bytes between that ring and the domain's xenstored connection. Every
@@ -14,7 +14,7 @@
 #include "asio.h"
 #include "xenstore/connection.h"
 #include "xenstore/server.h"
-#include "xslink/link_protocol.h"
+#include "pv/xenstore_link_protocol.h"
 
 namespace pv::pvd {
 

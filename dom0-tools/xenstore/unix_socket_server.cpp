@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "xenstore/peer_credentials.h"
+#include "pv/peer_credentials.h"
 
 namespace xenstore {
 
@@ -139,8 +139,8 @@ void UnixSocketServer::accept_next() {
     if (alive.expired() || stopping_ || ec == asio::error::operation_aborted) return;
     if (ec) server_.log("accepting a client on " + path_ + " failed: " + ec.message());
     if (!ec) {
-      auto peer = peer_credentials(socket.native_handle());
-      if (!peer || !is_trusted_peer(*peer)) {
+      const auto peer = pv::peer_credentials(socket.native_handle());
+      if (!peer || !pv::is_trusted_peer(*peer)) {
         std::string who = peer ? "uid " + std::to_string(peer->uid) + " (pid " + std::to_string(peer->pid) + ")"
                                : "a peer without credentials";
         server_.log("refused a client on " + path_ + ": " + who + " is neither root nor the daemon's user");

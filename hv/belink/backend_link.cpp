@@ -7,9 +7,9 @@
 #include <cstdio>
 #include <vector>
 
-#include "util/error.h"
-#include "util/fd_passing.h"
-#include "util/unix_socket.h"
+#include "pv/error.h"
+#include "pv/fd_passing.h"
+#include "pv/unix_socket.h"
 
 namespace pv {
 

@@ -14,11 +14,11 @@
 #include <string>
 #include <thread>
 
-#include "belink/protocol.h"
+#include "pv/backend_link_protocol.h"
 #include "evtchn/event_channels.h"
 #include "gnttab/grant_table.h"
 #include "memory/guest_memory.h"
-#include "util/unique_fd.h"
+#include "pv/unique_fd.h"
 
 namespace pv {
 

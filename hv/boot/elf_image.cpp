@@ -7,7 +7,7 @@
 
 #include <xen/start_info.h>
 
-#include "util/error.h"
+#include "pv/error.h"
 
 namespace pv::boot {
 namespace {

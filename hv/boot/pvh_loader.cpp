@@ -9,8 +9,8 @@
 #include <xen/start_info.h>
 
 #include "boot/layout.h"
-#include "util/error.h"
-#include "util/unique_fd.h"
+#include "pv/error.h"
+#include "pv/unique_fd.h"
 
 namespace pv::boot {
 

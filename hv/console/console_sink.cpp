@@ -11,8 +11,8 @@
 #include <cstring>
 
 #include "console/console_ring.h"
-#include "util/error.h"
-#include "util/unix_socket.h"
+#include "pv/error.h"
+#include "pv/unix_socket.h"
 
 namespace pv {
 

@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "util/unique_fd.h"
+#include "pv/unique_fd.h"
 
 namespace pv {
 

@@ -12,7 +12,7 @@
 #include "domain.h"
 #include "hypercall/hypercall.h"
 #include "hypercall/transport.h"
-#include "util/error.h"
+#include "pv/error.h"
 
 namespace pv {
 namespace {

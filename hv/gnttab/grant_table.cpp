@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "util/error.h"
+#include "pv/error.h"
 
 namespace pv {
 namespace G = xen::gnttab;

@@ -12,11 +12,11 @@
 
 #include <xen/grant_table.h>
 
-#include "gnttab/grant_access.h"
-#include "gnttab/grant_shared.h"
+#include "pv/grant_access.h"
+#include "pv/grant_shared.h"
 #include "memory/guest_memory.h"
-#include "util/mapping.h"
-#include "util/unique_fd.h"
+#include "pv/mapping.h"
+#include "pv/unique_fd.h"
 
 namespace pv {
 

@@ -5,7 +5,7 @@
 #include <xen/cpuid.h>
 #include <xen/xen.h>
 
-#include "util/error.h"
+#include "pv/error.h"
 
 namespace pv {
 

@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "util/error.h"
+#include "pv/error.h"
 
 namespace pv::kvm {
 namespace {

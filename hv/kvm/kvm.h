@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "util/mapping.h"
-#include "util/unique_fd.h"
+#include "pv/mapping.h"
+#include "pv/unique_fd.h"
 
 namespace pv::kvm {
 

@@ -3,7 +3,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "util/error.h"
+#include "pv/error.h"
 
 namespace pv {
 

@@ -7,8 +7,8 @@
 #include <cstring>
 #include <optional>
 
-#include "util/mapping.h"
-#include "util/unique_fd.h"
+#include "pv/mapping.h"
+#include "pv/unique_fd.h"
 
 namespace pv {
 

@@ -9,9 +9,9 @@
 #include <cstdio>
 #include <cstring>
 
-#include "util/error.h"
-#include "util/unix_socket.h"
-#include "util/fd_passing.h"
+#include "pv/error.h"
+#include "pv/unix_socket.h"
+#include "pv/fd_passing.h"
 
 namespace pv {
 

@@ -10,8 +10,8 @@
 #include <string>
 #include <thread>
 
-#include "util/unique_fd.h"
-#include "xslink/link_protocol.h"
+#include "pv/unique_fd.h"
+#include "pv/xenstore_link_protocol.h"
 
 namespace pv {
 

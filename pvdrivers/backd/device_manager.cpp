@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <set>
 
-#include "util/error.h"
+#include "pv/error.h"
 
 namespace pv::backd {
 namespace {

@@ -16,10 +16,10 @@
 #include <string>
 #include <tuple>
 
-#include "backd/backend_context.h"
-#include "backd/xenbus_device.h"
+#include "common/backend_context.h"
+#include "common/xenbus_device.h"
 #include "common/xs_client.h"
-#include "util/unique_fd.h"
+#include "pv/unique_fd.h"
 
 namespace pv::backd {
 

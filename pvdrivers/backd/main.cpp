@@ -12,8 +12,8 @@
 #include "backd/device_manager.h"
 #include "backd/device_types.h"
 #include "common/xs_client.h"
-#include "util/error.h"
-#include "util/unique_fd.h"
+#include "pv/error.h"
+#include "pv/unique_fd.h"
 
 namespace {
 void usage(FILE* out) {

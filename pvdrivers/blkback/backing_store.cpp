@@ -12,7 +12,7 @@
 #include <cstdlib>
 #include <fstream>
 
-#include "util/error.h"
+#include "pv/error.h"
 
 namespace pv::blkback {
 namespace {

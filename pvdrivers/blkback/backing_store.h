@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <string>
 
-#include "util/unique_fd.h"
+#include "pv/unique_fd.h"
 
 namespace pv::blkback {
 

@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include "util/error.h"
+#include "pv/error.h"
 
 namespace pv::blkback {
 namespace B = xen::blkif;

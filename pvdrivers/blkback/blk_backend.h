@@ -26,7 +26,7 @@
 #include <thread>
 #include <vector>
 
-#include "backd/xenbus_device.h"
+#include "common/xenbus_device.h"
 #include "blkback/backing_store.h"
 #include "blkback/blk_queue.h"
 #include "blkback/blk_stats.h"

@@ -10,7 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "util/error.h"
+#include "pv/error.h"
 
 namespace pv::blkback {
 namespace B = xen::blkif;

@@ -43,8 +43,8 @@
 #include "blkback/blk_stats.h"
 #include "blkback/grant_cache.h"
 #include "blkback/request_check.h"
-#include "gnttab/grant_access.h"
-#include "util/unique_fd.h"
+#include "pv/grant_access.h"
+#include "pv/unique_fd.h"
 
 namespace pv::blkback {
 

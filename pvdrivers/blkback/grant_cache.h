@@ -15,7 +15,7 @@
 #include <xen/grant_table.h>
 
 #include "common/domain_link.h"
-#include "gnttab/grant_access.h"
+#include "pv/grant_access.h"
 
 namespace pv::blkback {
 

@@ -10,9 +10,9 @@
 
 #include <cstring>
 
-#include "belink/protocol.h"
-#include "util/error.h"
-#include "util/fd_passing.h"
+#include "pv/backend_link_protocol.h"
+#include "pv/error.h"
+#include "pv/fd_passing.h"
 
 namespace pv {
 namespace G = xen::gnttab;

@@ -1,5 +1,5 @@
 // pv-backd's end of the back-end link to one domain's pv-hv
-// (hv/belink/protocol.h): the guest's RAM and grant state mapped here, and
+// (hv/shared/pv/backend_link_protocol.h): the guest's RAM and grant state mapped here, and
 // the event channels of this domain's devices.
 //
 // Everything a device touches in guest memory goes through grants:
@@ -15,9 +15,9 @@
 
 #include <xen/xen.h>
 
-#include "gnttab/grant_access.h"
-#include "util/mapping.h"
-#include "util/unique_fd.h"
+#include "pv/grant_access.h"
+#include "pv/mapping.h"
+#include "pv/unique_fd.h"
 
 namespace pv {
 

@@ -10,7 +10,7 @@
 
 #include <xen/xs_wire.h>
 
-#include "util/error.h"
+#include "pv/error.h"
 
 namespace pv {
 namespace msg = xen::xenstore::msg;

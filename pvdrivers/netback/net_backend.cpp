@@ -3,7 +3,7 @@
 #include <linux/if_tun.h>
 
 #include "netback/vif_config.h"
-#include "util/error.h"
+#include "pv/error.h"
 
 namespace pv::netback {
 

@@ -9,7 +9,7 @@
 #include <memory>
 #include <vector>
 
-#include "backd/xenbus_device.h"
+#include "common/xenbus_device.h"
 #include "common/domain_link.h"
 #include "netback/net_queue.h"
 #include "netback/stats_writer.h"

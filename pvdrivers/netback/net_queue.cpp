@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "netback/tx_path.h"
-#include "util/error.h"
-#include "util/mapping.h"
+#include "pv/error.h"
+#include "pv/mapping.h"
 
 namespace pv::netback {
 

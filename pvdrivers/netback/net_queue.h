@@ -28,11 +28,11 @@
 
 #include <xen/io/netif.h>
 
-#include "gnttab/grant_access.h"
+#include "pv/grant_access.h"
 #include "netback/rx_path.h"
 #include "netback/spoof_filter.h"
 #include "netback/vif_stats.h"
-#include "util/unique_fd.h"
+#include "pv/unique_fd.h"
 
 namespace pv::netback {
 

@@ -25,7 +25,7 @@
 
 #include <xen/io/netif.h>
 
-#include "gnttab/grant_access.h"
+#include "pv/grant_access.h"
 #include "netback/vif_stats.h"
 
 namespace pv::netback {

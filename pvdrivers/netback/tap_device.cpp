@@ -10,8 +10,8 @@
 #include <cstring>
 
 #include "netback/vnet_hdr.h"
-#include "network/netlink.h"
-#include "util/error.h"
+#include "pv/netlink.h"
+#include "pv/error.h"
 
 namespace pv::netback {
 namespace {

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "util/unique_fd.h"
+#include "pv/unique_fd.h"
 
 namespace pv::netback {
 

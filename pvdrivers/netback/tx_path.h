@@ -33,7 +33,7 @@
 
 #include <xen/io/netif.h>
 
-#include "gnttab/grant_access.h"
+#include "pv/grant_access.h"
 #include "netback/spoof_filter.h"
 #include "netback/vnet_hdr.h"
 #include "netback/vif_stats.h"

@@ -1,6 +1,6 @@
 #include "netback/vif_config.h"
 
-#include "util/error.h"
+#include "pv/error.h"
 
 namespace pv::netback {
 namespace {

@@ -9,7 +9,7 @@
 #include <cstring>
 
 #include "fake_guest.h"
-#include "util/error.h"
+#include "pv/error.h"
 
 namespace blktest {
 namespace {

@@ -24,8 +24,8 @@
 #include <xen/io/blkif.h>
 
 #include "blkback/blk_queue.h"
-#include "gnttab/grant_access.h"
-#include "gnttab/grant_shared.h"
+#include "pv/grant_access.h"
+#include "pv/grant_shared.h"
 
 namespace blktest {
 

@@ -9,11 +9,12 @@
 #include <cstring>
 #include <regex>
 
-#include "network/netlink.h"
 #include "network/network_error.h"
 #include "network/network_manager.h"
 #include "network/network_spec.h"
 #include "network/nft_rules.h"
+#include "pv/error.h"
+#include "pv/netlink.h"
 #include "pvd_net_fixture.h"
 
 namespace {
@@ -443,7 +444,7 @@ TEST_F(Networks, VifBridgeResolutionStaticLeasesAndJoiningABridge) {
     try {
       nl.create_bridge("br-ext");
       ADD_FAILURE() << "a second br-ext";
-    } catch (const N::NetworkError& e) {
+    } catch (const pv::SystemError& e) {  // rtnetlink's own error (pv/netlink.h)
       EXPECT_NE(std::string(e.what()).find("cannot create bridge br-ext: File exists"), std::string::npos) << e.what();
     }
     return 0;

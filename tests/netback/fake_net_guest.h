@@ -26,8 +26,8 @@
 #include <xen/grant_table.h>
 #include <xen/io/netif.h>
 
-#include "gnttab/grant_access.h"
-#include "gnttab/grant_shared.h"
+#include "pv/grant_access.h"
+#include "pv/grant_shared.h"
 #include "netback/net_queue.h"
 #include "netback/vnet_hdr.h"
 

@@ -9,7 +9,7 @@
 
 #include "netback/packet_offload.h"
 #include "netback/vif_config.h"
-#include "util/error.h"
+#include "pv/error.h"
 
 namespace {
 using namespace pv::netback;

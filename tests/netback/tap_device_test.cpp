@@ -13,8 +13,8 @@
 
 #include "fake_net_guest.h"
 #include "netback/tap_device.h"
-#include "network/netlink.h"
-#include "util/error.h"
+#include "pv/netlink.h"
+#include "pv/error.h"
 
 namespace {
 using namespace nettest;

@@ -18,7 +18,7 @@
 #include "boot/layout.h"
 #include "boot/pvh_loader.h"
 #include "memory/guest_memory.h"
-#include "util/error.h"
+#include "pv/error.h"
 
 namespace pv::boot {
 namespace {

@@ -7,7 +7,7 @@
 #include <xen/xen.h>
 
 #include "hypercall/transport.h"
-#include "util/error.h"
+#include "pv/error.h"
 
 namespace pv {
 namespace {

@@ -18,6 +18,10 @@ class SystemError : public std::runtime_error {
  public:
   SystemError(const std::string& what, int err)
       : std::runtime_error(what + ": " + std::strerror(err)), errno_(err) {}
+  // With more the caller knows, after errno's text: "what: text (detail)".
+  SystemError(const std::string& what, int err, const std::string& detail)
+      : std::runtime_error(what + ": " + std::strerror(err) + (detail.empty() ? "" : " (" + detail + ")")),
+        errno_(err) {}
   int code() const { return errno_; }
 
  private:

@@ -1,9 +1,9 @@
 // rtnetlink through libmnl: the link and address operations pvd needs for
-// its networks and vifs. One Netlink owns one NETLINK_ROUTE socket, bound
-// in the network namespace of the thread that creates it; every operation
-// waits for the kernel's answer and throws NetworkError(kSystem) saying
-// what failed and why, in the kernel's words ("cannot create bridge
-// pvbr-nat1: File exists").
+// its networks and pv-backd for its vifs' taps. One Netlink owns one
+// NETLINK_ROUTE socket, bound in the network namespace of the thread that
+// creates it; every operation waits for the kernel's answer and throws
+// pv::SystemError saying what failed and why, in the kernel's words
+// ("cannot create bridge pvbr-nat1: File exists").
 #pragma once
 #include <cstdint>
 #include <functional>

@@ -15,7 +15,7 @@
 
 #include <xen/grant_table.h>
 
-#include "gnttab/grant_shared.h"
+#include "pv/grant_shared.h"
 
 namespace pv {
 

@@ -1,4 +1,4 @@
-#include "network/netlink.h"
+#include "pv/netlink.h"
 
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
@@ -12,7 +12,7 @@
 #include <cstring>
 #include <ctime>
 
-#include "network/network_error.h"
+#include "pv/error.h"
 
 namespace pv::net {
 namespace {
@@ -78,15 +78,12 @@ int on_overrun(const nlmsghdr*, void* data) {
 
 mnl_cb_t kControl[NLMSG_MIN_TYPE] = {nullptr, on_noop, on_error, on_done, on_overrun};
 
-std::string explain(const std::string& what, int err, const std::string& extack) {
-  std::string msg = what + ": " + std::strerror(err);
-  if (!extack.empty()) msg += " (" + extack + ")";
-  if (err == EPERM) msg += "; pvd needs CAP_NET_ADMIN (run it as root)";
-  return msg;
-}
-
+// The kernel's words, its extended ack when it gave one, and what to do
+// about a missing capability.
 [[noreturn]] void fail(const std::string& what, int err, const std::string& extack = "") {
-  throw NetworkError(NetworkError::Kind::kSystem, explain(what, err, extack));
+  std::string detail = extack;
+  if (err == EPERM) detail += std::string(detail.empty() ? "" : "; ") + "this needs CAP_NET_ADMIN (run it as root)";
+  throw SystemError(what, err, detail);
 }
 
 nlmsghdr* put_header(char* buf, uint16_t type, uint16_t flags) {

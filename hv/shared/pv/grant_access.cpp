@@ -1,4 +1,4 @@
-#include "gnttab/grant_access.h"
+#include "pv/grant_access.h"
 
 namespace pv {
 namespace G = xen::gnttab;

@@ -4,7 +4,7 @@
 //
 // pv-hv listens on a SOCK_SEQPACKET Unix socket (--backend-socket, mode
 // 0600). On each connection it first sends a Hello with two descriptors:
-// the guest-RAM memfd and the grant-state memfd (gnttab/grant_shared.h).
+// the guest-RAM memfd and the grant-state memfd (pv/grant_shared.h).
 // pv-backd maps both and uses grants itself with GrantAccess.
 //
 // Then pv-backd sends Requests, pv-hv answers each with one Reply:

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <vector>
 
-#include "util/unique_fd.h"
+#include "pv/unique_fd.h"
 
 namespace pv {
 

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "util/unique_fd.h"
+#include "pv/unique_fd.h"
 
 namespace pv {
 

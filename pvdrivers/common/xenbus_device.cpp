@@ -1,8 +1,8 @@
-#include "backd/xenbus_device.h"
+#include "common/xenbus_device.h"
 
 #include <cstdio>
 
-#include "util/error.h"
+#include "pv/error.h"
 
 namespace pv::backd {
 namespace S = xen::xenbus;

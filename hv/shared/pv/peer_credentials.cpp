@@ -1,9 +1,9 @@
-#include "xenstore/peer_credentials.h"
+#include "pv/peer_credentials.h"
 
 #include <sys/socket.h>
 #include <unistd.h>
 
-namespace xenstore {
+namespace pv {
 
 std::optional<PeerCredentials> peer_credentials(int socket_fd) {
   ucred cred{};
@@ -15,4 +15,9 @@ std::optional<PeerCredentials> peer_credentials(int socket_fd) {
 
 bool is_trusted_peer(const PeerCredentials& peer) { return peer.uid == 0 || peer.uid == geteuid(); }
 
-}  // namespace xenstore
+bool peer_is_trusted(int socket_fd) {
+  const auto peer = peer_credentials(socket_fd);
+  return peer && is_trusted_peer(*peer);
+}
+
+}  // namespace pv

@@ -1,4 +1,4 @@
-#include "util/unix_socket.h"
+#include "pv/unix_socket.h"
 
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -7,7 +7,8 @@
 
 #include <cstring>
 
-#include "util/error.h"
+#include "pv/error.h"
+#include "pv/peer_credentials.h"
 
 namespace pv {
 
@@ -29,10 +30,7 @@ UniqueFd listen_unix(const std::string& path, const std::string& what, int type)
 UniqueFd accept_trusted(int listen_fd) {
   UniqueFd fd(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
   if (!fd) return fd;
-  ucred cred{};
-  socklen_t len = sizeof(cred);
-  if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || (cred.uid != 0 && cred.uid != ::geteuid()))
-    fd.reset();
+  if (!peer_is_trusted(fd.get())) fd.reset();
   return fd;
 }
 

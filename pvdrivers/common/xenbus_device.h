@@ -26,7 +26,7 @@
 
 #include <xen/io/xenbus.h>
 
-#include "backd/backend_context.h"
+#include "common/backend_context.h"
 
 namespace pv::backd {
 
