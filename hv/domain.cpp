@@ -11,6 +11,7 @@
 #include "cpu/cpuid.h"
 #include "cpu/vcpu.h"
 #include "pv/error.h"
+#include "pv/log.h"
 
 namespace pv {
 namespace P = xen::hvm::param;
@@ -45,7 +46,7 @@ const char* shutdown_reason_name(uint32_t reason) {
   return reason <= xen::shutdown::max ? names[reason] : "unknown";
 }
 
-Domain::Domain(DomainConfig cfg)
+Domain::Domain(DomainOptions cfg)
     : cfg_(std::move(cfg)),
       vm_(kvm_),
       mem_(cfg_.memory_bytes),
@@ -143,7 +144,7 @@ void Domain::finish(ExitStatus status, const std::string& message) {
     if (exit_status_) return;
     exit_status_ = status;
   }
-  std::fprintf(stderr, "pv-hv: domain %s: %s\n", cfg_.name.c_str(), message.c_str());
+  pv::log::info("domain " + cfg_.name + ": " + message);
   shutting_down_.store(true, std::memory_order_release);
   for (auto& v : vcpus_) v->kick();
   if (main_thread_) pthread_kill(*main_thread_, kWakeMainSignal);
@@ -248,9 +249,9 @@ void Domain::on_timer(TimerKey key) {
     case TimerKey::kSingleShot:
     case TimerKey::kPeriodic:
       if (!evtchn_.raise_virq(xen::virq::TIMER, key.id) && trace_)
-        std::fprintf(stderr, "pv-hv: vcpu%u: timer fired but VIRQ_TIMER is not bound\n", key.id);
+        pv::log::debug("vcpu" + std::to_string(key.id) + ": timer fired but VIRQ_TIMER is not bound");
       else if (trace_)
-        std::fprintf(stderr, "pv-hv: vcpu%u: timer fired\n", key.id);
+        pv::log::debug("vcpu" + std::to_string(key.id) + ": timer fired");
       break;
     case TimerKey::kWatchdog:
       shutdown(xen::shutdown::watchdog, "watchdog " + std::to_string(key.id + 1) + " expired");

@@ -56,7 +56,9 @@ ExitStatus exit_status_for(uint32_t shutdown_reason);
 const char* exit_status_name(ExitStatus s);  // "poweroff", "crash", ...
 const char* shutdown_reason_name(uint32_t reason);
 
-struct DomainConfig {
+// What pv-hv builds and runs: its command line (hv/main.cpp), as pvd passes
+// it from a domain's xl.cfg configuration (pv::config::DomainConfig).
+struct DomainOptions {
   std::string name = "domain";
   xen::domid_t domid = 1;
   uint64_t memory_bytes = 64ull << 20;
@@ -76,7 +78,7 @@ struct DomainConfig {
 
 class Domain {
  public:
-  explicit Domain(DomainConfig cfg);
+  explicit Domain(DomainOptions cfg);
   ~Domain();
   Domain(const Domain&) = delete;
   Domain& operator=(const Domain&) = delete;
@@ -85,7 +87,7 @@ class Domain {
   // to (SIGTERM/SIGINT). Returns pv-hv's exit status.
   ExitStatus run();
 
-  const DomainConfig& config() const { return cfg_; }
+  const DomainOptions& options() const { return cfg_; }
   xen::domid_t domid() const { return cfg_.domid; }
   // DOMID_SELF or this domain's own id: what a guest may name itself by.
   bool is_self(xen::domid_t id) const { return id == xen::DOMID_SELF || id == cfg_.domid; }
@@ -135,7 +137,7 @@ class Domain {
   void on_timer(TimerKey key);
   void finish(ExitStatus status, const std::string& message);
 
-  DomainConfig cfg_;
+  DomainOptions cfg_;
   kvm::System kvm_;
   kvm::Vm vm_;
   GuestMemory mem_;

@@ -87,7 +87,7 @@ void write_status_file(const std::string& path, pv::ExitStatus status) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  pv::DomainConfig cfg;
+  pv::DomainOptions cfg;
   bool have_kernel = false;
   std::string status_file;
   try {

@@ -16,8 +16,9 @@
 #include <iostream>
 #include <sstream>
 
-#include "network/files.h"
 #include "network/network_error.h"
+#include "pv/files.h"
+#include "pv/unique_fd.h"
 
 extern char** environ;
 

@@ -11,11 +11,12 @@
 #include <iostream>
 
 #include "config/vif_spec.h"
-#include "network/files.h"
 #include "network/network_error.h"
 #include "network/nft_rules.h"
 #include "pv/error.h"
 #include "pv/netlink.h"
+#include "pv/files.h"
+#include "pv/unique_fd.h"
 
 namespace pv::net {
 namespace {

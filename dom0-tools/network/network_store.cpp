@@ -7,8 +7,8 @@
 #include <fstream>
 #include <iostream>
 
-#include "network/files.h"
 #include "network/network_error.h"
+#include "pv/files.h"
 
 namespace pv::net {
 namespace fs = std::filesystem;

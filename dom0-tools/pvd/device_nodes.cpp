@@ -8,31 +8,124 @@
 
 #include "config/disk_spec.h"
 #include "config/vif_spec.h"
+#include "pv/error.h"
 
 namespace pv::pvd {
 namespace {
 
-struct DeviceError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+// A device's two directories, written in libxl's order: the back-end one
+// (dom0 owns it, the guest reads it), then the front-end one (the guest
+// owns it, dom0 reads it).
+class DeviceDirs {
+ public:
+  DeviceDirs(std::vector<NodeWrite>& out, uint32_t domid, const char* type, uint32_t devid)
+      : out_(out), id_(std::to_string(domid)), dev_(std::to_string(devid)),
+        be_("/local/domain/0/backend/" + std::string(type) + "/" + id_ + "/" + dev_),
+        fe_("/local/domain/" + id_ + "/device/" + type + "/" + dev_) {}
+
+  const std::string& dev() const { return dev_; }
+
+  // The back-end directory with the keys every device has first.
+  void begin_backend() {
+    out_.push_back({be_, "", {"n0", "r" + id_}, true});
+    be("frontend", fe_);
+    be("frontend-id", id_);
+    be("online", "1");
+  }
+  void be(const std::string& key, const std::string& value) { out_.push_back({be_ + "/" + key, value, {}, false}); }
+
+  // Ends the back-end directory (state Initialising) and opens the
+  // front-end one with the keys every device has first.
+  void begin_frontend() {
+    be("state", "1");
+    out_.push_back({fe_, "", {"n" + id_, "r0"}, true});
+    fe("backend", be_);
+    fe("backend-id", "0");
+  }
+  void fe(const std::string& key, const std::string& value) { out_.push_back({fe_ + "/" + key, value, {}, false}); }
+  void end() { fe("state", "1"); }
+
+ private:
+  std::vector<NodeWrite>& out_;
+  const std::string id_, dev_, be_, fe_;
 };
+
+bool served_by_dom0(const std::string& backend) { return backend.empty() || backend == "0" || backend == "Domain-0"; }
 
 void check_disk(const config::DiskSpec& d) {
   const std::string who = "disk " + d.vdev + ": ";
-  if (!d.backend.empty() && d.backend != "0" && d.backend != "Domain-0")
-    throw DeviceError(who + "back-end domain '" + d.backend + "' is not supported (dom0 serves every disk)");
+  if (!served_by_dom0(d.backend))
+    throw UserError(who + "back-end domain '" + d.backend + "' is not supported (dom0 serves every disk)");
   if (d.format != "raw" && !(d.format == "empty" && d.devtype == config::DiskDevType::Cdrom))
-    throw DeviceError(who + "format '" + d.format + "' is not supported (raw images and block devices only)");
-  if (!d.script.empty()) throw DeviceError(who + "block scripts are not supported");
+    throw UserError(who + "format '" + d.format + "' is not supported (raw images and block devices only)");
+  if (!d.script.empty()) throw UserError(who + "block scripts are not supported");
   if (d.target.empty()) {
     if (d.devtype == config::DiskDevType::Cdrom) return;  // an empty drive
-    throw DeviceError(who + "no target= (image file or block device)");
+    throw UserError(who + "no target= (image file or block device)");
   }
   struct stat st{};
-  if (::stat(d.target.c_str(), &st) != 0) throw DeviceError(who + "target " + d.target + " does not exist");
+  if (::stat(d.target.c_str(), &st) != 0) throw UserError(who + "target " + d.target + " does not exist");
   if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-    throw DeviceError(who + "target " + d.target + " is neither a file nor a block device");
+    throw UserError(who + "target " + d.target + " is neither a file nor a block device");
   if (::access(d.target.c_str(), d.readonly() ? R_OK : R_OK | W_OK) != 0)
-    throw DeviceError(who + "target " + d.target + " is not " + (d.readonly() ? "readable" : "readable and writable"));
+    throw UserError(who + "target " + d.target + " is not " + (d.readonly() ? "readable" : "readable and writable"));
+}
+
+// The vbd half: one disk's back-end and front-end directories.
+void add_vbd_nodes(std::vector<NodeWrite>& out, uint32_t domid, const config::DiskSpec& d, std::set<uint32_t>& devids) {
+  check_disk(d);
+  const auto devid = config::vdev_to_devid(d.vdev);
+  if (!devid) throw UserError("disk " + d.vdev + ": not a virtual device name");
+  if (!devids.insert(*devid).second) throw UserError("disk " + d.vdev + ": device used twice");
+  const bool cdrom = d.devtype == config::DiskDevType::Cdrom;
+  DeviceDirs dirs(out, domid, "vbd", *devid);
+  dirs.begin_backend();
+  dirs.be("removable", cdrom ? "1" : "0");
+  dirs.be("bootable", "1");
+  dirs.be("dev", d.vdev);
+  dirs.be("type", "phy");
+  dirs.be("params", d.target);
+  dirs.be("mode", d.readonly() || cdrom ? "r" : "w");
+  dirs.be("device-type", cdrom ? "cdrom" : "disk");
+  dirs.be("discard-enable", d.discard && !d.readonly() ? "1" : "0");
+  dirs.begin_frontend();
+  dirs.fe("virtual-device", dirs.dev());
+  dirs.fe("device-type", cdrom ? "cdrom" : "disk");
+  dirs.end();
+}
+
+// The vif half: one vif's directories; its ip= (IPv4) goes to `addresses`.
+void add_vif_nodes(std::vector<NodeWrite>& out, uint32_t domid, const std::string& uuid, const config::VifSpec& v,
+                   uint32_t index, const std::function<std::string(const std::string&)>& resolve_bridge,
+                   std::vector<VifAddress>* addresses) {
+  const uint32_t devid = v.devid.value_or(index);
+  const std::string who = "vif " + std::to_string(devid) + ": ";
+  if (!served_by_dom0(v.backend)) throw UserError(who + "back-end domain '" + v.backend + "' is not supported");
+  if (!v.script.empty()) throw UserError(who + "vif scripts are not supported (pvd attaches the tap)");
+  const std::string mac = v.mac ? config::to_string(*v.mac) : default_mac(uuid, devid);
+  std::string bridge;
+  try {
+    bridge = resolve_bridge(v.bridge);
+  } catch (const std::exception& e) {
+    throw UserError(who + e.what());
+  }
+  DeviceDirs dirs(out, domid, "vif", devid);
+  dirs.begin_backend();
+  dirs.be("mac", mac);
+  dirs.be("bridge", bridge);
+  dirs.be("handle", dirs.dev());
+  dirs.be("type", "vif");
+  if (!v.ips.empty()) {
+    std::string ips;
+    for (const auto& ip : v.ips) ips += (ips.empty() ? "" : " ") + ip;
+    dirs.be("ip", ips);
+    if (addresses && v.ips.front().find(':') == std::string::npos) addresses->push_back({bridge, mac, v.ips.front()});
+  }
+  if (v.mtu) dirs.be("mtu", std::to_string(*v.mtu));
+  dirs.begin_frontend();
+  dirs.fe("handle", dirs.dev());
+  dirs.fe("mac", mac);
+  dirs.end();
 }
 
 }  // namespace
@@ -55,88 +148,9 @@ std::vector<NodeWrite> device_nodes(uint32_t domid, const std::string& uuid, con
                                     const std::function<std::string(const std::string&)>& resolve_bridge,
                                     std::vector<VifAddress>* addresses) {
   std::vector<NodeWrite> out;
-  const std::string id = std::to_string(domid);
-  const std::vector<std::string> be_perms{"n0", "r" + id}, fe_perms{"n" + id, "r0"};
-  auto dir = [&](const std::string& path, const std::vector<std::string>& perms) {
-    out.push_back({path, "", perms, true});
-  };
-  auto key = [&](const std::string& path, const std::string& value) { out.push_back({path, value, {}, false}); };
-
   std::set<uint32_t> devids;
-  for (const auto& d : cfg.disks) {
-    try {
-      check_disk(d);
-    } catch (const DeviceError& e) {
-      throw std::runtime_error(e.what());
-    }
-    const auto devid = config::vdev_to_devid(d.vdev);
-    if (!devid) throw std::runtime_error("disk " + d.vdev + ": not a virtual device name");
-    if (!devids.insert(*devid).second) throw std::runtime_error("disk " + d.vdev + ": device used twice");
-    const std::string dev = std::to_string(*devid);
-    const std::string be = "/local/domain/0/backend/vbd/" + id + "/" + dev;
-    const std::string fe = "/local/domain/" + id + "/device/vbd/" + dev;
-    const bool cdrom = d.devtype == config::DiskDevType::Cdrom;
-    dir(be, be_perms);
-    key(be + "/frontend", fe);
-    key(be + "/frontend-id", id);
-    key(be + "/online", "1");
-    key(be + "/removable", cdrom ? "1" : "0");
-    key(be + "/bootable", "1");
-    key(be + "/dev", d.vdev);
-    key(be + "/type", "phy");
-    key(be + "/params", d.target);
-    key(be + "/mode", d.readonly() || cdrom ? "r" : "w");
-    key(be + "/device-type", cdrom ? "cdrom" : "disk");
-    key(be + "/discard-enable", d.discard && !d.readonly() ? "1" : "0");
-    key(be + "/state", "1");
-    dir(fe, fe_perms);
-    key(fe + "/backend", be);
-    key(fe + "/backend-id", "0");
-    key(fe + "/virtual-device", dev);
-    key(fe + "/device-type", cdrom ? "cdrom" : "disk");
-    key(fe + "/state", "1");
-  }
-
-  for (uint32_t i = 0; i < cfg.vifs.size(); i++) {
-    const auto& v = cfg.vifs[i];
-    const uint32_t devid = v.devid.value_or(i);
-    const std::string who = "vif " + std::to_string(devid) + ": ";
-    if (!v.backend.empty() && v.backend != "0" && v.backend != "Domain-0")
-      throw std::runtime_error(who + "back-end domain '" + v.backend + "' is not supported");
-    if (!v.script.empty()) throw std::runtime_error(who + "vif scripts are not supported (pvd attaches the tap)");
-    const std::string mac = v.mac ? config::to_string(*v.mac) : default_mac(uuid, devid);
-    std::string bridge;
-    try {
-      bridge = resolve_bridge(v.bridge);
-    } catch (const std::exception& e) {
-      throw std::runtime_error(who + e.what());
-    }
-    const std::string dev = std::to_string(devid);
-    const std::string be = "/local/domain/0/backend/vif/" + id + "/" + dev;
-    const std::string fe = "/local/domain/" + id + "/device/vif/" + dev;
-    dir(be, be_perms);
-    key(be + "/frontend", fe);
-    key(be + "/frontend-id", id);
-    key(be + "/online", "1");
-    key(be + "/mac", mac);
-    key(be + "/bridge", bridge);
-    key(be + "/handle", dev);
-    key(be + "/type", "vif");
-    if (!v.ips.empty()) {
-      std::string ips;
-      for (const auto& ip : v.ips) ips += (ips.empty() ? "" : " ") + ip;
-      key(be + "/ip", ips);
-      if (addresses && v.ips.front().find(':') == std::string::npos) addresses->push_back({bridge, mac, v.ips.front()});
-    }
-    if (v.mtu) key(be + "/mtu", std::to_string(*v.mtu));
-    key(be + "/state", "1");
-    dir(fe, fe_perms);
-    key(fe + "/backend", be);
-    key(fe + "/backend-id", "0");
-    key(fe + "/handle", dev);
-    key(fe + "/mac", mac);
-    key(fe + "/state", "1");
-  }
+  for (const auto& d : cfg.disks) add_vbd_nodes(out, domid, d, devids);
+  for (uint32_t i = 0; i < cfg.vifs.size(); i++) add_vif_nodes(out, domid, uuid, cfg.vifs[i], i, resolve_bridge, addresses);
   return out;
 }
 

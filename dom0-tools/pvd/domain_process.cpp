@@ -11,7 +11,9 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
-#include <stdexcept>
+
+#include "pv/error.h"
+#include "pv/unique_fd.h"
 
 extern char** environ;
 
@@ -24,13 +26,13 @@ int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pi
 
 std::unique_ptr<DomainProcess> DomainProcess::spawn(boost::asio::io_context& io, const std::vector<std::string>& argv,
                                                     const std::string& log_path, ExitFn on_exit) {
-  const int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (log < 0) throw std::runtime_error("cannot open " + log_path + ": " + std::strerror(errno));
+  UniqueFd log(::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  if (!log) throw_errno("cannot open " + log_path);
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, log, 1);
-  posix_spawn_file_actions_adddup2(&fa, log, 2);
+  posix_spawn_file_actions_adddup2(&fa, log.get(), 1);
+  posix_spawn_file_actions_adddup2(&fa, log.get(), 2);
   // Nothing else of pvd's: Asio's sockets are not close-on-exec, and a
   // pv-hv holding pvd's listening sockets would keep them alive after pvd
   // died (a restarted pvd would find "another xenstored" listening).
@@ -49,13 +51,14 @@ std::unique_ptr<DomainProcess> DomainProcess::spawn(boost::asio::io_context& io,
   const int rc = posix_spawn(&pid, args[0], &fa, &attr, args.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
-  ::close(log);
-  if (rc != 0) throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
+  log.reset();
+  if (rc != 0) throw SystemError("cannot start " + argv[0], rc);
   const int pidfd = pidfd_open(pid);
   if (pidfd < 0) {
+    const int err = errno;
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
-    throw std::runtime_error(std::string("pidfd_open: ") + std::strerror(errno));
+    throw SystemError("pidfd_open", err);
   }
   return std::unique_ptr<DomainProcess>(new DomainProcess(io, pid, pidfd, true, std::move(on_exit)));
 }

@@ -1,14 +1,13 @@
 #include "registry.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
-#include <stdexcept>
+
+#include "pv/error.h"
+#include "pv/files.h"
+#include "pv/log.h"
 
 namespace pv::pvd {
 namespace fs = std::filesystem;
@@ -16,7 +15,7 @@ namespace fs = std::filesystem;
 Registry::Registry(std::string state_dir) : dir_(std::move(state_dir) + "/domains") {
   std::error_code ec;
   fs::create_directories(dir_, ec);
-  if (ec) throw std::runtime_error("cannot create " + dir_ + ": " + ec.message());
+  if (ec) throw SystemError("cannot create " + dir_, ec.value());
   fs::permissions(dir_, fs::perms::owner_all, ec);
 }
 
@@ -31,14 +30,7 @@ std::string Registry::console_socket(uint32_t domid) const {
 std::string Registry::backend_link(uint32_t domid) const { return dir_ + "/" + std::to_string(domid) + ".be.sock"; }
 
 void Registry::save(const registry::DomainRecord& rec) const {
-  const std::string path = record_path(rec.domid()), tmp = path + ".tmp";
-  const std::string bytes = rec.SerializeAsString();
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) throw std::runtime_error("cannot write " + tmp + ": " + std::strerror(errno));
-  const bool ok = ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0)
-    throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
+  write_file_atomically(record_path(rec.domid()), rec.SerializeAsString(), 0600);
 }
 
 void Registry::remove(uint32_t domid) const {
@@ -55,7 +47,7 @@ std::vector<registry::DomainRecord> Registry::load_all() const {
     std::ifstream f(entry.path(), std::ios::binary);
     registry::DomainRecord rec;
     if (!rec.ParseFromIstream(&f)) {
-      std::cerr << "pvd: ignoring unreadable domain record " << entry.path() << "\n";
+      log::warning("ignoring unreadable domain record " + entry.path().string());
       continue;
     }
     out.push_back(std::move(rec));

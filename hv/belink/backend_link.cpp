@@ -10,6 +10,7 @@
 #include "pv/error.h"
 #include "pv/fd_passing.h"
 #include "pv/unix_socket.h"
+#include "pv/log.h"
 
 namespace pv {
 
@@ -92,7 +93,7 @@ void BackendLink::drop_client(bool report) {
   }
   for (auto& [port, b] : old) evtchn_.unbind_host(port, b.token);
   const uint32_t held = gnttab_.release_backend_pins();
-  if (held && report) std::fprintf(stderr, "pv-hv: back-end went away holding %u grants; released\n", held);
+  if (held && report) pv::log::warning("back-end went away holding " + std::to_string(held) + " grants; released");
 }
 
 void BackendLink::serve_request() {

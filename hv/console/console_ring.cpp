@@ -1,4 +1,5 @@
 #include "console/console_ring.h"
+#include "pv/log.h"
 
 #include <unistd.h>
 
@@ -29,7 +30,7 @@ void ConsoleRing::on_guest_notify() {
   const uint32_t prod = __atomic_load_n(&ring_->out_prod, __ATOMIC_ACQUIRE);
   if (prod - cons > size) {
     if (!reported_broken_) {
-      std::fprintf(stderr, "pv-hv: console ring indices invalid (prod %u, cons %u): resynchronised\n", prod, cons);
+      pv::log::warning("console ring indices invalid (prod " + std::to_string(prod) + ", cons " + std::to_string(cons) + "): resynchronised");
       reported_broken_ = true;
     }
     __atomic_store_n(&ring_->out_cons, prod, __ATOMIC_RELEASE);

@@ -13,6 +13,7 @@
 #include "hypercall/hypercall.h"
 #include "hypercall/transport.h"
 #include "pv/error.h"
+#include "pv/log.h"
 
 namespace pv {
 namespace {
@@ -49,7 +50,7 @@ void Vcpu::start(std::optional<CpuState> boot) {
       fd_.run()->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
       run_loop();
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "pv-hv: vcpu%u: %s\n", id_, e.what());
+      pv::log::error("vcpu" + std::to_string(id_) + ": " + e.what());
       dom_.fail(std::string("vcpu") + std::to_string(id_) + ": " + e.what());
     }
   });
@@ -182,7 +183,11 @@ void Vcpu::prepare_injection() {
   uint8_t vector = upcall_vector_.load(std::memory_order_relaxed);
   if (!vector) vector = dom_.callback_vector();
   if (!vector || !upcall_pending()) return;
-  if (dom_.trace()) std::fprintf(stderr, "pv-hv: vcpu%u: inject vector %#x (if=%d)\n", id_, vector, fd_.run()->if_flag);
+  if (dom_.trace()) {
+    char line[64];
+    std::snprintf(line, sizeof line, "vcpu%u: inject vector %#x (if=%d)", id_, vector, fd_.run()->if_flag);
+    pv::log::debug(line);
+  }
   try {
     fd_.inject_interrupt(vector);
   } catch (const SystemError& e) {
@@ -306,12 +311,15 @@ void Vcpu::handle_hypercall(uint64_t nr, const uint64_t (&args)[5], int64_t& res
   try {
     result = dispatch_hypercall(hc, dom_.stats());
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "pv-hv: vcpu%u: hypercall %" PRIu64 " failed internally: %s\n", id_, nr, e.what());
+    pv::log::error("vcpu" + std::to_string(id_) + ": hypercall " + std::to_string(nr) + " failed internally: " + e.what());
     result = -xen::XEN_EFAULT;
   }
-  if (dom_.trace())
-    std::fprintf(stderr, "pv-hv: vcpu%u: hypercall %" PRIu64 "(%#" PRIx64 ", %#" PRIx64 ", %#" PRIx64 ") = %" PRId64 "\n",
-                 id_, nr, args[0], args[1], args[2], result);
+  if (dom_.trace()) {
+    char line[160];
+    std::snprintf(line, sizeof line, "vcpu%u: hypercall %" PRIu64 "(%#" PRIx64 ", %#" PRIx64 ", %#" PRIx64 ") = %" PRId64,
+                  id_, nr, args[0], args[1], args[2], result);
+    pv::log::debug(line);
+  }
 }
 
 void Vcpu::handle_msr_write() {
@@ -332,7 +340,7 @@ void Vcpu::handle_msr_write() {
 }
 
 void Vcpu::handle_hlt() {
-  if (dom_.trace()) std::fprintf(stderr, "pv-hv: vcpu%u: hlt (if=%d)\n", id_, fd_.run()->if_flag);
+  if (dom_.trace()) pv::log::debug("vcpu" + std::to_string(id_) + ": hlt (if=" + std::to_string(fd_.run()->if_flag) + ")");
   if (!fd_.run()->if_flag) {
     // HLT with interrupts off never wakes: as Xen does, the vCPU goes down
     // (VCPUOP_up brings it back; when every vCPU is down, the domain
@@ -357,11 +365,13 @@ void Vcpu::handle_mmio() {
 void Vcpu::crash(const std::string& why) {
   const auto& r = fd_.run()->s.regs.regs;
   const auto& s = fd_.run()->s.regs.sregs;
-  std::fprintf(stderr,
-               "pv-hv: vcpu%u: %s\n  rip=%016llx rsp=%016llx rax=%016llx rbx=%016llx\n"
-               "  rcx=%016llx rdx=%016llx rsi=%016llx rdi=%016llx\n  cr0=%llx cr3=%llx cr4=%llx efer=%llx cs=%x\n",
-               id_, why.c_str(), r.rip, r.rsp, r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, s.cr0, s.cr3, s.cr4, s.efer,
-               s.cs.selector);
+  char regs[320];
+  std::snprintf(regs, sizeof regs,
+                "rip=%016llx rsp=%016llx rax=%016llx rbx=%016llx rcx=%016llx rdx=%016llx rsi=%016llx rdi=%016llx "
+                "cr0=%llx cr3=%llx cr4=%llx efer=%llx cs=%x",
+                r.rip, r.rsp, r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, s.cr0, s.cr3, s.cr4, s.efer, s.cs.selector);
+  pv::log::error("vcpu" + std::to_string(id_) + ": " + why);
+  pv::log::error("vcpu" + std::to_string(id_) + ": " + regs);
   dom_.shutdown(xen::shutdown::crash, "vcpu" + std::to_string(id_) + ": " + why);
 }
 

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "pv/error.h"
+
 namespace pv {
 namespace {
 
@@ -294,7 +296,7 @@ int64_t EventChannels::unmask(xen::evtchn_port_t port) {
 xen::evtchn_port_t EventChannels::connect_host(HostHandler on_send) {
   std::lock_guard lk(mu_);
   int64_t p = alloc_port();
-  if (p < 0) throw std::runtime_error("no free event channel for a host device");
+  if (p < 0) throw UserError("no free event channel for a host device (the domain has used all its ports)");
   host_handlers_.push_back(std::move(on_send));
   ports_[p] = Port{State::kInterdomain, 0, 0, 0, 0, static_cast<int32_t>(host_handlers_.size() - 1)};
   return static_cast<xen::evtchn_port_t>(p);

@@ -1,4 +1,4 @@
-#include "network/files.h"
+#include "pv/files.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -9,14 +9,15 @@
 #include <fstream>
 #include <iterator>
 
-#include "network/network_error.h"
+#include "pv/error.h"
+#include "pv/unique_fd.h"
 
-namespace pv::net {
+namespace pv {
 
 void write_file_atomically(const std::string& path, const std::string& bytes, mode_t mode) {
   const std::string tmp = path + ".tmp";
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
-  if (!fd) throw NetworkError(NetworkError::Kind::kSystem, "cannot write " + tmp + ": " + std::strerror(errno));
+  if (!fd) throw_errno("cannot write " + tmp);
   bool ok = ::fchmod(fd.get(), mode) == 0;  // whatever the umask
   size_t done = 0;
   while (ok && done < bytes.size()) {
@@ -31,7 +32,7 @@ void write_file_atomically(const std::string& path, const std::string& bytes, mo
   if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) ok = false, err = errno;
   if (!ok) {
     ::unlink(tmp.c_str());
-    throw NetworkError(NetworkError::Kind::kSystem, "cannot write " + path + ": " + std::strerror(err));
+    throw SystemError("cannot write " + path, err);
   }
 }
 
@@ -42,4 +43,4 @@ std::string read_file(const std::string& path, size_t offset) {
   return std::string((std::istreambuf_iterator<char>(f)), {});
 }
 
-}  // namespace pv::net
+}  // namespace pv
