@@ -93,7 +93,7 @@ class DiskParser {
   }
 
   void parameter(std::string_view tok) {
-    if (tok == "cdrom") { d_.devtype = DiskDevType::Cdrom; return; }
+    if (tok == "cdrom") { d_.devtype = DiskDevType::kCdrom; return; }
     if (tok == "discard") { d_.discard = true; return; }
     if (tok == "no-discard") { d_.discard = false; return; }
     if (tok == "direct-io-safe") { d_.direct_io_safe = true; return; }
@@ -110,8 +110,8 @@ class DiskParser {
     else if (key == "vdev") set_string("vdev", vdev_, val);
     else if (key == "access") set_access(val, false);
     else if (key == "devtype") {
-      if (val == "cdrom") d_.devtype = DiskDevType::Cdrom;
-      else if (val == "disk") d_.devtype = DiskDevType::Disk;
+      if (val == "cdrom") d_.devtype = DiskDevType::kCdrom;
+      else if (val == "disk") d_.devtype = DiskDevType::kDisk;
       else fail("unknown value for devtype: '" + std::string(val) + "' (cdrom or disk)");
     } else if (key == "backend") set_string("backend", backend_, val);
     else if (key == "backendtype") {
@@ -159,8 +159,8 @@ class DiskParser {
     if (colon == std::string_view::npos) return false;
     set_string("vdev", vdev_, tok.substr(0, colon));
     std::string_view type = tok.substr(colon + 1);
-    if (type == "cdrom") d_.devtype = DiskDevType::Cdrom;
-    else if (type == "disk") d_.devtype = DiskDevType::Disk;
+    if (type == "cdrom") d_.devtype = DiskDevType::kCdrom;
+    else if (type == "disk") d_.devtype = DiskDevType::kDisk;
     else fail("unknown device type '" + std::string(type) + "' after ':' (cdrom or disk)");
     return true;
   }
@@ -182,8 +182,8 @@ class DiskParser {
   }
 
   void set_access(std::string_view a, bool positional) {
-    if (a == "r" || a == "ro") d_.access = DiskAccess::ReadOnly;
-    else if (a == "rw" || a == "w" || a.empty()) d_.access = DiskAccess::ReadWrite;
+    if (a == "r" || a == "ro") d_.access = DiskAccess::kReadOnly;
+    else if (a == "rw" || a == "w" || a.empty()) d_.access = DiskAccess::kReadWrite;
     else {
       fail("unknown value for access: '" + std::string(a) + "' (ro, r, rw or w)" +
            (positional ? " (the order is target, format, vdev, access)" : ""));
@@ -202,10 +202,10 @@ class DiskParser {
   }
 
   void finish() {
-    if (d_.devtype == DiskDevType::Cdrom) {
-      if (access_explicit_ && d_.access == DiskAccess::ReadWrite)
+    if (d_.devtype == DiskDevType::kCdrom) {
+      if (access_explicit_ && d_.access == DiskAccess::kReadWrite)
         warnings_.push_back("a cdrom is always read-only; access=rw ignored");
-      d_.access = DiskAccess::ReadOnly;
+      d_.access = DiskAccess::kReadOnly;
       if (!target_ || target_->empty()) d_.format = "empty";
     }
     if (!vdev_ || vdev_->empty()) {
@@ -217,7 +217,7 @@ class DiskParser {
            "dNpM, or a device number)");
       return;
     }
-    if ((!target_ || target_->empty()) && d_.devtype != DiskDevType::Cdrom) {
+    if ((!target_ || target_->empty()) && d_.devtype != DiskDevType::kCdrom) {
       fail("no target specified (an image file or block device; only a cdrom may be empty)");
       return;
     }
@@ -284,7 +284,7 @@ DiskParseResult parse_disk_spec(std::string_view spec) { return DiskParser(spec)
 
 std::string to_spec(const DiskSpec& d) {
   std::string s = "format=" + d.format + ", vdev=" + d.vdev + ", access=" + (d.readonly() ? "ro" : "rw");
-  if (d.devtype == DiskDevType::Cdrom) s += ", devtype=cdrom";
+  if (d.devtype == DiskDevType::kCdrom) s += ", devtype=cdrom";
   if (!d.discard) s += ", no-discard";
   if (d.direct_io_safe) s += ", direct-io-safe";
   if (!d.trusted) s += ", untrusted";

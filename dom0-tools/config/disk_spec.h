@@ -14,15 +14,15 @@
 
 namespace pv::config {
 
-enum class DiskAccess { ReadWrite, ReadOnly };
-enum class DiskDevType { Disk, Cdrom };
+enum class DiskAccess { kReadWrite, kReadOnly };
+enum class DiskDevType { kDisk, kCdrom };
 
 struct DiskSpec {
   std::string target;          // image file or block device; empty only for an empty cdrom
   std::string format = "raw";  // xl's set: raw qcow qcow2 vhd qed empty; pv-backd decides what it serves
   std::string vdev;            // xvda, xvdb2, hdc, sda1, d0p1, or a xenstore number
-  DiskAccess access = DiskAccess::ReadWrite;  // a cdrom is always read-only (as xl)
-  DiskDevType devtype = DiskDevType::Disk;
+  DiskAccess access = DiskAccess::kReadWrite;  // a cdrom is always read-only (as xl)
+  DiskDevType devtype = DiskDevType::kDisk;
   bool discard = true;          // xl default: advertise discard
   std::string backend;          // backend domain name; empty = dom0
   std::string backendtype;      // phy, tap, qdisk, standalone; empty = automatic
@@ -30,7 +30,7 @@ struct DiskSpec {
   bool direct_io_safe = false;
   bool trusted = true;          // trusted / untrusted flags
 
-  bool readonly() const { return access == DiskAccess::ReadOnly; }
+  bool readonly() const { return access == DiskAccess::kReadOnly; }
   bool operator==(const DiskSpec&) const = default;
 };
 

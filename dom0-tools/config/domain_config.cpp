@@ -66,11 +66,11 @@ class Builder {
     c_.kernel = required_string("kernel", "the PVH kernel to boot, e.g. kernel = \"/boot/vmlinuz\"");
     c_.ramdisk = optional_string("ramdisk").value_or("");
     cmdline();
-    c_.on_poweroff = action("on_poweroff", ShutdownAction::Destroy);
-    c_.on_reboot = action("on_reboot", ShutdownAction::Restart);
-    c_.on_watchdog = action("on_watchdog", ShutdownAction::Destroy);
-    c_.on_crash = action("on_crash", ShutdownAction::Destroy);
-    c_.on_soft_reset = action("on_soft_reset", ShutdownAction::SoftReset);
+    c_.on_poweroff = action("on_poweroff", ShutdownAction::kDestroy);
+    c_.on_reboot = action("on_reboot", ShutdownAction::kRestart);
+    c_.on_watchdog = action("on_watchdog", ShutdownAction::kDestroy);
+    c_.on_crash = action("on_crash", ShutdownAction::kDestroy);
+    c_.on_soft_reset = action("on_soft_reset", ShutdownAction::kSoftReset);
     uuid();
     disks();
     vifs();

@@ -42,11 +42,11 @@ struct DomainConfig {
   std::string kernel;           // PVH kernel (required)
   std::string ramdisk;          // optional
   std::string cmdline;          // effective: cmdline, else "root=ROOT EXTRA" (xl's rule)
-  ShutdownAction on_poweroff = ShutdownAction::Destroy;
-  ShutdownAction on_reboot = ShutdownAction::Restart;
-  ShutdownAction on_watchdog = ShutdownAction::Destroy;
-  ShutdownAction on_crash = ShutdownAction::Destroy;
-  ShutdownAction on_soft_reset = ShutdownAction::SoftReset;
+  ShutdownAction on_poweroff = ShutdownAction::kDestroy;
+  ShutdownAction on_reboot = ShutdownAction::kRestart;
+  ShutdownAction on_watchdog = ShutdownAction::kDestroy;
+  ShutdownAction on_crash = ShutdownAction::kDestroy;
+  ShutdownAction on_soft_reset = ShutdownAction::kSoftReset;
   std::string uuid;             // canonical lower-case 8-4-4-4-12; empty = generate one
   std::vector<DiskSpec> disks;  // disk = [ 'DISKSPEC', ... ]
   std::vector<VifSpec> vifs;    // vif = [ 'VIFSPEC', ... ]

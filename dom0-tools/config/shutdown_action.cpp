@@ -7,13 +7,13 @@ namespace pv::config {
 
 namespace {
 constexpr std::array<std::pair<ShutdownAction, std::string_view>, 7> kNames{{
-    {ShutdownAction::Destroy, "destroy"},
-    {ShutdownAction::Restart, "restart"},
-    {ShutdownAction::RenameRestart, "rename-restart"},
-    {ShutdownAction::Preserve, "preserve"},
-    {ShutdownAction::CoredumpDestroy, "coredump-destroy"},
-    {ShutdownAction::CoredumpRestart, "coredump-restart"},
-    {ShutdownAction::SoftReset, "soft-reset"},
+    {ShutdownAction::kDestroy, "destroy"},
+    {ShutdownAction::kRestart, "restart"},
+    {ShutdownAction::kRenameRestart, "rename-restart"},
+    {ShutdownAction::kPreserve, "preserve"},
+    {ShutdownAction::kCoredumpDestroy, "coredump-destroy"},
+    {ShutdownAction::kCoredumpRestart, "coredump-restart"},
+    {ShutdownAction::kSoftReset, "soft-reset"},
 }};
 }  // namespace
 

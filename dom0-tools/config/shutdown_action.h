@@ -8,13 +8,13 @@
 namespace pv::config {
 
 enum class ShutdownAction {
-  Destroy,
-  Restart,
-  RenameRestart,
-  Preserve,
-  CoredumpDestroy,
-  CoredumpRestart,
-  SoftReset,
+  kDestroy,
+  kRestart,
+  kRenameRestart,
+  kPreserve,
+  kCoredumpDestroy,
+  kCoredumpRestart,
+  kSoftReset,
 };
 
 // "destroy", "restart", "rename-restart", "preserve", "coredump-destroy",

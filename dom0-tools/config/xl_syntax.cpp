@@ -8,7 +8,7 @@ namespace pv::config {
 
 namespace {
 
-enum class Tok { Word, String, LBracket, RBracket, Comma, Assign, Append, Semi, Newline, End, Bad };
+enum class Tok { kWord, kString, kLBracket, kRBracket, kComma, kAssign, kAppend, kSemi, kNewline, kEnd, kBad };
 
 struct Token {
   Tok kind;
@@ -56,14 +56,14 @@ class Lexer {
     for (;;) {
       Token t = next();
       out.push_back(t);
-      if (t.kind == Tok::End) return out;
+      if (t.kind == Tok::kEnd) return out;
     }
   }
 
  private:
   Token next() {
     for (;;) {
-      if (i_ >= s_.size()) return {Tok::End, "", line_};
+      if (i_ >= s_.size()) return {Tok::kEnd, "", line_};
       char c = s_[i_];
       if (c == ' ' || c == '\t') { i_++; continue; }
       if (c == '\r' && i_ + 1 < s_.size() && s_[i_ + 1] == '\n') { i_++; continue; }
@@ -76,28 +76,28 @@ class Lexer {
     const int line = line_;
     char c = s_[i_];
     switch (c) {
-      case '\n': i_++; line_++; return {Tok::Newline, "", line};
-      case '[': i_++; return {Tok::LBracket, "[", line};
-      case ']': i_++; return {Tok::RBracket, "]", line};
-      case ',': i_++; return {Tok::Comma, ",", line};
-      case ';': i_++; return {Tok::Semi, ";", line};
-      case '=': i_++; return {Tok::Assign, "=", line};
+      case '\n': i_++; line_++; return {Tok::kNewline, "", line};
+      case '[': i_++; return {Tok::kLBracket, "[", line};
+      case ']': i_++; return {Tok::kRBracket, "]", line};
+      case ',': i_++; return {Tok::kComma, ",", line};
+      case ';': i_++; return {Tok::kSemi, ";", line};
+      case '=': i_++; return {Tok::kAssign, "=", line};
       case '"': case '\'': return string_token(c);
       default: break;
     }
     if (c == '+' && i_ + 1 < s_.size() && s_[i_ + 1] == '=') {
       i_ += 2;
-      return {Tok::Append, "+=", line};
+      return {Tok::kAppend, "+=", line};
     }
     if (!is_word_char(c)) {
       i_++;
-      return {Tok::Bad, "unexpected character '" + printable(c) + "'", line};
+      return {Tok::kBad, "unexpected character '" + printable(c) + "'", line};
     }
     size_t start = i_;
     while (i_ < s_.size() && is_word_char(s_[i_]) &&
            !(s_[i_] == '+' && i_ + 1 < s_.size() && s_[i_ + 1] == '='))
       i_++;
-    return {Tok::Word, std::string(s_.substr(start, i_ - start)), line};
+    return {Tok::kWord, std::string(s_.substr(start, i_ - start)), line};
   }
 
   Token string_token(char quote) {
@@ -106,13 +106,13 @@ class Lexer {
     i_++;  // opening quote
     for (;;) {
       if (i_ >= s_.size() || s_[i_] == '\n')
-        return {Tok::Bad, "unterminated string: a quoted string must end on the line it starts", line};
+        return {Tok::kBad, "unterminated string: a quoted string must end on the line it starts", line};
       char c = s_[i_++];
-      if (c == quote) return {Tok::String, out, line};
+      if (c == quote) return {Tok::kString, out, line};
       if (c == '\0') return skip_bad_string(quote, "a NUL byte is not allowed in a string", line);
       if (c != '\\') { out += c; continue; }
       if (i_ >= s_.size() || s_[i_] == '\n')
-        return {Tok::Bad, "unterminated string: a quoted string must end on the line it starts", line};
+        return {Tok::kBad, "unterminated string: a quoted string must end on the line it starts", line};
       char e = s_[i_++];
       switch (e) {
         case '"': case '\'': case '\\': out += e; break;
@@ -157,7 +157,7 @@ class Lexer {
       if (c == '\\' && i_ < s_.size() && s_[i_] != '\n') { i_++; continue; }
       if (c == quote) break;
     }
-    return {Tok::Bad, std::move(msg), line};
+    return {Tok::kBad, std::move(msg), line};
   }
 
   std::string_view s_;
@@ -190,8 +190,8 @@ class Parser {
   Parser(std::vector<Token> toks, const std::string& file) : t_(std::move(toks)), file_(file) {}
 
   SyntaxResult run() {
-    while (peek().kind != Tok::End) {
-      if (peek().kind == Tok::Newline || peek().kind == Tok::Semi) { pos_++; continue; }
+    while (peek().kind != Tok::kEnd) {
+      if (peek().kind == Tok::kNewline || peek().kind == Tok::kSemi) { pos_++; continue; }
       statement();
     }
     return std::move(r_);
@@ -210,9 +210,9 @@ class Parser {
   // Skips to the start of the next line that looks like "key =" (or the end),
   // so one mistake (say, an unclosed list) yields one error, not a cascade.
   void recover() {
-    while (peek().kind != Tok::End) {
-      if (peek().kind == Tok::Newline && peek(1).kind == Tok::Word &&
-          (peek(2).kind == Tok::Assign || peek(2).kind == Tok::Append)) {
+    while (peek().kind != Tok::kEnd) {
+      if (peek().kind == Tok::kNewline && peek(1).kind == Tok::kWord &&
+          (peek(2).kind == Tok::kAssign || peek(2).kind == Tok::kAppend)) {
         pos_++;
         return;
       }
@@ -222,8 +222,8 @@ class Parser {
 
   void statement() {
     const Token& k = peek();
-    if (k.kind != Tok::Word) {
-      if (k.kind == Tok::Bad)
+    if (k.kind != Tok::kWord) {
+      if (k.kind == Tok::kBad)
         error(k.line, "", k.text);
       else
         error(k.line, "", "expected KEY = VALUE, found '" + k.text + "'");
@@ -240,24 +240,24 @@ class Parser {
     }
     pos_++;
     bool append = false;
-    if (peek().kind == Tok::Append) {
+    if (peek().kind == Tok::kAppend) {
       append = true;
-    } else if (peek().kind != Tok::Assign) {
+    } else if (peek().kind != Tok::kAssign) {
       error(line, key, "expected '=' after the key");
       recover();
       return;
     }
     pos_++;
-    if (peek().kind == Tok::Newline || peek().kind == Tok::End || peek().kind == Tok::Semi) {
+    if (peek().kind == Tok::kNewline || peek().kind == Tok::kEnd || peek().kind == Tok::kSemi) {
       error(line, key, "missing value after '='");
       recover();
       return;
     }
     std::optional<StatementError> err;
     Value v = value(err);
-    if (!err && peek().kind != Tok::Newline && peek().kind != Tok::Semi && peek().kind != Tok::End) {
+    if (!err && peek().kind != Tok::kNewline && peek().kind != Tok::kSemi && peek().kind != Tok::kEnd) {
       const Token& extra = peek();
-      err = StatementError{extra.line, extra.kind == Tok::Bad
+      err = StatementError{extra.line, extra.kind == Tok::kBad
                                            ? extra.text
                                            : "unexpected '" + extra.text +
                                                  "' after the value (one value per key; separate "
@@ -276,12 +276,12 @@ class Parser {
     Value v;
     v.line = t.line;
     switch (t.kind) {
-      case Tok::String:
+      case Tok::kString:
         v.text = t.text;
         v.quoted = true;
         pos_++;
         return v;
-      case Tok::Word:
+      case Tok::kWord:
         if (!valid_bare_number(t.text)) {
           err = StatementError{t.line, "unquoted value '" + t.text +
                                            "': put strings in quotes (\"...\" or '...'); numbers "
@@ -291,7 +291,7 @@ class Parser {
         v.text = t.text;
         pos_++;
         return v;
-      case Tok::LBracket:
+      case Tok::kLBracket:
         if (depth_ >= kMaxListDepth) {
           err = StatementError{t.line, "lists nested more than " + std::to_string(kMaxListDepth) + " deep"};
           return v;
@@ -301,7 +301,7 @@ class Parser {
         v = list(v, err);
         depth_--;
         return v;
-      case Tok::Bad:
+      case Tok::kBad:
         err = StatementError{t.line, t.text};
         return v;
       default:
@@ -311,11 +311,11 @@ class Parser {
   }
 
   Value list(Value v, std::optional<StatementError>& err) {
-    v.kind = Value::Kind::List;
+    v.kind = Value::Kind::kList;
     skip_newlines();
-    if (peek().kind == Tok::RBracket) { pos_++; return v; }
+    if (peek().kind == Tok::kRBracket) { pos_++; return v; }
     for (;;) {
-      if (peek().kind == Tok::End) {
+      if (peek().kind == Tok::kEnd) {
         err = StatementError{v.line, "list opened with '[' here is never closed with ']'"};
         return v;
       }
@@ -323,16 +323,16 @@ class Parser {
       if (err) return v;
       skip_newlines();
       const Token& t = peek();
-      if (t.kind == Tok::RBracket) { pos_++; return v; }
-      if (t.kind == Tok::Comma) {
+      if (t.kind == Tok::kRBracket) { pos_++; return v; }
+      if (t.kind == Tok::kComma) {
         pos_++;
         skip_newlines();
-        if (peek().kind == Tok::RBracket) { pos_++; return v; }  // trailing comma
+        if (peek().kind == Tok::kRBracket) { pos_++; return v; }  // trailing comma
         continue;
       }
-      if (t.kind == Tok::End) {
+      if (t.kind == Tok::kEnd) {
         err = StatementError{v.line, "list opened with '[' here is never closed with ']'"};
-      } else if (t.kind == Tok::Bad) {
+      } else if (t.kind == Tok::kBad) {
         err = StatementError{t.line, t.text};
       } else {
         err = StatementError{t.line, "expected ',' or ']' in list, found '" + t.text + "'"};
@@ -342,7 +342,7 @@ class Parser {
   }
 
   void skip_newlines() {
-    while (peek().kind == Tok::Newline) pos_++;
+    while (peek().kind == Tok::kNewline) pos_++;
   }
 
   void store(const std::string& key, Value v, int line, bool append) {

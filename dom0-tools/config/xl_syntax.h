@@ -24,15 +24,15 @@
 namespace pv::config {
 
 struct Value {
-  enum class Kind { String, List };
-  Kind kind = Kind::String;
+  enum class Kind { kString, kList };
+  Kind kind = Kind::kString;
   std::string text;          // String: dequoted text, or a bare number as written
   bool quoted = false;       // String: true if written in quotes
   std::vector<Value> items;  // List: the items, in order
   int line = 0;              // line where this value starts
 
-  bool is_string() const { return kind == Kind::String; }
-  bool is_list() const { return kind == Kind::List; }
+  bool is_string() const { return kind == Kind::kString; }
+  bool is_list() const { return kind == Kind::kList; }
 };
 
 struct Setting {

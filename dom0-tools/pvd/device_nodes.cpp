@@ -56,11 +56,11 @@ void check_disk(const config::DiskSpec& d) {
   const std::string who = "disk " + d.vdev + ": ";
   if (!served_by_dom0(d.backend))
     throw UserError(who + "back-end domain '" + d.backend + "' is not supported (dom0 serves every disk)");
-  if (d.format != "raw" && !(d.format == "empty" && d.devtype == config::DiskDevType::Cdrom))
+  if (d.format != "raw" && !(d.format == "empty" && d.devtype == config::DiskDevType::kCdrom))
     throw UserError(who + "format '" + d.format + "' is not supported (raw images and block devices only)");
   if (!d.script.empty()) throw UserError(who + "block scripts are not supported");
   if (d.target.empty()) {
-    if (d.devtype == config::DiskDevType::Cdrom) return;  // an empty drive
+    if (d.devtype == config::DiskDevType::kCdrom) return;  // an empty drive
     throw UserError(who + "no target= (image file or block device)");
   }
   struct stat st{};
@@ -77,7 +77,7 @@ void add_vbd_nodes(std::vector<NodeWrite>& out, uint32_t domid, const config::Di
   const auto devid = config::vdev_to_devid(d.vdev);
   if (!devid) throw UserError("disk " + d.vdev + ": not a virtual device name");
   if (!devids.insert(*devid).second) throw UserError("disk " + d.vdev + ": device used twice");
-  const bool cdrom = d.devtype == config::DiskDevType::Cdrom;
+  const bool cdrom = d.devtype == config::DiskDevType::kCdrom;
   DeviceDirs dirs(out, domid, "vbd", *devid);
   dirs.begin_backend();
   dirs.be("removable", cdrom ? "1" : "0");

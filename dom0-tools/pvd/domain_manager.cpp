@@ -39,15 +39,15 @@ enum class Outcome { kDestroy, kRestart, kPreserve };
 Outcome outcome(config::ShutdownAction a) {
   using SA = config::ShutdownAction;
   switch (a) {
-    case SA::Restart:
-    case SA::RenameRestart:
-    case SA::CoredumpRestart:
-    case SA::SoftReset:
+    case SA::kRestart:
+    case SA::kRenameRestart:
+    case SA::kCoredumpRestart:
+    case SA::kSoftReset:
       return Outcome::kRestart;
-    case SA::Preserve:
+    case SA::kPreserve:
       return Outcome::kPreserve;
-    case SA::Destroy:
-    case SA::CoredumpDestroy:
+    case SA::kDestroy:
+    case SA::kCoredumpDestroy:
       break;
   }
   return Outcome::kDestroy;

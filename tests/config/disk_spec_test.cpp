@@ -26,14 +26,14 @@ TEST(DiskSpec, XlDocEquivalents) {
   EXPECT_EQ(a.target, "/dev/vg/guest-volume");
   EXPECT_EQ(a.format, "raw");
   EXPECT_EQ(a.vdev, "hda");
-  EXPECT_EQ(a.access, DiskAccess::ReadWrite);
+  EXPECT_EQ(a.access, DiskAccess::kReadWrite);
   EXPECT_EQ(good("/dev/vg/guest-volume,raw,hda,rw"), a);
   EXPECT_EQ(good("format=raw, vdev=hda, access=rw, target=/dev/vg/guest-volume"), a);
   EXPECT_EQ(good("raw:/dev/vg/guest-volume,hda,w"), a);
 
   DiskSpec cd = good("/root/image.iso,,hdc,cdrom");
-  EXPECT_EQ(cd.devtype, DiskDevType::Cdrom);
-  EXPECT_EQ(cd.access, DiskAccess::ReadOnly);
+  EXPECT_EQ(cd.devtype, DiskDevType::kCdrom);
+  EXPECT_EQ(cd.access, DiskAccess::kReadOnly);
   EXPECT_EQ(cd.vdev, "hdc");
   EXPECT_EQ(good("/root/image.iso,,hdc,,cdrom"), cd);
   EXPECT_EQ(good("/root/image.iso,raw,hdc,devtype=cdrom"), cd);
@@ -47,9 +47,9 @@ TEST(DiskSpec, PositionalAndKeyValue) {
   EXPECT_TRUE(d.readonly());
   d = good("  vdev=xvdc,  target=/path/with,comma and space");
   EXPECT_EQ(d.target, "/path/with,comma and space");
-  EXPECT_EQ(good("/a,,xvda,r").access, DiskAccess::ReadOnly);
-  EXPECT_EQ(good("/a,,xvda,w").access, DiskAccess::ReadWrite);
-  EXPECT_EQ(good("/a,,xvda,").access, DiskAccess::ReadWrite);  // empty = default
+  EXPECT_EQ(good("/a,,xvda,r").access, DiskAccess::kReadOnly);
+  EXPECT_EQ(good("/a,,xvda,w").access, DiskAccess::kReadWrite);
+  EXPECT_EQ(good("/a,,xvda,").access, DiskAccess::kReadWrite);  // empty = default
   // As in xl, the second positional is the format: "/a,xvda" is a mistake.
   EXPECT_NE(bad("/a,xvda").find("unknown value for format: 'xvda'"), std::string::npos);
 }
@@ -81,7 +81,7 @@ TEST(DiskSpec, EmptyCdrom) {
   DiskSpec d = good(",hdc:cdrom,r");
   EXPECT_EQ(d.target, "");
   EXPECT_EQ(d.format, "empty");
-  EXPECT_EQ(d.devtype, DiskDevType::Cdrom);
+  EXPECT_EQ(d.devtype, DiskDevType::kCdrom);
   d = good("vdev=xvdd, devtype=cdrom");
   EXPECT_EQ(d.format, "empty");
 }
