@@ -56,7 +56,6 @@ class Vcpu {
   void poll(const uint32_t* ports, uint32_t n, uint64_t deadline_ns);
 
  private:
-  void thread_main(std::optional<CpuState> boot);
   void run_loop();
   void drain_kicks();
   bool upcall_pending() const;

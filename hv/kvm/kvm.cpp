@@ -102,10 +102,6 @@ void Vm::trap_msr(uint32_t msr) {
   if (::ioctl(fd_.get(), KVM_X86_SET_MSR_FILTER, &f) < 0) throw_errno("KVM_X86_SET_MSR_FILTER");
 }
 
-void Vm::set_tss_addr(uint64_t gpa) {
-  if (::ioctl(fd_.get(), KVM_SET_TSS_ADDR, gpa) < 0) throw_errno("KVM_SET_TSS_ADDR");
-}
-
 VcpuFd::VcpuFd(int fd, size_t mmap_size) : fd_(fd) {
   void* p = ::mmap(nullptr, mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (p == MAP_FAILED) throw_errno("mmap(kvm_run)");

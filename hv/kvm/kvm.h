@@ -55,7 +55,6 @@ class Vm {
   void enable_cap(uint32_t cap, uint64_t arg0);
   // Sends guest writes of `msr` to user space as KVM_EXIT_X86_WRMSR/RDMSR.
   void trap_msr(uint32_t msr);
-  void set_tss_addr(uint64_t gpa);
 
  private:
   const System& sys_;

@@ -36,11 +36,6 @@ void DomainTimers::cancel(TimerKey key) {
   timers_.erase(key);
 }
 
-bool DomainTimers::armed(TimerKey key) {
-  std::lock_guard lk(mu_);
-  return timers_.count(key) != 0;
-}
-
 void DomainTimers::run() {
   std::unique_lock lk(mu_);
   std::vector<TimerKey> due;

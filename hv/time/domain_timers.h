@@ -31,7 +31,6 @@ class DomainTimers {
   // `period_ns` when that is non-zero.
   void arm(TimerKey key, uint64_t deadline_ns, uint64_t period_ns = 0);
   void cancel(TimerKey key);
-  bool armed(TimerKey key);
   void stop();
 
  private:
