@@ -1,6 +1,7 @@
 #include "guest_ring_link.h"
 
 #include "pv/fd_passing.h"
+#include "pv/log.h"
 
 #include <poll.h>
 #include <sys/mman.h>
@@ -8,7 +9,6 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <iostream>
 
 namespace pv::pvd {
 namespace {
@@ -23,7 +23,7 @@ uint32_t load(const uint32_t* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); 
 void store(uint32_t* p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 }  // namespace
 
-GuestRingLink::GuestRingLink(boost::asio::io_context& io, xenstore::XenstoreServer& server, uint32_t domid,
+GuestRingLink::GuestRingLink(boost::asio::io_context& io, pv::xenstore::XenstoreServer& server, uint32_t domid,
                              std::string socket_path, ReadyFn on_ready)
     : io_(io), server_(server), domid_(domid), path_(std::move(socket_path)), on_ready_(std::move(on_ready)),
       sock_(io), retry_(io) {
@@ -39,7 +39,6 @@ GuestRingLink::~GuestRingLink() {
   retry_.cancel();
   sock_.close(ec);
   if (conn_) server_.disconnect(*conn_);
-  if (ring_) ::munmap(ring_, xen::kPageSize);
 }
 
 void GuestRingLink::try_connect() {
@@ -53,7 +52,7 @@ void GuestRingLink::try_connect() {
     return;
   }
   if (++attempts_ >= kMaxConnectAttempts) {
-    std::cerr << "pvd: domain " << domid_ << ": no xenstore link at " << path_ << " (" << ec.message() << ")\n";
+    pv::log::error("domain " + std::to_string(domid_) + ": no xenstore link at " + path_ + " (" + ec.message() + ")");
     return;
   }
   retry_.expires_after(20ms);
@@ -76,16 +75,17 @@ bool GuestRingLink::receive_hello() {
                     : MAP_FAILED;
   fds.clear();  // the mapping keeps just that page
   if (page == MAP_FAILED) {
-    std::cerr << "pvd: domain " << domid_ << ": bad xenstore link hello\n";
+    pv::log::error("domain " + std::to_string(domid_) + ": bad xenstore link hello");
     return false;
   }
+  ring_page_ = Mapping(page, xen::kPageSize);
   ring_ = static_cast<xen::xenstore::domain_interface*>(page);
   return true;
 }
 
 void GuestRingLink::attach() {
   if (!ring_ || conn_) return;
-  conn_ = server_.connect(static_cast<xenstore::DomId>(domid_), "domain " + std::to_string(domid_));
+  conn_ = server_.connect(static_cast<pv::xenstore::DomId>(domid_), "domain " + std::to_string(domid_));
   // Watch events for this domain can come from anyone's writes.
   conn_->set_output_notifier([this, alive = alive_] {
     boost::asio::post(io_, [this, alive] {
@@ -106,7 +106,7 @@ void GuestRingLink::read_doorbells() {
 }
 
 void GuestRingLink::broken(uint32_t error, const std::string& why) {
-  std::cerr << "pvd: domain " << domid_ << ": xenstore ring broken (" << why << "); connection closed\n";
+  pv::log::warning("domain " + std::to_string(domid_) + ": xenstore ring broken (" + why + "); connection closed");
   if (conn_) server_.disconnect(*conn_);
   conn_.reset();
   if (ring_) store(&ring_->error, error);

@@ -14,6 +14,7 @@
 #include "asio.h"
 #include "xenstore/connection.h"
 #include "xenstore/server.h"
+#include "pv/mapping.h"
 #include "pv/xenstore_link_protocol.h"
 
 namespace pv::pvd {
@@ -22,7 +23,7 @@ class GuestRingLink {
  public:
   using ReadyFn = std::function<void(const xslink::LinkHello&)>;
 
-  GuestRingLink(boost::asio::io_context& io, xenstore::XenstoreServer& server, uint32_t domid,
+  GuestRingLink(boost::asio::io_context& io, pv::xenstore::XenstoreServer& server, uint32_t domid,
                 std::string socket_path, ReadyFn on_ready);
   ~GuestRingLink();
   GuestRingLink(const GuestRingLink&) = delete;
@@ -41,7 +42,7 @@ class GuestRingLink {
   void broken(uint32_t error, const std::string& why);
 
   boost::asio::io_context& io_;
-  xenstore::XenstoreServer& server_;
+  pv::xenstore::XenstoreServer& server_;
   uint32_t domid_;
   std::string path_;
   ReadyFn on_ready_;
@@ -49,8 +50,9 @@ class GuestRingLink {
   boost::asio::steady_timer retry_;
   int attempts_ = 0;
   xslink::LinkHello hello_{};
-  xen::xenstore::domain_interface* ring_ = nullptr;
-  std::shared_ptr<xenstore::Connection> conn_;
+  Mapping ring_page_;  // the one guest page holding the ring
+  xen::xenstore::domain_interface* ring_ = nullptr;  // in ring_page_
+  std::shared_ptr<pv::xenstore::Connection> conn_;
   std::string out_;  // replies not yet fitting in the ring
   std::array<char, 64> bells_{};
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -1,15 +1,16 @@
 #include "xenstore_host.h"
 
-#include <iostream>
+#include <cstring>
 
+#include "pv/log.h"
 #include "xenstore/wire.h"
 
 namespace pv::pvd {
-namespace X = xenstore;
+namespace X = pv::xenstore;
 
 XenstoreHost::XenstoreHost(boost::asio::io_context& io, const std::string& dom0_socket)
     : io_(io),
-      server_(X::Quotas{}, this, [](std::string_view line) { std::cerr << "xenstored: " << line << "\n"; }),
+      server_(X::Quotas{}, this, [](std::string_view line) { pv::log::info("xenstored: " + std::string(line)); }),
       dom0_socket_(io, server_, dom0_socket),
       self_(server_.connect(0, "pvd")) {}
 
@@ -28,15 +29,15 @@ bool XenstoreHost::request(X::MsgType type, const std::string& payload) {
   const std::string out = self_->take_output();
   X::WireHeader h{};
   if (out.size() >= sizeof(h)) std::memcpy(&h, out.data(), sizeof(h));
-  if (h.type == static_cast<uint32_t>(X::MsgType::Error)) {
-    std::cerr << "pvd: xenstore request " << static_cast<uint32_t>(type) << " failed: " << out.substr(sizeof(h)) << "\n";
+  if (h.type == static_cast<uint32_t>(X::MsgType::kError)) {
+    pv::log::error("xenstore request " + std::to_string(static_cast<uint32_t>(type)) + " failed: " + out.substr(sizeof(h)));
     return false;
   }
   return out.size() >= sizeof(h);
 }
 
 bool XenstoreHost::write(const std::string& path, const std::string& value) {
-  return request(X::MsgType::Write, path + '\0' + value);
+  return request(X::MsgType::kWrite, path + '\0' + value);
 }
 
 void XenstoreHost::create_nodes(uint32_t domid, const std::string& name, const std::string& uuid) {
@@ -44,16 +45,16 @@ void XenstoreHost::create_nodes(uint32_t domid, const std::string& name, const s
   // and what it may write; name and domid are dom0's, readable by it.
   const std::string id = std::to_string(domid), dir = "/local/domain/" + id;
   auto perms = [&](const std::string& path, const std::string& p) {
-    request(X::MsgType::SetPerms, path + '\0' + p + '\0');
+    request(X::MsgType::kSetPerms, path + '\0' + p + '\0');
   };
-  request(X::MsgType::Mkdir, dir + '\0');
+  request(X::MsgType::kMkdir, dir + '\0');
   perms(dir, "n" + id);
   for (const auto& [key, value] : {std::pair<std::string, std::string>{"name", name}, {"domid", id}}) {
     write(dir + "/" + key, value);
     perms(dir + "/" + key, std::string("n0") + '\0' + "r" + id);
   }
   for (const char* sub : {"control", "data", "device"}) {
-    request(X::MsgType::Mkdir, dir + "/" + sub + '\0');
+    request(X::MsgType::kMkdir, dir + "/" + sub + '\0');
     perms(dir + "/" + sub, "n" + id);
   }
   write(dir + "/control/shutdown", "");
@@ -72,12 +73,12 @@ void XenstoreHost::create_nodes(uint32_t domid, const std::string& name, const s
 
 void XenstoreHost::write_devices(const std::vector<NodeWrite>& nodes) {
   for (const auto& n : nodes) {
-    if (n.mkdir_only) request(X::MsgType::Mkdir, n.path + '\0');
+    if (n.mkdir_only) request(X::MsgType::kMkdir, n.path + '\0');
     else write(n.path, n.value);
     if (!n.perms.empty()) {
       std::string p = n.path + '\0';
       for (const auto& perm : n.perms) p += perm + '\0';
-      request(X::MsgType::SetPerms, p);
+      request(X::MsgType::kSetPerms, p);
     }
   }
 }
@@ -95,17 +96,17 @@ void XenstoreHost::add_domain(uint32_t domid, const std::string& name, const std
         }
         create_nodes(domid, name, uuid);
         write_devices(devices);
-        request(X::MsgType::Introduce,
+        request(X::MsgType::kIntroduce,
                 std::to_string(domid) + '\0' + std::to_string(hello.ring_gfn) + '\0' + std::to_string(hello.evtchn) + '\0');
       });
 }
 
 void XenstoreHost::remove_domain(uint32_t domid) {
-  if (server_.is_introduced(static_cast<X::DomId>(domid))) request(X::MsgType::Release, std::to_string(domid) + '\0');
-  request(X::MsgType::Rm, "/local/domain/" + std::to_string(domid) + '\0');
-  for (const auto& be : backend_dirs(domid)) request(X::MsgType::Rm, be + '\0');
+  if (server_.is_introduced(static_cast<X::DomId>(domid))) request(X::MsgType::kRelease, std::to_string(domid) + '\0');
+  request(X::MsgType::kRm, "/local/domain/" + std::to_string(domid) + '\0');
+  for (const auto& be : backend_dirs(domid)) request(X::MsgType::kRm, be + '\0');
   if (auto vm = vm_paths_.find(domid); vm != vm_paths_.end()) {
-    request(X::MsgType::Rm, vm->second + '\0');
+    request(X::MsgType::kRm, vm->second + '\0');
     vm_paths_.erase(vm);
   }
   links_.erase(domid);

@@ -18,7 +18,7 @@
 
 namespace pv::pvd {
 
-class XenstoreHost : public xenstore::DomainHooks {
+class XenstoreHost : public pv::xenstore::DomainHooks {
  public:
   XenstoreHost(boost::asio::io_context& io, const std::string& dom0_socket);
   ~XenstoreHost() override;
@@ -35,19 +35,19 @@ class XenstoreHost : public xenstore::DomainHooks {
   bool write(const std::string& path, const std::string& value);
 
   // DomainHooks: INTRODUCE succeeds for a domain whose link is up.
-  int introduce(xenstore::DomId domid, uint64_t gfn, uint32_t evtchn) override;
-  void release(xenstore::DomId domid) override;
+  int introduce(pv::xenstore::DomId domid, uint64_t gfn, uint32_t evtchn) override;
+  void release(pv::xenstore::DomId domid) override;
 
  private:
-  bool request(xenstore::MsgType type, const std::string& payload);  // as dom0
+  bool request(pv::xenstore::MsgType type, const std::string& payload);  // as dom0
   void create_nodes(uint32_t domid, const std::string& name, const std::string& uuid);
   void write_devices(const std::vector<NodeWrite>& nodes);
   std::map<uint32_t, std::string> vm_paths_;  // /vm/<uuid> of each domain
 
   boost::asio::io_context& io_;
-  xenstore::XenstoreServer server_;
-  xenstore::UnixSocketServer dom0_socket_;
-  std::shared_ptr<xenstore::Connection> self_;  // pvd's own dom0 connection
+  pv::xenstore::XenstoreServer server_;
+  pv::xenstore::UnixSocketServer dom0_socket_;
+  std::shared_ptr<pv::xenstore::Connection> self_;  // pvd's own dom0 connection
   uint32_t next_req_ = 1;
   std::map<uint32_t, std::unique_ptr<GuestRingLink>> links_;
 };

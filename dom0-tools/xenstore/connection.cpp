@@ -1,9 +1,6 @@
 #include "xenstore/connection.h"
 
-#include <algorithm>
-#include <cstring>
-
-namespace xenstore {
+namespace pv::xenstore {
 
 Connection::Connection(uint64_t id, DomId domid, std::string label)
     : id_(id), domid_(domid), label_(std::move(label)) {}
@@ -21,20 +18,6 @@ void Connection::consumed_front() {
   if (output_.front().is_reply) pending_replies_--;
   output_.pop_front();
   front_offset_ = 0;
-}
-
-size_t Connection::read_output(char* dst, size_t max) {
-  size_t done = 0;
-  while (done < max && !output_.empty()) {
-    const std::string& front = output_.front().bytes;
-    size_t n = std::min(max - done, front.size() - front_offset_);
-    std::memcpy(dst + done, front.data() + front_offset_, n);
-    done += n;
-    front_offset_ += n;
-    if (front_offset_ == front.size()) consumed_front();
-  }
-  pending_bytes_ -= done;
-  return done;
 }
 
 std::string Connection::take_output() {
@@ -56,4 +39,4 @@ void Connection::mark_closed(std::string reason) {
   transactions_.clear();
 }
 
-}  // namespace xenstore
+}  // namespace pv::xenstore

@@ -17,7 +17,7 @@
 #include "xenstore/watch.h"
 #include "xenstore/wire.h"
 
-namespace xenstore {
+namespace pv::xenstore {
 
 class Connection {
  public:
@@ -34,9 +34,7 @@ class Connection {
   bool has_output() const { return !output_.empty(); }
   size_t pending_output_bytes() const { return pending_bytes_; }
   size_t pending_replies() const { return pending_replies_; }
-  // Copies up to `max` bytes of output into `dst` and consumes them (rings).
-  size_t read_output(char* dst, size_t max);
-  // All pending output, consumed (sockets).
+  // All pending output, consumed.
   std::string take_output();
   // Called whenever output is queued, also while another connection's
   // request is being handled (watch events). The transport starts a write.
@@ -84,4 +82,4 @@ class Connection {
   uint64_t dropped_events_ = 0;
 };
 
-}  // namespace xenstore
+}  // namespace pv::xenstore

@@ -8,7 +8,7 @@
 
 #include "xenstore/wire.h"
 
-namespace xenstore {
+namespace pv::xenstore {
 
 class DomainHooks {
  public:
@@ -22,4 +22,4 @@ class DomainHooks {
   virtual void release(DomId domid) = 0;
 };
 
-}  // namespace xenstore
+}  // namespace pv::xenstore

@@ -4,7 +4,7 @@
 
 #include <xen/xs_wire.h>
 
-namespace xenstore {
+namespace pv::xenstore {
 
 namespace {
 std::string describe(int errnum, const std::string& detail) {
@@ -14,7 +14,7 @@ std::string describe(int errnum, const std::string& detail) {
 }
 }  // namespace
 
-XsError::XsError(int errnum, const std::string& detail)
+RequestError::RequestError(int errnum, const std::string& detail)
     : std::runtime_error(describe(errnum, detail)), errnum_(errnum) {}
 
 // Names from Xen's table (xs_wire.h's xsd_errors). EPERM is not in it
@@ -25,4 +25,4 @@ std::string_view errno_name(int errnum) {
   return errnum == EPERM ? "EPERM" : "EIO";
 }
 
-}  // namespace xenstore
+}  // namespace pv::xenstore

@@ -5,12 +5,16 @@
 #include <string>
 #include <string_view>
 
-namespace xenstore {
+namespace pv::xenstore {
 
-// Thrown by request handlers; the server turns it into an XS_ERROR reply.
-class XsError : public std::runtime_error {
+// A request failed with an errno: thrown by request handlers (and by the
+// store, path and argument parsers they call); the server answers the
+// client with an XS_ERROR reply carrying the errno's Xen name. Typed, so
+// callers can tell a refused request from an internal failure.
+// (Not the back-end's xenstore *client* error, pvdrivers' XsError.)
+class RequestError : public std::runtime_error {
  public:
-  explicit XsError(int errnum, const std::string& detail = {});
+  explicit RequestError(int errnum, const std::string& detail = {});
   int errnum() const { return errnum_; }
 
  private:
@@ -21,4 +25,4 @@ class XsError : public std::runtime_error {
 // any other value is reported as "EIO" since clients could not decode it.
 std::string_view errno_name(int errnum);
 
-}  // namespace xenstore
+}  // namespace pv::xenstore

@@ -1,5 +1,5 @@
-// INTRODUCE, RELEASE, IS_DOMAIN_INTRODUCED, RESUME, SET_TARGET (dom0 only),
-// GET_DOMAIN_PATH and CONTROL.
+// INTRODUCE, RELEASE, IS_DOMAIN_INTRODUCED, RESUME, SET_TARGET, GET_DOMAIN_PATH
+// and CONTROL. The op table marks all but GET_DOMAIN_PATH dom0-only.
 #include <cerrno>
 #include <charconv>
 
@@ -8,7 +8,7 @@
 #include "xenstore/request_args.h"
 #include "xenstore/server.h"
 
-namespace xenstore {
+namespace pv::xenstore {
 
 namespace {
 const std::string kOk = std::string("OK") + '\0';
@@ -18,14 +18,13 @@ T parse_number(std::string_view text, const char* what) {
   T value{};
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || ec != std::errc() || end != text.data() + text.size())
-    throw XsError(EINVAL, std::string("invalid ") + what + " '" + std::string(text.substr(0, 24)) + "'");
+    throw RequestError(EINVAL, std::string("invalid ") + what + " '" + std::string(text.substr(0, 24)) + "'");
   return value;
 }
 }  // namespace
 
 // "<domid>|<gfn>|<evtchn>|?" (the gfn in signed decimal, as Xen's tools send it).
 std::string XenstoreServer::do_introduce(Request& req) {
-  require_privileged(req);
   auto args = string_args(req.msg.payload, 3);
   DomId domid = parse_domid(args[0]);
   auto gfn = static_cast<uint64_t>(parse_number<int64_t>(args[1], "page frame number"));
@@ -35,38 +34,34 @@ std::string XenstoreServer::do_introduce(Request& req) {
 }
 
 std::string XenstoreServer::do_release(Request& req) {
-  require_privileged(req);
   DomId domid = parse_domid(single_arg(req.msg.payload));
-  if (domid == 0) throw XsError(EINVAL, "dom0 cannot be released");
+  if (domid == 0) throw RequestError(EINVAL, "dom0 cannot be released");
   release(domid);
   return kOk;
 }
 
 std::string XenstoreServer::do_is_domain_introduced(Request& req) {
-  require_privileged(req);
   DomId domid = parse_domid(single_arg(req.msg.payload));
   return std::string(is_introduced(domid) ? "T" : "F") + '\0';
 }
 
 // Re-arms the one @releaseDomain event a shutdown fires.
 std::string XenstoreServer::do_resume(Request& req) {
-  require_privileged(req);
   DomId domid = parse_domid(single_arg(req.msg.payload));
   auto it = domains_.find(domid);
-  if (it == domains_.end()) throw XsError(ENOENT, "domain " + std::to_string(domid) + " is not introduced");
+  if (it == domains_.end()) throw RequestError(ENOENT, "domain " + std::to_string(domid) + " is not introduced");
   it->second.shutdown_reported = false;
   return kOk;
 }
 
 // "<domid>|<tdomid>|": domid gets the rights tdomid has (device models).
 std::string XenstoreServer::do_set_target(Request& req) {
-  require_privileged(req);
   auto args = string_args(req.msg.payload, 2);
   DomId domid = parse_domid(args[0]);
   DomId target = parse_domid(args[1]);
   auto it = domains_.find(domid);
-  if (it == domains_.end()) throw XsError(ENOENT, "domain " + std::to_string(domid) + " is not introduced");
-  if (target == domid) throw XsError(EINVAL, "a domain cannot target itself");
+  if (it == domains_.end()) throw RequestError(ENOENT, "domain " + std::to_string(domid) + " is not introduced");
+  if (target == domid) throw RequestError(EINVAL, "a domain cannot target itself");
   it->second.target = target;
   return kOk;
 }
@@ -77,7 +72,6 @@ std::string XenstoreServer::do_get_domain_path(Request& req) {
 }
 
 std::string XenstoreServer::do_control(Request& req) {
-  require_privileged(req);
   auto args = string_args(req.msg.payload, 1);
   if (args[0] == "help") return nul_joined({"check", "help", "print|<string>"});
   if (args[0] == "check") return kOk;
@@ -85,7 +79,7 @@ std::string XenstoreServer::do_control(Request& req) {
     if (args.size() > 1) log_(std::string("client: ") + std::string(args[1]));
     return kOk;
   }
-  throw XsError(EINVAL, "unknown CONTROL command");
+  throw RequestError(EINVAL, "unknown CONTROL command");
 }
 
-}  // namespace xenstore
+}  // namespace pv::xenstore

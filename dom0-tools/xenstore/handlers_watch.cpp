@@ -7,7 +7,7 @@
 #include "xenstore/request_args.h"
 #include "xenstore/server.h"
 
-namespace xenstore {
+namespace pv::xenstore {
 
 namespace {
 const std::string kOk = std::string("OK") + '\0';
@@ -20,11 +20,11 @@ std::string XenstoreServer::do_watch(Request& req) {
   Watch watch{canonical_watch_path(args[0], req.conn.domid()), std::string(args[1]), is_relative(args[0])};
   auto& watches = req.conn.watches();
   for (const Watch& w : watches)
-    if (w.path == watch.path && w.token == watch.token) throw XsError(EEXIST, "watch already set");
+    if (w.path == watch.path && w.token == watch.token) throw RequestError(EEXIST, "watch already set");
   const size_t limit = req.caller.privileged() ? quotas_.dom0_watches_per_connection
                                                : quotas_.watches_per_connection;
   if (watches.size() >= limit)
-    throw XsError(E2BIG, "watch quota of " + std::to_string(limit) + " per connection reached");
+    throw RequestError(E2BIG, "watch quota of " + std::to_string(limit) + " per connection reached");
   watches.push_back(watch);
   initial_events_.push_back({connections_.at(req.conn.id()), std::string(args[0]), watch.token});
   return kOk;
@@ -36,7 +36,7 @@ std::string XenstoreServer::do_unwatch(Request& req) {
   auto& watches = req.conn.watches();
   auto it = std::find_if(watches.begin(), watches.end(),
                          [&](const Watch& w) { return w.path == path && w.token == args[1]; });
-  if (it == watches.end()) throw XsError(ENOENT, "no such watch");
+  if (it == watches.end()) throw RequestError(ENOENT, "no such watch");
   watches.erase(it);
   return kOk;
 }
@@ -48,4 +48,4 @@ std::string XenstoreServer::do_reset_watches(Request& req) {
   return kOk;
 }
 
-}  // namespace xenstore
+}  // namespace pv::xenstore

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-namespace xenstore {
+namespace pv::xenstore {
 
 std::optional<Message> MessageReader::next() {
   if (buffered() < kHeaderSize) return std::nullopt;
@@ -26,4 +26,4 @@ std::optional<Message> MessageReader::next() {
   return msg;
 }
 
-}  // namespace xenstore
+}  // namespace pv::xenstore

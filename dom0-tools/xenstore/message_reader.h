@@ -8,7 +8,7 @@
 
 #include "xenstore/wire.h"
 
-namespace xenstore {
+namespace pv::xenstore {
 
 // The stream is unusable (a header announced more than kPayloadMax bytes):
 // the peer must be disconnected, as xenstore.txt prescribes.
@@ -31,4 +31,4 @@ class MessageReader {
   size_t consumed_ = 0;
 };
 
-}  // namespace xenstore
+}  // namespace pv::xenstore

@@ -5,7 +5,7 @@
 
 #include "xenstore/errors.h"
 
-namespace xenstore {
+namespace pv::xenstore {
 
 std::string domain_path(DomId domid) { return "/local/domain/" + std::to_string(domid); }
 
@@ -45,23 +45,23 @@ bool is_valid_absolute(std::string_view path) {
 }
 
 std::string canonical_path(std::string_view path, DomId domid) {
-  if (path.empty()) throw XsError(EINVAL, "empty path");
+  if (path.empty()) throw RequestError(EINVAL, "empty path");
   std::string abs;
   if (is_relative(path)) {
-    if (path.size() > kRelPathMax) throw XsError(EINVAL, "relative path longer than 2048 bytes");
+    if (path.size() > kRelPathMax) throw RequestError(EINVAL, "relative path longer than 2048 bytes");
     abs = domain_path(domid) + "/" + std::string(path);
   } else {
     abs = std::string(path);
   }
-  if (!is_valid_absolute(abs)) throw XsError(EINVAL, "invalid path '" + abs.substr(0, 64) + "'");
+  if (!is_valid_absolute(abs)) throw RequestError(EINVAL, "invalid path '" + abs.substr(0, 64) + "'");
   return abs;
 }
 
 std::string canonical_watch_path(std::string_view path, DomId domid) {
   if (!path.empty() && path.front() == '@') {
-    if (path.size() > kRelPathMax) throw XsError(EINVAL, "special watch path too long");
+    if (path.size() > kRelPathMax) throw RequestError(EINVAL, "special watch path too long");
     for (char c : path)
-      if (!valid_char(c)) throw XsError(EINVAL, "invalid special watch path");
+      if (!valid_char(c)) throw RequestError(EINVAL, "invalid special watch path");
     return std::string(path);
   }
   return canonical_path(path, domid);
@@ -95,8 +95,8 @@ DomId parse_domid(std::string_view text) {
   unsigned value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value > 0xFFFF)
-    throw XsError(EINVAL, "invalid domain id '" + std::string(text.substr(0, 16)) + "'");
+    throw RequestError(EINVAL, "invalid domain id '" + std::string(text.substr(0, 16)) + "'");
   return static_cast<DomId>(value);
 }
 
-}  // namespace xenstore
+}  // namespace pv::xenstore

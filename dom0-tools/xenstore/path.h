@@ -8,13 +8,13 @@
 
 #include "xenstore/wire.h"
 
-namespace xenstore {
+namespace pv::xenstore {
 
 // "/local/domain/<domid>"
 std::string domain_path(DomId domid);
 
 // The absolute form of `path` as sent by `domid`, validated (syntax and the
-// XENSTORE_ABS_PATH_MAX / XENSTORE_REL_PATH_MAX limits). Throws XsError(EINVAL).
+// XENSTORE_ABS_PATH_MAX / XENSTORE_REL_PATH_MAX limits). Throws RequestError(EINVAL).
 std::string canonical_path(std::string_view path, DomId domid);
 
 // Like canonical_path, but also accepts a special "@name" watch path.
@@ -34,7 +34,7 @@ std::string_view basename_of(std::string_view path);
 // "/" + name, or path + "/" + name.
 std::string join(std::string_view path, std::string_view name);
 
-// Parses a decimal domid (0..65535); throws XsError(EINVAL) otherwise.
+// Parses a decimal domid (0..65535); throws RequestError(EINVAL) otherwise.
 DomId parse_domid(std::string_view text);
 
-}  // namespace xenstore
+}  // namespace pv::xenstore

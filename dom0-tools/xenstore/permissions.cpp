@@ -5,21 +5,21 @@
 #include "xenstore/errors.h"
 #include "xenstore/path.h"
 
-namespace xenstore {
+namespace pv::xenstore {
 
 Permissions::Permissions(std::vector<PermEntry> entries) : entries_(std::move(entries)) {
-  if (entries_.empty()) throw XsError(EINVAL, "permissions need at least an owner entry");
+  if (entries_.empty()) throw RequestError(EINVAL, "permissions need at least an owner entry");
 }
 
 PermEntry Permissions::parse_entry(std::string_view text) {
-  if (text.size() < 2) throw XsError(EINVAL, "invalid permission '" + std::string(text) + "'");
+  if (text.size() < 2) throw RequestError(EINVAL, "invalid permission '" + std::string(text) + "'");
   unsigned access;
   switch (text.front()) {
     case 'n': access = kAccessNone; break;
     case 'r': access = kAccessRead; break;
     case 'w': access = kAccessWrite; break;
     case 'b': access = kAccessRead | kAccessWrite; break;
-    default: throw XsError(EINVAL, "invalid permission '" + std::string(text.substr(0, 16)) + "'");
+    default: throw RequestError(EINVAL, "invalid permission '" + std::string(text.substr(0, 16)) + "'");
   }
   return {parse_domid(text.substr(1)), access};
 }
@@ -71,4 +71,4 @@ unsigned access_for(const Caller& caller, const Permissions& perms) {
   return entries.front().access;
 }
 
-}  // namespace xenstore
+}  // namespace pv::xenstore

@@ -11,7 +11,7 @@
 
 #include "xenstore/wire.h"
 
-namespace xenstore {
+namespace pv::xenstore {
 
 enum Access : unsigned {
   kAccessNone = 0,
@@ -33,7 +33,7 @@ class Permissions {
   Permissions() : entries_{{0, kAccessNone}} {}  // "n0"
   explicit Permissions(std::vector<PermEntry> entries);
 
-  // Parses "<n|r|w|b><domid>" strings; throws XsError(EINVAL).
+  // Parses "<n|r|w|b><domid>" strings; throws RequestError(EINVAL).
   static Permissions parse(const std::vector<std::string_view>& texts);
   static PermEntry parse_entry(std::string_view text);
 
@@ -64,4 +64,4 @@ struct Caller {
 // target) decides, else the owner entry's access is the default.
 unsigned access_for(const Caller& caller, const Permissions& perms);
 
-}  // namespace xenstore
+}  // namespace pv::xenstore

@@ -4,7 +4,7 @@
 #pragma once
 #include <cstddef>
 
-namespace xenstore {
+namespace pv::xenstore {
 
 struct Quotas {
   // Store limits for unprivileged domains (dom0 is exempt, as in Xen).
@@ -27,4 +27,4 @@ struct Quotas {
   size_t max_pending_output_bytes = 1u << 20;
 };
 
-}  // namespace xenstore
+}  // namespace pv::xenstore

@@ -1,12 +1,15 @@
 // Splitting request payloads into their arguments (xenstore.txt notation:
 // "<path>|" is a NUL-terminated string, "<value|>" raw bytes). Malformed
-// payloads throw XsError(EINVAL).
+// payloads throw RequestError(EINVAL).
 #pragma once
 #include <string_view>
 #include <utility>
 #include <vector>
 
-namespace xenstore {
+namespace pv::xenstore {
+
+// The NUL-terminated string the payload starts with: "<arg>|...".
+std::string_view first_arg(std::string_view payload);
 
 // Exactly one NUL-terminated string: "<arg>|".
 std::string_view single_arg(std::string_view payload);
@@ -21,4 +24,4 @@ std::pair<std::string_view, std::string_view> path_and_value(std::string_view pa
 // A NUL-terminated list for a reply: "a\0b\0".
 std::string nul_joined(const std::vector<std::string>& items);
 
-}  // namespace xenstore
+}  // namespace pv::xenstore

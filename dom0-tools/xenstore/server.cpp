@@ -1,13 +1,14 @@
 #include "xenstore/server.h"
 
 #include <cerrno>
-#include <iostream>
 #include <new>
 
+#include "pv/log.h"
 #include "xenstore/errors.h"
 #include "xenstore/path.h"
+#include "xenstore/request_args.h"
 
-namespace xenstore {
+namespace pv::xenstore {
 
 namespace {
 // A client that keeps sending while its replies are held back gets cut off
@@ -17,7 +18,7 @@ constexpr size_t kMaxBufferedInput = 64 * (kHeaderSize + kPayloadMax);
 
 XenstoreServer::XenstoreServer(Quotas quotas, DomainHooks* hooks, Logger log)
     : quotas_(quotas), hooks_(hooks), log_(std::move(log)), store_(quotas) {
-  if (!log_) log_ = [](std::string_view line) { std::cerr << "xenstored: " << line << '\n'; };
+  if (!log_) log_ = [](std::string_view line) { pv::log::info(line); };
 }
 
 XenstoreServer::~XenstoreServer() {
@@ -70,86 +71,82 @@ Caller XenstoreServer::caller_for(DomId domid) const {
 
 void XenstoreServer::require_privileged(const Request& req) const {
   if (!req.caller.privileged())
-    throw XsError(EACCES, type_name(req.msg.type) + " is reserved to dom0");
+    throw RequestError(EACCES, type_name(req.msg.type) + " is reserved to dom0");
 }
 
-std::string XenstoreServer::canonical(const Request& req, std::string_view path) const {
-  return canonical_path(path, req.conn.domid());
+Transaction* XenstoreServer::transaction_of(const Request& req) const {
+  if (req.msg.tx_id == 0) return nullptr;
+  auto& txs = req.conn.transactions();
+  auto it = txs.find(req.msg.tx_id);
+  if (it == txs.end())
+    throw RequestError(ENOENT, "no transaction " + std::to_string(req.msg.tx_id) + " on this connection");
+  return it->second.get();
 }
 
 void XenstoreServer::handle(Connection& conn, const Message& msg) {
   Message reply{msg.type, msg.req_id, msg.tx_id, {}};
   try {
-    Request req{conn, msg, caller_for(conn.domid()), nullptr};
+    Request req{conn, msg, caller_for(conn.domid()), nullptr, {}};
     reply.payload = dispatch(req);
-    if (reply.payload.size() > kPayloadMax) throw XsError(E2BIG, "reply too large");
-  } catch (const XsError& e) {
-    reply.type = static_cast<uint32_t>(MsgType::Error);
+    if (reply.payload.size() > kPayloadMax) throw RequestError(E2BIG, "reply too large");
+  } catch (const RequestError& e) {
+    reply.type = static_cast<uint32_t>(MsgType::kError);
     reply.payload = std::string(errno_name(e.errnum())) + '\0';
   } catch (const std::bad_alloc&) {
-    reply.type = static_cast<uint32_t>(MsgType::Error);
+    reply.type = static_cast<uint32_t>(MsgType::kError);
     reply.payload = std::string("ENOMEM") + '\0';
   } catch (const std::exception& e) {
     log_(conn.label() + ": internal error handling " + type_name(msg.type) + ": " + e.what());
-    reply.type = static_cast<uint32_t>(MsgType::Error);
+    reply.type = static_cast<uint32_t>(MsgType::kError);
     reply.payload = std::string("EIO") + '\0';
   }
   conn.queue(reply, true);
   deliver_pending_events();
 }
 
+const XenstoreServer::Op* XenstoreServer::find_op(uint32_t type) {
+  using S = XenstoreServer;
+  static constexpr Op kOps[] = {
+      // Nodes (handlers_nodes.cpp).
+      {MsgType::kRead, &S::do_read, kTransactional | kNodePath},
+      {MsgType::kWrite, &S::do_write, kTransactional | kNodePath},
+      {MsgType::kMkdir, &S::do_mkdir, kTransactional | kNodePath},
+      {MsgType::kRm, &S::do_rm, kTransactional | kNodePath},
+      {MsgType::kDirectory, &S::do_directory, kTransactional | kNodePath},
+      {MsgType::kDirectoryPart, &S::do_directory_part, kTransactional | kNodePath},
+      {MsgType::kGetPerms, &S::do_get_perms, kTransactional | kNodePath},
+      {MsgType::kSetPerms, &S::do_set_perms, kTransactional | kNodePath},
+      // Transactions (handlers_transaction.cpp).
+      {MsgType::kTransactionStart, &S::do_transaction_start, kTransactional},
+      {MsgType::kTransactionEnd, &S::do_transaction_end, kTransactional},
+      // Watches (handlers_watch.cpp): watch paths may be "@special".
+      {MsgType::kWatch, &S::do_watch, 0},
+      {MsgType::kUnwatch, &S::do_unwatch, 0},
+      {MsgType::kResetWatches, &S::do_reset_watches, 0},
+      // Domains and control (handlers_domain.cpp).
+      {MsgType::kIntroduce, &S::do_introduce, kDom0Only},
+      {MsgType::kRelease, &S::do_release, kDom0Only},
+      {MsgType::kIsDomainIntroduced, &S::do_is_domain_introduced, kDom0Only},
+      {MsgType::kResume, &S::do_resume, kDom0Only},
+      {MsgType::kSetTarget, &S::do_set_target, kDom0Only},
+      {MsgType::kGetDomainPath, &S::do_get_domain_path, 0},
+      {MsgType::kControl, &S::do_control, kDom0Only},
+  };
+  for (const Op& op : kOps)
+    if (static_cast<uint32_t>(op.type) == type) return &op;
+  return nullptr;
+}
+
 std::string XenstoreServer::dispatch(Request& req) {
-  const auto type = req.msg.msg_type();
-  switch (type) {
-    // Requests that may run inside a transaction.
-    case MsgType::Directory:
-    case MsgType::Read:
-    case MsgType::GetPerms:
-    case MsgType::Write:
-    case MsgType::Mkdir:
-    case MsgType::Rm:
-    case MsgType::SetPerms:
-    case MsgType::DirectoryPart:
-    case MsgType::TransactionStart:
-    case MsgType::TransactionEnd:
-      if (req.msg.tx_id != 0) {
-        auto& txs = req.conn.transactions();
-        auto it = txs.find(req.msg.tx_id);
-        if (it == txs.end())
-          throw XsError(ENOENT, "no transaction " + std::to_string(req.msg.tx_id) + " on this connection");
-        req.tx = it->second.get();
-      }
-      break;
-    default:
-      break;  // tx_id is ignored
+  const Op* op = find_op(req.msg.type);
+  if (!op) {
+    log_(req.conn.label() + ": unknown request type " + type_name(req.msg.type));
+    throw RequestError(ENOSYS, "unknown request type");
   }
-  switch (type) {
-    case MsgType::Control: return do_control(req);
-    case MsgType::Directory: return do_directory(req);
-    case MsgType::Read: return do_read(req);
-    case MsgType::GetPerms: return do_get_perms(req);
-    case MsgType::Watch: return do_watch(req);
-    case MsgType::Unwatch: return do_unwatch(req);
-    case MsgType::TransactionStart: return do_transaction_start(req);
-    case MsgType::TransactionEnd: return do_transaction_end(req);
-    case MsgType::Introduce: return do_introduce(req);
-    case MsgType::Release: return do_release(req);
-    case MsgType::GetDomainPath: return do_get_domain_path(req);
-    case MsgType::Write: return do_write(req);
-    case MsgType::Mkdir: return do_mkdir(req);
-    case MsgType::Rm: return do_rm(req);
-    case MsgType::SetPerms: return do_set_perms(req);
-    case MsgType::IsDomainIntroduced: return do_is_domain_introduced(req);
-    case MsgType::Resume: return do_resume(req);
-    case MsgType::SetTarget: return do_set_target(req);
-    case MsgType::ResetWatches: return do_reset_watches(req);
-    case MsgType::DirectoryPart: return do_directory_part(req);
-    case MsgType::WatchEvent:
-    case MsgType::Error:
-    default:
-      log_(req.conn.label() + ": unknown request type " + type_name(req.msg.type));
-      throw XsError(ENOSYS, "unknown request type");
-  }
+  if (op->flags & kTransactional) req.tx = transaction_of(req);
+  if (op->flags & kDom0Only) require_privileged(req);
+  if (op->flags & kNodePath) req.path = canonical_path(first_arg(req.msg.payload), req.conn.domid());
+  return (this->*op->handler)(req);
 }
 
 // ---- watch events ----
@@ -182,7 +179,7 @@ void XenstoreServer::deliver_pending_events() {
 }
 
 void XenstoreServer::send_event(Connection& conn, const std::string& path, const std::string& token) {
-  Message event{static_cast<uint32_t>(MsgType::WatchEvent), 0, 0, path + '\0' + token + '\0'};
+  Message event{static_cast<uint32_t>(MsgType::kWatchEvent), 0, 0, path + '\0' + token + '\0'};
   if (event.payload.size() > kPayloadMax || conn.pending_output_bytes() > quotas_.max_pending_output_bytes) {
     conn.count_dropped_event();
     if (conn.dropped_events() == 1 || conn.dropped_events() % 1000 == 0)
@@ -207,12 +204,12 @@ void XenstoreServer::release_domain(DomId domid) {
 
 void XenstoreServer::introduce(DomId domid, uint64_t gfn, uint32_t evtchn) {
   if (domid == 0 || domid >= kDomidFirstReserved)
-    throw XsError(EINVAL, "cannot introduce domain " + std::to_string(domid));
+    throw RequestError(EINVAL, "cannot introduce domain " + std::to_string(domid));
   auto it = domains_.find(domid);
   if (it != domains_.end() && it->second.gfn != gfn)
-    throw XsError(EINVAL, "domain " + std::to_string(domid) + " is already introduced with another page");
+    throw RequestError(EINVAL, "domain " + std::to_string(domid) + " is already introduced with another page");
   if (hooks_) {
-    if (int err = hooks_->introduce(domid, gfn, evtchn)) throw XsError(err, "introducing the domain failed");
+    if (int err = hooks_->introduce(domid, gfn, evtchn)) throw RequestError(err, "introducing the domain failed");
   }
   if (it != domains_.end()) {
     it->second.evtchn = evtchn;  // re-introduction: the event channel was rebound
@@ -224,7 +221,7 @@ void XenstoreServer::introduce(DomId domid, uint64_t gfn, uint32_t evtchn) {
 
 void XenstoreServer::release(DomId domid) {
   if (domid == 0 || !domains_.contains(domid))
-    throw XsError(ENOENT, "domain " + std::to_string(domid) + " is not introduced");
+    throw RequestError(ENOENT, "domain " + std::to_string(domid) + " is not introduced");
   domains_.erase(domid);
   for (auto it = connections_.begin(); it != connections_.end();) {
     if (it->second->domid() == domid) {
@@ -250,4 +247,4 @@ void XenstoreServer::domain_shutdown(DomId domid) {
 
 bool XenstoreServer::is_introduced(DomId domid) const { return domid == 0 || domains_.contains(domid); }
 
-}  // namespace xenstore
+}  // namespace pv::xenstore

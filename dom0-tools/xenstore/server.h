@@ -17,14 +17,14 @@
 #include "xenstore/quotas.h"
 #include "xenstore/store.h"
 
-namespace xenstore {
+namespace pv::xenstore {
 
 class XenstoreServer {
  public:
   using Logger = std::function<void(std::string_view)>;
 
   // `hooks` may be null (INTRODUCE then only updates the registry); it
-  // must outlive the server. `log` defaults to stderr.
+  // must outlive the server. `log` defaults to pv::log::info.
   explicit XenstoreServer(Quotas quotas = {}, DomainHooks* hooks = nullptr, Logger log = {});
   ~XenstoreServer();
   XenstoreServer(const XenstoreServer&) = delete;
@@ -48,7 +48,7 @@ class XenstoreServer {
   }
 
   // ---- domain lifecycle, for pvd (the same as the dom0-only requests) ----
-  // Throws XsError on failure.
+  // Throws RequestError on failure.
   void introduce_domain(DomId domid, uint64_t gfn, uint32_t evtchn);
   void release_domain(DomId domid);
   // The domain shut down or crashed: fires @releaseDomain once (again only
@@ -56,7 +56,6 @@ class XenstoreServer {
   void domain_shutdown(DomId domid);
   bool is_introduced(DomId domid) const;
 
-  Store& store() { return store_; }
   void log(std::string_view line) const { log_(line); }
   size_t connection_count() const { return connections_.size(); }
 
@@ -71,8 +70,31 @@ class XenstoreServer {
     Connection& conn;
     const Message& msg;
     Caller caller;
-    Transaction* tx;  // null outside a transaction
+    Transaction* tx = nullptr;  // null outside a transaction
+    std::string path;           // kNodePath ops: the first argument, canonical
   };
+
+  // The op table (server.cpp, like Xen's wire_funcs[]): each request type's
+  // handler and what dispatch() checks before calling it.
+  enum OpFlags : unsigned {
+    // tx_id names one of the connection's transactions (ENOENT if it does
+    // not); for every other op tx_id is ignored.
+    kTransactional = 1u << 0,
+    // Only dom0 may send it (EACCES from a guest): INTRODUCE, RELEASE, ...
+    kDom0Only = 1u << 1,
+    // The first NUL-terminated argument is a node path, checked and made
+    // absolute into Request::path (EINVAL) before the handler runs.
+    kNodePath = 1u << 2,
+  };
+  using Handler = std::string (XenstoreServer::*)(Request&);
+  struct Op {
+    MsgType type;
+    Handler handler;
+    unsigned flags;  // OpFlags
+  };
+  // The entry for `type`; null for unknown types and for XS_WATCH_EVENT and
+  // XS_ERROR, which only servers send.
+  static const Op* find_op(uint32_t type);
   struct PendingEvent {
     std::weak_ptr<Connection> conn;
     std::string path;
@@ -87,6 +109,7 @@ class XenstoreServer {
   std::string dispatch(Request& req);
   Caller caller_for(DomId domid) const;
   void require_privileged(const Request& req) const;
+  Transaction* transaction_of(const Request& req) const;
 
   // Node requests (handlers_nodes.cpp).
   std::string do_read(Request& req);
@@ -119,7 +142,6 @@ class XenstoreServer {
   void announce(const std::vector<Change>& changes);
   void deliver_pending_events();
   void send_event(Connection& conn, const std::string& path, const std::string& token);
-  std::string canonical(const Request& req, std::string_view path) const;
 
   Quotas quotas_;
   DomainHooks* hooks_;
@@ -133,4 +155,4 @@ class XenstoreServer {
   std::vector<PendingEvent> initial_events_;
 };
 
-}  // namespace xenstore
+}  // namespace pv::xenstore

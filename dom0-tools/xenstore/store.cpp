@@ -6,7 +6,7 @@
 #include "xenstore/errors.h"
 #include "xenstore/path.h"
 
-namespace xenstore {
+namespace pv::xenstore {
 
 // The tree an operation works on: the live one, or a transaction's
 // snapshot, recording what the transaction looks at and changes.
@@ -46,15 +46,15 @@ void Store::fail_missing(View& view, const Caller& caller, const std::string& pa
     p = parent_of(p);
     ancestor = view.tree.lookup(p);
   } while (!ancestor && p != "/");
-  if (ancestor && (access_for(caller, ancestor->perms) & want)) throw XsError(ENOENT, path);
-  throw XsError(EACCES, path);
+  if (ancestor && (access_for(caller, ancestor->perms) & want)) throw RequestError(ENOENT, path);
+  throw RequestError(EACCES, path);
 }
 
 NodePtr Store::require(View& view, const Caller& caller, const std::string& path, unsigned want) {
   NodePtr node = view.get(path);
   if (!node) fail_missing(view, caller, path, want);
   if ((access_for(caller, node->perms) & want) != want)
-    throw XsError(EACCES, "domain " + std::to_string(caller.domid) + " may not access " + path);
+    throw RequestError(EACCES, "domain " + std::to_string(caller.domid) + " may not access " + path);
   return node;
 }
 
@@ -96,10 +96,10 @@ std::optional<Change> Store::create(View& view, const Caller& caller, const std:
     missing.push_back(p);
   }
   if (!ancestor || !(access_for(caller, ancestor->perms) & kAccessWrite))
-    throw XsError(EACCES, "domain " + std::to_string(caller.domid) + " may not create " + path);
+    throw RequestError(EACCES, "domain " + std::to_string(caller.domid) + " may not create " + path);
   if (!caller.privileged() &&
       view.tree.nodes_owned_by(caller.domid) + missing.size() > quotas_.nodes_per_domain)
-    throw XsError(ENOSPC, "domain " + std::to_string(caller.domid) + " would exceed its quota of " +
+    throw RequestError(ENOSPC, "domain " + std::to_string(caller.domid) + " would exceed its quota of " +
                               std::to_string(quotas_.nodes_per_domain) + " nodes");
   Permissions perms = ancestor->perms;
   if (!caller.privileged()) perms.set_owner(caller.domid);
@@ -113,13 +113,13 @@ std::optional<Change> Store::create(View& view, const Caller& caller, const std:
 std::optional<Change> Store::write(const Caller& caller, const std::string& path, std::string value,
                                    Transaction* tx) {
   if (!caller.privileged() && value.size() > quotas_.max_entry_size)
-    throw XsError(ENOSPC, "value of " + std::to_string(value.size()) + " bytes exceeds the " +
+    throw RequestError(ENOSPC, "value of " + std::to_string(value.size()) + " bytes exceeds the " +
                               std::to_string(quotas_.max_entry_size) + "-byte entry quota");
   View view(tree_, tx);
   NodePtr node = view.get(path);
   if (!node) return create(view, caller, path, std::move(value));
   if (!(access_for(caller, node->perms) & kAccessWrite))
-    throw XsError(EACCES, "domain " + std::to_string(caller.domid) + " may not write " + path);
+    throw RequestError(EACCES, "domain " + std::to_string(caller.domid) + " may not write " + path);
   view.tree.put(path, std::move(value), node->perms, next_generation());
   view.modified(path);
   return record(view, Change{path, false, node->perms});
@@ -130,25 +130,25 @@ std::optional<Change> Store::mkdir(const Caller& caller, const std::string& path
   NodePtr node = view.get(path);
   if (!node) return create(view, caller, path, "");
   if (!(access_for(caller, node->perms) & kAccessWrite))
-    throw XsError(EACCES, "domain " + std::to_string(caller.domid) + " may not write " + path);
+    throw RequestError(EACCES, "domain " + std::to_string(caller.domid) + " may not write " + path);
   return std::nullopt;
 }
 
 std::optional<Change> Store::rm(const Caller& caller, const std::string& path, Transaction* tx) {
-  if (path == "/") throw XsError(EINVAL, "the root node cannot be removed");
+  if (path == "/") throw RequestError(EINVAL, "the root node cannot be removed");
   View view(tree_, tx);
   NodePtr node = view.get(path);
   if (!node) {
     // Fine if the parent exists (and the caller may know that).
     try {
       fail_missing(view, caller, path, kAccessWrite);
-    } catch (const XsError& e) {
+    } catch (const RequestError& e) {
       if (e.errnum() == ENOENT && view.get(std::string(parent_of(path)))) return std::nullopt;
       throw;
     }
   }
   if (!(access_for(caller, node->perms) & kAccessWrite))
-    throw XsError(EACCES, "domain " + std::to_string(caller.domid) + " may not remove " + path);
+    throw RequestError(EACCES, "domain " + std::to_string(caller.domid) + " may not remove " + path);
   view.get(std::string(parent_of(path)));  // its list of children changes
   view.touched_subtree(path);
   view.tree.erase(path, next_generation());
@@ -162,9 +162,9 @@ std::optional<Change> Store::set_perms(const Caller& caller, const std::string& 
   NodePtr node = require(view, caller, path, kAccessWrite | kAccessOwner);
   if (!caller.privileged()) {
     if (perms.owner() != node->perms.owner())
-      throw XsError(EPERM, "only dom0 may give " + path + " to another domain");
+      throw RequestError(EPERM, "only dom0 may give " + path + " to another domain");
     if (perms.entries().size() > quotas_.perms_per_node)
-      throw XsError(ENOSPC, "more than " + std::to_string(quotas_.perms_per_node) + " permission entries");
+      throw RequestError(ENOSPC, "more than " + std::to_string(quotas_.perms_per_node) + " permission entries");
   }
   view.tree.put(path, node->value, perms, next_generation());
   view.modified(path);
@@ -205,11 +205,11 @@ std::optional<std::vector<Change>> Store::commit(Transaction& tx) {
     const DomId owner = node->perms.owner();
     const size_t owned = result.nodes_owned_by(owner);
     if (owner != 0 && owned > quotas_.nodes_per_domain && owned > tree_.nodes_owned_by(owner))
-      throw XsError(ENOSPC, "committing would give domain " + std::to_string(owner) + " more than " +
+      throw RequestError(ENOSPC, "committing would give domain " + std::to_string(owner) + " more than " +
                                 std::to_string(quotas_.nodes_per_domain) + " nodes");
   }
   tree_ = std::move(result);
   return tx.changes();
 }
 
-}  // namespace xenstore
+}  // namespace pv::xenstore

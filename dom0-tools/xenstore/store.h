@@ -2,7 +2,7 @@
 // store quotas, and transactions (snapshot isolation; a commit fails with
 // EAGAIN if anything the transaction read or wrote changed meanwhile).
 //
-// Operations take canonical absolute paths (see path.h) and throw XsError.
+// Operations take canonical absolute paths (see path.h) and throw RequestError.
 // A null transaction means the live tree. Changes made outside a
 // transaction are returned for the caller to announce to watchers; changes
 // inside one are kept in it and returned by commit().
@@ -18,7 +18,7 @@
 #include "xenstore/tree.h"
 #include "xenstore/watch.h"
 
-namespace xenstore {
+namespace pv::xenstore {
 
 struct DirectoryListing {
   std::vector<std::string> names;  // leaf names, sorted
@@ -30,9 +30,6 @@ class Store {
   // The layout Xen starts with: /, /local, /local/domain, /local/domain/0,
   // /vm, /tool, all owned by dom0 with no access for others ("n0").
   explicit Store(Quotas quotas = {});
-
-  const Tree& tree() const { return tree_; }
-  const Quotas& quotas() const { return quotas_; }
 
   std::string read(const Caller& caller, const std::string& path, Transaction* tx);
   DirectoryListing directory(const Caller& caller, const std::string& path, Transaction* tx);
@@ -70,4 +67,4 @@ class Store {
   Tree tree_;
 };
 
-}  // namespace xenstore
+}  // namespace pv::xenstore

@@ -1,6 +1,6 @@
 #include "xenstore/transaction.h"
 
-namespace xenstore {
+namespace pv::xenstore {
 
 void Transaction::note_access(const std::string& path) {
   if (accessed_.contains(path)) return;
@@ -8,4 +8,4 @@ void Transaction::note_access(const std::string& path) {
   accessed_.emplace(path, node ? node->generation : 0);
 }
 
-}  // namespace xenstore
+}  // namespace pv::xenstore

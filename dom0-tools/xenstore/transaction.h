@@ -11,7 +11,7 @@
 #include "xenstore/tree.h"
 #include "xenstore/watch.h"
 
-namespace xenstore {
+namespace pv::xenstore {
 
 class Transaction {
  public:
@@ -41,4 +41,4 @@ class Transaction {
   std::vector<Change> changes_;
 };
 
-}  // namespace xenstore
+}  // namespace pv::xenstore

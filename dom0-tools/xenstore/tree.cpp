@@ -4,7 +4,7 @@
 
 #include "xenstore/path.h"
 
-namespace xenstore {
+namespace pv::xenstore {
 
 namespace {
 // Splits "a/b/c" into "a" and "b/c".
@@ -151,4 +151,4 @@ void Tree::count(const Node& node, int delta) {
   if (it->second == 0) owned_.erase(it);
 }
 
-}  // namespace xenstore
+}  // namespace pv::xenstore

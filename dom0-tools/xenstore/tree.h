@@ -11,7 +11,7 @@
 
 #include "xenstore/permissions.h"
 
-namespace xenstore {
+namespace pv::xenstore {
 
 struct Node;
 using NodePtr = std::shared_ptr<const Node>;
@@ -63,4 +63,4 @@ class Tree {
   std::map<DomId, size_t> owned_;
 };
 
-}  // namespace xenstore
+}  // namespace pv::xenstore

@@ -5,13 +5,12 @@
 #include <array>
 #include <boost/asio/write.hpp>
 #include <cerrno>
-#include <cstring>
 #include <filesystem>
-#include <stdexcept>
 
+#include "pv/error.h"
 #include "pv/peer_credentials.h"
 
-namespace xenstore {
+namespace pv::xenstore {
 
 namespace asio = boost::asio;
 using stream = asio::local::stream_protocol;
@@ -88,36 +87,40 @@ class UnixSocketServer::Session : public std::enable_shared_from_this<Session> {
 };
 
 namespace {
-// Removes a socket file nobody listens on; refuses to touch anything else.
+// Removes a socket file nobody listens on; refuses to touch anything else
+// (pv::UserError).
 void remove_stale_socket(asio::io_context& io, const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code ec;
   auto status = fs::symlink_status(path, ec);
   if (ec || !fs::exists(status)) return;
   if (!fs::is_socket(status))
-    throw std::runtime_error(path + " exists and is not a socket; remove it or choose another --socket path");
+    throw pv::UserError("cannot listen on " + path + ": " + path +
+                        " exists and is not a socket; remove it or choose another --socket path");
   stream::socket probe(io);
   boost::system::error_code connect_ec;
   probe.connect(stream::endpoint(path), connect_ec);
-  if (!connect_ec) throw std::runtime_error("another xenstored is already listening on " + path);
+  if (!connect_ec) throw pv::UserError("cannot listen on " + path + ": another xenstored is already listening on " + path);
   fs::remove(path, ec);
+}
+
+// Binds `path` (mode 0600) and listens; throws pv::SystemError.
+void listen_on(stream::acceptor& acceptor, const std::string& path) {
+  try {
+    acceptor.open(stream());
+    acceptor.bind(stream::endpoint(path));
+    if (::chmod(path.c_str(), 0600) != 0) pv::throw_errno("cannot listen on " + path + ": chmod 0600");
+    acceptor.listen();
+  } catch (const boost::system::system_error& e) {
+    throw pv::SystemError("cannot listen on " + path, e.code().value());
+  }
 }
 }  // namespace
 
 UnixSocketServer::UnixSocketServer(asio::io_context& io, XenstoreServer& server, std::string path)
     : server_(server), path_(std::move(path)), acceptor_(io) {
-  try {
-    remove_stale_socket(io, path_);
-    acceptor_.open(stream());
-    acceptor_.bind(stream::endpoint(path_));
-    if (::chmod(path_.c_str(), 0600) != 0)
-      throw std::runtime_error(std::string("chmod 0600: ") + std::strerror(errno));
-    acceptor_.listen();
-  } catch (const boost::system::system_error& e) {
-    throw std::runtime_error("cannot listen on " + path_ + ": " + e.code().message());
-  } catch (const std::runtime_error& e) {
-    throw std::runtime_error("cannot listen on " + path_ + ": " + e.what());
-  }
+  remove_stale_socket(io, path_);
+  listen_on(acceptor_, path_);
   accept_next();
 }
 
@@ -158,4 +161,4 @@ void UnixSocketServer::accept_next() {
 
 void UnixSocketServer::session_ended(const std::shared_ptr<Session>& session) { sessions_.erase(session); }
 
-}  // namespace xenstore
+}  // namespace pv::xenstore

@@ -11,12 +11,13 @@
 
 #include "xenstore/server.h"
 
-namespace xenstore {
+namespace pv::xenstore {
 
 class UnixSocketServer {
  public:
   // Listens on `path` (mode 0600). A socket file left by a dead daemon is
-  // replaced; one with a live listener is an error. Throws std::runtime_error.
+  // replaced; one with a live listener is an error. Throws pv::UserError
+  // (`path` is taken) or pv::SystemError (bind, chmod, listen failed).
   UnixSocketServer(boost::asio::io_context& io, XenstoreServer& server, std::string path);
   // Stops accepting, closes every client and removes the socket file.
   ~UnixSocketServer();
@@ -24,7 +25,6 @@ class UnixSocketServer {
   UnixSocketServer& operator=(const UnixSocketServer&) = delete;
 
   const std::string& path() const { return path_; }
-  size_t client_count() const { return sessions_.size(); }
 
  private:
   class Session;
@@ -40,4 +40,4 @@ class UnixSocketServer {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
-}  // namespace xenstore
+}  // namespace pv::xenstore

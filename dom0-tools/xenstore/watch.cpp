@@ -2,7 +2,7 @@
 
 #include "xenstore/path.h"
 
-namespace xenstore {
+namespace pv::xenstore {
 
 std::optional<std::string> matched_path(const Watch& watch, const Change& change) {
   if (is_child(change.path, watch.path)) return change.path;
@@ -17,4 +17,4 @@ std::string reported_path(const Watch& watch, const std::string& path, const std
   return path;
 }
 
-}  // namespace xenstore
+}  // namespace pv::xenstore

@@ -5,7 +5,7 @@
 
 #include "xenstore/permissions.h"
 
-namespace xenstore {
+namespace pv::xenstore {
 
 // Something that happened in the store, to be matched against watches.
 struct Change {
@@ -32,4 +32,4 @@ std::optional<std::string> matched_path(const Watch& watch, const Change& change
 // watch ("/local/domain/3/x" -> "x"), else unchanged.
 std::string reported_path(const Watch& watch, const std::string& path, const std::string& domain_home);
 
-}  // namespace xenstore
+}  // namespace pv::xenstore

@@ -4,7 +4,7 @@
 #include <cstring>
 #include <stdexcept>
 
-namespace xenstore {
+namespace pv::xenstore {
 
 std::string encode(const Message& msg) {
   if (msg.payload.size() > kPayloadMax)
@@ -28,4 +28,4 @@ std::string type_name(uint32_t type) {
   return "UNKNOWN(" + std::to_string(type) + ")";
 }
 
-}  // namespace xenstore
+}  // namespace pv::xenstore

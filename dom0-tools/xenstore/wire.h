@@ -10,37 +10,39 @@
 #include <xen/xen.h>
 #include <xen/xs_wire.h>
 
-namespace xenstore {
+namespace pv::xenstore {
 
 using DomId = uint16_t;
 
 // Message types, numbered by the one definition of the wire format,
-// hv/abi/xen/xs_wire.h (shared with the guest's xenbus client).
+// hv/abi/xen/xs_wire.h (shared with the guest's xenbus client). Xen's names
+// (enum xsd_sockmsg_type) are given beside each: the ABI header spells them
+// msg::CONTROL etc., without the XS_ prefix.
 namespace wire = xen::xenstore;
 enum class MsgType : uint32_t {
-  Control = wire::msg::CONTROL,
-  Directory = wire::msg::DIRECTORY,
-  Read = wire::msg::READ,
-  GetPerms = wire::msg::GET_PERMS,
-  Watch = wire::msg::WATCH,
-  Unwatch = wire::msg::UNWATCH,
-  TransactionStart = wire::msg::TRANSACTION_START,
-  TransactionEnd = wire::msg::TRANSACTION_END,
-  Introduce = wire::msg::INTRODUCE,
-  Release = wire::msg::RELEASE,
-  GetDomainPath = wire::msg::GET_DOMAIN_PATH,
-  Write = wire::msg::WRITE,
-  Mkdir = wire::msg::MKDIR,
-  Rm = wire::msg::RM,
-  SetPerms = wire::msg::SET_PERMS,
-  WatchEvent = wire::msg::WATCH_EVENT,
-  Error = wire::msg::ERROR,
-  IsDomainIntroduced = wire::msg::IS_DOMAIN_INTRODUCED,
-  Resume = wire::msg::RESUME,
-  SetTarget = wire::msg::SET_TARGET,
+  kControl = wire::msg::CONTROL,  // XS_CONTROL
+  kDirectory = wire::msg::DIRECTORY,  // XS_DIRECTORY
+  kRead = wire::msg::READ,  // XS_READ
+  kGetPerms = wire::msg::GET_PERMS,  // XS_GET_PERMS
+  kWatch = wire::msg::WATCH,  // XS_WATCH
+  kUnwatch = wire::msg::UNWATCH,  // XS_UNWATCH
+  kTransactionStart = wire::msg::TRANSACTION_START,  // XS_TRANSACTION_START
+  kTransactionEnd = wire::msg::TRANSACTION_END,  // XS_TRANSACTION_END
+  kIntroduce = wire::msg::INTRODUCE,  // XS_INTRODUCE
+  kRelease = wire::msg::RELEASE,  // XS_RELEASE
+  kGetDomainPath = wire::msg::GET_DOMAIN_PATH,  // XS_GET_DOMAIN_PATH
+  kWrite = wire::msg::WRITE,  // XS_WRITE
+  kMkdir = wire::msg::MKDIR,  // XS_MKDIR
+  kRm = wire::msg::RM,  // XS_RM
+  kSetPerms = wire::msg::SET_PERMS,  // XS_SET_PERMS
+  kWatchEvent = wire::msg::WATCH_EVENT,  // XS_WATCH_EVENT
+  kError = wire::msg::ERROR,  // XS_ERROR
+  kIsDomainIntroduced = wire::msg::IS_DOMAIN_INTRODUCED,  // XS_IS_DOMAIN_INTRODUCED
+  kResume = wire::msg::RESUME,  // XS_RESUME
+  kSetTarget = wire::msg::SET_TARGET,  // XS_SET_TARGET
   // XS_RESTRICT, removed in Xen 4.9, is answered as unknown.
-  ResetWatches = wire::msg::RESET_WATCHES,
-  DirectoryPart = wire::msg::DIRECTORY_PART,
+  kResetWatches = wire::msg::RESET_WATCHES,  // XS_RESET_WATCHES
+  kDirectoryPart = wire::msg::DIRECTORY_PART,  // XS_DIRECTORY_PART
 };
 
 // struct xsd_sockmsg, in host byte order on both transports.
@@ -69,4 +71,4 @@ std::string encode(const Message& msg);
 // "READ", "WRITE", ... for logs; "UNKNOWN(<n>)" for anything else.
 std::string type_name(uint32_t type);
 
-}  // namespace xenstore
+}  // namespace pv::xenstore

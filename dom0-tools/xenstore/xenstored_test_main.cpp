@@ -4,35 +4,41 @@
 //
 //   xenstored-test --socket PATH [--quota-nodes N] [--quota-entry-size N]
 //                  [--quota-watches N] [--quota-transactions N]
+//
+// Options take their value as `--opt value` or `--opt=value`.
+#include <getopt.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <charconv>
 #include <csignal>
-#include <cstdio>
-#include <cstring>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <string_view>
 
+#include "pv/log.h"
 #include "xenstore/server.h"
 #include "xenstore/unix_socket_server.h"
 
 namespace {
 
+namespace xs = pv::xenstore;
+
 // INTRODUCE without a hypervisor: accept, and say so.
-class LoggingDomainHooks : public xenstore::DomainHooks {
+class LoggingDomainHooks : public xs::DomainHooks {
  public:
-  int introduce(xenstore::DomId domid, uint64_t gfn, uint32_t evtchn) override {
-    std::cerr << "xenstored-test: introduce domain " << domid << " (gfn " << gfn << ", event channel " << evtchn
-              << "): no ring to attach in the test daemon\n";
+  int introduce(xs::DomId domid, uint64_t gfn, uint32_t evtchn) override {
+    pv::log::info("introduce domain " + std::to_string(domid) + " (gfn " + std::to_string(gfn) + ", event channel " +
+                  std::to_string(evtchn) + "): no ring to attach in the test daemon");
     return 0;
   }
-  void release(xenstore::DomId domid) override { std::cerr << "xenstored-test: release domain " << domid << "\n"; }
+  void release(xs::DomId domid) override { pv::log::info("release domain " + std::to_string(domid)); }
 };
 
 [[noreturn]] void usage(const std::string& problem) {
-  std::cerr << "xenstored-test: " << problem << "\n"
-            << "usage: xenstored-test --socket PATH [--quota-nodes N] [--quota-entry-size N]\n"
+  pv::log::error(problem);
+  std::cerr << "usage: xenstored-test --socket PATH [--quota-nodes N] [--quota-entry-size N]\n"
             << "                      [--quota-watches N] [--quota-transactions N]\n";
   std::exit(2);
 }
@@ -46,39 +52,68 @@ size_t parse_count(std::string_view option, const char* text) {
   return value;
 }
 
+struct Options {
+  std::string socket_path;
+  xs::Quotas quotas;
+};
+
+Options parse_options(int argc, char** argv) {
+  enum : int { kSocket = 256, kQuotaNodes, kQuotaEntrySize, kQuotaWatches, kQuotaTransactions };
+  static const option kLongOptions[] = {
+      {"socket", required_argument, nullptr, kSocket},
+      {"quota-nodes", required_argument, nullptr, kQuotaNodes},
+      {"quota-entry-size", required_argument, nullptr, kQuotaEntrySize},
+      {"quota-watches", required_argument, nullptr, kQuotaWatches},
+      {"quota-transactions", required_argument, nullptr, kQuotaTransactions},
+      {"help", no_argument, nullptr, 'h'},
+      {nullptr, 0, nullptr, 0},
+  };
+  Options opts;
+  opterr = 0;  // usage() reports the problem
+  int c;
+  while ((c = getopt_long(argc, argv, ":h", kLongOptions, nullptr)) != -1) {
+    const std::string_view name = argv[optind - 1];
+    switch (c) {
+      case kSocket: opts.socket_path = optarg; break;
+      case kQuotaNodes: opts.quotas.nodes_per_domain = parse_count("--quota-nodes", optarg); break;
+      case kQuotaEntrySize: opts.quotas.max_entry_size = parse_count("--quota-entry-size", optarg); break;
+      case kQuotaWatches:
+        opts.quotas.watches_per_connection = opts.quotas.dom0_watches_per_connection =
+            parse_count("--quota-watches", optarg);
+        break;
+      case kQuotaTransactions:
+        opts.quotas.transactions_per_connection = opts.quotas.dom0_transactions_per_connection =
+            parse_count("--quota-transactions", optarg);
+        break;
+      case 'h': usage("runs the xenstore server alone on a Unix socket");
+      case ':': usage(std::string(name) + " needs a value");
+      default: usage("unknown option '" + std::string(name) + "'");
+    }
+  }
+  if (optind < argc) usage("unknown option '" + std::string(argv[optind]) + "'");
+  if (opts.socket_path.empty()) usage("--socket PATH is required");
+  return opts;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string socket_path;
-  xenstore::Quotas quotas;
-  for (int i = 1; i < argc; i++) {
-    std::string_view arg = argv[i];
-    auto value = [&]() -> const char* {
-      if (i + 1 >= argc) usage(std::string(arg) + " needs a value");
-      return argv[++i];
-    };
-    if (arg == "--socket") socket_path = value();
-    else if (arg == "--quota-nodes") quotas.nodes_per_domain = parse_count(arg, value());
-    else if (arg == "--quota-entry-size") quotas.max_entry_size = parse_count(arg, value());
-    else if (arg == "--quota-watches") quotas.watches_per_connection = quotas.dom0_watches_per_connection = parse_count(arg, value());
-    else if (arg == "--quota-transactions") quotas.transactions_per_connection = quotas.dom0_transactions_per_connection = parse_count(arg, value());
-    else if (arg == "-h" || arg == "--help") usage("runs the xenstore server alone on a Unix socket");
-    else usage("unknown option '" + std::string(arg) + "'");
-  }
-  if (socket_path.empty()) usage("--socket PATH is required");
+  pv::log::init("xenstored");
+  const Options opts = parse_options(argc, argv);
 
   std::signal(SIGPIPE, SIG_IGN);
   try {
     boost::asio::io_context io;
     LoggingDomainHooks hooks;
-    xenstore::XenstoreServer server(quotas, &hooks);
-    xenstore::UnixSocketServer listener(io, server, socket_path);
+    xs::XenstoreServer server(opts.quotas, &hooks, [](std::string_view line) { pv::log::info(line); });
+    xs::UnixSocketServer listener(io, server, opts.socket_path);
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });
-    std::cout << "xenstored-test: listening on " << socket_path << std::endl;
+    // On stdout: the conformance tests wait for this line.
+    std::cout << "xenstored-test: listening on " << opts.socket_path << std::endl;
     io.run();
   } catch (const std::exception& e) {
-    std::cerr << "xenstored-test: " << e.what() << "\n";
+    pv::log::error(e.what());
     return 1;
   }
   return 0;

@@ -4,7 +4,7 @@
 
 #include "xenstore/message_reader.h"
 
-using namespace xenstore;
+using namespace pv::xenstore;
 
 TEST(XenstoreMessageReader, ReassemblesAnyChunking) {
   std::string bytes = encode({2, 7, 0, std::string("/a\0", 3)}) + encode({11, 8, 3, std::string("/b\0v", 4)});

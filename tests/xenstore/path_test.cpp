@@ -3,7 +3,7 @@
 #include "xenstore/errors.h"
 #include "xenstore/path.h"
 
-using namespace xenstore;
+using namespace pv::xenstore;
 
 TEST(XenstorePath, RelativePathsAreUnderTheDomainHome) {
   EXPECT_EQ(canonical_path("device/vif/0", 5), "/local/domain/5/device/vif/0");
@@ -19,8 +19,8 @@ TEST(XenstorePath, SyntaxRulesFromTheSpec) {
   EXPECT_FALSE(is_valid_absolute("/a/"));
   EXPECT_FALSE(is_valid_absolute("/a b"));
   EXPECT_FALSE(is_valid_absolute("/a.b"));
-  EXPECT_THROW(canonical_path("", 0), XsError);
-  EXPECT_THROW(canonical_path("@introduceDomain", 0), XsError);
+  EXPECT_THROW(canonical_path("", 0), RequestError);
+  EXPECT_THROW(canonical_path("@introduceDomain", 0), RequestError);
   EXPECT_EQ(canonical_watch_path("@introduceDomain", 3), "@introduceDomain");
 }
 
@@ -34,7 +34,7 @@ TEST(XenstorePath, LengthLimits) {
   EXPECT_FALSE(is_valid_absolute("/" + std::string(kAbsPathMax, 'a')));
   std::string rel(kRelPathMax, 'r');
   EXPECT_NO_THROW(canonical_path(rel, 3));
-  EXPECT_THROW(canonical_path(rel + "x", 3), XsError);
+  EXPECT_THROW(canonical_path(rel + "x", 3), RequestError);
   // Below a domain home, the part after it is bounded by the relative limit.
   EXPECT_FALSE(is_valid_absolute("/local/domain/3/" + rel + "x"));
 }
@@ -54,8 +54,8 @@ TEST(XenstorePath, ChildRelation) {
 TEST(XenstorePath, DomainIds) {
   EXPECT_EQ(parse_domid("0"), 0);
   EXPECT_EQ(parse_domid("65535"), 65535);
-  EXPECT_THROW(parse_domid("65536"), XsError);
-  EXPECT_THROW(parse_domid("-1"), XsError);
-  EXPECT_THROW(parse_domid("1x"), XsError);
-  EXPECT_THROW(parse_domid(""), XsError);
+  EXPECT_THROW(parse_domid("65536"), RequestError);
+  EXPECT_THROW(parse_domid("-1"), RequestError);
+  EXPECT_THROW(parse_domid("1x"), RequestError);
+  EXPECT_THROW(parse_domid(""), RequestError);
 }

@@ -3,17 +3,17 @@
 #include "xenstore/errors.h"
 #include "xenstore/permissions.h"
 
-using namespace xenstore;
+using namespace pv::xenstore;
 
 TEST(XenstorePermissions, ParseAndFormat) {
   auto p = Permissions::parse({"n5", "r0", "w7", "b9"});
   EXPECT_EQ(p.owner(), 5);
   EXPECT_EQ(p.to_string(), "n5 r0 w7 b9");
   EXPECT_EQ(p.to_wire(), std::string("n5\0r0\0w7\0b9\0", 12));
-  EXPECT_THROW(Permissions::parse({"x5"}), XsError);
-  EXPECT_THROW(Permissions::parse({"r"}), XsError);
-  EXPECT_THROW(Permissions::parse({"r-1"}), XsError);
-  EXPECT_THROW(Permissions::parse({}), XsError);
+  EXPECT_THROW(Permissions::parse({"x5"}), RequestError);
+  EXPECT_THROW(Permissions::parse({"r"}), RequestError);
+  EXPECT_THROW(Permissions::parse({"r-1"}), RequestError);
+  EXPECT_THROW(Permissions::parse({}), RequestError);
 }
 
 TEST(XenstorePermissions, XenRules) {

@@ -6,8 +6,8 @@
 #include "test_client.h"
 
 using namespace xstest;
-using xenstore::Message;
-using xenstore::XenstoreServer;
+using pv::xenstore::Message;
+using pv::xenstore::XenstoreServer;
 
 namespace {
 struct XenstoreMalformed : ::testing::Test {
@@ -17,7 +17,7 @@ struct XenstoreMalformed : ::testing::Test {
 };
 
 std::string raw(uint32_t type, uint32_t req, uint32_t len, const std::string& payload) {
-  xenstore::WireHeader hdr{type, req, 0, len};
+  pv::xenstore::WireHeader hdr{type, req, 0, len};
   std::string out(sizeof hdr, '\0');
   std::memcpy(out.data(), &hdr, sizeof hdr);
   return out + payload;
@@ -46,20 +46,20 @@ TEST_F(XenstoreMalformed, UnknownTypesGetENOSYS) {
 }
 
 TEST_F(XenstoreMalformed, MissingNulGetsEINVAL) {
-  EXPECT_EQ(bad.request(MsgType::Read, "/local").err(), "EINVAL");
-  EXPECT_EQ(bad.request(MsgType::Write, "/local").err(), "EINVAL");
-  EXPECT_EQ(bad.request(MsgType::Read, std::string("/a\0/b\0", 6)).err(), "EINVAL") << "two arguments";
-  EXPECT_EQ(bad.request(MsgType::Read, "").err(), "EINVAL");
-  EXPECT_EQ(bad.request(MsgType::Watch, "/x").err(), "EINVAL");
+  EXPECT_EQ(bad.request(MsgType::kRead, "/local").err(), "EINVAL");
+  EXPECT_EQ(bad.request(MsgType::kWrite, "/local").err(), "EINVAL");
+  EXPECT_EQ(bad.request(MsgType::kRead, std::string("/a\0/b\0", 6)).err(), "EINVAL") << "two arguments";
+  EXPECT_EQ(bad.request(MsgType::kRead, "").err(), "EINVAL");
+  EXPECT_EQ(bad.request(MsgType::kWatch, "/x").err(), "EINVAL");
   uint32_t tx = bad.start();
-  EXPECT_EQ(bad.request(MsgType::TransactionEnd, "T", tx).err(), "EINVAL");
-  EXPECT_EQ(bad.request(MsgType::DirectoryPart, args({"/", "x"})).err(), "EINVAL");
+  EXPECT_EQ(bad.request(MsgType::kTransactionEnd, "T", tx).err(), "EINVAL");
+  EXPECT_EQ(bad.request(MsgType::kDirectoryPart, args({"/", "x"})).err(), "EINVAL");
   EXPECT_TRUE(bad.read("/").ok()) << "the connection keeps working";
 }
 
 TEST_F(XenstoreMalformed, ByteAtATimeAndBatchedInput) {
-  std::string two = xenstore::encode({2, 1, 0, std::string("/\0", 2)}) +
-                    xenstore::encode({11, 2, 0, std::string("/k\0v", 4)});
+  std::string two = pv::xenstore::encode({2, 1, 0, std::string("/\0", 2)}) +
+                    pv::xenstore::encode({11, 2, 0, std::string("/k\0v", 4)});
   std::vector<Message> replies;
   for (char c : two)
     for (auto& m : bad.send_raw(std::string(1, c))) replies.push_back(m);

@@ -5,7 +5,7 @@
 #include "test_client.h"
 
 using namespace xstest;
-using xenstore::XenstoreServer;
+using pv::xenstore::XenstoreServer;
 
 namespace {
 struct XenstoreNodes : ::testing::Test {
@@ -81,10 +81,10 @@ TEST_F(XenstoreNodes, RepliesEchoRequestAndTransactionIds) {
   uint32_t tx = dom0.start();
   ASSERT_NE(tx, 0u);
   Reply r = dom0.write("/t", "v", tx);
-  EXPECT_EQ(r.type, static_cast<uint32_t>(MsgType::Write));
+  EXPECT_EQ(r.type, static_cast<uint32_t>(MsgType::kWrite));
   EXPECT_EQ(r.tx_id, tx);
   Reply e = dom0.read("/nope", tx);
-  EXPECT_EQ(e.type, static_cast<uint32_t>(MsgType::Error)) << "errors come back as XS_ERROR";
+  EXPECT_EQ(e.type, static_cast<uint32_t>(MsgType::kError)) << "errors come back as XS_ERROR";
   EXPECT_EQ(e.tx_id, tx);
   EXPECT_EQ(e.payload, std::string("ENOENT\0", 7));
   EXPECT_NE(e.req_id, r.req_id);
@@ -105,7 +105,7 @@ TEST_F(XenstoreNodes, DirectoryTooLargeAndDirectoryPart) {
   std::string generation;
   size_t offset = 0;
   for (int round = 0; round < 10; round++) {
-    Reply r = dom0.request(MsgType::DirectoryPart, args({"/big", std::to_string(offset)}));
+    Reply r = dom0.request(MsgType::kDirectoryPart, args({"/big", std::to_string(offset)}));
     ASSERT_TRUE(r.ok()) << r.err();
     ASSERT_LE(r.payload.size(), 4096u);
     size_t gen_end = r.payload.find('\0');
@@ -119,23 +119,23 @@ TEST_F(XenstoreNodes, DirectoryTooLargeAndDirectoryPart) {
     if (last) break;
   }
   EXPECT_EQ(got, names);
-  Reply end = dom0.request(MsgType::DirectoryPart, args({"/big", std::to_string(offset)}));
+  Reply end = dom0.request(MsgType::kDirectoryPart, args({"/big", std::to_string(offset)}));
   EXPECT_EQ(end.payload, generation + std::string("\0\0", 2)) << "offset at the end: empty list";
-  EXPECT_EQ(dom0.request(MsgType::DirectoryPart, args({"/big", std::to_string(offset + 1)})).err(), "EINVAL");
+  EXPECT_EQ(dom0.request(MsgType::kDirectoryPart, args({"/big", std::to_string(offset + 1)})).err(), "EINVAL");
   ASSERT_TRUE(dom0.write("/big/another", "").ok());
-  Reply changed = dom0.request(MsgType::DirectoryPart, args({"/big", "0"}));
+  Reply changed = dom0.request(MsgType::kDirectoryPart, args({"/big", "0"}));
   EXPECT_NE(changed.payload.substr(0, changed.payload.find('\0')), generation) << "generation changes";
 }
 
 TEST_F(XenstoreNodes, GetDomainPath) {
-  EXPECT_EQ(dom0.request(MsgType::GetDomainPath, args({"7"})).payload, std::string("/local/domain/7\0", 16));
-  EXPECT_EQ(dom0.request(MsgType::GetDomainPath, args({"x"})).err(), "EINVAL");
+  EXPECT_EQ(dom0.request(MsgType::kGetDomainPath, args({"7"})).payload, std::string("/local/domain/7\0", 16));
+  EXPECT_EQ(dom0.request(MsgType::kGetDomainPath, args({"x"})).err(), "EINVAL");
 }
 
 TEST_F(XenstoreNodes, Control) {
-  EXPECT_TRUE(dom0.request(MsgType::Control, args({"check"})).ok());
-  EXPECT_FALSE(dom0.request(MsgType::Control, args({"help"})).strings().empty());
-  EXPECT_EQ(dom0.request(MsgType::Control, args({"frobnicate"})).err(), "EINVAL");
+  EXPECT_TRUE(dom0.request(MsgType::kControl, args({"check"})).ok());
+  EXPECT_FALSE(dom0.request(MsgType::kControl, args({"help"})).strings().empty());
+  EXPECT_EQ(dom0.request(MsgType::kControl, args({"frobnicate"})).err(), "EINVAL");
   TestClient guest(server, 3);
-  EXPECT_EQ(guest.request(MsgType::Control, args({"check"})).err(), "EACCES");
+  EXPECT_EQ(guest.request(MsgType::kControl, args({"check"})).err(), "EACCES");
 }

@@ -4,7 +4,7 @@
 #include "test_client.h"
 
 using namespace xstest;
-using xenstore::XenstoreServer;
+using pv::xenstore::XenstoreServer;
 
 namespace {
 struct XenstorePerms : ::testing::Test {
@@ -80,18 +80,18 @@ TEST_F(XenstorePerms, SetPermsRules) {
   EXPECT_EQ(dom6.set_perms("/local/domain/5/mine", {"n6"}).err(), "EACCES") << "others may not";
   EXPECT_EQ(dom5.set_perms("mine", {"n6"}).err(), "EPERM") << "only dom0 gives nodes away";
   EXPECT_EQ(dom5.set_perms("mine", {"x5"}).err(), "EINVAL");
-  EXPECT_EQ(dom5.request(MsgType::SetPerms, args({"mine"})).err(), "EINVAL") << "no permissions at all";
+  EXPECT_EQ(dom5.request(MsgType::kSetPerms, args({"mine"})).err(), "EINVAL") << "no permissions at all";
   EXPECT_TRUE(dom0.set_perms("/local/domain/5/mine", {"n6"}).ok());
   EXPECT_EQ(dom5.read("mine").err(), "EACCES");
 }
 
 TEST_F(XenstorePerms, TargetGetsTheTargetsRights) {
-  ASSERT_TRUE(dom0.request(MsgType::Introduce, args({"6", "100", "1"})).ok());
-  ASSERT_TRUE(dom0.request(MsgType::Introduce, args({"5", "101", "2"})).ok());
+  ASSERT_TRUE(dom0.request(MsgType::kIntroduce, args({"6", "100", "1"})).ok());
+  ASSERT_TRUE(dom0.request(MsgType::kIntroduce, args({"5", "101", "2"})).ok());
   ASSERT_TRUE(dom5.write("secret", "s").ok());
   EXPECT_EQ(dom6.read("/local/domain/5/secret").err(), "EACCES");
-  ASSERT_TRUE(dom0.request(MsgType::SetTarget, args({"6", "5"})).ok());
+  ASSERT_TRUE(dom0.request(MsgType::kSetTarget, args({"6", "5"})).ok());
   EXPECT_EQ(dom6.read("/local/domain/5/secret").value(), "s");
-  EXPECT_EQ(dom5.request(MsgType::SetTarget, args({"5", "6"})).err(), "EACCES");
-  EXPECT_EQ(dom0.request(MsgType::SetTarget, args({"9", "5"})).err(), "ENOENT");
+  EXPECT_EQ(dom5.request(MsgType::kSetTarget, args({"5", "6"})).err(), "EACCES");
+  EXPECT_EQ(dom0.request(MsgType::kSetTarget, args({"9", "5"})).err(), "ENOENT");
 }

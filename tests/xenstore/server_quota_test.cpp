@@ -5,8 +5,8 @@
 #include "test_client.h"
 
 using namespace xstest;
-using xenstore::Quotas;
-using xenstore::XenstoreServer;
+using pv::xenstore::Quotas;
+using pv::xenstore::XenstoreServer;
 
 namespace {
 Quotas small_quotas() {
@@ -85,7 +85,7 @@ TEST_F(XenstoreQuotas, Transactions) {
   uint32_t t1 = guest.start(), t2 = guest.start();
   ASSERT_NE(t1, 0u);
   ASSERT_NE(t2, 0u);
-  EXPECT_EQ(guest.request(MsgType::TransactionStart, std::string(1, '\0')).err(), "ENOSPC");
+  EXPECT_EQ(guest.request(MsgType::kTransactionStart, std::string(1, '\0')).err(), "ENOSPC");
   ASSERT_TRUE(guest.end(t1, false).ok());
   EXPECT_NE(guest.start(), 0u);
 }
@@ -100,7 +100,7 @@ TEST_F(XenstoreQuotas, PendingRepliesHoldBackFurtherRequests) {
   auto conn = server.connect(0, "pipelining client");
   std::string batch;
   for (uint32_t i = 1; i <= 10; i++)
-    batch += xenstore::encode({static_cast<uint32_t>(MsgType::Read), i, 0, std::string("/\0", 2)});
+    batch += pv::xenstore::encode({static_cast<uint32_t>(MsgType::kRead), i, 0, std::string("/\0", 2)});
   server.receive(*conn, batch);
   EXPECT_EQ(conn->pending_replies(), 4u);
   EXPECT_FALSE(server.wants_input(*conn));
@@ -118,7 +118,7 @@ TEST_F(XenstoreQuotas, PendingRepliesHoldBackFurtherRequests) {
 
 TEST_F(XenstoreQuotas, WatchEventsForAClientThatDoesNotReadAreDropped) {
   auto conn = server.connect(0, "sleepy client");
-  server.receive(*conn, xenstore::encode({static_cast<uint32_t>(MsgType::Watch), 1, 0,
+  server.receive(*conn, pv::xenstore::encode({static_cast<uint32_t>(MsgType::kWatch), 1, 0,
                                           xstest::args({"/flood", "t"})}));
   for (int i = 0; i < 50; i++) ASSERT_TRUE(dom0.write("/flood/x", std::to_string(i)).ok());
   EXPECT_LE(conn->pending_output_bytes(), 200u + 64u);

@@ -4,7 +4,7 @@
 #include "test_client.h"
 
 using namespace xstest;
-using xenstore::XenstoreServer;
+using pv::xenstore::XenstoreServer;
 
 namespace {
 struct XenstoreTransactions : ::testing::Test {
@@ -109,9 +109,9 @@ TEST_F(XenstoreTransactions, ProtocolErrors) {
   EXPECT_EQ(a.read("/", 12345).err(), "ENOENT") << "unknown transaction id";
   uint32_t tx = a.start();
   EXPECT_EQ(b.read("/", tx).err(), "ENOENT") << "transactions belong to their connection";
-  EXPECT_EQ(a.request(MsgType::TransactionStart, std::string(1, '\0'), tx).err(), "EBUSY");
-  EXPECT_EQ(a.request(MsgType::TransactionEnd, args({"X"}), tx).err(), "EINVAL");
-  EXPECT_EQ(a.request(MsgType::TransactionEnd, args({"T"}), 0).err(), "ENOENT");
+  EXPECT_EQ(a.request(MsgType::kTransactionStart, std::string(1, '\0'), tx).err(), "EBUSY");
+  EXPECT_EQ(a.request(MsgType::kTransactionEnd, args({"X"}), tx).err(), "EINVAL");
+  EXPECT_EQ(a.request(MsgType::kTransactionEnd, args({"T"}), 0).err(), "ENOENT");
   EXPECT_TRUE(a.end(tx, false).ok());
   uint32_t t2 = a.start();
   EXPECT_NE(t2, tx);

@@ -4,7 +4,7 @@
 #include "test_client.h"
 
 using namespace xstest;
-using xenstore::XenstoreServer;
+using pv::xenstore::XenstoreServer;
 
 namespace {
 struct XenstoreWatches : ::testing::Test {
@@ -95,7 +95,7 @@ TEST_F(XenstoreWatches, ResetWatchesDropsWatchesAndTransactions) {
   ASSERT_TRUE(watcher.watch("/r", "t").ok());
   uint32_t tx = watcher.start();
   watcher.events();
-  ASSERT_TRUE(watcher.request(MsgType::ResetWatches, std::string(1, '\0')).ok());
+  ASSERT_TRUE(watcher.request(MsgType::kResetWatches, std::string(1, '\0')).ok());
   ASSERT_TRUE(dom0.write("/r", "x").ok());
   EXPECT_TRUE(watcher.events().empty());
   EXPECT_EQ(watcher.end(tx, true).err(), "ENOENT");
@@ -117,9 +117,9 @@ TEST_F(XenstoreWatches, SpecialDomainEvents) {
   ASSERT_TRUE(watcher.watch("@releaseDomain", "out").ok());
   ASSERT_TRUE(watcher.watch("/", "root").ok());
   EXPECT_EQ(watcher.events(), (Events{{"@introduceDomain", "in"}, {"@releaseDomain", "out"}, {"/", "root"}}));
-  ASSERT_TRUE(dom0.request(MsgType::Introduce, args({"3", "4660", "7"})).ok());
+  ASSERT_TRUE(dom0.request(MsgType::kIntroduce, args({"3", "4660", "7"})).ok());
   EXPECT_EQ(watcher.events(), (Events{{"@introduceDomain", "in"}})) << "a watch on / does not see specials";
-  ASSERT_TRUE(dom0.request(MsgType::Release, args({"3"})).ok());
+  ASSERT_TRUE(dom0.request(MsgType::kRelease, args({"3"})).ok());
   EXPECT_EQ(watcher.events(), (Events{{"@releaseDomain", "out"}}));
 }
 
@@ -132,5 +132,5 @@ TEST_F(XenstoreWatches, EventsGoToEveryMatchingConnection) {
   ASSERT_TRUE(dom0.write("/m/n/o", "x").ok());
   EXPECT_EQ(watcher.events(), (Events{{"/m/n/o", "w1"}}));
   EXPECT_EQ(other.events(), (Events{{"/m/n/o", "w2"}}));
-  EXPECT_EQ(dom0.request(MsgType::Watch, args({"/m"})).err(), "EINVAL") << "token missing";
+  EXPECT_EQ(dom0.request(MsgType::kWatch, args({"/m"})).err(), "EINVAL") << "token missing";
 }

@@ -22,8 +22,8 @@
 
 namespace {
 
-using xenstore::Message;
-using xenstore::MsgType;
+using pv::xenstore::Message;
+using pv::xenstore::MsgType;
 
 // A blocking client socket with timeouts, speaking raw wire messages.
 class RawClient {
@@ -38,7 +38,7 @@ class RawClient {
   ~RawClient() { close(fd_); }
   bool connected() const { return connected_; }
   bool send(const std::string& bytes) { return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == ssize_t(bytes.size()); }
-  bool send(const Message& msg) { return send(xenstore::encode(msg)); }
+  bool send(const Message& msg) { return send(pv::xenstore::encode(msg)); }
   // The next message, or nullopt on EOF/timeout.
   std::optional<Message> receive() {
     while (true) {
@@ -62,7 +62,7 @@ class RawClient {
  private:
   int fd_ = -1;
   bool connected_ = false;
-  xenstore::MessageReader reader_;
+  pv::xenstore::MessageReader reader_;
 };
 
 Message request(MsgType type, uint32_t req, std::string payload) {
@@ -84,7 +84,7 @@ class ServerFixture : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
   void start() {
-    listener_ = std::make_unique<xenstore::UnixSocketServer>(io_, server_, path_);
+    listener_ = std::make_unique<pv::xenstore::UnixSocketServer>(io_, server_, path_);
     thread_ = std::thread([this] { io_.run(); });
   }
   void stop() {
@@ -100,8 +100,8 @@ class ServerFixture : public ::testing::Test {
   std::string dir_, path_;
   boost::asio::io_context io_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_{io_.get_executor()};
-  xenstore::XenstoreServer server_{{}, nullptr, [](std::string_view) {}};
-  std::unique_ptr<xenstore::UnixSocketServer> listener_;
+  pv::xenstore::XenstoreServer server_{{}, nullptr, [](std::string_view) {}};
+  std::unique_ptr<pv::xenstore::UnixSocketServer> listener_;
   std::thread thread_;
 };
 
@@ -115,20 +115,20 @@ TEST_F(ServerFixture, SocketIsPrivate) {
 TEST_F(ServerFixture, OversizedMessageClosesOnlyThatClient) {
   RawClient good(path_), bad(path_);
   ASSERT_TRUE(good.connected() && bad.connected());
-  ASSERT_TRUE(good.send(request(MsgType::Watch, 1, std::string("/x\0t\0", 5))));
+  ASSERT_TRUE(good.send(request(MsgType::kWatch, 1, std::string("/x\0t\0", 5))));
   ASSERT_TRUE(good.receive().has_value());  // OK
   ASSERT_TRUE(good.receive().has_value());  // initial event
-  xenstore::WireHeader hdr{2, 9, 0, 100000};
+  pv::xenstore::WireHeader hdr{2, 9, 0, 100000};
   std::string bytes(sizeof hdr, '\0');
   std::memcpy(bytes.data(), &hdr, sizeof hdr);
   ASSERT_TRUE(bad.send(bytes));
   EXPECT_TRUE(bad.closed_by_server());
-  ASSERT_TRUE(good.send(request(MsgType::Write, 2, std::string("/x\0v", 4))));
+  ASSERT_TRUE(good.send(request(MsgType::kWrite, 2, std::string("/x\0v", 4))));
   int replies = 0, events = 0;
   for (int i = 0; i < 2; i++) {
     auto m = good.receive();
     ASSERT_TRUE(m.has_value());
-    (m->msg_type() == MsgType::WatchEvent ? events : replies)++;
+    (m->msg_type() == MsgType::kWatchEvent ? events : replies)++;
   }
   EXPECT_EQ(replies, 1);
   EXPECT_EQ(events, 1);
@@ -137,7 +137,7 @@ TEST_F(ServerFixture, OversizedMessageClosesOnlyThatClient) {
 TEST_F(ServerFixture, PipelinedRequestsAllGetReplies) {
   RawClient c(path_);
   std::string batch;
-  for (uint32_t i = 1; i <= 200; i++) batch += xenstore::encode(request(MsgType::Read, i, std::string("/\0", 2)));
+  for (uint32_t i = 1; i <= 200; i++) batch += pv::xenstore::encode(request(MsgType::kRead, i, std::string("/\0", 2)));
   ASSERT_TRUE(c.send(batch));
   for (uint32_t i = 1; i <= 200; i++) {
     auto m = c.receive();
@@ -150,14 +150,14 @@ TEST_F(ServerFixture, ManyClientsAtOnce) {
   std::vector<std::unique_ptr<RawClient>> clients;
   for (int i = 0; i < 64; i++) clients.push_back(std::make_unique<RawClient>(path_));
   for (size_t i = 0; i < clients.size(); i++)
-    ASSERT_TRUE(clients[i]->send(request(MsgType::Write, 1, "/c" + std::to_string(i) + '\0' + "v")));
+    ASSERT_TRUE(clients[i]->send(request(MsgType::kWrite, 1, "/c" + std::to_string(i) + '\0' + "v")));
   for (auto& c : clients) {
     auto m = c->receive();
     ASSERT_TRUE(m.has_value());
-    EXPECT_EQ(m->msg_type(), MsgType::Write);
+    EXPECT_EQ(m->msg_type(), MsgType::kWrite);
   }
   RawClient check(path_);
-  ASSERT_TRUE(check.send(request(MsgType::Read, 5, std::string("/c63\0", 5))));
+  ASSERT_TRUE(check.send(request(MsgType::kRead, 5, std::string("/c63\0", 5))));
   auto m = check.receive();
   ASSERT_TRUE(m.has_value());
   EXPECT_EQ(m->payload, "v");
@@ -174,7 +174,7 @@ TEST_F(ServerFixture, RefusesPeersThatAreNeitherRootNorOurUser) {
     if (setgid(65534) != 0 || setuid(65534) != 0) _exit(3);
     RawClient c(path_);
     if (!c.connected()) _exit(4);
-    c.send(request(MsgType::Read, 1, std::string("/\0", 2)));
+    c.send(request(MsgType::kRead, 1, std::string("/\0", 2)));
     _exit(c.closed_by_server() ? 0 : 5);
   }
   int status = 0;
@@ -186,13 +186,13 @@ TEST_F(ServerFixture, RefusesPeersThatAreNeitherRootNorOurUser) {
 TEST_F(ServerFixture, SocketFileLifecycle) {
   // A live listener is not replaced.
   boost::asio::io_context other;
-  xenstore::XenstoreServer other_server{{}, nullptr, [](std::string_view) {}};
-  EXPECT_THROW(xenstore::UnixSocketServer(other, other_server, path_), std::runtime_error);
+  pv::xenstore::XenstoreServer other_server{{}, nullptr, [](std::string_view) {}};
+  EXPECT_THROW(pv::xenstore::UnixSocketServer(other, other_server, path_), std::runtime_error);
   // A non-socket is not touched.
   std::string file = dir_ + "/plain";
   { std::ofstream(file) << "x"; }
   try {
-    xenstore::UnixSocketServer s(other, other_server, file);
+    pv::xenstore::UnixSocketServer s(other, other_server, file);
     ADD_FAILURE() << "listened over a regular file";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("not a socket"), std::string::npos) << e.what();
@@ -208,7 +208,7 @@ TEST_F(ServerFixture, SocketFileLifecycle) {
     ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
     close(fd);  // leaves a stale socket file
   }
-  xenstore::UnixSocketServer again(other, other_server, path_);
+  pv::xenstore::UnixSocketServer again(other, other_server, path_);
   EXPECT_TRUE(std::filesystem::exists(path_));
 }
 

@@ -13,8 +13,8 @@
 
 namespace xstest {
 
-using xenstore::DomId;
-using xenstore::MsgType;
+using pv::xenstore::DomId;
+using pv::xenstore::MsgType;
 
 struct Reply {
   uint32_t type = 0;
@@ -22,7 +22,7 @@ struct Reply {
   uint32_t tx_id = 0;
   std::string payload;
 
-  bool ok() const { return type != static_cast<uint32_t>(MsgType::Error); }
+  bool ok() const { return type != static_cast<uint32_t>(MsgType::kError); }
   // The errno name of an error reply ("ENOENT"), "" on success.
   std::string err() const;
   // The payload of a success reply, "<ENOENT>" for an error (readable in
@@ -42,14 +42,14 @@ struct Event {
 
 class TestClient {
  public:
-  TestClient(xenstore::XenstoreServer& server, DomId domid);
+  TestClient(pv::xenstore::XenstoreServer& server, DomId domid);
   ~TestClient();
 
   // Sends one request and returns its reply; watch events that arrive
   // meanwhile are kept for events().
   Reply request(MsgType type, const std::string& payload, uint32_t tx = 0);
   // Sends raw bytes; returns every complete message that came back.
-  std::vector<xenstore::Message> send_raw(const std::string& bytes);
+  std::vector<pv::xenstore::Message> send_raw(const std::string& bytes);
 
   Reply read(const std::string& path, uint32_t tx = 0);
   Reply write(const std::string& path, const std::string& value, uint32_t tx = 0);
@@ -66,14 +66,14 @@ class TestClient {
   // Watch events received so far (consumed).
   std::vector<Event> events();
 
-  xenstore::Connection& connection() { return *conn_; }
+  pv::xenstore::Connection& connection() { return *conn_; }
 
  private:
-  std::vector<xenstore::Message> drain();
+  std::vector<pv::xenstore::Message> drain();
 
-  xenstore::XenstoreServer& server_;
-  std::shared_ptr<xenstore::Connection> conn_;
-  xenstore::MessageReader reader_;
+  pv::xenstore::XenstoreServer& server_;
+  std::shared_ptr<pv::xenstore::Connection> conn_;
+  pv::xenstore::MessageReader reader_;
   std::deque<Event> events_;
   uint32_t next_req_ = 1;
 };

@@ -2,7 +2,7 @@
 
 #include "xenstore/tree.h"
 
-using namespace xenstore;
+using namespace pv::xenstore;
 
 TEST(XenstoreTree, SnapshotsAreIsolated) {
   Tree tree(Permissions(), 1);
