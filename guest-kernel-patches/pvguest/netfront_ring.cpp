@@ -69,9 +69,6 @@ void gather(xen::ring::RING_IDX end, RxPacket& pk) {
   using xen::ring::RING_IDX;
   auto& [first, frame, total, flags0, data_slots, bad, bounced] = pk;
   bool in_extra = false;
-  uint16_t flags0 = 0;
-  unsigned data_slots = 0;
-  bool bad = false, bounced = false, in_extra = false;
   for (RING_IDX j = rx.rsp_cons; j != end; j++) {
     if (in_extra) {
       in_extra = reinterpret_cast<const nif::netif_extra_info*>(&rx.slot(j))->flags & nif::XEN_NETIF_EXTRA_FLAG_MORE;
