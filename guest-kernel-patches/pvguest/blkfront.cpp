@@ -50,8 +50,6 @@ bool report(const Device& d) {
 
 // ---------------------------------------------------------------- public
 
-Config& config() { return cfg; }
-
 bool parse_config(const char* s, size_t len) {
   const char* end = s + len;
   const char* p = s;

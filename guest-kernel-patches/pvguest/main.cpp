@@ -144,11 +144,6 @@ void fatal_boot(const char* what, long rc) {
   arch::halt_forever();
 }
 
-[[noreturn]] void panic(const char* msg) {
-  con::emergency("pvguest: panic: %s\n", msg);
-  shutdown(xen::shutdown::crash);
-}
-
 }  // namespace k
 
 using namespace k;

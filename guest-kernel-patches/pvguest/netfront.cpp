@@ -97,18 +97,13 @@ uint8_t* page_alloc() {
 void page_free(uint8_t* page) {
   if (page) pool_put(page);
 }
-unsigned pages_free() { return pool_count; }
 
 bool connected() { return link_up; }
-bool present() { return have_dev; }
 const uint8_t* mac() { return mac_addr; }
-const Features& features() { return feat; }
-unsigned devid() { return dev_number; }
 uint16_t backend_domid() { return dev.otherend_id; }
 uint32_t link_generation() { return generation; }
 void set_rx_handler(RxFn fn) { rx_handler = fn; }
 unsigned tx_inflight() { return tx_used; }
-unsigned tx_free() { return rings_up ? (tx.free_requests() < tx_nfree ? tx.free_requests() : tx_nfree) : 0; }
 
 void flush() {
   if (!tx_unpushed) return;
