@@ -43,8 +43,7 @@ struct Config {
   uint64_t timeout_ns = 10000000000ull;  // connecting: each handshake step
   bool verbose = false;          // print every state change
 };
-Config& config();
-// Parses the `blkfront=` value into config(); false on junk (printed).
+// Parses the `blkfront=` value into the limits; false on junk (printed).
 bool parse_config(const char* s, size_t len);
 
 enum Op : uint8_t { kRead, kWrite, kFlush, kDiscard };

@@ -97,51 +97,23 @@ void end_or_report(grant_ref_t ref, const char* what) {
   if (ref != grant::kInvalidRef && !grant::gnttab_end_access(ref))
     con::printf("BLKHOSTILE note: back-end still holds the %s grant %u (leaked)\n", what, ref);
 }
-}  // namespace
 
-void run_blkhostile() {
-  Hostile h;
-  if (blkfront::probe_all() == 0) {
-    con::printf("BLKHOSTILE no connected block device\n");
-    con::printf("BLKHOSTILE done pass=0 fail=1\n");
-    return;
-  }
-  Device* d = nullptr;
-  for (unsigned i = 0; i < blkfront::count() && !d; i++)
-    if (blkfront::connected(blkfront::device(i))) d = blkfront::device(i);
-  const blkfront::Info& in = blkfront::info(d);
-  h.d = d;
-  h.handle = in.handle;
-  const xen::domid_t be = in.backend_id;
-  const uint64_t end = in.sectors;
-  con::printf("BLKHOSTILE vbd %u: sectors=%lu ro=%u queues=%u indirect(offered)=%lu discard=%u\n", in.handle,
-              in.sectors, in.readonly ? 1u : 0u, in.nr_queues,
-              xbf::read_unsigned(in.backend, "feature-max-indirect-segments", 0), in.discard ? 1u : 0u);
+// The references run_blkhostile() made for the checks.
+struct Grants {
+  grant_ref_t rw_ref, ro_ref, foreign_ref, unused_ref;
+};
 
-  h.valid_read("valid_read_before");
-
-  // A data page the back-end may use, a read-only one, one for another domain.
-  void* page = mm::alloc_page();
-  void* ind_pages = mm::alloc_pages(BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST);
-  grant_ref_t rw_ref = grant::gnttab_grant_access(be, mm::gfn(page), false);
-  grant_ref_t ro_ref = grant::gnttab_grant_access(be, mm::gfn(page), true);
-  const xen::domid_t other = be == 0x7fe0 ? 0x7fe1 : 0x7fe0;
-  grant_ref_t foreign_ref = grant::gnttab_grant_access(other, mm::gfn(page), false);
-  grant_ref_t unused_ref = grant::gnttab_alloc_ref();  // allocated, never granted
-  if (!page || !ind_pages || rw_ref == grant::kInvalidRef || ro_ref == grant::kInvalidRef ||
-      foreign_ref == grant::kInvalidRef || unused_ref == grant::kInvalidRef) {
-    con::printf("BLKHOSTILE setup failed (memory or grants)\n");
-    con::printf("BLKHOSTILE done pass=%u fail=%u\n", h.pass, h.fail + 1);
-    return;
-  }
+// Direct requests with bad references or segments.
+void segment_checks(Hostile& h, const Grants& g) {
+  const grant_ref_t rw_ref = g.rw_ref;
   blkif_request rq;
   rq = h.rw(BLKIF_OP_READ, 0, 1, 0x7ffffff0u);
   h.expect_error("bad_gref", rq);
-  rq = h.rw(BLKIF_OP_READ, 0, 1, unused_ref);
+  rq = h.rw(BLKIF_OP_READ, 0, 1, g.unused_ref);
   h.expect_error("ungranted_gref", rq);
-  rq = h.rw(BLKIF_OP_READ, 0, 1, foreign_ref);
+  rq = h.rw(BLKIF_OP_READ, 0, 1, g.foreign_ref);
   h.expect_error("gref_for_other_domain", rq);
-  rq = h.rw(BLKIF_OP_READ, 0, 1, ro_ref);
+  rq = h.rw(BLKIF_OP_READ, 0, 1, g.ro_ref);
   h.expect_error("readonly_gref_for_read", rq);
   rq = h.rw(BLKIF_OP_READ, 0, 1, rw_ref, 3, 2);
   h.expect_error("first_sect_gt_last_sect", rq);
@@ -155,11 +127,14 @@ void run_blkhostile() {
   rq = h.rw(BLKIF_OP_READ, 0, 1, rw_ref);
   rq.nr_segments = 255;
   h.expect_error("nr_segments_255", rq);
+}
 
-  // Indirect: more segments than offered; a bad indirect page reference.
+// Indirect: more segments than offered; a bad indirect page reference.
+void indirect_checks(Hostile& h, const blkfront::Info& in, void* ind_pages, grant_ref_t rw_ref,
+                     grant_ref_t (&ind_refs)[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST]) {
+  const xen::domid_t be = in.backend_id;
+  blkif_request rq;
   const uint64_t offered = xbf::read_unsigned(in.backend, "feature-max-indirect-segments", 0);
-  grant_ref_t ind_refs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
-  for (auto& r : ind_refs) r = grant::kInvalidRef;
   if (offered) {
     uint64_t n = offered + 1;
     unsigned npages = unsigned((n + kSegsPerIndirectFrame - 1) / kSegsPerIndirectFrame);
@@ -185,7 +160,12 @@ void run_blkhostile() {
     h.expect_error("indirect_not_offered", rq);
     end_or_report(ref, "indirect page");
   }
+}
 
+// Beyond the end of the disk, a read-only disk, unknown operations, discards.
+void end_checks(Hostile& h, const blkfront::Info& in, grant_ref_t rw_ref) {
+  const uint64_t end = in.sectors;
+  blkif_request rq;
   // Beyond the end of the disk.
   rq = h.rw(BLKIF_OP_READ, end, 1, rw_ref);
   h.expect_error("read_at_end", rq);
@@ -229,16 +209,10 @@ void run_blkhostile() {
       h.expect_error("discard_length_wraps", drq);
     }
   }
+}
 
-  end_or_report(rw_ref, "read-write");
-  end_or_report(ro_ref, "read-only");
-  end_or_report(foreign_ref, "foreign");
-  grant::gnttab_free_ref(unused_ref);
-  for (grant_ref_t r : ind_refs) end_or_report(r, "indirect page");
-
-  h.valid_read("valid_read_after");
-
-  // A broken ring: the back-end must give up on this device, and only it.
+// A broken ring: the back-end must give up on this device, and only it.
+void broken_ring_check(Hostile& h, Device* d, const blkfront::Info& in) {
   const unsigned bq = in.nr_queues - 1;
   int rc = blkfront::break_ring(d, bq);
   if (rc) {
@@ -249,6 +223,59 @@ void run_blkhostile() {
     uint32_t st = blkfront::backend_state(d);
     h.result("broken_ring_disconnects", closed, "queue %u, back-end state %s", bq, XB::state_name(st));
   }
+}
+}  // namespace
+
+void run_blkhostile() {
+  Hostile h;
+  if (blkfront::probe_all() == 0) {
+    con::printf("BLKHOSTILE no connected block device\n");
+    con::printf("BLKHOSTILE done pass=0 fail=1\n");
+    return;
+  }
+  Device* d = nullptr;
+  for (unsigned i = 0; i < blkfront::count() && !d; i++)
+    if (blkfront::connected(blkfront::device(i))) d = blkfront::device(i);
+  const blkfront::Info& in = blkfront::info(d);
+  h.d = d;
+  h.handle = in.handle;
+  const xen::domid_t be = in.backend_id;
+  con::printf("BLKHOSTILE vbd %u: sectors=%lu ro=%u queues=%u indirect(offered)=%lu discard=%u\n", in.handle,
+              in.sectors, in.readonly ? 1u : 0u, in.nr_queues,
+              xbf::read_unsigned(in.backend, "feature-max-indirect-segments", 0), in.discard ? 1u : 0u);
+
+  h.valid_read("valid_read_before");
+
+  // A data page the back-end may use, a read-only one, one for another domain.
+  void* page = mm::alloc_page();
+  void* ind_pages = mm::alloc_pages(BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST);
+  grant_ref_t rw_ref = grant::gnttab_grant_access(be, mm::gfn(page), false);
+  grant_ref_t ro_ref = grant::gnttab_grant_access(be, mm::gfn(page), true);
+  const xen::domid_t other = be == 0x7fe0 ? 0x7fe1 : 0x7fe0;
+  grant_ref_t foreign_ref = grant::gnttab_grant_access(other, mm::gfn(page), false);
+  grant_ref_t unused_ref = grant::gnttab_alloc_ref();  // allocated, never granted
+  if (!page || !ind_pages || rw_ref == grant::kInvalidRef || ro_ref == grant::kInvalidRef ||
+      foreign_ref == grant::kInvalidRef || unused_ref == grant::kInvalidRef) {
+    con::printf("BLKHOSTILE setup failed (memory or grants)\n");
+    con::printf("BLKHOSTILE done pass=%u fail=%u\n", h.pass, h.fail + 1);
+    return;
+  }
+  const Grants g{rw_ref, ro_ref, foreign_ref, unused_ref};
+  segment_checks(h, g);
+  grant_ref_t ind_refs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
+  for (auto& r : ind_refs) r = grant::kInvalidRef;
+  indirect_checks(h, in, ind_pages, g.rw_ref, ind_refs);
+  end_checks(h, in, g.rw_ref);
+
+  end_or_report(rw_ref, "read-write");
+  end_or_report(ro_ref, "read-only");
+  end_or_report(foreign_ref, "foreign");
+  grant::gnttab_free_ref(unused_ref);
+  for (grant_ref_t r : ind_refs) end_or_report(r, "indirect page");
+
+  h.valid_read("valid_read_after");
+
+  broken_ring_check(h, d, in);
   h.result("domain_still_running", true, "after %lu ms", pvclock::now() / 1000000);
   // The pages stay allocated: grants the back-end may still hold point at them.
   con::printf("BLKHOSTILE done pass=%u fail=%u\n", h.pass, h.fail);

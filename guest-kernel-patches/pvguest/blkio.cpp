@@ -294,6 +294,97 @@ Device* pick(const Cmd& c) {
   return blkfront::device(unsigned(c.dev));
 }
 
+void print_info(const blkfront::Info& in) {
+  con::printf("BLKIO info dev=%u sectors=%lu sector-size=%u physical-sector-size=%u ro=%u queues=%u "
+              "ring-pages=%u indirect=%u persistent=%u flush=%u discard=%u discard-granularity=%u "
+              "discard-alignment=%u discard-secure=%u\n",
+              in.handle, in.sectors, in.sector_size, in.physical_sector_size, in.readonly ? 1u : 0u,
+              in.nr_queues, in.ring_pages, in.max_indirect, in.persistent ? 1u : 0u, in.flush ? 1u : 0u,
+              in.discard ? 1u : 0u, in.discard_granularity, in.discard_alignment, in.discard_secure ? 1u : 0u);
+}
+
+// discard=S:N; false when it failed (unsupported is no failure).
+bool run_discard(Device* d, const Cmd& c) {
+  bool ok = true;
+  Request r;
+  r.op = blkfront::kDiscard;
+  r.sector = c.discard_start;
+  r.nr_sectors = c.discard_sectors;
+  r.secure = c.secure;
+  int16_t st = blkfront::sync(d, &r);
+  if (r.front_error == -int(xen::XEN_EOPNOTSUPP) || st == xen::blkif::BLKIF_RSP_EOPNOTSUPP) {
+    con::printf("BLKIO discard unsupported\n");
+  } else if (st == 0) {
+    con::printf("BLKIO discard ok start=%lu sectors=%lu\n", c.discard_start, c.discard_sectors);
+  } else {
+    con::printf("BLKIO discard FAILED status=%d front_error=%d\n", st, r.front_error);
+    ok = false;
+  }
+  return ok;
+}
+
+// The I/O phase. kRefused: the command is refused as a whole (nothing
+// after it runs); kFailed: it ran and failed.
+enum class IoResult { kOk, kFailed, kRefused };
+
+IoResult run_io(Device* d, const Cmd& c, const blkfront::Info& in) {
+  bool ok = true;
+  if (!c.bs || c.bs % in.sector_size || c.bs > (1u << 22)) {
+    con::printf("BLKIO bs must be a multiple of %u up to 4 MiB\n", in.sector_size);
+    return IoResult::kRefused;
+  }
+  if (c.start >= in.sectors || (c.range && c.range > in.sectors - c.start) ||
+      (c.range ? c.range : in.sectors - c.start) < (c.bs >> 9)) {
+    con::printf("BLKIO area start=%lu range=%lu does not fit %lu sectors\n", c.start, c.range, in.sectors);
+    return IoResult::kRefused;
+  }
+  uint64_t area = c.range ? c.range : in.sectors - c.start;
+  uint64_t count = c.count ? c.count : c.bytes ? c.bytes / c.bs : area / (c.bs >> 9);
+  if (!count) {
+    con::printf("BLKIO nothing to do (count 0)\n");
+    return IoResult::kRefused;
+  }
+  if (c.write && in.readonly) con::printf("BLKIO note: device is read-only; writes will fail\n");
+  // Buffers: one run of pages per slot (reused: persistent grants stay put).
+  static Slot slots[kMaxQd];
+  const size_t pages = (c.bs + mm::kPageSize - 1) / mm::kPageSize;
+  unsigned got = 0;
+  for (; got < c.qd; got++) {
+    slots[got] = Slot{};
+    slots[got].buf = static_cast<uint8_t*>(mm::alloc_pages(pages, c.write && (c.pattern || c.verify) ? mm::kNoZero : 0));
+    if (!slots[got].buf) break;
+  }
+  if (got < c.qd) {
+    con::printf("BLKIO out of memory for %lu x %lu-byte buffers\n", c.qd, c.bs);
+    ok = false;
+  } else if (c.write) {
+    ok = run_phase(d, c, slots, true, c.pattern || c.verify, false, count, "write") && ok;
+    if (c.verify) ok = run_phase(d, c, slots, false, false, true, count, "read") && ok;
+  } else {
+    ok = run_phase(d, c, slots, false, false, c.verify, count, "read") && ok;
+  }
+  for (unsigned i = 0; i < got; i++) mm::free_pages(slots[i].buf, pages);
+  return ok ? IoResult::kOk : IoResult::kFailed;
+}
+
+// flush; false when it failed (unsupported is no failure).
+bool run_flush(Device* d) {
+  bool ok = true;
+  Request r;
+  r.op = blkfront::kFlush;
+  uint64_t t0 = pvclock::now();
+  int16_t st = blkfront::sync(d, &r);
+  if (r.front_error == -int(xen::XEN_EOPNOTSUPP) || st == xen::blkif::BLKIF_RSP_EOPNOTSUPP) {
+    con::printf("BLKIO flush unsupported\n");
+  } else if (st == 0) {
+    con::printf("BLKIO flush ok ns=%lu\n", pvclock::now() - t0);
+  } else {
+    con::printf("BLKIO flush FAILED status=%d\n", st);
+    ok = false;
+  }
+  return ok;
+}
+
 bool run_cmd(const char* s, size_t len) {
   Cmd c;
   if (!parse_cmd(s, len, c)) return false;
@@ -313,83 +404,14 @@ bool run_cmd(const char* s, size_t len) {
   }
   const blkfront::Info& in = blkfront::info(d);
   bool ok = true;
-  if (c.info)
-    con::printf("BLKIO info dev=%u sectors=%lu sector-size=%u physical-sector-size=%u ro=%u queues=%u "
-                "ring-pages=%u indirect=%u persistent=%u flush=%u discard=%u discard-granularity=%u "
-                "discard-alignment=%u discard-secure=%u\n",
-                in.handle, in.sectors, in.sector_size, in.physical_sector_size, in.readonly ? 1u : 0u,
-                in.nr_queues, in.ring_pages, in.max_indirect, in.persistent ? 1u : 0u, in.flush ? 1u : 0u,
-                in.discard ? 1u : 0u, in.discard_granularity, in.discard_alignment, in.discard_secure ? 1u : 0u);
-
-  if (c.discard) {
-    Request r;
-    r.op = blkfront::kDiscard;
-    r.sector = c.discard_start;
-    r.nr_sectors = c.discard_sectors;
-    r.secure = c.secure;
-    int16_t st = blkfront::sync(d, &r);
-    if (r.front_error == -int(xen::XEN_EOPNOTSUPP) || st == xen::blkif::BLKIF_RSP_EOPNOTSUPP) {
-      con::printf("BLKIO discard unsupported\n");
-    } else if (st == 0) {
-      con::printf("BLKIO discard ok start=%lu sectors=%lu\n", c.discard_start, c.discard_sectors);
-    } else {
-      con::printf("BLKIO discard FAILED status=%d front_error=%d\n", st, r.front_error);
-      ok = false;
-    }
-  }
-
+  if (c.info) print_info(in);
+  if (c.discard && !run_discard(d, c)) ok = false;
   if (c.io) {
-    if (!c.bs || c.bs % in.sector_size || c.bs > (1u << 22)) {
-      con::printf("BLKIO bs must be a multiple of %u up to 4 MiB\n", in.sector_size);
-      return false;
-    }
-    if (c.start >= in.sectors || (c.range && c.range > in.sectors - c.start) ||
-        (c.range ? c.range : in.sectors - c.start) < (c.bs >> 9)) {
-      con::printf("BLKIO area start=%lu range=%lu does not fit %lu sectors\n", c.start, c.range, in.sectors);
-      return false;
-    }
-    uint64_t area = c.range ? c.range : in.sectors - c.start;
-    uint64_t count = c.count ? c.count : c.bytes ? c.bytes / c.bs : area / (c.bs >> 9);
-    if (!count) {
-      con::printf("BLKIO nothing to do (count 0)\n");
-      return false;
-    }
-    if (c.write && in.readonly) con::printf("BLKIO note: device is read-only; writes will fail\n");
-    // Buffers: one run of pages per slot (reused: persistent grants stay put).
-    static Slot slots[kMaxQd];
-    const size_t pages = (c.bs + mm::kPageSize - 1) / mm::kPageSize;
-    unsigned got = 0;
-    for (; got < c.qd; got++) {
-      slots[got] = Slot{};
-      slots[got].buf = static_cast<uint8_t*>(mm::alloc_pages(pages, c.write && (c.pattern || c.verify) ? mm::kNoZero : 0));
-      if (!slots[got].buf) break;
-    }
-    if (got < c.qd) {
-      con::printf("BLKIO out of memory for %lu x %lu-byte buffers\n", c.qd, c.bs);
-      ok = false;
-    } else if (c.write) {
-      ok = run_phase(d, c, slots, true, c.pattern || c.verify, false, count, "write") && ok;
-      if (c.verify) ok = run_phase(d, c, slots, false, false, true, count, "read") && ok;
-    } else {
-      ok = run_phase(d, c, slots, false, false, c.verify, count, "read") && ok;
-    }
-    for (unsigned i = 0; i < got; i++) mm::free_pages(slots[i].buf, pages);
+    const IoResult r = run_io(d, c, in);
+    if (r == IoResult::kRefused) return false;
+    if (r == IoResult::kFailed) ok = false;
   }
-
-  if (c.flush) {
-    Request r;
-    r.op = blkfront::kFlush;
-    uint64_t t0 = pvclock::now();
-    int16_t st = blkfront::sync(d, &r);
-    if (r.front_error == -int(xen::XEN_EOPNOTSUPP) || st == xen::blkif::BLKIF_RSP_EOPNOTSUPP) {
-      con::printf("BLKIO flush unsupported\n");
-    } else if (st == 0) {
-      con::printf("BLKIO flush ok ns=%lu\n", pvclock::now() - t0);
-    } else {
-      con::printf("BLKIO flush FAILED status=%d\n", st);
-      ok = false;
-    }
-  }
+  if (c.flush && !run_flush(d)) ok = false;
   return ok;
 }
 }  // namespace

@@ -5,6 +5,16 @@
 #define KSTACK_SIZE 16384
 #define MAX_CPUS    32
 
+/* Every data segment register <- the flat data selector (GDT entry 2). */
+.macro LOAD_DATA_SEGMENTS
+    movl $0x10, %eax
+    movw %ax, %ds
+    movw %ax, %es
+    movw %ax, %ss
+    movw %ax, %fs
+    movw %ax, %gs
+.endm
+
 /* ---- Xen ELF note: XEN_ELFNOTE_PHYS32_ENTRY (18), 4-byte desc ---- */
     .section .note.Xen, "a", @note
     .balign 4
@@ -42,12 +52,7 @@ pvh_start32:
     cld
     movl %ebx, %esi
     lgdt gdt_ptr
-    movl $0x10, %eax
-    movw %ax, %ds
-    movw %ax, %es
-    movw %ax, %ss
-    movw %ax, %fs
-    movw %ax, %gs
+    LOAD_DATA_SEGMENTS
     movl $(cpu_stacks + KSTACK_SIZE), %esp
 
     /* zero the page tables (do not rely on the loader zeroing .bss) */
@@ -99,12 +104,7 @@ pvh_start32:
 
     .code64
 long_entry:
-    movl $0x10, %eax
-    movw %ax, %ds
-    movw %ax, %es
-    movw %ax, %ss
-    movw %ax, %fs
-    movw %ax, %gs
+    LOAD_DATA_SEGMENTS
     movq $(cpu_stacks + KSTACK_SIZE), %rsp
     xorl %ebp, %ebp
     movl %esi, %edi          /* zero-extends: start_info paddr */
@@ -119,12 +119,7 @@ long_entry:
     .globl ap_entry64
 ap_entry64:
     lgdt gdt_ptr(%rip)
-    movl $0x10, %eax
-    movw %ax, %ds
-    movw %ax, %es
-    movw %ax, %ss
-    movw %ax, %fs
-    movw %ax, %gs
+    LOAD_DATA_SEGMENTS
     xorl %ebp, %ebp
     andq $-16, %rsp
     call ap_main

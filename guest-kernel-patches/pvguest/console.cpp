@@ -60,6 +60,12 @@ void raw_write(const char* s, size_t n) {
     for (size_t i = 0; i < n; i++) serial_putc(s[i]);
   }
 }
+// lib::vsnprintf into buf, the length clamped to what fits.
+int format(char* buf, size_t size, const char* fmt, va_list ap) {
+  int n = lib::vsnprintf(buf, size, fmt, ap);
+  if (n > int(size) - 1) n = int(size) - 1;
+  return n;
+}
 }  // namespace
 
 void serial_write(const char* s) {
@@ -95,9 +101,8 @@ void printf(const char* fmt, ...) {
   char buf[512];
   va_list ap;
   va_start(ap, fmt);
-  int n = lib::vsnprintf(buf, sizeof buf, fmt, ap);
+  int n = format(buf, sizeof buf, fmt, ap);
   va_end(ap);
-  if (n > int(sizeof buf) - 1) n = sizeof buf - 1;
   write(buf, size_t(n));
 }
 
@@ -105,9 +110,8 @@ void emergency(const char* fmt, ...) {
   char buf[256];
   va_list ap;
   va_start(ap, fmt);
-  int n = lib::vsnprintf(buf, sizeof buf, fmt, ap);
+  int n = format(buf, sizeof buf, fmt, ap);
   va_end(ap);
-  if (n > int(sizeof buf) - 1) n = sizeof buf - 1;
   if (have_hypercalls) {
     hv::console_io(xen::console::op::write, size_t(n), buf);
   } else {

@@ -15,7 +15,6 @@ alignas(4096) uint8_t frames[kMaxFrames][4096];
 constexpr unsigned kMaxRefs = kMaxFrames * xen::gnttab::kEntriesPerFrameV1;
 uint32_t next_free[kMaxRefs];
 uint32_t free_head = kInvalidRef;
-unsigned free_count = 0;
 unsigned listed_frames = 0;  // frames whose entries are on the free list
 uint64_t grow_fails = 0;
 arch::SpinLock lock;
@@ -29,7 +28,6 @@ void list_new_frames() {
       if (r - 1 < kFirstFreeRef) continue;
       next_free[r - 1] = free_head;
       free_head = r - 1;
-      free_count++;
     }
   }
   listed_frames = state.nr_frames;
@@ -99,7 +97,6 @@ xen::grant_ref_t gnttab_alloc_ref() {
   xen::grant_ref_t ref = free_head;
   if (ref != kInvalidRef) {
     free_head = next_free[ref];
-    free_count--;
   }
   arch::unlock_irqrestore(lock, f);
   return ref;
@@ -113,7 +110,6 @@ void gnttab_free_ref(xen::grant_ref_t ref) {
   uint64_t f = arch::lock_irqsave(lock);
   next_free[ref] = free_head;
   free_head = ref;
-  free_count++;
   arch::unlock_irqrestore(lock, f);
 }
 
@@ -147,17 +143,6 @@ bool gnttab_end_access(xen::grant_ref_t ref) {
   if (!gnttab_end_access_ref(ref)) return false;
   gnttab_free_ref(ref);
   return true;
-}
-
-bool gnttab_in_use(xen::grant_ref_t ref) {
-  return (*flags_of(ref) & (xen::gnttab::GTF_reading | xen::gnttab::GTF_writing)) != 0;
-}
-
-AllocStats alloc_stats() {
-  uint64_t f = arch::lock_irqsave(lock);
-  AllocStats s{state.nr_frames, free_count, grow_fails};
-  arch::unlock_irqrestore(lock, f);
-  return s;
 }
 
 }  // namespace grant

@@ -53,12 +53,4 @@ xen::grant_ref_t gnttab_alloc_ref();            // kInvalidRef when none
 void gnttab_free_ref(xen::grant_ref_t ref);     // the entry must be revoked
 void gnttab_grant_access_ref(xen::grant_ref_t ref, xen::domid_t domid, uint64_t gfn, bool readonly);
 bool gnttab_end_access_ref(xen::grant_ref_t ref);  // revoke, keep the ref
-bool gnttab_in_use(xen::grant_ref_t ref);          // GTF_reading|GTF_writing
-
-struct AllocStats {
-  unsigned frames;       // frames mapped
-  unsigned free_refs;    // on the free list
-  uint64_t grow_fails;   // an expansion the host refused
-};
-AllocStats alloc_stats();
 }  // namespace grant

@@ -122,17 +122,9 @@ bool still_alive() {
   evt::close(b);
   return ok && hv::xen_version(xen::version::op::version, nullptr) > 0;
 }
-}  // namespace
 
-void hostile_early() {
-  // vcpu_info straddling a page boundary (before vCPU0 registers for real).
-  uint64_t a = uint64_t(&scratch[0][4096 - 16]);
-  xen::vcpu::register_vcpu_info r{a >> xen::kPageShift, uint32_t(a & 0xfff), 0};
-  early_cross_page_rc = hv::vcpu_op(xen::vcpu::op::register_vcpu_info, 0, &r);
-}
-
-void run_hostile() {
-  // --- wild pointers ---
+// --- wild pointers ---
+void wild_pointer_checks() {
   wild_pointer_cases("noncanonical", 0xdead000000000000ull);
   wild_pointer_cases("unmapped_va", 0x7f0000000000ull);
   wild_pointer_cases("past_identity_map", k::kIdentityMapEnd);
@@ -142,13 +134,14 @@ void run_hostile() {
   else con::printf("SKIP hostile gpa_outside_ram: no unbacked gpa below 4 GiB\n");
   // A buffer that starts in the last guest page and runs past the end of
   // guest memory.
-  uint64_t ram_end = memmap_top(true);
   if (top && top + 64 < k::kIdentityMapEnd && !in_memmap(top) && !in_memmap(top + 63))
     expect_err("console_write_straddles_memory_end",
                hv::console_io(xen::console::op::write, 64, reinterpret_cast<void*>(top - 8)));
   else con::printf("SKIP hostile console_write_straddles_memory_end: memory map has no end below 4 GiB\n");
+}
 
-  // --- huge lengths ---
+// --- huge lengths ---
+void length_checks() {
   static const char msg[] = "x";
   expect_err("console_write_count_1e40", hv::console_io(xen::console::op::write, 1ull << 40, msg));
   expect_err("console_write_count_minus1", hv::console_io(xen::console::op::write, ~0ull, msg));
@@ -157,8 +150,10 @@ void run_hostile() {
   expect_err("sched_poll_nr_ports_huge", hv::sched_op(xen::sched::op::poll, &p));
   xen::gnttab::query_size qs{xen::DOMID_SELF, 0, 0, 0};
   expect_err("gnttab_query_size_count_huge", hv::gnttab_op(xen::gnttab::op::query_size, &qs, 1u << 20));
+}
 
-  // --- invalid ports ---
+// --- invalid ports ---
+void port_checks() {
   port_cases("port4096", 4096, false);
   port_cases("port99999", 99999, false);
   xen::evtchn_port_t closed = 0;
@@ -175,8 +170,10 @@ void run_hostile() {
   expect_err("bind_interdomain_not_unbound", hv::evtchn_op(eo::op::bind_interdomain, &bd));
   eo::alloc_unbound au{5, xen::DOMID_SELF, 0};
   expect_err("alloc_unbound_foreign_dom", hv::evtchn_op(eo::op::alloc_unbound, &au));
+}
 
-  // --- unknown hypercalls and sub-ops ---
+// --- unknown hypercalls and sub-ops ---
+void unknown_op_checks() {
   expect_err("hypercall_60", hv::hypercall0(60));
   expect_err("hypercall_127", hv::hypercall0(127));
   expect_err("memory_op_63", hv::memory_op(63, nullptr));
@@ -187,14 +184,15 @@ void run_hostile() {
   expect_err("grant_table_op_99", hv::gnttab_op(99, scratch[1], 1));
   expect_err("xen_version_99", hv::xen_version(99, scratch[1]));
   expect_err("console_io_99", hv::console_io(99, 1, scratch[1]));
+}
 
-  // --- frames out of range ---
-  uint64_t past_ram_pfn = (ram_end >> xen::kPageShift) + 16;
+// --- frames out of range ---
+void frame_checks(uint64_t past_ram_pfn) {
   xen::mem::add_to_physmap ap{xen::DOMID_SELF, 0, xen::mem::space::grant_table, grant::state.query.max_nr_frames,
                               uint64_t(scratch[1]) >> xen::kPageShift};
   expect_err("add_to_physmap_grant_idx_max", hv::memory_op(xen::mem::op::add_to_physmap, &ap));
   ap = {xen::DOMID_SELF, 0, xen::mem::space::grant_table, 0, past_ram_pfn};
-  rc = hv::memory_op(xen::mem::op::add_to_physmap, &ap);
+  long rc = hv::memory_op(xen::mem::op::add_to_physmap, &ap);
   expect_err("add_to_physmap_grant_past_ram", rc);
   if (rc == 0) {  // put frame 0 back where we use it
     ap.gpfn = grant::frame_gpfn(0);
@@ -209,8 +207,10 @@ void run_hostile() {
   rc = hv::gnttab_op(xen::gnttab::op::setup_table, &st, 1);
   expect("gnttab_setup_table_100000_frames", rc < 0 || st.status < 0, rc < 0 ? rc : st.status,
          "setup_table accepted 100000 frames");
+}
 
-  // --- vCPU ops ---
+// --- vCPU ops ---
+void vcpu_checks() {
   if (early_cross_page_rc == 1) con::printf("SKIP hostile register_vcpu_info_cross_page: not run\n");
   else expect_err("register_vcpu_info_cross_page", early_cross_page_rc);
   uint64_t a = uint64_t(&scratch[1][64]);
@@ -227,29 +227,56 @@ void run_hostile() {
   uv.vcpu = 1000;
   uv.vector = k::kUpcallVector;
   expect_err("set_evtchn_upcall_vector_vcpu1000", hv::hvm_op(xen::hvm::op::set_evtchn_upcall_vector, &uv));
+}
 
-  // --- HVM params ---
+// --- HVM params ---
+void param_checks() {
   xen::hvm::param_arg pa{xen::DOMID_SELF, 0, 1000, 1};
   expect_err("hvm_set_param_1000", hv::hvm_op(xen::hvm::op::set_param, &pa));
   pa = {xen::DOMID_SELF, 0, 1000, 0};
   expect_err("hvm_get_param_1000", hv::hvm_op(xen::hvm::op::get_param, &pa));
   pa = {5, 0, xen::hvm::param::STORE_PFN, 0};
   expect_err("hvm_get_param_foreign_dom", hv::hvm_op(xen::hvm::op::get_param, &pa));
+}
 
-  // --- sched_op ---
+// --- sched_op ---
+void sched_checks() {
   xen::sched::watchdog wd{99, 5};
   expect_err("sched_watchdog_bad_id", hv::sched_op(xen::sched::op::watchdog, &wd));
   xen::sched::shutdown sd{99};
   expect_err("sched_shutdown_reason_99", hv::sched_op(xen::sched::op::shutdown, &sd));
+}
 
-  // --- shared_info moved outside RAM (last: a host that accepts it moves the page) ---
+// --- shared_info moved outside RAM (last: a host that accepts it moves the page) ---
+void shared_info_check(uint64_t past_ram_pfn) {
   xen::mem::add_to_physmap si{xen::DOMID_SELF, 0, xen::mem::space::shared_info, 0, past_ram_pfn};
-  rc = hv::memory_op(xen::mem::op::add_to_physmap, &si);
+  long rc = hv::memory_op(xen::mem::op::add_to_physmap, &si);
   expect_err("add_to_physmap_shared_info_past_ram", rc);
   if (rc == 0) {
     si.gpfn = uint64_t(k::shinfo) >> xen::kPageShift;
     hv::memory_op(xen::mem::op::add_to_physmap, &si);
   }
+}
+}  // namespace
+
+void hostile_early() {
+  // vcpu_info straddling a page boundary (before vCPU0 registers for real).
+  uint64_t a = uint64_t(&scratch[0][4096 - 16]);
+  xen::vcpu::register_vcpu_info r{a >> xen::kPageShift, uint32_t(a & 0xfff), 0};
+  early_cross_page_rc = hv::vcpu_op(xen::vcpu::op::register_vcpu_info, 0, &r);
+}
+
+void run_hostile() {
+  wild_pointer_checks();
+  length_checks();
+  port_checks();
+  unknown_op_checks();
+  const uint64_t past_ram_pfn = (memmap_top(true) >> xen::kPageShift) + 16;
+  frame_checks(past_ram_pfn);
+  vcpu_checks();
+  param_checks();
+  sched_checks();
+  shared_info_check(past_ram_pfn);
 
   bool alive = still_alive();
   expect("domain_still_running", alive, alive ? 0 : -1, "events or hypercalls stopped working");

@@ -50,7 +50,6 @@ inline unsigned this_cpu() {
 }
 
 [[noreturn]] void shutdown(uint32_t reason);
-[[noreturn]] void panic(const char* msg);
 
 // smp.cpp
 void smp_init();

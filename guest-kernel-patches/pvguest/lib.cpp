@@ -43,11 +43,6 @@ int strcmp(const char* a, const char* b) {
   while (*a && *a == *b) a++, b++;
   return static_cast<unsigned char>(*a) - static_cast<unsigned char>(*b);
 }
-bool starts_with(const char* s, const char* prefix) {
-  while (*prefix)
-    if (*s++ != *prefix++) return false;
-  return true;
-}
 size_t strnlen(const char* s, size_t max) {
   size_t n = 0;
   while (n < max && s[n]) n++;

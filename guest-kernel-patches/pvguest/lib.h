@@ -14,7 +14,6 @@ size_t strlen(const char* s);
 
 namespace lib {
 int strcmp(const char* a, const char* b);
-bool starts_with(const char* s, const char* prefix);
 size_t strnlen(const char* s, size_t max);
 // Parses a decimal (or 0x hex) unsigned number; returns false on junk.
 bool parse_u64(const char* s, size_t len, uint64_t& out);

@@ -144,20 +144,14 @@ void fatal_boot(const char* what, long rc) {
   arch::halt_forever();
 }
 
-[[noreturn]] void panic(const char* msg) {
-  con::emergency("pvguest: panic: %s\n", msg);
-  shutdown(xen::shutdown::crash);
-}
-
 }  // namespace k
 
 using namespace k;
 
-extern "C" [[noreturn]] void kmain(uint32_t start_info_paddr) {
-  traps_init();
-  xen_cpuid_base = find_xen_cpuid_base();
-  if (!xen_cpuid_base) no_xen();
-
+namespace {
+// The hypercall page (MSR from Xen's CPUID leaf 2), the hypercall console,
+// and our domid when Xen's CPUID leaf 4 has it.
+void setup_hypercalls() {
   uint32_t a, b, c, d;
   arch::cpuid(xen_cpuid_base + 2, 0, a, b, c, d);
   uint32_t msr = b ? b : xen::cpuid::kHypercallMsr;
@@ -169,6 +163,46 @@ extern "C" [[noreturn]] void kmain(uint32_t start_info_paddr) {
     arch::cpuid(xen_cpuid_base + 4, 0, a, b, c, d);
     if (a & xen::cpuid::XEN_HVM_CPUID_DOMID_PRESENT) domid = uint16_t(c);
   }
+}
+
+// The modes the command line asked for, in their fixed order; then the
+// fault and watchdog tests.
+void run_modes(const Options& opt) {
+  if (opt.selftest) run_selftest();
+  if (opt.hostile) run_hostile();
+  if (opt.xenstore) run_xenstore_checks();
+  run_blk_modes();  // blkio=... / blkhostile, if asked for
+  if (opt.xenstore_flood) run_xenstore_flood();  // never returns: idles as `idle`
+  run_net_modes();  // net=... modes, if any were asked for
+  for (uint64_t r = 0; r < opt.bench_rounds; r++) {
+    if (opt.bench_insn) bench_insn(opt.bench_insn);
+    if (opt.bench_portio) bench_portio(opt.bench_portio);
+    if (opt.bench_hypercall) bench_hypercall(opt.bench_hypercall);
+    if (opt.bench_evtchn) bench_evtchn(opt.bench_evtchn);
+  }
+  if (opt.fault == 'u') asm volatile("ud2");
+  if (opt.fault == 'p') *reinterpret_cast<volatile uint64_t*>(0x7f0000000000ull) = 1;  // unmapped
+  if (opt.watchdog_s) {
+    xen::sched::watchdog w{0, uint32_t(opt.watchdog_s)};
+    long rc = hv::sched_op(xen::sched::op::watchdog, &w);
+    if (rc <= 0) {
+      con::printf("WATCHDOG failed rc=%ld\n", rc);
+    } else {
+      con::printf("WATCHDOG armed\n");
+      con::flush(1000000000ull);
+      if (opt.idle) run_idle();
+      for (;;) hv::sched_op(xen::sched::op::block, nullptr);
+    }
+  }
+}
+}  // namespace
+
+extern "C" [[noreturn]] void kmain(uint32_t start_info_paddr) {
+  traps_init();
+  xen_cpuid_base = find_xen_cpuid_base();
+  if (!xen_cpuid_base) no_xen();
+
+  setup_hypercalls();
   copy_start_info(start_info_paddr);
   Options opt;
   parse_cmdline(opt);
@@ -207,32 +241,7 @@ extern "C" [[noreturn]] void kmain(uint32_t start_info_paddr) {
               cmdline);
   con::printf("READY\n");
 
-  if (opt.selftest) run_selftest();
-  if (opt.hostile) run_hostile();
-  if (opt.xenstore) run_xenstore_checks();
-  run_blk_modes();  // blkio=... / blkhostile, if asked for
-  if (opt.xenstore_flood) run_xenstore_flood();  // never returns: idles as `idle`
-  run_net_modes();  // net=... modes, if any were asked for
-  for (uint64_t r = 0; r < opt.bench_rounds; r++) {
-    if (opt.bench_insn) bench_insn(opt.bench_insn);
-    if (opt.bench_portio) bench_portio(opt.bench_portio);
-    if (opt.bench_hypercall) bench_hypercall(opt.bench_hypercall);
-    if (opt.bench_evtchn) bench_evtchn(opt.bench_evtchn);
-  }
-  if (opt.fault == 'u') asm volatile("ud2");
-  if (opt.fault == 'p') *reinterpret_cast<volatile uint64_t*>(0x7f0000000000ull) = 1;  // unmapped
-  if (opt.watchdog_s) {
-    xen::sched::watchdog w{0, uint32_t(opt.watchdog_s)};
-    rc = hv::sched_op(xen::sched::op::watchdog, &w);
-    if (rc <= 0) {
-      con::printf("WATCHDOG failed rc=%ld\n", rc);
-    } else {
-      con::printf("WATCHDOG armed\n");
-      con::flush(1000000000ull);
-      if (opt.idle) run_idle();
-      for (;;) hv::sched_op(xen::sched::op::block, nullptr);
-    }
-  }
+  run_modes(opt);
   if (opt.idle) run_idle();
   shutdown(opt.shutdown_reason);
 }

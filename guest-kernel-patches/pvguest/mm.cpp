@@ -18,7 +18,6 @@ uint64_t base = 0;        // guest-physical address of page 0 of the span
 uint64_t npages = 0;      // pages in the span
 uint64_t* bitmap = nullptr;  // bit set = page in use (or never usable)
 uint64_t nfree = 0;
-uint64_t fails = 0;
 uint64_t hint = 0;        // first page worth looking at
 
 inline bool used(uint64_t i) { return (bitmap[i / 64] >> (i % 64)) & 1; }
@@ -109,7 +108,6 @@ void* alloc_pages(size_t n, unsigned flags) {
     i += run + 1;
   }
   if (found == ~0ull) {
-    fails++;
     arch::unlock_irqrestore(lock, f);
     return nullptr;
   }
@@ -144,14 +142,6 @@ void free_pages(void* p, size_t n) {
   if (first < hint) hint = first;
   arch::unlock_irqrestore(lock, f);
   if (bad) con::printf("mm: free_pages(%p, %lu): %lu pages were not allocated\n", p, uint64_t(n), bad);
-}
-
-Stats stats() {
-  init();
-  uint64_t f = arch::lock_irqsave(lock);
-  Stats s{base, npages, nfree, fails};
-  arch::unlock_irqrestore(lock, f);
-  return s;
 }
 
 // `rep stosq` / `rep movsq`: one instruction for the whole run, which an

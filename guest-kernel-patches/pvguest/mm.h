@@ -37,14 +37,6 @@ inline void free_page(void* p) { free_pages(p, 1); }
 inline uint64_t gfn(const void* p) { return uint64_t(p) >> kPageShift; }
 inline uint64_t paddr(const void* p) { return uint64_t(p); }
 
-struct Stats {
-  uint64_t base;         // first page of the span (guest-physical)
-  uint64_t pages;        // pages in the span, bitmap included
-  uint64_t free_pages;   // free now
-  uint64_t alloc_fails;  // alloc_pages that found no run
-};
-Stats stats();
-
 // Word-wise helpers for page-sized data (the guest's instructions are
 // emulated: byte loops cost ~8x more). Both require 8-byte aligned pointers
 // and a length that is a multiple of 8.

@@ -15,10 +15,10 @@ constexpr uint64_t kSecond = 1000000000ull;
 constexpr uint64_t kMaxRetryNs = 4 * kSecond;
 constexpr uint16_t kMsgSize = 300;  // BOOTP minimum, padded
 
-enum : uint8_t { DISCOVER = 1, OFFER = 2, REQUEST = 3, DECLINE = 4, ACK = 5, NAK = 6 };
+enum : uint8_t { kDiscover = 1, kOffer = 2, kRequest = 3, kDecline = 4, kAck = 5, kNak = 6 };
 enum : uint8_t {
-  OPT_PAD = 0, OPT_MASK = 1, OPT_ROUTER = 3, OPT_DNS = 6, OPT_HOSTNAME = 12, OPT_REQ_IP = 50, OPT_LEASE = 51,
-  OPT_TYPE = 53, OPT_SERVER = 54, OPT_PARAMS = 55, OPT_MAX_SIZE = 57, OPT_CLIENT_ID = 61, OPT_END = 255
+  kOptPad = 0, kOptMask = 1, kOptRouter = 3, kOptDns = 6, kOptHostname = 12, kOptReqIp = 50, kOptLease = 51,
+  kOptType = 53, kOptServer = 54, kOptParams = 55, kOptMaxSize = 57, kOptClientId = 61, kOptEnd = 255
 };
 
 struct [[gnu::packed]] Bootp {
@@ -53,18 +53,18 @@ bool dhcp_rx(const UdpPacket& p) {
   size_t n = p.len - sizeof(Bootp), i = 0;
   while (i < n) {
     uint8_t code = o[i++];
-    if (code == OPT_PAD) continue;
-    if (code == OPT_END || i >= n) break;
+    if (code == kOptPad) continue;
+    if (code == kOptEnd || i >= n) break;
     uint8_t len = o[i++];
     if (i + len > n) break;
     const uint8_t* v = o + i;
     switch (code) {
-      case OPT_TYPE: if (len >= 1) r.type = v[0]; break;
-      case OPT_SERVER: if (len >= 4) r.server = ld32(v); break;
-      case OPT_MASK: if (len >= 4) r.mask = ld32(v); break;
-      case OPT_ROUTER: if (len >= 4) r.router = ld32(v); break;
-      case OPT_DNS: if (len >= 4) r.dns = ld32(v); break;
-      case OPT_LEASE: if (len >= 4) r.lease_s = ld_be32(v); break;
+      case kOptType: if (len >= 1) r.type = v[0]; break;
+      case kOptServer: if (len >= 4) r.server = ld32(v); break;
+      case kOptMask: if (len >= 4) r.mask = ld32(v); break;
+      case kOptRouter: if (len >= 4) r.router = ld32(v); break;
+      case kOptDns: if (len >= 4) r.dns = ld32(v); break;
+      case kOptLease: if (len >= 4) r.lease_s = ld_be32(v); break;
       default: break;
     }
     i += len;
@@ -89,16 +89,16 @@ void send_msg(uint8_t type, uint32_t ciaddr, uint32_t req_ip, uint32_t server) {
   copy6(b->chaddr, our_mac);
   b->magic = htonl(kMagicCookie);
   uint8_t* o = buf + sizeof(Bootp);
-  *o++ = OPT_TYPE, *o++ = 1, *o++ = type;
-  *o++ = OPT_CLIENT_ID, *o++ = 7, *o++ = 1;
+  *o++ = kOptType, *o++ = 1, *o++ = type;
+  *o++ = kOptClientId, *o++ = 7, *o++ = 1;
   copy6(o, our_mac), o += 6;
-  if (req_ip) *o++ = OPT_REQ_IP, *o++ = 4, st32(o, req_ip), o += 4;
-  if (server) *o++ = OPT_SERVER, *o++ = 4, st32(o, server), o += 4;
-  *o++ = OPT_MAX_SIZE, *o++ = 2, st_be16(o, 1500), o += 2;
-  *o++ = OPT_PARAMS, *o++ = 4, *o++ = OPT_MASK, *o++ = OPT_ROUTER, *o++ = OPT_DNS, *o++ = OPT_LEASE;
-  *o++ = OPT_HOSTNAME, *o++ = 7;
+  if (req_ip) *o++ = kOptReqIp, *o++ = 4, st32(o, req_ip), o += 4;
+  if (server) *o++ = kOptServer, *o++ = 4, st32(o, server), o += 4;
+  *o++ = kOptMaxSize, *o++ = 2, st_be16(o, 1500), o += 2;
+  *o++ = kOptParams, *o++ = 4, *o++ = kOptMask, *o++ = kOptRouter, *o++ = kOptDns, *o++ = kOptLease;
+  *o++ = kOptHostname, *o++ = 7;
   copy(o, "pvguest", 7), o += 7;
-  *o++ = OPT_END;
+  *o++ = kOptEnd;
   static constexpr uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
   udp_send_mac(bcast, ciaddr, 0xffffffffu, kClientPort, kServerPort, buf, kMsgSize, true);
 }
@@ -128,8 +128,8 @@ bool dhcp_configure(uint64_t timeout_ns) {
   uint64_t interval = kSecond;
   while (now < deadline) {
     last.got = false;
-    if (requesting) send_msg(REQUEST, 0, offer.yiaddr, offer.server);
-    else send_msg(DISCOVER, 0, 0, 0);
+    if (requesting) send_msg(kRequest, 0, offer.yiaddr, offer.server);
+    else send_msg(kDiscover, 0, 0, 0);
     const uint64_t until = now + interval < deadline ? now + interval : deadline;
     bool moved = false;
     while (now < until && !moved) {
@@ -138,12 +138,12 @@ bool dhcp_configure(uint64_t timeout_ns) {
       if (!last.got) continue;
       Reply r = last;
       last.got = false;
-      if (!requesting && r.type == OFFER && r.yiaddr) {
+      if (!requesting && r.type == kOffer && r.yiaddr) {
         offer = r, requesting = true, tries = 0, moved = true;
-      } else if (requesting && r.type == ACK && r.yiaddr == offer.yiaddr) {
+      } else if (requesting && r.type == kAck && r.yiaddr == offer.yiaddr) {
         bind_lease(r, now);
         return true;
-      } else if (requesting && r.type == NAK) {
+      } else if (requesting && r.type == kNak) {
         con::printf("NET dhcp: NAK from the server, starting over\n");
         requesting = false, moved = true;
       }
@@ -164,13 +164,13 @@ void dhcp_tick(uint64_t now) {
   if (last.got) {
     Reply r = last;
     last.got = false;
-    if (r.type == ACK && r.yiaddr == cfg.ip) {
+    if (r.type == kAck && r.yiaddr == cfg.ip) {
       bind_lease(r, now);
       con::printf("NET dhcp renewed lease=%u s\n", r.lease_s);
     }
   }
   if (cfg.renew_at_ns && now >= cfg.renew_at_ns) {
-    send_msg(REQUEST, cfg.ip, 0, 0);
+    send_msg(kRequest, cfg.ip, 0, 0);
     cfg.renew_at_ns = now + 30 * kSecond;  // until an ACK moves it to T1
   }
 }

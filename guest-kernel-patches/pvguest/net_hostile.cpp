@@ -89,6 +89,68 @@ bool wait_link(uint64_t timeout_ns) {
 nif::netif_tx_request req(xen::grant_ref_t g, uint16_t off, uint16_t flags, uint16_t size) {
   return nif::netif_tx_request{g, off, flags, 0, size};
 }
+// Malformed requests: bad references, bad offsets and sizes, too many slots.
+void malformed_checks(nif::netif_tx_request* r, xen::grant_ref_t g, xen::grant_ref_t g_none,
+                      xen::grant_ref_t g_foreign, uint16_t flen) {
+  r[0] = req(0x00fffff0u, 0, 0, flen);
+  run_check("bad_gref", r, 1);
+  wait_link(5 * kSecond);
+  r[0] = req(g_none, 0, 0, flen);
+  run_check("revoked_gref", r, 1);
+  wait_link(5 * kSecond);
+  r[0] = req(g_foreign, 0, 0, flen);
+  run_check("foreign_grant", r, 1);
+  wait_link(5 * kSecond);
+  r[0] = req(g, 4000, 0, 200);
+  run_check("cross_page", r, 1);
+  wait_link(5 * kSecond);
+  r[0] = req(g, 0, 0, 0);
+  run_check("size_zero", r, 1);
+  wait_link(5 * kSecond);
+  // 17 slots of 4096 bytes (69632 in all) under a first size of 65535.
+  r[0] = req(g, 0, nif::NETTXF_more_data, 0xffff);
+  for (unsigned i = 1; i < 17; i++) r[i] = req(g, 0, i < 16 ? nif::NETTXF_more_data : 0, 4096);
+  run_check("oversize", r, 17);
+  wait_link(5 * kSecond);
+  // 19 slots (XEN_NETIF_NR_SLOTS_MIN is 18) of 60 bytes each.
+  constexpr unsigned kTooMany = nif::XEN_NETIF_NR_SLOTS_MIN + 1;
+  r[0] = req(g, 0, nif::NETTXF_more_data, uint16_t(60 * kTooMany));
+  for (unsigned i = 1; i < kTooMany; i++) r[i] = req(g, 0, i + 1 < kTooMany ? nif::NETTXF_more_data : 0, 60);
+  run_check("too_many_slots", r, kTooMany);
+  wait_link(5 * kSecond);
+}
+
+// A chain whose last slot still says more_data: nothing follows.
+void endless_chain_check(nif::netif_tx_request* r, xen::grant_ref_t g) {
+  r[0] = req(g, 0, nif::NETTXF_more_data, 180);
+  r[1] = req(g, 0, nif::NETTXF_more_data, 60);
+  const uint32_t gen = netfront::link_generation();
+  run_check("endless_chain", r, 2);
+  if (netfront::connected() && netfront::link_generation() == gen &&
+      netfront::raw_status(r[0].id) == netfront::kNoResponse) {
+    // The back-end is still waiting for the rest: end the chain with a slot
+    // that overruns the announced size, so the packet is bad as a whole and
+    // the next frame does not join it.
+    r[2] = req(g, 0, 0, 120);
+    run_check("endless_chain_terminator", &r[2], 1);
+  }
+  wait_link(10 * kSecond);
+}
+
+// After the checks a valid ping must succeed (up to 3 tries); then the summary.
+void ping_and_summary(uint32_t target, uint64_t reconnects0) {
+  uint64_t rtt = 0;
+  bool ping_ok = false;
+  for (uint16_t seq = 1; seq <= 3 && !ping_ok; seq++) {
+    wait_link(5 * kSecond);
+    ping_ok = ping_once(target, uint16_t(900 + seq), 56, kSecond, rtt, true);
+  }
+  char b[16];
+  if (ping_ok) con::printf("NETHOSTILE ping ok dst=%s rtt_us=%lu\n", ip_str(target, b), rtt / 1000);
+  else con::printf("NETHOSTILE ping FAILED dst=%s\n", ip_str(target, b));
+  con::printf("NETHOSTILE summary checks=%u answered=%u link_lost=%u reconnects=%lu ping=%s\n", checks,
+              answered_checks, link_lost, netfront::stats.reconnects - reconnects0, ping_ok ? "ok" : "FAILED");
+}
 }  // namespace
 
 void run_hostile(uint32_t target) {
@@ -121,32 +183,7 @@ void run_hostile(uint32_t target) {
   }
   nif::netif_tx_request r[kMaxSlots];
 
-  r[0] = req(0x00fffff0u, 0, 0, flen);
-  run_check("bad_gref", r, 1);
-  wait_link(5 * kSecond);
-  r[0] = req(g_none, 0, 0, flen);
-  run_check("revoked_gref", r, 1);
-  wait_link(5 * kSecond);
-  r[0] = req(g_foreign, 0, 0, flen);
-  run_check("foreign_grant", r, 1);
-  wait_link(5 * kSecond);
-  r[0] = req(g, 4000, 0, 200);
-  run_check("cross_page", r, 1);
-  wait_link(5 * kSecond);
-  r[0] = req(g, 0, 0, 0);
-  run_check("size_zero", r, 1);
-  wait_link(5 * kSecond);
-  // 17 slots of 4096 bytes (69632 in all) under a first size of 65535.
-  r[0] = req(g, 0, nif::NETTXF_more_data, 0xffff);
-  for (unsigned i = 1; i < 17; i++) r[i] = req(g, 0, i < 16 ? nif::NETTXF_more_data : 0, 4096);
-  run_check("oversize", r, 17);
-  wait_link(5 * kSecond);
-  // 19 slots (XEN_NETIF_NR_SLOTS_MIN is 18) of 60 bytes each.
-  constexpr unsigned kTooMany = nif::XEN_NETIF_NR_SLOTS_MIN + 1;
-  r[0] = req(g, 0, nif::NETTXF_more_data, uint16_t(60 * kTooMany));
-  for (unsigned i = 1; i < kTooMany; i++) r[i] = req(g, 0, i + 1 < kTooMany ? nif::NETTXF_more_data : 0, 60);
-  run_check("too_many_slots", r, kTooMany);
-  wait_link(5 * kSecond);
+  malformed_checks(r, g, g_none, g_foreign, flen);
 
   // Spoofed source MAC, then spoofed source IPv4 address: well-formed.
   grant::gnttab_end_access(g_foreign);  // reuse page2 for the forged frames
@@ -166,32 +203,9 @@ void run_hostile(uint32_t target) {
     wait_link(5 * kSecond);
   }
 
-  // A chain whose last slot still says more_data: nothing follows.
-  r[0] = req(g, 0, nif::NETTXF_more_data, 180);
-  r[1] = req(g, 0, nif::NETTXF_more_data, 60);
-  const uint32_t gen = netfront::link_generation();
-  run_check("endless_chain", r, 2);
-  if (netfront::connected() && netfront::link_generation() == gen &&
-      netfront::raw_status(r[0].id) == netfront::kNoResponse) {
-    // The back-end is still waiting for the rest: end the chain with a slot
-    // that overruns the announced size, so the packet is bad as a whole and
-    // the next frame does not join it.
-    r[2] = req(g, 0, 0, 120);
-    run_check("endless_chain_terminator", &r[2], 1);
-  }
-  wait_link(10 * kSecond);
+  endless_chain_check(r, g);
 
-  uint64_t rtt = 0;
-  bool ping_ok = false;
-  for (uint16_t seq = 1; seq <= 3 && !ping_ok; seq++) {
-    wait_link(5 * kSecond);
-    ping_ok = ping_once(target, uint16_t(900 + seq), 56, kSecond, rtt, true);
-  }
-  char b[16];
-  if (ping_ok) con::printf("NETHOSTILE ping ok dst=%s rtt_us=%lu\n", ip_str(target, b), rtt / 1000);
-  else con::printf("NETHOSTILE ping FAILED dst=%s\n", ip_str(target, b));
-  con::printf("NETHOSTILE summary checks=%u answered=%u link_lost=%u reconnects=%lu ping=%s\n", checks,
-              answered_checks, link_lost, netfront::stats.reconnects - reconnects0, ping_ok ? "ok" : "FAILED");
+  ping_and_summary(target, reconnects0);
 
   // A page whose grant the back-end still holds is leaked; once revoked,
   // an unanswered request can no longer reach it.

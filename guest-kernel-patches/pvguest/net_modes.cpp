@@ -442,8 +442,6 @@ bool parse_option(const char* key, size_t klen, const char* val, size_t vlen) {
   return true;
 }
 
-bool wanted() { return opt.any; }
-
 void run_modes() {
   if (!opt.any) return;
   if (opt.bad) {

@@ -146,7 +146,6 @@ void dhcp_tick(uint64_t now_ns);
 
 // Modes (net_modes.cpp, net_hostile.cpp).
 bool parse_option(const char* key, size_t klen, const char* val, size_t vlen);
-bool wanted();
 void run_modes();  // netserve never returns
 void run_hostile(uint32_t ping_target);
 bool ping_once(uint32_t dst, uint16_t seq, uint16_t size, uint64_t timeout_ns, uint64_t& rtt_ns, bool quiet);

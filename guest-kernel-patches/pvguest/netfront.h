@@ -47,15 +47,11 @@ extern Stats stats;
 // ...` on success. False: no device, or it did not connect.
 bool start(int devid = -1);
 bool connected();
-bool present();  // start() found a device
 const uint8_t* mac();
-const Features& features();
-unsigned devid();
 
 // Pool pages (4096 bytes, contents undefined). nullptr when exhausted.
 uint8_t* page_alloc();
 void page_free(uint8_t* page);
-unsigned pages_free();
 
 // Transmit the frame at page+off (off + len <= 4096, len >= 14). The page is
 // netfront's until the back-end answers; then `done(page)` runs (nullptr =
@@ -67,7 +63,6 @@ unsigned pages_free();
 using DoneFn = void (*)(uint8_t* page);
 bool send(uint8_t* page, uint16_t off, uint16_t len, DoneFn done = nullptr, bool more = false);
 void flush();
-unsigned tx_free();      // requests that fit now
 unsigned tx_inflight();  // sent, not yet answered
 
 // The receive handler: one call per frame (frame points into `page`, or

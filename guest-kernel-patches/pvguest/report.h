@@ -14,23 +14,25 @@ struct Report {
     con::printf("PASS %s%s\n", prefix, name);
   }
   void fail(const char* name, const char* fmt, ...) __attribute__((format(printf, 3, 4))) {
-    char buf[256];
     va_list ap;
     va_start(ap, fmt);
-    lib::vsnprintf(buf, sizeof buf, fmt, ap);
+    vfail(name, fmt, ap);
     va_end(ap);
-    failed++;
-    con::printf("FAIL %s%s: %s\n", prefix, name, buf);
   }
   void skip(const char* name, const char* why) { con::printf("SKIP %s%s: %s\n", prefix, name, why); }
   // cond ? PASS : FAIL with the formatted detail.
   void check(bool cond, const char* name, const char* fmt, ...) __attribute__((format(printf, 4, 5))) {
     if (cond) return pass(name);
-    char buf[256];
     va_list ap;
     va_start(ap, fmt);
-    lib::vsnprintf(buf, sizeof buf, fmt, ap);
+    vfail(name, fmt, ap);
     va_end(ap);
+  }
+
+ private:
+  void vfail(const char* name, const char* fmt, va_list ap) {
+    char buf[256];
+    lib::vsnprintf(buf, sizeof buf, fmt, ap);
     failed++;
     con::printf("FAIL %s%s: %s\n", prefix, name, buf);
   }

@@ -49,7 +49,6 @@ struct Watch {
 
 volatile xs::domain_interface* intf = nullptr;
 xen::evtchn_port_t port = 0;
-uint64_t timeout_ns = kDefaultTimeoutNs;
 bool broken = false;
 uint32_t next_req_id = 1;
 
@@ -219,12 +218,12 @@ int talk(uint32_t type, uint32_t tx, const Payload& p) {
   out->hdr = {type, id, tx, p.len};
   waiting_id = id;
   reply_ready = false;
-  uint64_t start = pvclock::now(), deadline = start + timeout_ns;
+  uint64_t start = pvclock::now(), deadline = start + kDefaultTimeoutNs;
   int rc = ring_write(reinterpret_cast<const char*>(out), kHdr + p.len, deadline);
   if (rc == 0) rc = wait_until([] { return reply_ready; }, deadline);
   waiting_id = 0;
   if (rc == -int(xen::XEN_ETIMEDOUT))
-    con::printf("xenbus: no reply to %s (req_id %u) in %lu ms\n", type_name(type), id, timeout_ns / 1000000);
+    con::printf("xenbus: no reply to %s (req_id %u) in %lu ms\n", type_name(type), id, kDefaultTimeoutNs / 1000000);
   if (rc) return rc;
   if (reply->hdr.type == xs::msg::ERROR) return errno_of(reply->body);
   if (reply->hdr.type != type) {
@@ -271,7 +270,6 @@ bool init() {
 }
 
 bool connected() { return intf && !broken; }
-void set_timeout(uint64_t ns) { timeout_ns = ns; }
 
 int read(const char* path, char* buf, size_t size, size_t* len, uint32_t tx) {
   int rc = talk_path(xs::msg::READ, tx, path);
@@ -293,7 +291,6 @@ int directory(const char* path, char* buf, size_t size, unsigned* count, uint32_
   int rc = talk_path(xs::msg::DIRECTORY, tx, path);
   return rc ? rc : copy_list(buf, size, count);
 }
-int mkdir(const char* path, uint32_t tx) { return talk_path(xs::msg::MKDIR, tx, path); }
 int rm(const char* path, uint32_t tx) { return talk_path(xs::msg::RM, tx, path); }
 
 int get_perms(const char* path, char* buf, size_t size, unsigned* count, uint32_t tx) {

@@ -25,14 +25,12 @@ using WatchFn = void (*)(const char* path, const char* token, void* arg);
 
 bool init();  // maps the ring; false if the host advertises none
 bool connected();
-void set_timeout(uint64_t ns);  // for each later request
 
 int read(const char* path, char* buf, size_t size, size_t* len = nullptr, uint32_t tx = XBT_NIL);  // NUL-terminated
 int write(const char* path, const char* value, uint32_t tx = XBT_NIL);
 int write_bytes(const char* path, const void* data, size_t len, uint32_t tx = XBT_NIL);
 // Children as NUL-terminated names one after another; *count of them.
 int directory(const char* path, char* buf, size_t size, unsigned* count, uint32_t tx = XBT_NIL);
-int mkdir(const char* path, uint32_t tx = XBT_NIL);
 int rm(const char* path, uint32_t tx = XBT_NIL);
 // Permissions as strings ("n1", "r0", ...): the first names the owner.
 int get_perms(const char* path, char* buf, size_t size, unsigned* count, uint32_t tx = XBT_NIL);

@@ -126,18 +126,6 @@ uint32_t refresh_otherend(Device& d) {
   return d.otherend_state;
 }
 
-int wait_otherend(Device& d, uint32_t mask, uint64_t timeout_ns) {
-  uint64_t end = pvclock::now() + timeout_ns;
-  for (;;) {
-    if (d.otherend_changed) refresh_otherend(d);
-    if (mask & state_bit(d.otherend_state)) return 0;
-    uint64_t now = pvclock::now();
-    if (now >= end) return -int(xen::XEN_ETIMEDOUT);
-    int rc = xenbus::wait_events(end - now);
-    if (rc < 0 && rc != -int(xen::XEN_ETIMEDOUT)) return rc;
-  }
-}
-
 int alloc_evtchn(const Device& d, xen::evtchn_port_t& port) {
   xen::evtchn::alloc_unbound a{xen::DOMID_SELF, d.otherend_id, 0};
   long rc = hv::evtchn_op(xen::evtchn::op::alloc_unbound, &a);

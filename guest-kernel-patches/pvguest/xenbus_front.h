@@ -48,11 +48,6 @@ int switch_state(Device& d, uint32_t state);
 uint32_t read_driver_state(const char* path);
 // Reads the other end's state now (clears otherend_changed).
 uint32_t refresh_otherend(Device& d);
-// Delivers watch events (blocking up to timeout_ns for the first one) and
-// re-reads the other end's state if its watch fired, until that state is in
-// `mask` (bit 1 << state) or the time is up. Returns 0 with the state in
-// d.otherend_state, or -XEN_ETIMEDOUT / another error.
-int wait_otherend(Device& d, uint32_t mask, uint64_t timeout_ns);
 inline constexpr uint32_t state_bit(uint32_t s) { return 1u << s; }
 
 // Keys: "<dir>/<node>" (dir may be relative or absolute).
