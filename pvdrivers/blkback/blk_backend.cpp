@@ -33,7 +33,7 @@ void BlkBackend::open_store() {
         (store_->direct() ? ", O_DIRECT" : ", buffered") +
         (store_->direct() ? " (align " + std::to_string(store_->dio_offset_align()) + ")" : ""));
   } catch (const std::exception& e) {
-    if (store_error_ != e.what()) log(e.what());
+    if (store_error_ != e.what()) log(e.what(), pv::log::Level::kError);
     store_error_ = e.what();
   }
 }

@@ -40,8 +40,6 @@ class BlkBackend : public backd::XenbusDevice {
   BlkBackend(backd::BackendContext& ctx, backd::DeviceId id);
   ~BlkBackend() override;
 
-  const BlkStats& stats() const { return stats_; }
-
  protected:
   void publish_features() override;
   void connect() override;

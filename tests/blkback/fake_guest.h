@@ -131,12 +131,12 @@ class FakeGuest {
   pv::GrantAccess& access() { return *access_; }
 
   // Starts a queue over a fresh ring of 2^order pages in `abi`.
-  void start(std::shared_ptr<BackingStore> store, Limits limits, unsigned order = 0, Abi abi = Abi::native,
+  void start(std::shared_ptr<BackingStore> store, Limits limits, unsigned order = 0, Abi abi = Abi::kNative,
              bool persistent = false) {
     abi_ = abi;
     const uint64_t bytes = (1u << order) * 4096;
     std::memset(page(kRingGfn), 0, bytes);
-    if (abi == Abi::native) {
+    if (abi == Abi::kNative) {
       front_ = B::FrontRing(page(kRingGfn), bytes);
       front_.init_shared();
     } else {
@@ -167,14 +167,14 @@ class FakeGuest {
   }
   void stop() { queue_.reset(); }
 
-  uint32_t ring_size() const { return abi_ == Abi::native ? front_.size() : front32_.size(); }
+  uint32_t ring_size() const { return abi_ == Abi::kNative ? front_.size() : front32_.size(); }
   int irq_fd() const { return irq_; }
-  uint32_t free_requests() const { return abi_ == Abi::native ? front_.free_requests() : front32_.free_requests(); }
+  uint32_t free_requests() const { return abi_ == Abi::kNative ? front_.free_requests() : front32_.free_requests(); }
 
   // Puts one request (native layout bytes; translated for x86_32) on the
   // ring without publishing it.
   void queue_request(const B::blkif_request& r) {
-    if (abi_ == Abi::native) {
+    if (abi_ == Abi::kNative) {
       std::memcpy(&front_.next_request(), &r, sizeof r);
       front_.req_prod_pvt++;
     } else {
@@ -199,7 +199,7 @@ class FakeGuest {
   }
   // Publishes and kicks if the back-end asked for it. Returns whether it kicked.
   bool push() {
-    const bool notify = abi_ == Abi::native ? front_.push_requests() : front32_.push_requests();
+    const bool notify = abi_ == Abi::kNative ? front_.push_requests() : front32_.push_requests();
     if (notify) {
       const uint64_t one = 1;
       (void)!::write(kick_, &one, 8);
@@ -221,7 +221,7 @@ class FakeGuest {
     while (out.size() < n && std::chrono::steady_clock::now() < end) {
       bool more = true;
       while (more && out.size() < n) {
-        if (abi_ == Abi::native) {
+        if (abi_ == Abi::kNative) {
           while (front_.has_unconsumed_responses() && out.size() < n) {
             const auto& r = front_.response(front_.rsp_cons++);
             out.push_back({r.id, r.operation, r.status});
@@ -276,7 +276,7 @@ class FakeGuest {
 
   // Breaks the ring the way a hostile front-end can: req_prod far ahead.
   void overflow_ring() {
-    auto* h = abi_ == Abi::native ? front_.header() : front32_.header();
+    auto* h = abi_ == Abi::kNative ? front_.header() : front32_.header();
     xen::ring::store_idx(&h->req_prod, h->rsp_prod + 16 * ring_size());
     const uint64_t one = 1;
     (void)!::write(kick_, &one, 8);
@@ -296,7 +296,7 @@ class FakeGuest {
   uint64_t shared_bytes_ = 0;
   std::unique_ptr<pv::GrantAccess> access_;
   int kick_ = -1, irq_ = -1;
-  Abi abi_ = Abi::native;
+  Abi abi_ = Abi::kNative;
   B::FrontRing front_;
   B::x86_32::FrontRing front32_;
   std::unique_ptr<BlkQueue> queue_;
