@@ -467,8 +467,7 @@ TEST(BackingStore, FileProperties) {
   EXPECT_FALSE(s.block_device());
   EXPECT_TRUE(s.discard_supported());
   EXPECT_EQ(s.logical_sector_size(), 512u);
-  if (int fd = ::open(d.path().c_str(), O_RDWR | O_DIRECT); fd >= 0) {
-    ::close(fd);
+  if (pv::UniqueFd fd(::open(d.path().c_str(), O_RDWR | O_DIRECT | O_CLOEXEC)); fd) {
     EXPECT_TRUE(s.direct());  // the file system takes O_DIRECT: so does the store
   }
   BackingStore ro(d.path(), true);

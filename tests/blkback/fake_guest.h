@@ -25,7 +25,10 @@
 
 #include "blkback/blk_queue.h"
 #include "pv/grant_access.h"
+#include "pv/error.h"
 #include "pv/grant_shared.h"
+#include "pv/mapping.h"
+#include "pv/unique_fd.h"
 
 namespace blktest {
 
@@ -58,63 +61,64 @@ inline void fill_pattern(uint8_t* p, size_t bytes, uint64_t first_sector, uint64
   }
 }
 
+// Zeroed private memory standing in for guest RAM and grant state.
+inline pv::Mapping anonymous_mapping(size_t bytes) {
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) pv::throw_errno("mmap(fake guest)");
+  return pv::Mapping(p, bytes);
+}
+
 class TempDisk {
  public:
   explicit TempDisk(uint64_t bytes = kDiskBytes, const char* dir = "/var/tmp") {
     path_ = std::string(dir) + "/blkback-test.XXXXXX";
-    fd_ = ::mkstemp(path_.data());
-    if (fd_ < 0) throw std::runtime_error("mkstemp");
-    if (::ftruncate(fd_, off_t(bytes)) != 0) throw std::runtime_error("ftruncate");
+    fd_.reset(::mkstemp(path_.data()));
+    if (!fd_) pv::throw_errno("mkstemp");
+    if (::ftruncate(fd_.get(), off_t(bytes)) != 0) pv::throw_errno("ftruncate");
   }
-  ~TempDisk() {
-    ::close(fd_);
-    ::unlink(path_.c_str());
-  }
+  ~TempDisk() { ::unlink(path_.c_str()); }
   const std::string& path() const { return path_; }
   std::vector<uint8_t> read(uint64_t off, size_t len) const {
     std::vector<uint8_t> v(len);
-    EXPECT_EQ(::pread(fd_, v.data(), len, off_t(off)), ssize_t(len));
+    EXPECT_EQ(::pread(fd_.get(), v.data(), len, off_t(off)), ssize_t(len));
     return v;
   }
   void write(uint64_t off, const void* data, size_t len) const {
-    ASSERT_EQ(::pwrite(fd_, data, len, off_t(off)), ssize_t(len));
-    ::fsync(fd_);
+    ASSERT_EQ(::pwrite(fd_.get(), data, len, off_t(off)), ssize_t(len));
+    ::fsync(fd_.get());
   }
   uint64_t allocated_bytes() const {
     struct stat st{};
-    ::fstat(fd_, &st);
+    ::fstat(fd_.get(), &st);
     return uint64_t(st.st_blocks) * 512;
   }
 
  private:
   std::string path_;
-  int fd_ = -1;
+  pv::UniqueFd fd_;
 };
 
 class FakeGuest {
  public:
   explicit FakeGuest(uint64_t ram_pages = kRamPages, uint32_t grant_frames = 1) {
     ram_bytes_ = ram_pages * 4096;
-    ram_ = static_cast<uint8_t*>(::mmap(nullptr, ram_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    ram_map_ = anonymous_mapping(ram_bytes_);
+    ram_ = ram_map_.data();
     shared_bytes_ = pv::GrantShared::bytes_for(grant_frames);
-    shared_ = static_cast<pv::GrantShared*>(
-        ::mmap(nullptr, shared_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    shared_map_ = anonymous_mapping(shared_bytes_);
+    shared_ = reinterpret_cast<pv::GrantShared*>(shared_map_.data());
     shared_->magic = pv::GrantShared::kMagic;
     shared_->max_frames = grant_frames;
     shared_->nr_frames = grant_frames;
     for (auto& g : shared_->frame_gfn) g = pv::GrantShared::kInvalidGfn;
     for (uint32_t f = 0; f < grant_frames; f++) shared_->frame_gfn[f] = kGrantFrameGfn + f;
     access_ = std::make_unique<pv::GrantAccess>(ram_, ram_bytes_, shared_);
-    kick_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    irq_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    kick_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    irq_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   }
   ~FakeGuest() {
     queue_.reset();
     access_.reset();
-    ::munmap(ram_, ram_bytes_);
-    ::munmap(shared_, shared_bytes_);
-    ::close(kick_);
-    ::close(irq_);
   }
 
   uint8_t* page(uint64_t gfn) { return ram_ + gfn * 4096; }
@@ -147,8 +151,8 @@ class FakeGuest {
     c.abi = abi;
     c.ring = page(kRingGfn);
     c.ring_bytes = bytes;
-    c.kick_fd = kick_;
-    const int irq = irq_;
+    c.kick_fd = kick_.get();
+    const int irq = irq_.get();
     c.notify = [irq] {
       const uint64_t one = 1;
       (void)!::write(irq, &one, 8);
@@ -168,7 +172,7 @@ class FakeGuest {
   void stop() { queue_.reset(); }
 
   uint32_t ring_size() const { return abi_ == Abi::kNative ? front_.size() : front32_.size(); }
-  int irq_fd() const { return irq_; }
+  int irq_fd() const { return irq_.get(); }
   uint32_t free_requests() const { return abi_ == Abi::kNative ? front_.free_requests() : front32_.free_requests(); }
 
   // Puts one request (native layout bytes; translated for x86_32) on the
@@ -202,7 +206,7 @@ class FakeGuest {
     const bool notify = abi_ == Abi::kNative ? front_.push_requests() : front32_.push_requests();
     if (notify) {
       const uint64_t one = 1;
-      (void)!::write(kick_, &one, 8);
+      (void)!::write(kick_.get(), &one, 8);
       kicks_sent++;
     }
     return notify;
@@ -237,14 +241,14 @@ class FakeGuest {
         }
       }
       if (out.size() < n) {
-        pollfd p{irq_, POLLIN, 0};
+        pollfd p{irq_.get(), POLLIN, 0};
         ::poll(&p, 1, 20);
         uint64_t v;
-        if (::read(irq_, &v, 8) == 8) irqs_seen += v;
+        if (::read(irq_.get(), &v, 8) == 8) irqs_seen += v;
       }
     }
     uint64_t v;
-    if (::read(irq_, &v, 8) == 8) irqs_seen += v;
+    if (::read(irq_.get(), &v, 8) == 8) irqs_seen += v;
     return out;
   }
   // Takes every response there is, then arms rsp_event (native ABI). True
@@ -279,7 +283,7 @@ class FakeGuest {
     auto* h = abi_ == Abi::kNative ? front_.header() : front32_.header();
     xen::ring::store_idx(&h->req_prod, h->rsp_prod + 16 * ring_size());
     const uint64_t one = 1;
-    (void)!::write(kick_, &one, 8);
+    (void)!::write(kick_.get(), &one, 8);
   }
   std::vector<std::string> fatal() {
     std::lock_guard lk(mu_);
@@ -290,12 +294,13 @@ class FakeGuest {
   uint64_t irqs_seen = 0, kicks_sent = 0;
 
  private:
-  uint8_t* ram_ = nullptr;
+  pv::Mapping ram_map_, shared_map_;
+  uint8_t* ram_ = nullptr;  // ram_map_'s
   uint64_t ram_bytes_ = 0;
-  pv::GrantShared* shared_ = nullptr;
+  pv::GrantShared* shared_ = nullptr;  // shared_map_'s
   uint64_t shared_bytes_ = 0;
   std::unique_ptr<pv::GrantAccess> access_;
-  int kick_ = -1, irq_ = -1;
+  pv::UniqueFd kick_, irq_;
   Abi abi_ = Abi::kNative;
   B::FrontRing front_;
   B::x86_32::FrontRing front32_;
