@@ -73,24 +73,23 @@ void BlkRing::take(BlkRequest& out) {
   }
 }
 
+namespace {
+// One response into either layout (same field names, as the requests).
+template <typename Response, typename Ring>
+void queue_response(Ring& ring, uint64_t id, uint8_t operation, int16_t status) {
+  Response r{};
+  r.id = id;
+  r.operation = operation;
+  r.status = status;
+  std::memcpy(&ring.next_response(), &r, sizeof r);
+  ring.rsp_prod_pvt++;
+}
+}  // namespace
+
 void BlkRing::respond(uint64_t id, uint8_t operation, int16_t status) {
-  if (abi_ == Abi::kNative) {
-    B::blkif_response r{};
-    r.id = id;
-    r.operation = operation;
-    r.status = status;
-    std::memcpy(&native_.next_response(), &r, sizeof r);
-    native_.rsp_prod_pvt++;
-    queued_++;
-  } else {
-    B::x86_32::blkif_response r{};
-    r.id = id;
-    r.operation = operation;
-    r.status = status;
-    std::memcpy(&compat_.next_response(), &r, sizeof r);
-    compat_.rsp_prod_pvt++;
-    queued_++;
-  }
+  if (abi_ == Abi::kNative) queue_response<B::blkif_response>(native_, id, operation, status);
+  else queue_response<B::x86_32::blkif_response>(compat_, id, operation, status);
+  queued_++;
 }
 
 bool BlkRing::push() {

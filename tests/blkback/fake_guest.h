@@ -24,10 +24,8 @@
 #include <xen/io/blkif.h>
 
 #include "blkback/blk_queue.h"
-#include "pv/grant_access.h"
+#include "fake_guest_memory.h"
 #include "pv/error.h"
-#include "pv/grant_shared.h"
-#include "pv/mapping.h"
 #include "pv/unique_fd.h"
 
 namespace blktest {
@@ -43,15 +41,7 @@ inline constexpr uint64_t kDataGfn = 64;       // data pages from here
 inline constexpr uint64_t kDiskBytes = 4 << 20;
 inline constexpr uint64_t kDiskSectors = kDiskBytes / 512;
 
-template <typename Pred>
-bool eventually(Pred p, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (p()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return p();
-}
+using backtest::eventually;
 
 // The pattern a sector holds: its number and a salt in every 8 bytes.
 inline void fill_pattern(uint8_t* p, size_t bytes, uint64_t first_sector, uint64_t salt) {
@@ -59,13 +49,6 @@ inline void fill_pattern(uint8_t* p, size_t bytes, uint64_t first_sector, uint64
     const uint64_t v = ((first_sector + off / 512) << 20) ^ (off % 512) ^ (salt << 40);
     std::memcpy(p + off, &v, 8);
   }
-}
-
-// Zeroed private memory standing in for guest RAM and grant state.
-inline pv::Mapping anonymous_mapping(size_t bytes) {
-  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) pv::throw_errno("mmap(fake guest)");
-  return pv::Mapping(p, bytes);
 }
 
 class TempDisk {
@@ -98,41 +81,14 @@ class TempDisk {
   pv::UniqueFd fd_;
 };
 
-class FakeGuest {
+class FakeGuest : public backtest::FakeGuestMemory {
  public:
-  explicit FakeGuest(uint64_t ram_pages = kRamPages, uint32_t grant_frames = 1) {
-    ram_bytes_ = ram_pages * 4096;
-    ram_map_ = anonymous_mapping(ram_bytes_);
-    ram_ = ram_map_.data();
-    shared_bytes_ = pv::GrantShared::bytes_for(grant_frames);
-    shared_map_ = anonymous_mapping(shared_bytes_);
-    shared_ = reinterpret_cast<pv::GrantShared*>(shared_map_.data());
-    shared_->magic = pv::GrantShared::kMagic;
-    shared_->max_frames = grant_frames;
-    shared_->nr_frames = grant_frames;
-    for (auto& g : shared_->frame_gfn) g = pv::GrantShared::kInvalidGfn;
-    for (uint32_t f = 0; f < grant_frames; f++) shared_->frame_gfn[f] = kGrantFrameGfn + f;
-    access_ = std::make_unique<pv::GrantAccess>(ram_, ram_bytes_, shared_);
+  explicit FakeGuest(uint64_t ram_pages = kRamPages, uint32_t grant_frames = 1)
+      : FakeGuestMemory(ram_pages, grant_frames, kGrantFrameGfn) {
     kick_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     irq_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   }
-  ~FakeGuest() {
-    queue_.reset();
-    access_.reset();
-  }
-
-  uint8_t* page(uint64_t gfn) { return ram_ + gfn * 4096; }
-  G::grant_entry_v1& entry(xen::grant_ref_t ref) {
-    return reinterpret_cast<G::grant_entry_v1*>(page(kGrantFrameGfn))[ref];  // frames are consecutive
-  }
-  void grant(xen::grant_ref_t ref, uint64_t gfn, bool readonly = false, xen::domid_t to = 0) {
-    entry(ref).frame = uint32_t(gfn);
-    entry(ref).domid = to;
-    entry(ref).flags = G::GTF_permit_access | (readonly ? G::GTF_readonly : 0);
-  }
-  // The grant's in-use flags (the back-end still holds it).
-  bool in_use(xen::grant_ref_t ref) { return (entry(ref).flags & (G::GTF_reading | G::GTF_writing)) != 0; }
-  pv::GrantAccess& access() { return *access_; }
+  ~FakeGuest() { queue_.reset(); }
 
   // Starts a queue over a fresh ring of 2^order pages in `abi`.
   void start(std::shared_ptr<BackingStore> store, Limits limits, unsigned order = 0, Abi abi = Abi::kNative,
@@ -157,7 +113,7 @@ class FakeGuest {
       const uint64_t one = 1;
       (void)!::write(irq, &one, 8);
     };
-    c.grants = access_.get();
+    c.grants = &access();
     c.store = std::move(store);
     c.limits = limits;
     c.persistent = persistent;
@@ -294,12 +250,6 @@ class FakeGuest {
   uint64_t irqs_seen = 0, kicks_sent = 0;
 
  private:
-  pv::Mapping ram_map_, shared_map_;
-  uint8_t* ram_ = nullptr;  // ram_map_'s
-  uint64_t ram_bytes_ = 0;
-  pv::GrantShared* shared_ = nullptr;  // shared_map_'s
-  uint64_t shared_bytes_ = 0;
-  std::unique_ptr<pv::GrantAccess> access_;
   pv::UniqueFd kick_, irq_;
   Abi abi_ = Abi::kNative;
   B::FrontRing front_;

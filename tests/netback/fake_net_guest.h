@@ -26,10 +26,7 @@
 #include <xen/grant_table.h>
 #include <xen/io/netif.h>
 
-#include "pv/grant_access.h"
-#include "pv/error.h"
-#include "pv/grant_shared.h"
-#include "pv/mapping.h"
+#include "fake_guest_memory.h"
 #include "pv/unique_fd.h"
 #include "netback/net_queue.h"
 #include "netback/vnet_hdr.h"
@@ -49,12 +46,7 @@ inline constexpr MacAddr kMac = {0x00, 0x16, 0x3e, 0x01, 0x02, 0x03};
 
 template <typename Pred>
 bool eventually(Pred p, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (p()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return p();
+  return backtest::eventually(p, timeout, std::chrono::milliseconds(2));
 }
 
 // An Ethernet + IPv4 + UDP frame from `src_mac`/`src_ip` with `payload`
@@ -79,28 +71,9 @@ inline std::vector<uint8_t> udp_frame(const MacAddr& src_mac, uint32_t src_ip, u
 
 inline uint32_t ipv4(uint8_t a, uint8_t b, uint8_t c, uint8_t d) { return uint32_t(a) << 24 | b << 16 | c << 8 | d; }
 
-// Zeroed private memory standing in for guest RAM and grant state.
-inline pv::Mapping anonymous_mapping(size_t bytes) {
-  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) pv::throw_errno("mmap(fake guest)");
-  return pv::Mapping(p, bytes);
-}
-
-class FakeNetGuest {
+class FakeNetGuest : public backtest::FakeGuestMemory {
  public:
-  FakeNetGuest() {
-    ram_bytes_ = kRamPages * 4096;
-    ram_map_ = anonymous_mapping(ram_bytes_);
-    ram_ = ram_map_.data();
-    shared_bytes_ = pv::GrantShared::bytes_for(1);
-    shared_map_ = anonymous_mapping(shared_bytes_);
-    shared_ = reinterpret_cast<pv::GrantShared*>(shared_map_.data());
-    shared_->magic = pv::GrantShared::kMagic;
-    shared_->max_frames = 1;
-    shared_->nr_frames = 1;
-    for (auto& g : shared_->frame_gfn) g = pv::GrantShared::kInvalidGfn;
-    shared_->frame_gfn[0] = kGrantFrameGfn;
-    access_ = std::make_unique<pv::GrantAccess>(ram_, ram_bytes_, shared_);
+  FakeNetGuest() : FakeGuestMemory(kRamPages, 1, kGrantFrameGfn) {
     tx_kick_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     rx_kick_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     irq_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
@@ -116,21 +89,7 @@ class FakeNetGuest {
       ::fcntl(tap_.get(), F_SETFL, O_NONBLOCK);
     }
   }
-  ~FakeNetGuest() {
-    queue_.reset();
-    access_.reset();
-  }
-
-  uint8_t* page(uint64_t gfn) { return ram_ + gfn * 4096; }
-  G::grant_entry_v1& entry(xen::grant_ref_t ref) {
-    return reinterpret_cast<G::grant_entry_v1*>(page(kGrantFrameGfn))[ref];
-  }
-  void grant(xen::grant_ref_t ref, uint64_t gfn, bool readonly = false, xen::domid_t to = 0) {
-    entry(ref).frame = uint32_t(gfn);
-    entry(ref).domid = to;
-    entry(ref).flags = G::GTF_permit_access | (readonly ? G::GTF_readonly : 0);
-  }
-  bool in_use(xen::grant_ref_t ref) { return (entry(ref).flags & (G::GTF_reading | G::GTF_writing)) != 0; }
+  ~FakeNetGuest() { queue_.reset(); }
 
   // Starts a queue over fresh rings. `adjust` may change the parameters.
   void start(RxFeatures rx = {}, SpoofPolicy policy = {kMac, {}}, bool split = true,
@@ -148,7 +107,7 @@ class FakeNetGuest {
     p.rx = N::RxBackRing(page(kRxRingGfn), 4096);
     p.tx.attach_existing();
     p.rx.attach_existing();
-    p.grants = access_.get();
+    p.grants = &access();
     p.packet_fd = tap_.get();
     p.tx_kick_fd = tx_kick_.get();
     p.rx_kick_fd = split ? rx_kick_.get() : tx_kick_.get();
@@ -332,12 +291,6 @@ class FakeNetGuest {
     irqs();
   }
 
-  pv::Mapping ram_map_, shared_map_;
-  uint8_t* ram_ = nullptr;  // ram_map_'s
-  uint64_t ram_bytes_ = 0;
-  pv::GrantShared* shared_ = nullptr;  // shared_map_'s
-  uint64_t shared_bytes_ = 0;
-  std::unique_ptr<pv::GrantAccess> access_;
   pv::UniqueFd tx_kick_, rx_kick_, irq_, host_, tap_;
   bool split_ = true;
   std::unique_ptr<NetQueue> queue_;
