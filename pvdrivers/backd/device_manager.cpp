@@ -5,10 +5,10 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <set>
 
 #include "pv/error.h"
+#include "pv/log.h"
 
 namespace pv::backd {
 namespace {
@@ -65,7 +65,7 @@ std::shared_ptr<DomainLink> DeviceManager::link(uint32_t domid) {
   try {
     auto l = DomainLink::connect(path, domid);
     links_[domid] = l;
-    std::fprintf(stderr, "pv-backd: linked to domain %u\n", domid);
+    log::info("linked to domain " + std::to_string(domid));
     return l;
   } catch (const std::exception& e) {
     throw LinkUnavailable(e.what());
@@ -97,9 +97,9 @@ void DeviceManager::rescan() {
         DeviceId id{type, domid, devid, type_dir + "/" + dom + "/" + dev, ""};
         try {
           devices_[key] = factory(ctx_, id);
-          std::fprintf(stderr, "pv-backd: %s: new device\n", id.name().c_str());
+          log::info(id.name() + ": new device");
         } catch (const std::exception& e) {
-          std::fprintf(stderr, "pv-backd: %s: cannot create: %s\n", id.name().c_str(), e.what());
+          log::error(id.name() + ": cannot create: " + e.what());
         }
       }
     }
@@ -109,7 +109,7 @@ void DeviceManager::rescan() {
       ++it;
       continue;
     }
-    std::fprintf(stderr, "pv-backd: %s: removed\n", it->second->id().name().c_str());
+    log::info(it->second->id().name() + ": removed");
     it->second->remove();
     it = devices_.erase(it);
   }
@@ -122,7 +122,7 @@ void DeviceManager::advance(XenbusDevice& d) {
   } catch (const XsDisconnected&) {
     throw;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "pv-backd: %s: %s\n", d.id().name().c_str(), e.what());
+    log::error(d.id().name() + ": " + e.what());
   }
 }
 
@@ -148,7 +148,7 @@ void DeviceManager::update_frontend_watches(std::set<std::string>& watched) {
     }
     try {
       xs_.unwatch(*it, "frontend");
-    } catch (const XsError&) {
+    } catch (const XsReplyError&) {
     }
     it = watched.erase(it);
   }

@@ -1,18 +1,20 @@
 // pv-backd: the back-end daemon serving every domain's block and network
 // devices, as a Xen driver domain does (docs/architecture.md). pvd starts
 // and supervises it; it finds its work in xenstore.
+#include <getopt.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <cstdio>
-#include <cstring>
+#include <optional>
 #include <string>
 
 #include "backd/device_manager.h"
 #include "backd/device_types.h"
 #include "common/xs_client.h"
 #include "pv/error.h"
+#include "pv/log.h"
 #include "pv/unique_fd.h"
 
 namespace {
@@ -26,38 +28,65 @@ void usage(FILE* out) {
       "SIGTERM/SIGINT, 1 on errors, 2 when xenstored goes away.\n",
       out);
 }
+
+struct Options {
+  std::string xs_path, state_dir;
+};
+
+// Parses the command line (`--opt value` or `--opt=value`). nullopt with
+// `exit_code` set when main should exit at once (--help: 0, errors: 1).
+std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
+  enum : int { kXenstoreSocket = 256, kStateDir };
+  static const option kLong[] = {
+      {"xenstore-socket", required_argument, nullptr, kXenstoreSocket},
+      {"state-dir", required_argument, nullptr, kStateDir},
+      {"help", no_argument, nullptr, 'h'},
+      {nullptr, 0, nullptr, 0},
+  };
+  Options o;
+  opterr = 0;  // the messages below instead of getopt's
+  for (;;) {
+    const int c = getopt_long(argc, argv, ":h", kLong, nullptr);
+    if (c == -1) break;
+    switch (c) {
+      case kXenstoreSocket: o.xs_path = optarg; break;
+      case kStateDir: o.state_dir = optarg; break;
+      case 'h':
+        usage(stdout);
+        exit_code = 0;
+        return std::nullopt;
+      case ':':  // an option without its value
+        pv::log::error(std::string(argv[optind - 1]) + " needs a value");
+        exit_code = 1;
+        return std::nullopt;
+      default: {  // '?': not an option of ours
+        std::string a = argv[optind - 1];
+        a = a.substr(0, a.find('='));
+        pv::log::error("unknown option " + a + " (see --help)");
+        exit_code = 1;
+        return std::nullopt;
+      }
+    }
+  }
+  if (optind < argc) {
+    pv::log::error(std::string("unknown option ") + argv[optind] + " (see --help)");
+    exit_code = 1;
+    return std::nullopt;
+  }
+  if (o.xs_path.empty() || o.state_dir.empty()) {
+    usage(stderr);
+    exit_code = 1;
+    return std::nullopt;
+  }
+  return o;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string xs_path, state_dir;
-  for (int i = 1; i < argc; i++) {
-    std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      usage(stdout);
-      return 0;
-    }
-    std::string value;
-    const auto eq = a.find('=');
-    if (eq != std::string::npos) {
-      value = a.substr(eq + 1);
-      a = a.substr(0, eq);
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    } else {
-      std::fprintf(stderr, "pv-backd: %s needs a value\n", a.c_str());
-      return 1;
-    }
-    if (a == "--xenstore-socket") xs_path = value;
-    else if (a == "--state-dir") state_dir = value;
-    else {
-      std::fprintf(stderr, "pv-backd: unknown option %s (see --help)\n", a.c_str());
-      return 1;
-    }
-  }
-  if (xs_path.empty() || state_dir.empty()) {
-    usage(stderr);
-    return 1;
-  }
+  pv::log::init("pv-backd");
+  int exit_code = 0;
+  const std::optional<Options> opts = parse_options(argc, argv, exit_code);
+  if (!opts) return exit_code;
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
@@ -67,18 +96,18 @@ int main(int argc, char** argv) {
   try {
     pv::UniqueFd stop(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
     if (!stop) pv::throw_errno("signalfd");
-    pv::XsClient xs(xs_path);
-    pv::backd::DeviceManager manager(xs, state_dir);
+    pv::XsClient xs(opts->xs_path);
+    pv::backd::DeviceManager manager(xs, opts->state_dir);
     pv::backd::register_device_types(manager);
-    std::fprintf(stderr, "pv-backd: serving (pid %d)\n", int(::getpid()));
+    pv::log::info("serving (pid " + std::to_string(::getpid()) + ")");
     if (!manager.run(stop.get())) {
-      std::fprintf(stderr, "pv-backd: xenstored went away\n");
+      pv::log::error("xenstored went away");
       return 2;
     }
-    std::fprintf(stderr, "pv-backd: stopping\n");
+    pv::log::info("stopping");
     return 0;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "pv-backd: %s\n", e.what());
+    pv::log::error(e.what());
     return 1;
   }
 }

@@ -23,8 +23,6 @@ class BackingStore {
   // a regular file nor a block device, or is smaller than one sector.
   BackingStore(const std::string& path, bool readonly);
 
-  const std::string& path() const { return path_; }
-  bool readonly() const { return readonly_; }
   bool block_device() const { return block_device_; }
   uint64_t bytes() const { return bytes_; }
   uint64_t sectors() const { return bytes_ >> 9; }  // 512-byte units
@@ -35,8 +33,7 @@ class BackingStore {
   bool direct() const { return direct_; }
   int direct_fd() const { return direct_ ? direct_fd_.get() : fd_.get(); }
   int buffered_fd() const { return fd_.get(); }
-  // O_DIRECT alignment of memory addresses and of file offsets/lengths.
-  uint32_t dio_mem_align() const { return dio_mem_align_; }
+  // O_DIRECT alignment of file offsets/lengths (memory: see direct_ok()).
   uint32_t dio_offset_align() const { return dio_offset_align_; }
   // True when a transfer of `len` bytes at file offset `off` from/to
   // memory `addr` may use direct_fd().

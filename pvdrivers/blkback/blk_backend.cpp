@@ -1,26 +1,15 @@
 #include "blkback/blk_backend.h"
 
-#include <chrono>
-
 #include "pv/error.h"
 
 namespace pv::blkback {
 namespace B = xen::blkif;
 
-namespace {
-constexpr auto kStatsPeriod = std::chrono::milliseconds(500);
-}
-
 BlkBackend::BlkBackend(backd::BackendContext& ctx, backd::DeviceId id) : XenbusDevice(ctx, std::move(id)) {}
 
 BlkBackend::~BlkBackend() {
   disconnect();
-  {
-    std::lock_guard lk(stats_mu_);
-    stats_stop_ = true;
-  }
-  stats_cv_.notify_all();
-  if (stats_thread_.joinable()) stats_thread_.join();
+  stats_writer_.reset();
 }
 
 void BlkBackend::open_store() {
@@ -33,7 +22,7 @@ void BlkBackend::open_store() {
         (store_->direct() ? ", O_DIRECT" : ", buffered") +
         (store_->direct() ? " (align " + std::to_string(store_->dio_offset_align()) + ")" : ""));
   } catch (const std::exception& e) {
-    if (store_error_ != e.what()) log(e.what());
+    if (store_error_ != e.what()) log(e.what(), pv::log::Level::kError);
     store_error_ = e.what();
   }
 }
@@ -76,7 +65,11 @@ void BlkBackend::publish_features() {
   write_backend("info", std::to_string(info));
   write_disk_keys();
 
-  if (!stats_thread_.joinable()) stats_thread_ = std::thread([this] { stats_loop(); });
+  // Counters only while the device's directory still has its frontend key
+  // (the domain is not going away).
+  if (!stats_writer_)
+    stats_writer_ = std::make_unique<backd::StatsWriter>(ctx().xs, id().backend_path, "frontend",
+                                                         [this] { return stats_.snapshot(); });
 }
 
 // The disk's geometry; written again at each connection (as Linux blkback
@@ -167,46 +160,7 @@ void BlkBackend::disconnect() {
   for (const auto& [k, v] : stats_.snapshot())
     if (v) line += " " + k + "=" + std::to_string(v);
   log("disconnected;" + (line.empty() ? std::string(" no I/O") : line));
-  stats_cv_.notify_all();  // publish the final counters soon
-}
-
-void BlkBackend::stats_loop() {
-  std::unique_lock lk(stats_mu_);
-  while (!stats_stop_) {
-    stats_cv_.wait_for(lk, kStatsPeriod);
-    if (stats_stop_) break;
-    lk.unlock();
-    try {
-      write_stats();
-    } catch (const std::exception&) {
-      // xenstored gone or the directory removed: nothing to publish to
-    }
-    lk.lock();
-  }
-}
-
-void BlkBackend::write_stats() {
-  auto now = stats_.snapshot();
-  if (now == stats_written_) return;
-  const std::string dir = id().backend_path;
-  auto& xs = ctx().xs;
-  for (int attempt = 0; attempt < 5; attempt++) {
-    const uint32_t tx = xs.transaction_start();
-    // Never re-create a directory the toolstack removed (the domain is
-    // going away): write only while it still has its frontend key.
-    if (!xs.read(dir + "/frontend", tx)) {
-      xs.transaction_end(tx, false);
-      stats_written_ = now;
-      return;
-    }
-    for (size_t i = 0; i < now.size(); i++)
-      if (i >= stats_written_.size() || stats_written_[i].second != now[i].second)
-        xs.write(dir + "/statistics/" + now[i].first, std::to_string(now[i].second), tx);
-    if (xs.transaction_end(tx, true)) {
-      stats_written_ = now;
-      return;
-    }
-  }
+  if (stats_writer_) stats_writer_->poke();  // publish the final counters soon
 }
 
 }  // namespace pv::blkback

@@ -19,13 +19,11 @@
 // Counters (blk_stats.h) appear under statistics/ in the back-end
 // directory, refreshed at most every 500 ms while they change.
 #pragma once
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "common/stats_writer.h"
 #include "common/xenbus_device.h"
 #include "blkback/backing_store.h"
 #include "blkback/blk_queue.h"
@@ -39,8 +37,6 @@ class BlkBackend : public backd::XenbusDevice {
  public:
   BlkBackend(backd::BackendContext& ctx, backd::DeviceId id);
   ~BlkBackend() override;
-
-  const BlkStats& stats() const { return stats_; }
 
  protected:
   void publish_features() override;
@@ -56,8 +52,6 @@ class BlkBackend : public backd::XenbusDevice {
   void open_store();
   void write_disk_keys();
   void connect_queue(DomainLink& link, uint32_t index, const std::string& dir, Abi abi, bool persistent);
-  void stats_loop();
-  void write_stats();
 
   std::string params_;
   bool readonly_ = true, cdrom_ = false, discard_enable_ = true;
@@ -68,12 +62,7 @@ class BlkBackend : public backd::XenbusDevice {
   std::shared_ptr<DomainLink> link_;
   std::vector<Queue> queues_;
   BlkStats stats_;
-
-  std::mutex stats_mu_;
-  std::condition_variable stats_cv_;
-  bool stats_stop_ = false;
-  std::vector<std::pair<std::string, uint64_t>> stats_written_;
-  std::thread stats_thread_;
+  std::unique_ptr<backd::StatsWriter> stats_writer_;  // from publish_features() on
 };
 
 }  // namespace pv::blkback

@@ -16,7 +16,7 @@ namespace pv::blkback {
 namespace B = xen::blkif;
 
 struct BlkQueue::Pending {
-  enum class Stage : uint8_t { io, fsync, discard };
+  enum class Stage : uint8_t { kIo, kFsync, kDiscard };
   BlkRequest req;
   std::vector<B::blkif_request_segment> segs;  // indirect descriptors
   std::vector<MappedGrant> temps;              // grant uses held for the I/O
@@ -27,7 +27,7 @@ struct BlkQueue::Pending {
   uint64_t write_seq = 0;   // 0: not a write in flight
   uint64_t barrier = 0;     // flush: writes up to this sequence first
   uint64_t taken_ns = 0;    // when it came off the ring
-  Stage stage = Stage::io;
+  Stage stage = Stage::kIo;
   bool flush_after = false;  // a flush carrying data: fdatasync after the write
   bool direct = false;
   bool write = false;
@@ -38,38 +38,33 @@ struct BlkQueue::Pending {
     iov.clear();
     iov_next = 0;
     offset = sectors = write_seq = barrier = 0;
-    stage = Stage::io;
+    stage = Stage::kIo;
     flush_after = direct = write = false;
   }
 };
 
+namespace {
+// One SQE per request at a time (a ring can hold ring_size requests not
+// yet answered), the two polls, and slack.
+unsigned uring_entries(uint32_t ring_size) {
+  unsigned entries = 64;
+  while (entries < ring_size + 8 && entries < 4096) entries *= 2;
+  return entries;
+}
+}  // namespace
+
 BlkQueue::BlkQueue(QueueConfig c)
     : c_(std::move(c)),
       ring_(c_.abi, c_.ring, c_.ring_bytes),
-      grants_(*c_.grants, c_.persistent, c_.max_persistent, c_.stats ? &c_.stats->persistent_grants : nullptr) {
+      grants_(*c_.grants, c_.persistent, c_.max_persistent, c_.stats ? &c_.stats->persistent_grants : nullptr),
+      uring_(uring_entries(ring_.size()), "queue " + std::to_string(c_.index)) {
   if (!ring_.valid()) throw UserError("queue " + std::to_string(c_.index) + ": ring too small");
   if (!c_.stats || !c_.grants || c_.kick_fd < 0) throw std::logic_error("BlkQueue: incomplete config");
   stop_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!stop_fd_) throw_errno("eventfd(queue stop)");
-  // One SQE per request at a time (a ring can hold ring_size requests not
-  // yet answered), the two polls, and slack.
-  unsigned entries = 64;
-  while (entries < ring_.size() + 8 && entries < 4096) entries *= 2;
-  io_uring_params params{};
-  params.flags = IORING_SETUP_COOP_TASKRUN;
-  int rc = io_uring_queue_init_params(entries, &uring_, &params);
-  if (rc == -EINVAL) {  // older kernel: plain setup
-    params = {};
-    rc = io_uring_queue_init_params(entries, &uring_, &params);
-  }
-  if (rc < 0) throw SystemError("io_uring_queue_init", -rc);
-  uring_ready_ = true;
 }
 
-BlkQueue::~BlkQueue() {
-  stop();
-  if (uring_ready_) io_uring_queue_exit(&uring_);
-}
+BlkQueue::~BlkQueue() { stop(); }
 
 void BlkQueue::start() {
   if (started_) return;
@@ -103,17 +98,8 @@ void BlkQueue::put_pending(Pending* p) {
 }
 
 // ---- io_uring helpers ----
-io_uring_sqe* BlkQueue::sqe() {
-  io_uring_sqe* s = io_uring_get_sqe(&uring_);
-  while (!s) {  // full: hand what is there to the kernel
-    io_uring_submit(&uring_);
-    s = io_uring_get_sqe(&uring_);
-  }
-  return s;
-}
-
 void BlkQueue::arm_poll(int fd, uint64_t tag) {
-  io_uring_sqe* s = sqe();
+  io_uring_sqe* s = uring_.sqe();
   io_uring_prep_poll_add(s, fd, POLLIN);
   io_uring_sqe_set_data64(s, tag);
 }
@@ -129,16 +115,12 @@ void BlkQueue::run() {
     // the grants can go.
     broken(std::string("internal error: ") + e.what());
     while (inflight_) {
-      const int rc = io_uring_submit_and_wait(&uring_, 1);
+      const int rc = io_uring_submit_and_wait(uring_.get(), 1);
       if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) break;
-      io_uring_cqe* cqe;
-      unsigned head, seen = 0;
-      io_uring_for_each_cqe(&uring_, head, cqe) {
-        seen++;
+      uring_.for_each_completion([&](io_uring_cqe* cqe) {
         const uint64_t tag = io_uring_cqe_get_data64(cqe);
         if (tag != kKickTag && tag != kStopTag) inflight_--;
-      }
-      io_uring_cq_advance(&uring_, seen);
+      });
     }
   }
 }
@@ -153,34 +135,30 @@ void BlkQueue::serve() {
     // Re-arm req_event only when idle: with I/O in flight, its completion
     // brings us back here to look at the ring without a guest notification.
     if (!stopping_ && !broken_ && inflight_ == 0 && ring_.final_check()) continue;
-    const int rc = io_uring_submit_and_wait(&uring_, 1);
+    const int rc = io_uring_submit_and_wait(uring_.get(), 1);
     if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && rc != -ETIME) {
       // Cannot happen with a sane kernel; stop serving rather than spin.
       broken("io_uring_enter failed: " + std::string(std::strerror(-rc)));
       if (inflight_ == 0) break;
     }
-    io_uring_cqe* cqe;
-    unsigned head, seen = 0;
-    io_uring_for_each_cqe(&uring_, head, cqe) {
-      seen++;
-      const uint64_t tag = io_uring_cqe_get_data64(cqe);
-      const int res = cqe->res;
-      if (tag == kKickTag) {
-        uint64_t n;
-        if (::read(c_.kick_fd, &n, sizeof n) == sizeof n) c_.stats->add(c_.stats->kicks);
-        if (!stopping_) arm_poll(c_.kick_fd, kKickTag);
-      } else if (tag == kStopTag) {
-        stopping_ = true;
-      } else {
-        on_completion(reinterpret_cast<Pending*>(tag), res);
-      }
-    }
-    io_uring_cq_advance(&uring_, seen);
+    uring_.for_each_completion([this](io_uring_cqe* cqe) { on_cqe(io_uring_cqe_get_data64(cqe), cqe->res); });
   }
   // Nothing is in flight now; cancel the polls so the ring can go.
-  io_uring_sqe* s = sqe();
+  io_uring_sqe* s = uring_.sqe();
   io_uring_prep_cancel64(s, kKickTag, 0);
-  io_uring_submit(&uring_);
+  io_uring_submit(uring_.get());
+}
+
+void BlkQueue::on_cqe(uint64_t tag, int res) {
+  if (tag == kKickTag) {
+    uint64_t n;
+    if (::read(c_.kick_fd, &n, sizeof n) == sizeof n) c_.stats->add(c_.stats->kicks);
+    if (!stopping_) arm_poll(c_.kick_fd, kKickTag);
+  } else if (tag == kStopTag) {
+    stopping_ = true;
+  } else {
+    on_completion(reinterpret_cast<Pending*>(tag), res);
+  }
 }
 
 void BlkQueue::broken(const std::string& why) {
@@ -230,7 +208,7 @@ uint64_t now_ns() {
 }  // namespace
 
 void BlkQueue::finish(Pending* p, Fault f) {
-  if (f != Fault::none) c_.stats->fault(f);
+  if (f != Fault::kNone) c_.stats->fault(f);
   c_.stats->add(c_.stats->service_ns, now_ns() - p->taken_ns);
   // As Linux blkback: an indirect request is answered with its inner
   // operation (Linux's blkfront checks that), anything else with its own.
@@ -245,11 +223,11 @@ void BlkQueue::handle(const BlkRequest& r) {
   p->req = r;
   p->taken_ns = now_ns();
   Fault f = check_header(r, c_.limits);
-  if (f != Fault::none) return finish(p, f);
+  if (f != Fault::kNone) return finish(p, f);
   switch (r.op) {
     case B::BLKIF_OP_DISCARD:
       st.add(st.discards);
-      if (r.nr_sectors == 0) return finish(p, Fault::none);
+      if (r.nr_sectors == 0) return finish(p, Fault::kNone);
       return submit_discard(p);
     case B::BLKIF_OP_FLUSH_DISKCACHE:
       st.add(st.flushes);
@@ -266,12 +244,12 @@ void BlkQueue::handle(const BlkRequest& r) {
   if (r.indirect) st.add(st.indirect);
   const B::blkif_request_segment* segs = r.seg;
   if (r.indirect) {
-    if ((f = fetch_indirect(p)) != Fault::none) return finish(p, f);
+    if ((f = fetch_indirect(p)) != Fault::kNone) return finish(p, f);
     segs = p->segs.data();
   }
-  if ((f = check_segments(r, segs, c_.limits, &p->sectors)) != Fault::none) return finish(p, f);
-  if (!c_.store) return finish(p, Fault::bad_range);  // an empty drive has no sectors
-  if ((f = map_segments(p, segs)) != Fault::none) return finish(p, f);
+  if ((f = check_segments(r, segs, c_.limits, &p->sectors)) != Fault::kNone) return finish(p, f);
+  if (!c_.store) return finish(p, Fault::kBadRange);  // an empty drive has no sectors
+  if ((f = map_segments(p, segs)) != Fault::kNone) return finish(p, f);
   submit_rw(p);
 }
 
@@ -282,13 +260,13 @@ Fault BlkQueue::fetch_indirect(Pending* p) {
   for (uint32_t page = 0; page < r.indirect_pages(); page++) {
     int16_t status = 0;
     MappedGrant g = grants_.map_temp(r.indirect_grefs[page], false, &status);
-    if (!g) return Fault::bad_grant;
+    if (!g) return Fault::kBadGrant;
     const uint32_t n = left < B::kSegsPerIndirectFrame ? left : B::kSegsPerIndirectFrame;
     // A copy: the descriptors are checked and used from here only.
     std::memcpy(&p->segs[page * B::kSegsPerIndirectFrame], g.data(), n * sizeof(B::blkif_request_segment));
     left -= n;
   }
-  return Fault::none;
+  return Fault::kNone;
 }
 
 Fault BlkQueue::map_segments(Pending* p, const B::blkif_request_segment* segs) {
@@ -304,7 +282,7 @@ Fault BlkQueue::map_segments(Pending* p, const B::blkif_request_segment* segs) {
     if (!page) {
       p->temps.clear();
       p->iov.clear();
-      return Fault::bad_grant;
+      return Fault::kBadGrant;
     }
     if (temp) p->temps.push_back(std::move(temp));
     uint8_t* base = page + (uint32_t(s.first_sect) << B::kSectorShift);
@@ -321,13 +299,13 @@ Fault BlkQueue::map_segments(Pending* p, const B::blkif_request_segment* segs) {
     if (!c_.store->direct_ok(p->offset, v.iov_len, v.iov_base)) direct = false;
   p->direct = direct;
   c_.stats->add(direct ? c_.stats->direct_io : c_.stats->buffered_io);
-  return Fault::none;
+  return Fault::kNone;
 }
 
 void BlkQueue::submit_rw(Pending* p) {
-  p->stage = Pending::Stage::io;
+  p->stage = Pending::Stage::kIo;
   const int fd = p->direct ? c_.store->direct_fd() : c_.store->buffered_fd();
-  io_uring_sqe* s = sqe();
+  io_uring_sqe* s = uring_.sqe();
   const unsigned n = unsigned(p->iov.size() - p->iov_next);
   if (p->write) io_uring_prep_writev(s, fd, &p->iov[p->iov_next], n, p->offset);
   else io_uring_prep_readv(s, fd, &p->iov[p->iov_next], n, p->offset);
@@ -358,25 +336,25 @@ void BlkQueue::release_flushes() {
 }
 
 void BlkQueue::submit_fsync(Pending* p) {
-  if (!c_.store) return finish(p, Fault::none);  // an empty drive: nothing to flush
-  p->stage = Pending::Stage::fsync;
-  io_uring_sqe* s = sqe();
+  if (!c_.store) return finish(p, Fault::kNone);  // an empty drive: nothing to flush
+  p->stage = Pending::Stage::kFsync;
+  io_uring_sqe* s = uring_.sqe();
   io_uring_prep_fsync(s, c_.store->buffered_fd(), IORING_FSYNC_DATASYNC);
   io_uring_sqe_set_data(s, p);
   inflight_++;
 }
 
 void BlkQueue::submit_discard(Pending* p) {
-  if (!c_.store) return finish(p, Fault::unsupported_op);
+  if (!c_.store) return finish(p, Fault::kUnsupportedOp);
   const uint64_t off = p->req.sector << B::kSectorShift, len = p->req.nr_sectors << B::kSectorShift;
   if (c_.store->block_device()) {
     // BLKDISCARD has no io_uring operation: done here (discards are rare).
     const int rc = c_.store->discard_sync(off, len);
     if (rc == 0) c_.stats->add(c_.stats->sectors_discarded, p->req.nr_sectors);
-    return finish(p, rc == 0 ? Fault::none : rc == -EOPNOTSUPP ? Fault::unsupported_op : Fault::io_error);
+    return finish(p, rc == 0 ? Fault::kNone : rc == -EOPNOTSUPP ? Fault::kUnsupportedOp : Fault::kIoError);
   }
-  p->stage = Pending::Stage::discard;
-  io_uring_sqe* s = sqe();
+  p->stage = Pending::Stage::kDiscard;
+  io_uring_sqe* s = uring_.sqe();
   io_uring_prep_fallocate(s, c_.store->buffered_fd(), BackingStore::punch_hole_mode(), off, len);
   io_uring_sqe_set_data(s, p);
   inflight_++;
@@ -386,7 +364,7 @@ void BlkQueue::on_completion(Pending* p, int res) {
   inflight_--;
   BlkStats& st = *c_.stats;
   switch (p->stage) {
-    case Pending::Stage::io: {
+    case Pending::Stage::kIo: {
       if (res == -EAGAIN || res == -EINTR) return submit_rw(p);
       bool failed = res <= 0;  // 0: end of file inside the disk (the image shrank)
       if (!failed) {
@@ -408,20 +386,20 @@ void BlkQueue::on_completion(Pending* p, int res) {
       }
       p->temps.clear();
       if (failed) {
-        finish(p, Fault::io_error);
+        finish(p, Fault::kIoError);
       } else {
         st.add(p->write ? st.sectors_written : st.sectors_read, p->sectors);
         if (p->flush_after) queue_flush(p);
-        else finish(p, Fault::none);
+        else finish(p, Fault::kNone);
       }
       release_flushes();
       return;
     }
-    case Pending::Stage::fsync:
-      return finish(p, res < 0 ? Fault::io_error : Fault::none);
-    case Pending::Stage::discard:
+    case Pending::Stage::kFsync:
+      return finish(p, res < 0 ? Fault::kIoError : Fault::kNone);
+    case Pending::Stage::kDiscard:
       if (res >= 0) st.add(st.sectors_discarded, p->req.nr_sectors);
-      return finish(p, res >= 0 ? Fault::none : res == -EOPNOTSUPP ? Fault::unsupported_op : Fault::io_error);
+      return finish(p, res >= 0 ? Fault::kNone : res == -EOPNOTSUPP ? Fault::kUnsupportedOp : Fault::kIoError);
   }
 }
 

@@ -26,8 +26,6 @@
 // flight complete before it returns, so no grant is released while the
 // kernel may still write into the page.
 #pragma once
-#include <liburing.h>
-
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -43,6 +41,7 @@
 #include "blkback/blk_stats.h"
 #include "blkback/grant_cache.h"
 #include "blkback/request_check.h"
+#include "common/io_uring.h"
 #include "pv/grant_access.h"
 #include "pv/unique_fd.h"
 
@@ -54,7 +53,7 @@ inline constexpr uint32_t kMaxPersistentGrants = 1056;
 struct QueueConfig {
   uint32_t index = 0;
   std::string thread_name;  // at most 15 characters shown (e.g. "vbd1.51712q0")
-  Abi abi = Abi::native;
+  Abi abi = Abi::kNative;
   void* ring = nullptr;  // the mapped ring pages (outlive the queue)
   uint64_t ring_bytes = 0;
   int kick_fd = -1;              // eventfd, readable when the guest sent on the port
@@ -97,11 +96,11 @@ class BlkQueue {
   void submit_fsync(Pending* p);
   void release_flushes();
   void submit_discard(Pending* p);
+  void on_cqe(uint64_t tag, int res);
   void on_completion(Pending* p, int res);
   void finish(Pending* p, Fault f);
   void push_responses();
   void broken(const std::string& why);
-  io_uring_sqe* sqe();
   void arm_poll(int fd, uint64_t tag);
   Pending* get_pending();
   void put_pending(Pending* p);
@@ -109,8 +108,7 @@ class BlkQueue {
   QueueConfig c_;
   BlkRing ring_;
   GrantCache grants_;
-  io_uring uring_{};
-  bool uring_ready_ = false;
+  IoUring uring_;
   UniqueFd stop_fd_;
   std::thread thread_;
   bool started_ = false, stopped_ = false;

@@ -6,16 +6,16 @@ namespace pv::blkback {
 namespace B = xen::blkif;
 
 bool parse_abi(const std::string& protocol, Abi& out) {
-  if (protocol.empty() || protocol == "x86_64-abi") out = Abi::native;
-  else if (protocol == "x86_32-abi") out = Abi::x86_32;
+  if (protocol.empty() || protocol == "x86_64-abi") out = Abi::kNative;
+  else if (protocol == "x86_32-abi") out = Abi::kX86_32;
   else return false;
   return true;
 }
 
-const char* abi_name(Abi a) { return a == Abi::native ? "x86_64-abi" : "x86_32-abi"; }
+const char* abi_name(Abi a) { return a == Abi::kNative ? "x86_64-abi" : "x86_32-abi"; }
 
 BlkRing::BlkRing(Abi abi, void* mem, uint64_t bytes) : abi_(abi) {
-  if (abi == Abi::native) native_ = B::BackRing(mem, bytes);
+  if (abi == Abi::kNative) native_ = B::BackRing(mem, bytes);
   else compat_ = B::x86_32::BackRing(mem, bytes);
 }
 
@@ -64,7 +64,7 @@ void translate(const Req& raw, BlkRequest& out) {
 }  // namespace
 
 void BlkRing::take(BlkRequest& out) {
-  if (abi_ == Abi::native) {
+  if (abi_ == Abi::kNative) {
     const B::blkif_request raw = native_.take_request();
     translate<B::blkif_request, B::blkif_request_discard, B::blkif_request_indirect>(raw, out);
   } else {
@@ -73,29 +73,28 @@ void BlkRing::take(BlkRequest& out) {
   }
 }
 
+namespace {
+// One response into either layout (same field names, as the requests).
+template <typename Response, typename Ring>
+void queue_response(Ring& ring, uint64_t id, uint8_t operation, int16_t status) {
+  Response r{};
+  r.id = id;
+  r.operation = operation;
+  r.status = status;
+  std::memcpy(&ring.next_response(), &r, sizeof r);
+  ring.rsp_prod_pvt++;
+}
+}  // namespace
+
 void BlkRing::respond(uint64_t id, uint8_t operation, int16_t status) {
-  if (abi_ == Abi::native) {
-    B::blkif_response r{};
-    r.id = id;
-    r.operation = operation;
-    r.status = status;
-    std::memcpy(&native_.next_response(), &r, sizeof r);
-    native_.rsp_prod_pvt++;
-    queued_++;
-  } else {
-    B::x86_32::blkif_response r{};
-    r.id = id;
-    r.operation = operation;
-    r.status = status;
-    std::memcpy(&compat_.next_response(), &r, sizeof r);
-    compat_.rsp_prod_pvt++;
-    queued_++;
-  }
+  if (abi_ == Abi::kNative) queue_response<B::blkif_response>(native_, id, operation, status);
+  else queue_response<B::x86_32::blkif_response>(compat_, id, operation, status);
+  queued_++;
 }
 
 bool BlkRing::push() {
   queued_ = 0;
-  return abi_ == Abi::native ? native_.push_responses() : compat_.push_responses();
+  return abi_ == Abi::kNative ? native_.push_responses() : compat_.push_responses();
 }
 
 }  // namespace pv::blkback

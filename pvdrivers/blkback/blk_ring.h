@@ -13,7 +13,7 @@
 
 namespace pv::blkback {
 
-enum class Abi : uint8_t { native, x86_32 };
+enum class Abi : uint8_t { kNative, kX86_32 };
 // The front-end's "protocol" key (absent: native). False if unknown.
 bool parse_abi(const std::string& protocol, Abi& out);
 const char* abi_name(Abi a);
@@ -23,12 +23,11 @@ class BlkRing {
   BlkRing() = default;
   BlkRing(Abi abi, void* mem, uint64_t bytes);
 
-  Abi abi() const { return abi_; }
-  bool valid() const { return abi_ == Abi::native ? native_.valid() : compat_.valid(); }
-  uint32_t size() const { return abi_ == Abi::native ? native_.size() : compat_.size(); }
-  bool overflowed() const { return abi_ == Abi::native ? native_.overflowed() : compat_.overflowed(); }
+  bool valid() const { return abi_ == Abi::kNative ? native_.valid() : compat_.valid(); }
+  uint32_t size() const { return abi_ == Abi::kNative ? native_.size() : compat_.size(); }
+  bool overflowed() const { return abi_ == Abi::kNative ? native_.overflowed() : compat_.overflowed(); }
   uint32_t unconsumed() const {
-    return abi_ == Abi::native ? native_.unconsumed_requests() : compat_.unconsumed_requests();
+    return abi_ == Abi::kNative ? native_.unconsumed_requests() : compat_.unconsumed_requests();
   }
   // Copies the next request out of shared memory and consumes it.
   void take(BlkRequest& out);
@@ -37,12 +36,12 @@ class BlkRing {
   // Publishes queued responses; true if the front-end wants a notification.
   bool push();
   // No requests left: arms req_event and checks once more.
-  bool final_check() { return abi_ == Abi::native ? native_.final_check_for_requests() : compat_.final_check_for_requests(); }
+  bool final_check() { return abi_ == Abi::kNative ? native_.final_check_for_requests() : compat_.final_check_for_requests(); }
   // Responses queued and not yet pushed.
   bool has_unpushed() const { return queued_ != 0; }
 
  private:
-  Abi abi_ = Abi::native;
+  Abi abi_ = Abi::kNative;
   xen::blkif::BackRing native_;
   xen::blkif::x86_32::BackRing compat_;
   uint32_t queued_ = 0;

@@ -12,17 +12,7 @@ GrantCache::~GrantCache() {
 }
 
 MappedGrant GrantCache::map_temp(xen::grant_ref_t ref, bool write, int16_t* status) {
-  uint64_t gfn = 0;
-  const int16_t st = access_.acquire(ref, 0, write, gfn);
-  if (status) *status = st;
-  if (st != G::st::okay) return {};
-  uint8_t* page = access_.page(gfn);
-  if (!page) {  // acquire() checked the frame; never trust twice, though
-    access_.release(ref, write);
-    if (status) *status = G::st::bad_page;
-    return {};
-  }
-  return MappedGrant(&access_, ref, write, page);
+  return map_granted_page(access_, ref, write, status);
 }
 
 uint8_t* GrantCache::map(xen::grant_ref_t ref, bool write, MappedGrant& temp, int16_t* status) {

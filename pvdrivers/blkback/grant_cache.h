@@ -35,9 +35,6 @@ class GrantCache {
   // One-off read-only use (indirect descriptor pages).
   MappedGrant map_temp(xen::grant_ref_t ref, bool write, int16_t* status);
 
-  size_t persistent_count() const { return cache_.size(); }
-  bool persistent() const { return persistent_; }
-
  private:
   GrantAccess& access_;
   bool persistent_;

@@ -44,7 +44,6 @@ struct BlkRequest {
   uint32_t indirect_pages() const {
     return (nr_segments + xen::blkif::kSegsPerIndirectFrame - 1) / xen::blkif::kSegsPerIndirectFrame;
   }
-  bool writes_disk() const { return op == xen::blkif::BLKIF_OP_WRITE || (op == xen::blkif::BLKIF_OP_FLUSH_DISKCACHE && nr_segments); }
 };
 
 // What the disk and the negotiation allow.
@@ -57,17 +56,19 @@ struct Limits {
 };
 
 enum class Fault : uint8_t {
-  none,
-  unsupported_op,   // unknown operation, barrier, discard not offered, secure discard
-  bad_nr_segments,  // 0 or too many for the operation
-  bad_segment,      // first_sect > last_sect or last_sect > 7
-  bad_range,        // sectors beyond the disk (or overflowing)
-  read_only,        // a write to a read-only disk
-  bad_indirect,     // indirect_op not READ/WRITE
-  bad_grant,        // a grant the guest did not give us (set by the queue)
-  io_error,         // the backing store failed (set by the queue)
+  kNone,
+  kUnsupportedOp,  // unknown operation, barrier, discard not offered, secure discard
+  kBadNrSegments,  // 0 or too many for the operation
+  kBadSegment,     // first_sect > last_sect or last_sect > 7
+  kBadRange,       // sectors beyond the disk (or overflowing)
+  kReadOnly,       // a write to a read-only disk
+  kBadIndirect,    // indirect_op not READ/WRITE
+  kBadGrant,       // a grant the guest did not give us (set by the queue)
+  kIoError,        // the backing store failed (set by the queue)
   kCount
 };
+// The fault's name as the statistics key err_<name> and the log show it
+// ("unsupported_op", "bad_grant", ...).
 const char* fault_name(Fault f);
 int16_t status_for(Fault f);
 

@@ -113,12 +113,22 @@ bool DomainLink::alive() const {
   return !(::poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR)));
 }
 
-MappedGrant DomainLink::map_grant(xen::grant_ref_t ref, bool write, int16_t* status) {
+MappedGrant map_granted_page(GrantAccess& grants, xen::grant_ref_t ref, bool write, int16_t* status) {
   uint64_t gfn = 0;
-  const int16_t st = access_->acquire(ref, 0, write, gfn);
+  const int16_t st = grants.acquire(ref, 0, write, gfn);
   if (status) *status = st;
   if (st != G::st::okay) return {};
-  return MappedGrant(access_.get(), ref, write, access_->page(gfn));
+  uint8_t* page = grants.page(gfn);
+  if (!page) {  // acquire() checked the frame; never trust twice, though
+    grants.release(ref, write);
+    if (status) *status = G::st::bad_page;
+    return {};
+  }
+  return MappedGrant(&grants, ref, write, page);
+}
+
+MappedGrant DomainLink::map_grant(xen::grant_ref_t ref, bool write, int16_t* status) {
+  return map_granted_page(*access_, ref, write, status);
 }
 
 RingMapping DomainLink::map_ring(const std::vector<xen::grant_ref_t>& refs) {

@@ -66,6 +66,12 @@ class MappedGrant {
   uint8_t* page_ = nullptr;
 };
 
+// One granted guest page mapped with the grant rules of GrantAccess (the
+// back-end is domain 0): empty, with the GNTST_* reason in *status, when
+// the grant does not allow it. Works on any GrantAccess (a unit test's
+// fake guest too); DomainLink::map_grant() is this on the domain's grants.
+MappedGrant map_granted_page(GrantAccess& grants, xen::grant_ref_t ref, bool write, int16_t* status = nullptr);
+
 class RingMapping {
  public:
   RingMapping() = default;
@@ -86,7 +92,6 @@ class DomainLink : public std::enable_shared_from_this<DomainLink> {
   ~DomainLink();
 
   uint32_t domid() const { return domid_; }
-  uint8_t* ram() const { return ram_.data(); }
   uint64_t ram_bytes() const { return ram_.size(); }
   GrantAccess& grants() { return *access_; }
   // False once pv-hv closed the link (the domain is gone).

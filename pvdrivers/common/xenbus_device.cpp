@@ -1,7 +1,5 @@
 #include "common/xenbus_device.h"
 
-#include <cstdio>
-
 #include "pv/error.h"
 
 namespace pv::backd {
@@ -9,7 +7,9 @@ namespace S = xen::xenbus;
 
 XenbusDevice::XenbusDevice(BackendContext& ctx, DeviceId id) : ctx_(ctx), id_(std::move(id)) {}
 
-void XenbusDevice::log(const std::string& msg) const { std::fprintf(stderr, "pv-backd: %s: %s\n", id_.name().c_str(), msg.c_str()); }
+void XenbusDevice::log(std::string_view msg, pv::log::Level level) const {
+  pv::log::write(level, id_.name() + ": " + std::string(msg));
+}
 
 std::optional<std::string> XenbusDevice::read_frontend(const std::string& key) {
   return ctx_.xs.read(id_.frontend_path + "/" + key);
@@ -66,7 +66,7 @@ void XenbusDevice::fatal(const std::string& why) {
   ctx_.post([self, why] {
     auto d = self.lock();
     if (!d || d->failed_) return;
-    d->log("disconnecting: " + why);
+    d->log("disconnecting: " + why, pv::log::Level::kError);
     d->failed_ = true;
     d->do_disconnect();
     try {
@@ -122,7 +122,7 @@ void XenbusDevice::on_change() {
         disconnect();  // undo what connect() did; retried on the next tick
       } catch (const std::exception& e) {
         disconnect();
-        log(std::string("cannot connect: ") + e.what());
+        log(std::string("cannot connect: ") + e.what(), pv::log::Level::kError);
         failed_ = true;
         write_backend("error", e.what());
         switch_state(S::Closing);

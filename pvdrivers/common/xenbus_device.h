@@ -23,10 +23,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <xen/io/xenbus.h>
 
 #include "common/backend_context.h"
+#include "pv/log.h"
 
 namespace pv::backd {
 
@@ -75,7 +77,8 @@ class XenbusDevice : public std::enable_shared_from_this<XenbusDevice> {
   uint64_t backend_uint(const std::string& key, std::optional<uint64_t> fallback = std::nullopt);
   void write_backend(const std::string& key, const std::string& value);
   std::shared_ptr<DomainLink> domain_link() { return ctx_.link(id_.domid); }
-  void log(const std::string& msg) const;
+  // pv::log, the line prefixed with the device's name ("vbd 3/51712: ...").
+  void log(std::string_view msg, pv::log::Level level = pv::log::Level::kInfo) const;
 
  private:
   void switch_state(xen::xenbus::State s);

@@ -108,7 +108,7 @@ void XsClient::reader() {
 }
 
 std::string XsClient::request(uint32_t type, const std::string& payload, uint32_t tx, const std::string& what) {
-  if (payload.size() > xen::xenstore::XENSTORE_PAYLOAD_MAX) throw XsError(what, "E2BIG");
+  if (payload.size() > xen::xenstore::XENSTORE_PAYLOAD_MAX) throw XsReplyError(what, "E2BIG");
   Pending p;
   uint32_t id;
   {
@@ -135,14 +135,14 @@ std::string XsClient::request(uint32_t type, const std::string& payload, uint32_
     pending_.erase(id);
     throw XsDisconnected("xenstored connection lost");
   }
-  if (p.type == msg::ERROR) throw XsError(what, strip_nul(p.payload));
+  if (p.type == msg::ERROR) throw XsReplyError(what, strip_nul(p.payload));
   return std::move(p.payload);
 }
 
 std::optional<std::string> XsClient::read(const std::string& path, uint32_t tx) {
   try {
     return request(msg::READ, path + '\0', tx, "xenstore read " + path);
-  } catch (const XsError& e) {
+  } catch (const XsReplyError& e) {
     if (e.errno_name == "ENOENT") return std::nullopt;
     throw;
   }
@@ -152,21 +152,11 @@ void XsClient::write(const std::string& path, const std::string& value, uint32_t
   request(msg::WRITE, path + '\0' + value, tx, "xenstore write " + path);
 }
 
-void XsClient::mkdir(const std::string& path, uint32_t tx) { request(msg::MKDIR, path + '\0', tx, "xenstore mkdir " + path); }
-
-void XsClient::rm(const std::string& path, uint32_t tx) {
-  try {
-    request(msg::RM, path + '\0', tx, "xenstore rm " + path);
-  } catch (const XsError& e) {
-    if (e.errno_name != "ENOENT") throw;
-  }
-}
-
 std::vector<std::string> XsClient::directory(const std::string& path, uint32_t tx) {
   std::string body;
   try {
     body = request(msg::DIRECTORY, path + '\0', tx, "xenstore directory " + path);
-  } catch (const XsError& e) {
+  } catch (const XsReplyError& e) {
     if (e.errno_name == "ENOENT") return {};
     throw;
   }
@@ -181,12 +171,6 @@ std::vector<std::string> XsClient::directory(const std::string& path, uint32_t t
   return out;
 }
 
-void XsClient::set_perms(const std::string& path, const std::vector<std::string>& perms, uint32_t tx) {
-  std::string payload = path + '\0';
-  for (const auto& p : perms) payload += p + '\0';
-  request(msg::SET_PERMS, payload, tx, "xenstore set_perms " + path);
-}
-
 uint32_t XsClient::transaction_start() {
   const std::string id = strip_nul(request(msg::TRANSACTION_START, std::string(1, '\0'), 0, "xenstore transaction_start"));
   return static_cast<uint32_t>(std::stoul(id));
@@ -196,7 +180,7 @@ bool XsClient::transaction_end(uint32_t tx, bool commit) {
   try {
     request(msg::TRANSACTION_END, std::string(commit ? "T" : "F") + '\0', tx, "xenstore transaction_end");
     return true;
-  } catch (const XsError& e) {
+  } catch (const XsReplyError& e) {
     if (e.errno_name == "EAGAIN") return false;
     throw;
   }

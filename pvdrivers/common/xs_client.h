@@ -22,11 +22,14 @@
 
 namespace pv {
 
-class XsError : public std::runtime_error {
+// xenstored answered a request with an error (callers branch on the name:
+// ENOENT, EAGAIN...). Not xenstored's own xenstore::XsError.
+class XsReplyError : public std::runtime_error {
  public:
-  XsError(const std::string& what, std::string err) : std::runtime_error(what + ": " + err), errno_name(std::move(err)) {}
+  XsReplyError(const std::string& what, std::string err) : std::runtime_error(what + ": " + err), errno_name(std::move(err)) {}
   std::string errno_name;  // "ENOENT", "EACCES", ...
 };
+// The connection to xenstored is gone (pv-backd then exits with 2).
 class XsDisconnected : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -43,15 +46,11 @@ class XsClient {
   XsClient(const XsClient&) = delete;
   XsClient& operator=(const XsClient&) = delete;
 
-  // nullopt when the node does not exist; other errors throw XsError.
+  // nullopt when the node does not exist; other errors throw XsReplyError.
   std::optional<std::string> read(const std::string& path, uint32_t tx = 0);
   void write(const std::string& path, const std::string& value, uint32_t tx = 0);
-  void mkdir(const std::string& path, uint32_t tx = 0);
-  void rm(const std::string& path, uint32_t tx = 0);  // a missing node is not an error
   // Children's names; empty when the node does not exist.
   std::vector<std::string> directory(const std::string& path, uint32_t tx = 0);
-  // perms as xenstore strings: the first names the owner ("n0", "r5"...).
-  void set_perms(const std::string& path, const std::vector<std::string>& perms, uint32_t tx = 0);
   uint32_t transaction_start();
   // false: the transaction conflicted (EAGAIN); start again.
   bool transaction_end(uint32_t tx, bool commit);

@@ -78,7 +78,9 @@ void NetBackend::connect() {
   }
   // Frames flow once the link is up on its bridge.
   tap_->up(be.bridge);
-  stats_writer_ = std::make_unique<StatsWriter>(ctx().xs, id().backend_path, stats_);
+  // Counters only while the device's directory still has its state key.
+  stats_writer_ = std::make_unique<backd::StatsWriter>(ctx().xs, id().backend_path, "state",
+                                                       [this] { return stats_.snapshot(); });
   log("tap " + name + (be.bridge.empty() ? "" : " on bridge " + be.bridge) + ", " + std::to_string(n) +
       (n == 1 ? " queue" : " queues") + (fe.queues[0].split ? ", split event channels" : ""));
 }

@@ -11,8 +11,8 @@
 
 #include "common/xenbus_device.h"
 #include "common/domain_link.h"
+#include "common/stats_writer.h"
 #include "netback/net_queue.h"
-#include "netback/stats_writer.h"
 #include "netback/tap_device.h"
 #include "netback/vif_stats.h"
 
@@ -41,7 +41,7 @@ class NetBackend : public backd::XenbusDevice {
   std::unique_ptr<TapDevice> tap_;
   std::vector<Queue> queues_;
   VifStats stats_;
-  std::unique_ptr<StatsWriter> stats_writer_;
+  std::unique_ptr<backd::StatsWriter> stats_writer_;
 };
 
 std::shared_ptr<backd::XenbusDevice> make_net_backend(backd::BackendContext& ctx, backd::DeviceId id);

@@ -1,18 +1,18 @@
 #include "netback/net_queue.h"
 
-#include <liburing.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <vector>
 
+#include "common/io_uring.h"
 #include "netback/tx_path.h"
 #include "pv/error.h"
+#include "pv/log.h"
 #include "pv/mapping.h"
 
 namespace pv::netback {
@@ -38,10 +38,10 @@ int64_t now_ns() {
 struct NetQueue::Impl {
   QueueParams p;
   int stop_fd;
-  io_uring ring{};
   TxPath tx;
   RxPath rx;
   Mapping tx_mem, rx_mem;
+  IoUring ring;  // after the buffers: torn down before they are unmapped
   std::vector<uint32_t> tx_free;
   struct Held {
     uint32_t buf;
@@ -61,34 +61,16 @@ struct NetQueue::Impl {
         rx(p.rx, *p.grants, p.rx_features, *p.stats),
         tx_mem(alloc_buffers(p.tx_buffers, "tx buffers")),
         rx_mem(alloc_buffers(p.rx_buffers, "rx buffers")),
+        ring(2 * (p.tx_buffers + p.rx_buffers) + 16, p.name),
         split(p.tx_kick_fd != p.rx_kick_fd) {
-    io_uring_params up{};
-    up.flags = IORING_SETUP_COOP_TASKRUN;  // no interrupting task work: we reap ourselves
-    const unsigned entries = 2 * (p.tx_buffers + p.rx_buffers) + 16;
-    int rc = io_uring_queue_init_params(entries, &ring, &up);
-    if (rc == -EINVAL) {  // an older kernel
-      up = {};
-      rc = io_uring_queue_init_params(entries, &ring, &up);
-    }
-    if (rc < 0) throw SystemError(p.name + ": io_uring_queue_init", -rc);
     for (uint32_t i = p.tx_buffers; i-- > 0;) tx_free.push_back(i);
   }
-  ~Impl() { io_uring_queue_exit(&ring); }
 
   uint8_t* tx_buf(uint32_t i) const { return tx_mem.data() + size_t(i) * kPacketBufBytes; }
   uint8_t* rx_buf(uint32_t i) const { return rx_mem.data() + size_t(i) * kPacketBufBytes; }
 
-  io_uring_sqe* sqe() {
-    io_uring_sqe* s = io_uring_get_sqe(&ring);
-    if (!s) {
-      io_uring_submit(&ring);
-      s = io_uring_get_sqe(&ring);
-    }
-    if (!s) throw UserError(p.name + ": io_uring submission queue full");
-    return s;
-  }
   void read_fd(int fd, void* buf, unsigned len, uint64_t t) {
-    io_uring_sqe* s = sqe();
+    io_uring_sqe* s = ring.sqe();
     io_uring_prep_read(s, fd, buf, len, 0);
     io_uring_sqe_set_data64(s, t);
     inflight++;
@@ -98,7 +80,7 @@ struct NetQueue::Impl {
     read_fd(p.packet_fd, rx_buf(i), kPacketBufBytes, tag(kTapRead, i));
   }
   void write_tap(uint32_t i, size_t len) {
-    io_uring_sqe* s = sqe();
+    io_uring_sqe* s = ring.sqe();
     io_uring_prep_write(s, p.packet_fd, tx_buf(i), unsigned(len), 0);
     io_uring_sqe_set_data64(s, tag(kTapWrite, i));
     inflight++;
@@ -121,7 +103,7 @@ struct NetQueue::Impl {
   void go_broken(const std::string& why) {
     if (broken) return;
     broken = true;
-    std::fprintf(stderr, "pv-backd: %s: %s\n", p.name.c_str(), why.c_str());
+    log::error(p.name + ": " + why);
     if (p.fatal) p.fatal(why);
   }
 
@@ -147,8 +129,7 @@ struct NetQueue::Impl {
         tx_free.pop_back();
         write_tap(b, len);
       } else if (!tx.last_error().empty() && logged++ == 0 && log_budget()) {
-        std::fprintf(stderr, "pv-backd: %s: dropped a malformed tx packet: %s\n", p.name.c_str(),
-                     tx.last_error().c_str());
+        log::warning(p.name + ": dropped a malformed tx packet: " + tx.last_error());
       }
     }
     if (answered && tx.push_responses()) tx_event = true;
@@ -209,8 +190,7 @@ struct NetQueue::Impl {
     if (res == -ECANCELED) return;
     if (!tap_failed) {
       tap_failed = true;
-      std::fprintf(stderr, "pv-backd: %s: reading the tap: %s\n", p.name.c_str(),
-                   res == 0 ? "end of file" : std::strerror(-res));
+      log::error(p.name + ": reading the tap: " + (res == 0 ? "end of file" : std::strerror(-res)));
     }
   }
 
@@ -261,7 +241,7 @@ struct NetQueue::Impl {
       }
       int rc;
       if (again) {
-        rc = io_uring_submit(&ring);
+        rc = io_uring_submit(ring.get());
       } else {
         io_uring_cqe* cqe = nullptr;
         __kernel_timespec ts{};
@@ -270,7 +250,7 @@ struct NetQueue::Impl {
           ts.tv_sec = d / 1'000'000'000;
           ts.tv_nsec = d % 1'000'000'000;
         }
-        rc = io_uring_submit_and_wait_timeout(&ring, &cqe, 1, wake_ns ? &ts : nullptr, nullptr);
+        rc = io_uring_submit_and_wait_timeout(ring.get(), &cqe, 1, wake_ns ? &ts : nullptr, nullptr);
       }
       if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY) {
         go_broken(std::string("io_uring: ") + std::strerror(-rc));
@@ -282,35 +262,29 @@ struct NetQueue::Impl {
   }
 
   void reap() {
-    io_uring_cqe* c;
-    unsigned head, n = 0;
-    io_uring_for_each_cqe(&ring, head, c) {
-      handle(c);
-      n++;
-    }
-    io_uring_cq_advance(&ring, n);
+    ring.for_each_completion([this](io_uring_cqe* c) { handle(c); });
   }
 
   // Cancels every read still in flight and waits until the kernel has let
   // go of every buffer.
   void shutdown() {
     stopping = true;
-    io_uring_sqe* s = io_uring_get_sqe(&ring);
+    io_uring_sqe* s = io_uring_get_sqe(ring.get());
     if (s) {
       io_uring_prep_cancel64(s, 0, IORING_ASYNC_CANCEL_ANY);
       io_uring_sqe_set_data64(s, tag(kCancel));
     }
-    io_uring_submit(&ring);
+    io_uring_submit(ring.get());
     while (inflight > 0) {
       io_uring_cqe* cqe = nullptr;
       __kernel_timespec ts{1, 0};
-      const int rc = io_uring_wait_cqe_timeout(&ring, &cqe, &ts);
+      const int rc = io_uring_wait_cqe_timeout(ring.get(), &cqe, &ts);
       if (rc == -ETIME) {
         // Something ignored the cancel: ask again.
-        if (io_uring_sqe* again = io_uring_get_sqe(&ring)) {
+        if (io_uring_sqe* again = io_uring_get_sqe(ring.get())) {
           io_uring_prep_cancel64(again, 0, IORING_ASYNC_CANCEL_ANY);
           io_uring_sqe_set_data64(again, tag(kCancel));
-          io_uring_submit(&ring);
+          io_uring_submit(ring.get());
         }
         continue;
       }
@@ -332,7 +306,7 @@ NetQueue::NetQueue(QueueParams p) {
     try {
       impl_->run();
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "pv-backd: %s: %s\n", impl_->p.name.c_str(), e.what());
+      log::error(impl_->p.name + ": " + e.what());
       impl_->go_broken(e.what());
       impl_->shutdown();
     }

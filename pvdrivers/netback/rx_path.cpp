@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "netback/grant_map.h"
+#include "common/domain_link.h"
 #include "netback/packet_offload.h"
 #include "netback/tx_path.h"
 

@@ -84,18 +84,6 @@ SpoofVerdict check_frame(const uint8_t* f, size_t len, const SpoofPolicy& p) {
   return SpoofVerdict::kUncheckable;
 }
 
-const char* verdict_name(SpoofVerdict v) {
-  switch (v) {
-    case SpoofVerdict::kAllow: return "allowed";
-    case SpoofVerdict::kShortFrame: return "truncated headers";
-    case SpoofVerdict::kBadSourceMac: return "source MAC is not the vif's";
-    case SpoofVerdict::kBadArpSender: return "ARP sender is not the vif's";
-    case SpoofVerdict::kBadSourceIp: return "source IP not allowed by ip=";
-    case SpoofVerdict::kUncheckable: return "protocol not checkable while ip= restricts";
-  }
-  return "?";
-}
-
 std::optional<MacAddr> parse_mac(const std::string& s) {
   MacAddr m{};
   if (s.size() != 17) return std::nullopt;

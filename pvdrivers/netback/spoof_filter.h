@@ -46,7 +46,6 @@ enum class SpoofVerdict {
 };
 
 SpoofVerdict check_frame(const uint8_t* frame, size_t len, const SpoofPolicy& p);
-const char* verdict_name(SpoofVerdict v);
 
 // "aa:bb:cc:dd:ee:ff" (any case).
 std::optional<MacAddr> parse_mac(const std::string& s);

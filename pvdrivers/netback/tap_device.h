@@ -25,7 +25,6 @@ class TapDevice {
   TapDevice(const TapDevice&) = delete;
   TapDevice& operator=(const TapDevice&) = delete;
 
-  const std::string& name() const { return name_; }
   unsigned queues() const { return unsigned(fds_.size()); }
   int fd(unsigned q) const { return fds_[q].get(); }
 

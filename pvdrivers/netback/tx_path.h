@@ -68,6 +68,14 @@ class TxPath {
   const std::string& last_error() const { return last_error_; }
 
  private:
+  struct Packet;
+  // The phases of next(), in order (tx_path.cpp).
+  const xen::netif::netif_tx_request& take(Packet& pk);
+  void take_extras(Packet& pk, uint32_t avail);
+  void take_fragments(Packet& pk, uint32_t avail, uint16_t first_flags);
+  const char* check_sizes(Packet& pk) const;
+  bool copy_frame(const Packet& pk, uint8_t* frame);
+  const char* offloads(const Packet& pk, uint8_t* frame, VnetHdr& vh) const;
   void answer(uint32_t n, uint32_t extras, int16_t status);
   Step refuse(uint32_t n, uint32_t extras, const char* why);
 

@@ -22,7 +22,6 @@ inline constexpr uint8_t kVnetNeedsCsum = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
 inline constexpr uint8_t kVnetDataValid = 2;  // VIRTIO_NET_HDR_F_DATA_VALID
 inline constexpr uint8_t kVnetGsoNone = 0;    // VIRTIO_NET_HDR_GSO_*
 inline constexpr uint8_t kVnetGsoTcpv4 = 1;
-inline constexpr uint8_t kVnetGsoUdp = 3;
 inline constexpr uint8_t kVnetGsoTcpv6 = 4;
 inline constexpr uint8_t kVnetGsoEcn = 0x80;
 

@@ -30,7 +30,7 @@ class BlkQueueTest : public ::testing::Test {
     l.discard = discard && !ro;
     return l;
   }
-  void start(bool ro = false, unsigned order = 0, Abi abi = Abi::native, bool persistent = false) {
+  void start(bool ro = false, unsigned order = 0, Abi abi = Abi::kNative, bool persistent = false) {
     g.start(store(ro), limits(ro), order, abi, persistent);
   }
   // Data pages kDataGfn + i granted as refs 100 + i.
@@ -198,7 +198,7 @@ TEST_F(BlkQueueTest, IndirectReadAndWrite) {
 }
 
 TEST_F(BlkQueueTest, X86_32Layout) {
-  start(false, 0, Abi::x86_32);
+  start(false, 0, Abi::kX86_32);
   EXPECT_EQ(g.ring_size(), 32u);
   grant_data(2);
   fill_pattern(g.page(kDataGfn), 2 * 4096, 120, 3);
@@ -262,7 +262,7 @@ TEST_F(BlkQueueTest, NotificationsAreSuppressed) {
 }
 
 TEST_F(BlkQueueTest, PersistentGrantsStayMappedUntilStop) {
-  start(false, 0, Abi::native, true);
+  start(false, 0, Abi::kNative, true);
   grant_data(4);
   for (int i = 0; i < 5; i++) {
     fill_pattern(g.page(kDataGfn), 4 * 4096, 300, 10 + i);
@@ -280,14 +280,14 @@ TEST_F(BlkQueueTest, PersistentGrantsStayMappedUntilStop) {
 }
 
 TEST_F(BlkQueueTest, PersistentWithReadOnlyGrantStillWrites) {
-  start(false, 0, Abi::native, true);
+  start(false, 0, Abi::kNative, true);
   grant_data(1, true);
   fill_pattern(g.page(kDataGfn), 4096, 40, 4);
   EXPECT_EQ(g.run(rw_request(B::BLKIF_OP_WRITE, 1, 40, 1, 100)).status, B::BLKIF_RSP_OKAY);
   EXPECT_TRUE(expect_pattern(disk_->read(40 * 512, 4096).data(), 4096, 40, 4));
   // ... but never a READ into it.
   EXPECT_EQ(g.run(rw_request(B::BLKIF_OP_READ, 2, 40, 1, 100)).status, B::BLKIF_RSP_ERROR);
-  EXPECT_EQ(g.stats.fault_count(Fault::bad_grant), 1u);
+  EXPECT_EQ(g.stats.fault_count(Fault::kBadGrant), 1u);
 }
 
 TEST_F(BlkQueueTest, ReadOnlyDisk) {
@@ -297,7 +297,7 @@ TEST_F(BlkQueueTest, ReadOnlyDisk) {
   std::memset(g.page(kDataGfn), 0x5a, 4096);
   EXPECT_EQ(g.run(rw_request(B::BLKIF_OP_WRITE, 1, 0, 1, 100)).status, B::BLKIF_RSP_ERROR);
   EXPECT_EQ(disk_->read(0, 4096), before);
-  EXPECT_EQ(g.stats.fault_count(Fault::read_only), 1u);
+  EXPECT_EQ(g.stats.fault_count(Fault::kReadOnly), 1u);
   EXPECT_EQ(g.run(rw_request(B::BLKIF_OP_READ, 2, 0, 1, 100)).status, B::BLKIF_RSP_OKAY);
   EXPECT_EQ(std::vector<uint8_t>(g.page(kDataGfn), g.page(kDataGfn) + 4096), before);
   B::blkif_request_discard d{};
@@ -333,38 +333,38 @@ TEST_F(BlkQueueTest, HostileRequests) {
 
   auto r = rd(0, 1, 100);
   r.operation = B::BLKIF_OP_WRITE_BARRIER;
-  add("barrier", r, N, Fault::unsupported_op);
+  add("barrier", r, N, Fault::kUnsupportedOp);
   r.operation = B::BLKIF_OP_RESERVED_1;
-  add("reserved op", r, N, Fault::unsupported_op);
+  add("reserved op", r, N, Fault::kUnsupportedOp);
   r.operation = 0x77;
-  add("unknown op", r, N, Fault::unsupported_op);
-  add("zero segments", rd(0, 0, 100), E, Fault::bad_nr_segments);
+  add("unknown op", r, N, Fault::kUnsupportedOp);
+  add("zero segments", rd(0, 0, 100), E, Fault::kBadNrSegments);
   r = rd(0, 1, 100);
   r.nr_segments = 12;
-  add("12 segments", r, E, Fault::bad_nr_segments);
+  add("12 segments", r, E, Fault::kBadNrSegments);
   r.nr_segments = 255;
-  add("255 segments", r, E, Fault::bad_nr_segments);
+  add("255 segments", r, E, Fault::kBadNrSegments);
   r = rd(0, 1, 100);
   r.seg[0] = {100, 4, 3, 0};
-  add("first > last", r, E, Fault::bad_segment);
+  add("first > last", r, E, Fault::kBadSegment);
   r.seg[0] = {100, 0, 8, 0};
-  add("last_sect 8", r, E, Fault::bad_segment);
+  add("last_sect 8", r, E, Fault::kBadSegment);
   r.seg[0] = {100, 200, 250, 0};
-  add("sectors far past the page", r, E, Fault::bad_segment);
-  add("read past the end", rd(kDiskSectors - 4, 1, 100), E, Fault::bad_range);
-  add("write past the end", wr(kDiskSectors, 1, 100), E, Fault::bad_range);
-  add("sector wraps", rd(~0ull - 2, 1, 100), E, Fault::bad_range);
-  add("read into a read-only grant", rd(0, 1, 120), E, Fault::bad_grant);
-  add("grant for another domain", wr(0, 1, 121), E, Fault::bad_grant);
-  add("grant of a frame outside RAM", rd(0, 1, 122), E, Fault::bad_grant);
-  add("not granted", wr(0, 1, 123), E, Fault::bad_grant);
-  add("grant ref beyond the table", wr(0, 1, 4000), E, Fault::bad_grant);
-  add("grant ref ~0", wr(0, 1, 0xffffffffu), E, Fault::bad_grant);
+  add("sectors far past the page", r, E, Fault::kBadSegment);
+  add("read past the end", rd(kDiskSectors - 4, 1, 100), E, Fault::kBadRange);
+  add("write past the end", wr(kDiskSectors, 1, 100), E, Fault::kBadRange);
+  add("sector wraps", rd(~0ull - 2, 1, 100), E, Fault::kBadRange);
+  add("read into a read-only grant", rd(0, 1, 120), E, Fault::kBadGrant);
+  add("grant for another domain", wr(0, 1, 121), E, Fault::kBadGrant);
+  add("grant of a frame outside RAM", rd(0, 1, 122), E, Fault::kBadGrant);
+  add("not granted", wr(0, 1, 123), E, Fault::kBadGrant);
+  add("grant ref beyond the table", wr(0, 1, 4000), E, Fault::kBadGrant);
+  add("grant ref ~0", wr(0, 1, 0xffffffffu), E, Fault::kBadGrant);
   r = wr(0, 2, 100);
   r.seg[1].gref = 123;  // one good segment, one bad: nothing written
-  add("second segment not granted", r, E, Fault::bad_grant);
+  add("second segment not granted", r, E, Fault::kBadGrant);
   r = rw_request(B::BLKIF_OP_FLUSH_DISKCACHE, 1, 0, 12, 100);
-  add("flush with 12 segments", r, E, Fault::bad_nr_segments);
+  add("flush with 12 segments", r, E, Fault::kBadNrSegments);
 
   for (auto& c : cases) {
     SCOPED_TRACE(c.what);
@@ -416,8 +416,8 @@ TEST_F(BlkQueueTest, HostileRequests) {
   for (size_t i = 0; i < 4096; i++) ASSERT_EQ(g.page(kDataGfn + 20)[i], 0x22);
   for (xen::grant_ref_t ref : {50u, 60u, 100u, 101u, 120u, 121u, 122u, 123u}) EXPECT_FALSE(g.in_use(ref)) << ref;
   EXPECT_EQ(g.stats.errors.load(), cases.size() + 10);
-  EXPECT_EQ(g.stats.fault_count(Fault::bad_grant), 7u + 2);
-  EXPECT_EQ(g.stats.fault_count(Fault::bad_indirect), 2u);
+  EXPECT_EQ(g.stats.fault_count(Fault::kBadGrant), 7u + 2);
+  EXPECT_EQ(g.stats.fault_count(Fault::kBadIndirect), 2u);
   EXPECT_TRUE(g.fatal().empty());
   // Still serving.
   EXPECT_EQ(g.run(rd(0, 1, 100)).status, B::BLKIF_RSP_OKAY);
@@ -467,8 +467,7 @@ TEST(BackingStore, FileProperties) {
   EXPECT_FALSE(s.block_device());
   EXPECT_TRUE(s.discard_supported());
   EXPECT_EQ(s.logical_sector_size(), 512u);
-  if (int fd = ::open(d.path().c_str(), O_RDWR | O_DIRECT); fd >= 0) {
-    ::close(fd);
+  if (pv::UniqueFd fd(::open(d.path().c_str(), O_RDWR | O_DIRECT | O_CLOEXEC)); fd) {
     EXPECT_TRUE(s.direct());  // the file system takes O_DIRECT: so does the store
   }
   BackingStore ro(d.path(), true);

@@ -87,7 +87,7 @@ int main(int argc, char** argv) {
   const uint64_t desc_gfn = kDataGfn + data_pages;
   const xen::grant_ref_t desc_ref = xen::grant_ref_t(100 + data_pages);
   for (uint64_t i = 0; i < desc_pages; i++) g.grant(desc_ref + xen::grant_ref_t(i), desc_gfn + i, true);
-  g.start(store, l, 4, Abi::native, persistent != 0);  // 512-slot ring, as a 16-page front-end
+  g.start(store, l, 4, Abi::kNative, persistent != 0);  // 512-slot ring, as a 16-page front-end
 
   uint64_t rng = 0x9E3779B97F4A7C15ull, next = 0;
   auto issue = [&](uint64_t slot) {

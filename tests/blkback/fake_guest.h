@@ -24,8 +24,9 @@
 #include <xen/io/blkif.h>
 
 #include "blkback/blk_queue.h"
-#include "pv/grant_access.h"
-#include "pv/grant_shared.h"
+#include "fake_guest_memory.h"
+#include "pv/error.h"
+#include "pv/unique_fd.h"
 
 namespace blktest {
 
@@ -40,15 +41,7 @@ inline constexpr uint64_t kDataGfn = 64;       // data pages from here
 inline constexpr uint64_t kDiskBytes = 4 << 20;
 inline constexpr uint64_t kDiskSectors = kDiskBytes / 512;
 
-template <typename Pred>
-bool eventually(Pred p, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (p()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return p();
-}
+using backtest::eventually;
 
 // The pattern a sector holds: its number and a salt in every 8 bytes.
 inline void fill_pattern(uint8_t* p, size_t bytes, uint64_t first_sector, uint64_t salt) {
@@ -62,81 +55,48 @@ class TempDisk {
  public:
   explicit TempDisk(uint64_t bytes = kDiskBytes, const char* dir = "/var/tmp") {
     path_ = std::string(dir) + "/blkback-test.XXXXXX";
-    fd_ = ::mkstemp(path_.data());
-    if (fd_ < 0) throw std::runtime_error("mkstemp");
-    if (::ftruncate(fd_, off_t(bytes)) != 0) throw std::runtime_error("ftruncate");
+    fd_.reset(::mkstemp(path_.data()));
+    if (!fd_) pv::throw_errno("mkstemp");
+    if (::ftruncate(fd_.get(), off_t(bytes)) != 0) pv::throw_errno("ftruncate");
   }
-  ~TempDisk() {
-    ::close(fd_);
-    ::unlink(path_.c_str());
-  }
+  ~TempDisk() { ::unlink(path_.c_str()); }
   const std::string& path() const { return path_; }
   std::vector<uint8_t> read(uint64_t off, size_t len) const {
     std::vector<uint8_t> v(len);
-    EXPECT_EQ(::pread(fd_, v.data(), len, off_t(off)), ssize_t(len));
+    EXPECT_EQ(::pread(fd_.get(), v.data(), len, off_t(off)), ssize_t(len));
     return v;
   }
   void write(uint64_t off, const void* data, size_t len) const {
-    ASSERT_EQ(::pwrite(fd_, data, len, off_t(off)), ssize_t(len));
-    ::fsync(fd_);
+    ASSERT_EQ(::pwrite(fd_.get(), data, len, off_t(off)), ssize_t(len));
+    ::fsync(fd_.get());
   }
   uint64_t allocated_bytes() const {
     struct stat st{};
-    ::fstat(fd_, &st);
+    ::fstat(fd_.get(), &st);
     return uint64_t(st.st_blocks) * 512;
   }
 
  private:
   std::string path_;
-  int fd_ = -1;
+  pv::UniqueFd fd_;
 };
 
-class FakeGuest {
+class FakeGuest : public backtest::FakeGuestMemory {
  public:
-  explicit FakeGuest(uint64_t ram_pages = kRamPages, uint32_t grant_frames = 1) {
-    ram_bytes_ = ram_pages * 4096;
-    ram_ = static_cast<uint8_t*>(::mmap(nullptr, ram_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-    shared_bytes_ = pv::GrantShared::bytes_for(grant_frames);
-    shared_ = static_cast<pv::GrantShared*>(
-        ::mmap(nullptr, shared_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-    shared_->magic = pv::GrantShared::kMagic;
-    shared_->max_frames = grant_frames;
-    shared_->nr_frames = grant_frames;
-    for (auto& g : shared_->frame_gfn) g = pv::GrantShared::kInvalidGfn;
-    for (uint32_t f = 0; f < grant_frames; f++) shared_->frame_gfn[f] = kGrantFrameGfn + f;
-    access_ = std::make_unique<pv::GrantAccess>(ram_, ram_bytes_, shared_);
-    kick_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    irq_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  explicit FakeGuest(uint64_t ram_pages = kRamPages, uint32_t grant_frames = 1)
+      : FakeGuestMemory(ram_pages, grant_frames, kGrantFrameGfn) {
+    kick_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    irq_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   }
-  ~FakeGuest() {
-    queue_.reset();
-    access_.reset();
-    ::munmap(ram_, ram_bytes_);
-    ::munmap(shared_, shared_bytes_);
-    ::close(kick_);
-    ::close(irq_);
-  }
-
-  uint8_t* page(uint64_t gfn) { return ram_ + gfn * 4096; }
-  G::grant_entry_v1& entry(xen::grant_ref_t ref) {
-    return reinterpret_cast<G::grant_entry_v1*>(page(kGrantFrameGfn))[ref];  // frames are consecutive
-  }
-  void grant(xen::grant_ref_t ref, uint64_t gfn, bool readonly = false, xen::domid_t to = 0) {
-    entry(ref).frame = uint32_t(gfn);
-    entry(ref).domid = to;
-    entry(ref).flags = G::GTF_permit_access | (readonly ? G::GTF_readonly : 0);
-  }
-  // The grant's in-use flags (the back-end still holds it).
-  bool in_use(xen::grant_ref_t ref) { return (entry(ref).flags & (G::GTF_reading | G::GTF_writing)) != 0; }
-  pv::GrantAccess& access() { return *access_; }
+  ~FakeGuest() { queue_.reset(); }
 
   // Starts a queue over a fresh ring of 2^order pages in `abi`.
-  void start(std::shared_ptr<BackingStore> store, Limits limits, unsigned order = 0, Abi abi = Abi::native,
+  void start(std::shared_ptr<BackingStore> store, Limits limits, unsigned order = 0, Abi abi = Abi::kNative,
              bool persistent = false) {
     abi_ = abi;
     const uint64_t bytes = (1u << order) * 4096;
     std::memset(page(kRingGfn), 0, bytes);
-    if (abi == Abi::native) {
+    if (abi == Abi::kNative) {
       front_ = B::FrontRing(page(kRingGfn), bytes);
       front_.init_shared();
     } else {
@@ -147,13 +107,13 @@ class FakeGuest {
     c.abi = abi;
     c.ring = page(kRingGfn);
     c.ring_bytes = bytes;
-    c.kick_fd = kick_;
-    const int irq = irq_;
+    c.kick_fd = kick_.get();
+    const int irq = irq_.get();
     c.notify = [irq] {
       const uint64_t one = 1;
       (void)!::write(irq, &one, 8);
     };
-    c.grants = access_.get();
+    c.grants = &access();
     c.store = std::move(store);
     c.limits = limits;
     c.persistent = persistent;
@@ -167,14 +127,14 @@ class FakeGuest {
   }
   void stop() { queue_.reset(); }
 
-  uint32_t ring_size() const { return abi_ == Abi::native ? front_.size() : front32_.size(); }
-  int irq_fd() const { return irq_; }
-  uint32_t free_requests() const { return abi_ == Abi::native ? front_.free_requests() : front32_.free_requests(); }
+  uint32_t ring_size() const { return abi_ == Abi::kNative ? front_.size() : front32_.size(); }
+  int irq_fd() const { return irq_.get(); }
+  uint32_t free_requests() const { return abi_ == Abi::kNative ? front_.free_requests() : front32_.free_requests(); }
 
   // Puts one request (native layout bytes; translated for x86_32) on the
   // ring without publishing it.
   void queue_request(const B::blkif_request& r) {
-    if (abi_ == Abi::native) {
+    if (abi_ == Abi::kNative) {
       std::memcpy(&front_.next_request(), &r, sizeof r);
       front_.req_prod_pvt++;
     } else {
@@ -199,10 +159,10 @@ class FakeGuest {
   }
   // Publishes and kicks if the back-end asked for it. Returns whether it kicked.
   bool push() {
-    const bool notify = abi_ == Abi::native ? front_.push_requests() : front32_.push_requests();
+    const bool notify = abi_ == Abi::kNative ? front_.push_requests() : front32_.push_requests();
     if (notify) {
       const uint64_t one = 1;
-      (void)!::write(kick_, &one, 8);
+      (void)!::write(kick_.get(), &one, 8);
       kicks_sent++;
     }
     return notify;
@@ -221,7 +181,7 @@ class FakeGuest {
     while (out.size() < n && std::chrono::steady_clock::now() < end) {
       bool more = true;
       while (more && out.size() < n) {
-        if (abi_ == Abi::native) {
+        if (abi_ == Abi::kNative) {
           while (front_.has_unconsumed_responses() && out.size() < n) {
             const auto& r = front_.response(front_.rsp_cons++);
             out.push_back({r.id, r.operation, r.status});
@@ -237,14 +197,14 @@ class FakeGuest {
         }
       }
       if (out.size() < n) {
-        pollfd p{irq_, POLLIN, 0};
+        pollfd p{irq_.get(), POLLIN, 0};
         ::poll(&p, 1, 20);
         uint64_t v;
-        if (::read(irq_, &v, 8) == 8) irqs_seen += v;
+        if (::read(irq_.get(), &v, 8) == 8) irqs_seen += v;
       }
     }
     uint64_t v;
-    if (::read(irq_, &v, 8) == 8) irqs_seen += v;
+    if (::read(irq_.get(), &v, 8) == 8) irqs_seen += v;
     return out;
   }
   // Takes every response there is, then arms rsp_event (native ABI). True
@@ -276,10 +236,10 @@ class FakeGuest {
 
   // Breaks the ring the way a hostile front-end can: req_prod far ahead.
   void overflow_ring() {
-    auto* h = abi_ == Abi::native ? front_.header() : front32_.header();
+    auto* h = abi_ == Abi::kNative ? front_.header() : front32_.header();
     xen::ring::store_idx(&h->req_prod, h->rsp_prod + 16 * ring_size());
     const uint64_t one = 1;
-    (void)!::write(kick_, &one, 8);
+    (void)!::write(kick_.get(), &one, 8);
   }
   std::vector<std::string> fatal() {
     std::lock_guard lk(mu_);
@@ -290,13 +250,8 @@ class FakeGuest {
   uint64_t irqs_seen = 0, kicks_sent = 0;
 
  private:
-  uint8_t* ram_ = nullptr;
-  uint64_t ram_bytes_ = 0;
-  pv::GrantShared* shared_ = nullptr;
-  uint64_t shared_bytes_ = 0;
-  std::unique_ptr<pv::GrantAccess> access_;
-  int kick_ = -1, irq_ = -1;
-  Abi abi_ = Abi::native;
+  pv::UniqueFd kick_, irq_;
+  Abi abi_ = Abi::kNative;
   B::FrontRing front_;
   B::x86_32::FrontRing front32_;
   std::unique_ptr<BlkQueue> queue_;

@@ -28,72 +28,72 @@ BlkRequest rw(uint8_t op, uint32_t nsegs, uint64_t sector = 0) {
 }
 
 TEST(RequestCheck, ReadWriteSegmentCounts) {
-  EXPECT_EQ(check_header(rw(B::BLKIF_OP_READ, 1), disk()), Fault::none);
-  EXPECT_EQ(check_header(rw(B::BLKIF_OP_WRITE, 11), disk()), Fault::none);
-  EXPECT_EQ(check_header(rw(B::BLKIF_OP_READ, 0), disk()), Fault::bad_nr_segments);
-  EXPECT_EQ(check_header(rw(B::BLKIF_OP_WRITE, 12), disk()), Fault::bad_nr_segments);
-  EXPECT_EQ(check_header(rw(B::BLKIF_OP_READ, 255), disk()), Fault::bad_nr_segments);
+  EXPECT_EQ(check_header(rw(B::BLKIF_OP_READ, 1), disk()), Fault::kNone);
+  EXPECT_EQ(check_header(rw(B::BLKIF_OP_WRITE, 11), disk()), Fault::kNone);
+  EXPECT_EQ(check_header(rw(B::BLKIF_OP_READ, 0), disk()), Fault::kBadNrSegments);
+  EXPECT_EQ(check_header(rw(B::BLKIF_OP_WRITE, 12), disk()), Fault::kBadNrSegments);
+  EXPECT_EQ(check_header(rw(B::BLKIF_OP_READ, 255), disk()), Fault::kBadNrSegments);
 }
 
 TEST(RequestCheck, UnsupportedOperations) {
   for (uint8_t op : {B::BLKIF_OP_WRITE_BARRIER, B::BLKIF_OP_RESERVED_1, uint8_t(7), uint8_t(200), uint8_t(255)}) {
     auto r = rw(op, 1);
-    EXPECT_EQ(check_header(r, disk()), Fault::unsupported_op) << int(op);
+    EXPECT_EQ(check_header(r, disk()), Fault::kUnsupportedOp) << int(op);
   }
-  EXPECT_EQ(status_for(Fault::unsupported_op), B::BLKIF_RSP_EOPNOTSUPP);
-  EXPECT_EQ(status_for(Fault::bad_range), B::BLKIF_RSP_ERROR);
-  EXPECT_EQ(status_for(Fault::none), B::BLKIF_RSP_OKAY);
+  EXPECT_EQ(status_for(Fault::kUnsupportedOp), B::BLKIF_RSP_EOPNOTSUPP);
+  EXPECT_EQ(status_for(Fault::kBadRange), B::BLKIF_RSP_ERROR);
+  EXPECT_EQ(status_for(Fault::kNone), B::BLKIF_RSP_OKAY);
 }
 
 TEST(RequestCheck, ReadOnly) {
-  EXPECT_EQ(check_header(rw(B::BLKIF_OP_WRITE, 1), disk(1000, true)), Fault::read_only);
-  EXPECT_EQ(check_header(rw(B::BLKIF_OP_READ, 1), disk(1000, true)), Fault::none);
-  EXPECT_EQ(check_header(rw(B::BLKIF_OP_FLUSH_DISKCACHE, 0), disk(1000, true)), Fault::none);
-  EXPECT_EQ(check_header(rw(B::BLKIF_OP_FLUSH_DISKCACHE, 2), disk(1000, true)), Fault::read_only);
+  EXPECT_EQ(check_header(rw(B::BLKIF_OP_WRITE, 1), disk(1000, true)), Fault::kReadOnly);
+  EXPECT_EQ(check_header(rw(B::BLKIF_OP_READ, 1), disk(1000, true)), Fault::kNone);
+  EXPECT_EQ(check_header(rw(B::BLKIF_OP_FLUSH_DISKCACHE, 0), disk(1000, true)), Fault::kNone);
+  EXPECT_EQ(check_header(rw(B::BLKIF_OP_FLUSH_DISKCACHE, 2), disk(1000, true)), Fault::kReadOnly);
   BlkRequest ind = rw(B::BLKIF_OP_WRITE, 20);
   ind.indirect = true;
   ind.operation = B::BLKIF_OP_INDIRECT;
-  EXPECT_EQ(check_header(ind, disk(1000, true)), Fault::read_only);
+  EXPECT_EQ(check_header(ind, disk(1000, true)), Fault::kReadOnly);
 }
 
 TEST(RequestCheck, Flush) {
-  EXPECT_EQ(check_header(rw(B::BLKIF_OP_FLUSH_DISKCACHE, 0), disk()), Fault::none);
-  EXPECT_EQ(check_header(rw(B::BLKIF_OP_FLUSH_DISKCACHE, 11), disk()), Fault::none);
-  EXPECT_EQ(check_header(rw(B::BLKIF_OP_FLUSH_DISKCACHE, 12), disk()), Fault::bad_nr_segments);
+  EXPECT_EQ(check_header(rw(B::BLKIF_OP_FLUSH_DISKCACHE, 0), disk()), Fault::kNone);
+  EXPECT_EQ(check_header(rw(B::BLKIF_OP_FLUSH_DISKCACHE, 11), disk()), Fault::kNone);
+  EXPECT_EQ(check_header(rw(B::BLKIF_OP_FLUSH_DISKCACHE, 12), disk()), Fault::kBadNrSegments);
 }
 
 TEST(RequestCheck, Segments) {
   uint64_t n = 0;
   auto r = rw(B::BLKIF_OP_READ, 3, 10);
-  EXPECT_EQ(check_segments(r, r.seg, disk(), &n), Fault::none);
+  EXPECT_EQ(check_segments(r, r.seg, disk(), &n), Fault::kNone);
   EXPECT_EQ(n, 24u);
   r.seg[1] = {1, 3, 5, 0};
-  EXPECT_EQ(check_segments(r, r.seg, disk(), &n), Fault::none);
+  EXPECT_EQ(check_segments(r, r.seg, disk(), &n), Fault::kNone);
   EXPECT_EQ(n, 19u);
   r.seg[1] = {1, 5, 3, 0};  // first > last
-  EXPECT_EQ(check_segments(r, r.seg, disk(), &n), Fault::bad_segment);
+  EXPECT_EQ(check_segments(r, r.seg, disk(), &n), Fault::kBadSegment);
   r.seg[1] = {1, 0, 8, 0};  // beyond the page
-  EXPECT_EQ(check_segments(r, r.seg, disk(), &n), Fault::bad_segment);
+  EXPECT_EQ(check_segments(r, r.seg, disk(), &n), Fault::kBadSegment);
   r.seg[1] = {1, 255, 255, 0};
-  EXPECT_EQ(check_segments(r, r.seg, disk(), &n), Fault::bad_segment);
+  EXPECT_EQ(check_segments(r, r.seg, disk(), &n), Fault::kBadSegment);
   r.seg[1] = {1, 7, 7, 0};  // the last sector of a page
-  EXPECT_EQ(check_segments(r, r.seg, disk(), &n), Fault::none);
+  EXPECT_EQ(check_segments(r, r.seg, disk(), &n), Fault::kNone);
   EXPECT_EQ(n, 17u);
 }
 
 TEST(RequestCheck, Range) {
   uint64_t n = 0;
   auto r = rw(B::BLKIF_OP_READ, 1, 992);  // sectors 992..999 of 1000
-  EXPECT_EQ(check_segments(r, r.seg, disk(), &n), Fault::none);
+  EXPECT_EQ(check_segments(r, r.seg, disk(), &n), Fault::kNone);
   r.sector = 993;  // one past
-  EXPECT_EQ(check_segments(r, r.seg, disk(), &n), Fault::bad_range);
+  EXPECT_EQ(check_segments(r, r.seg, disk(), &n), Fault::kBadRange);
   r.sector = 1000;
-  EXPECT_EQ(check_segments(r, r.seg, disk(), &n), Fault::bad_range);
+  EXPECT_EQ(check_segments(r, r.seg, disk(), &n), Fault::kBadRange);
   r.sector = ~0ull - 3;  // would wrap around
-  EXPECT_EQ(check_segments(r, r.seg, disk(), &n), Fault::bad_range);
+  EXPECT_EQ(check_segments(r, r.seg, disk(), &n), Fault::kBadRange);
   r.sector = ~0ull;
-  EXPECT_EQ(check_segments(r, r.seg, disk(), &n), Fault::bad_range);
-  EXPECT_EQ(check_segments(rw(B::BLKIF_OP_READ, 1, 0), r.seg, disk(0), &n), Fault::bad_range);  // empty drive
+  EXPECT_EQ(check_segments(r, r.seg, disk(), &n), Fault::kBadRange);
+  EXPECT_EQ(check_segments(rw(B::BLKIF_OP_READ, 1, 0), r.seg, disk(0), &n), Fault::kBadRange);  // empty drive
   EXPECT_TRUE(range_ok(0, 0, 0));
   EXPECT_TRUE(range_ok(1000, 0, 1000));
   EXPECT_FALSE(range_ok(1001, 0, 1000));
@@ -105,26 +105,26 @@ TEST(RequestCheck, Indirect) {
   r.operation = B::BLKIF_OP_INDIRECT;
   r.indirect = true;
   r.nr_segments = 256;
-  EXPECT_EQ(check_header(r, disk()), Fault::none);
+  EXPECT_EQ(check_header(r, disk()), Fault::kNone);
   EXPECT_EQ(r.indirect_pages(), 1u);
   r.nr_segments = 257;
-  EXPECT_EQ(check_header(r, disk()), Fault::bad_nr_segments);
+  EXPECT_EQ(check_header(r, disk()), Fault::kBadNrSegments);
   r.nr_segments = 0;
-  EXPECT_EQ(check_header(r, disk()), Fault::bad_nr_segments);
+  EXPECT_EQ(check_header(r, disk()), Fault::kBadNrSegments);
   r.nr_segments = 65535;
-  EXPECT_EQ(check_header(r, disk()), Fault::bad_nr_segments);
+  EXPECT_EQ(check_header(r, disk()), Fault::kBadNrSegments);
   Limits big = disk();
   big.max_indirect_segments = 4096;  // at most 8 indirect pages, whatever was offered
   r.nr_segments = 4096;
-  EXPECT_EQ(check_header(r, big), Fault::none);
+  EXPECT_EQ(check_header(r, big), Fault::kNone);
   r.nr_segments = 4097;
   big.max_indirect_segments = 5000;
-  EXPECT_EQ(check_header(r, big), Fault::bad_nr_segments);
+  EXPECT_EQ(check_header(r, big), Fault::kBadNrSegments);
   r.nr_segments = 4;
   for (uint8_t op : {B::BLKIF_OP_FLUSH_DISKCACHE, B::BLKIF_OP_DISCARD, B::BLKIF_OP_INDIRECT, B::BLKIF_OP_WRITE_BARRIER,
                      uint8_t(99)}) {
     r.op = op;
-    EXPECT_EQ(check_header(r, disk()), Fault::bad_indirect) << int(op);
+    EXPECT_EQ(check_header(r, disk()), Fault::kBadIndirect) << int(op);
   }
 }
 
@@ -133,21 +133,21 @@ TEST(RequestCheck, Discard) {
   r.operation = r.op = B::BLKIF_OP_DISCARD;
   r.sector = 10;
   r.nr_sectors = 990;
-  EXPECT_EQ(check_header(r, disk()), Fault::none);
+  EXPECT_EQ(check_header(r, disk()), Fault::kNone);
   r.nr_sectors = 991;
-  EXPECT_EQ(check_header(r, disk()), Fault::bad_range);
+  EXPECT_EQ(check_header(r, disk()), Fault::kBadRange);
   r.sector = ~0ull;
   r.nr_sectors = 2;
-  EXPECT_EQ(check_header(r, disk()), Fault::bad_range);
+  EXPECT_EQ(check_header(r, disk()), Fault::kBadRange);
   r.sector = 0;
   r.nr_sectors = 8;
-  EXPECT_EQ(check_header(r, disk(1000, false, false)), Fault::unsupported_op);  // not offered
-  EXPECT_EQ(check_header(r, disk(1000, true, true)), Fault::unsupported_op);    // read-only
+  EXPECT_EQ(check_header(r, disk(1000, false, false)), Fault::kUnsupportedOp);  // not offered
+  EXPECT_EQ(check_header(r, disk(1000, true, true)), Fault::kUnsupportedOp);    // read-only
   r.discard_flag = B::BLKIF_DISCARD_SECURE;
-  EXPECT_EQ(check_header(r, disk()), Fault::unsupported_op);  // discard-secure=0
+  EXPECT_EQ(check_header(r, disk()), Fault::kUnsupportedOp);  // discard-secure=0
   Limits secure = disk();
   secure.discard_secure = true;
-  EXPECT_EQ(check_header(r, secure), Fault::none);
+  EXPECT_EQ(check_header(r, secure), Fault::kNone);
 }
 
 // ---- ABI translation ----
@@ -156,7 +156,7 @@ TEST(BlkRing, Native) {
   std::memset(page, 0, sizeof page);
   B::FrontRing f(page, sizeof page);
   f.init_shared();
-  BlkRing ring(Abi::native, page, sizeof page);
+  BlkRing ring(Abi::kNative, page, sizeof page);
   ASSERT_TRUE(ring.valid());
   EXPECT_EQ(ring.size(), 32u);
 
@@ -233,7 +233,7 @@ TEST(BlkRing, X86_32) {
   std::memset(page, 0, sizeof page);
   B::x86_32::FrontRing f(page, sizeof page);
   f.init_shared();
-  BlkRing ring(Abi::x86_32, page, sizeof page);
+  BlkRing ring(Abi::kX86_32, page, sizeof page);
   EXPECT_EQ(ring.size(), 32u);
   B::x86_32::blkif_request r{};
   r.operation = B::BLKIF_OP_READ;
@@ -296,11 +296,11 @@ TEST(BlkRing, X86_32) {
 TEST(BlkRing, Abi) {
   Abi a;
   EXPECT_TRUE(parse_abi("", a));
-  EXPECT_EQ(a, Abi::native);
+  EXPECT_EQ(a, Abi::kNative);
   EXPECT_TRUE(parse_abi("x86_64-abi", a));
-  EXPECT_EQ(a, Abi::native);
+  EXPECT_EQ(a, Abi::kNative);
   EXPECT_TRUE(parse_abi("x86_32-abi", a));
-  EXPECT_EQ(a, Abi::x86_32);
+  EXPECT_EQ(a, Abi::kX86_32);
   EXPECT_FALSE(parse_abi("arm-abi", a));
   EXPECT_FALSE(parse_abi("x86_64-abi ", a));
 }

@@ -26,8 +26,8 @@
 #include <xen/grant_table.h>
 #include <xen/io/netif.h>
 
-#include "pv/grant_access.h"
-#include "pv/grant_shared.h"
+#include "fake_guest_memory.h"
+#include "pv/unique_fd.h"
 #include "netback/net_queue.h"
 #include "netback/vnet_hdr.h"
 
@@ -46,12 +46,7 @@ inline constexpr MacAddr kMac = {0x00, 0x16, 0x3e, 0x01, 0x02, 0x03};
 
 template <typename Pred>
 bool eventually(Pred p, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (p()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return p();
+  return backtest::eventually(p, timeout, std::chrono::milliseconds(2));
 }
 
 // An Ethernet + IPv4 + UDP frame from `src_mac`/`src_ip` with `payload`
@@ -76,54 +71,25 @@ inline std::vector<uint8_t> udp_frame(const MacAddr& src_mac, uint32_t src_ip, u
 
 inline uint32_t ipv4(uint8_t a, uint8_t b, uint8_t c, uint8_t d) { return uint32_t(a) << 24 | b << 16 | c << 8 | d; }
 
-class FakeNetGuest {
+class FakeNetGuest : public backtest::FakeGuestMemory {
  public:
-  FakeNetGuest() {
-    ram_bytes_ = kRamPages * 4096;
-    ram_ = static_cast<uint8_t*>(::mmap(nullptr, ram_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-    shared_bytes_ = pv::GrantShared::bytes_for(1);
-    shared_ = static_cast<pv::GrantShared*>(
-        ::mmap(nullptr, shared_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-    shared_->magic = pv::GrantShared::kMagic;
-    shared_->max_frames = 1;
-    shared_->nr_frames = 1;
-    for (auto& g : shared_->frame_gfn) g = pv::GrantShared::kInvalidGfn;
-    shared_->frame_gfn[0] = kGrantFrameGfn;
-    access_ = std::make_unique<pv::GrantAccess>(ram_, ram_bytes_, shared_);
-    tx_kick_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    rx_kick_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    irq_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  FakeNetGuest() : FakeGuestMemory(kRamPages, 1, kGrantFrameGfn) {
+    tx_kick_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    rx_kick_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    irq_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) == 0) {
-      host_ = sv[0];
-      tap_ = sv[1];
+      host_.reset(sv[0]);
+      tap_.reset(sv[1]);
       int big = 4 << 20;
       for (int fd : sv) {
         ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
         ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
       }
-      ::fcntl(tap_, F_SETFL, O_NONBLOCK);
+      ::fcntl(tap_.get(), F_SETFL, O_NONBLOCK);
     }
   }
-  ~FakeNetGuest() {
-    queue_.reset();
-    access_.reset();
-    ::munmap(ram_, ram_bytes_);
-    ::munmap(shared_, shared_bytes_);
-    for (int fd : {tx_kick_, rx_kick_, irq_, host_, tap_})
-      if (fd >= 0) ::close(fd);
-  }
-
-  uint8_t* page(uint64_t gfn) { return ram_ + gfn * 4096; }
-  G::grant_entry_v1& entry(xen::grant_ref_t ref) {
-    return reinterpret_cast<G::grant_entry_v1*>(page(kGrantFrameGfn))[ref];
-  }
-  void grant(xen::grant_ref_t ref, uint64_t gfn, bool readonly = false, xen::domid_t to = 0) {
-    entry(ref).frame = uint32_t(gfn);
-    entry(ref).domid = to;
-    entry(ref).flags = G::GTF_permit_access | (readonly ? G::GTF_readonly : 0);
-  }
-  bool in_use(xen::grant_ref_t ref) { return (entry(ref).flags & (G::GTF_reading | G::GTF_writing)) != 0; }
+  ~FakeNetGuest() { queue_.reset(); }
 
   // Starts a queue over fresh rings. `adjust` may change the parameters.
   void start(RxFeatures rx = {}, SpoofPolicy policy = {kMac, {}}, bool split = true,
@@ -141,11 +107,11 @@ class FakeNetGuest {
     p.rx = N::RxBackRing(page(kRxRingGfn), 4096);
     p.tx.attach_existing();
     p.rx.attach_existing();
-    p.grants = access_.get();
-    p.packet_fd = tap_;
-    p.tx_kick_fd = tx_kick_;
-    p.rx_kick_fd = split ? rx_kick_ : tx_kick_;
-    const int irq = irq_;
+    p.grants = &access();
+    p.packet_fd = tap_.get();
+    p.tx_kick_fd = tx_kick_.get();
+    p.rx_kick_fd = split ? rx_kick_.get() : tx_kick_.get();
+    const int irq = irq_.get();
     p.notify_tx = p.notify_rx = [irq] {
       const uint64_t one = 1;
       (void)!::write(irq, &one, 8);
@@ -184,7 +150,7 @@ class FakeNetGuest {
     const bool notify = tx_.push_requests();
     if (notify) {
       const uint64_t one = 1;
-      (void)!::write(tx_kick_, &one, 8);
+      (void)!::write(tx_kick_.get(), &one, 8);
       kicks_sent++;
     }
     return notify;
@@ -219,9 +185,9 @@ class FakeNetGuest {
     while (out.size() < n) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
       if (left.count() <= 0) break;
-      pollfd p{host_, POLLIN, 0};
+      pollfd p{host_.get(), POLLIN, 0};
       if (::poll(&p, 1, int(left.count())) != 1) break;
-      const ssize_t got = ::recv(host_, buf.data(), buf.size(), 0);
+      const ssize_t got = ::recv(host_.get(), buf.data(), buf.size(), 0);
       if (got < ssize_t(sizeof(VnetHdr))) continue;
       TapPacket t;
       std::memcpy(&t.hdr, buf.data(), sizeof t.hdr);
@@ -245,7 +211,7 @@ class FakeNetGuest {
     }
     if (push && rx_.push_requests()) {
       const uint64_t one = 1;
-      (void)!::write(split_ ? rx_kick_ : tx_kick_, &one, 8);
+      (void)!::write(split_ ? rx_kick_.get() : tx_kick_.get(), &one, 8);
       kicks_sent++;
     }
   }
@@ -254,7 +220,7 @@ class FakeNetGuest {
     std::vector<uint8_t> m(sizeof h + frame.size());
     std::memcpy(m.data(), &h, sizeof h);
     std::memcpy(m.data() + sizeof h, frame.data(), frame.size());
-    ASSERT_EQ(::send(host_, m.data(), m.size(), 0), ssize_t(m.size()));
+    ASSERT_EQ(::send(host_.get(), m.data(), m.size(), 0), ssize_t(m.size()));
   }
   struct RxSlot {
     N::netif_rx_response rsp;
@@ -301,7 +267,7 @@ class FakeNetGuest {
   void overflow_tx_ring() {
     xen::ring::store_idx(&tx_.header()->req_prod, tx_.header()->rsp_prod + 16 * 256);
     const uint64_t one = 1;
-    (void)!::write(tx_kick_, &one, 8);
+    (void)!::write(tx_kick_.get(), &one, 8);
   }
   std::vector<std::string> fatal() {
     std::lock_guard lk(mu_);
@@ -309,7 +275,7 @@ class FakeNetGuest {
   }
   uint64_t irqs() {
     uint64_t v;
-    if (::read(irq_, &v, 8) == 8) irqs_seen += v;
+    if (::read(irq_.get(), &v, 8) == 8) irqs_seen += v;
     return irqs_seen;
   }
 
@@ -320,17 +286,12 @@ class FakeNetGuest {
 
  private:
   void wait_irq(int ms) {
-    pollfd p{irq_, POLLIN, 0};
+    pollfd p{irq_.get(), POLLIN, 0};
     ::poll(&p, 1, ms);
     irqs();
   }
 
-  uint8_t* ram_ = nullptr;
-  uint64_t ram_bytes_ = 0;
-  pv::GrantShared* shared_ = nullptr;
-  uint64_t shared_bytes_ = 0;
-  std::unique_ptr<pv::GrantAccess> access_;
-  int tx_kick_ = -1, rx_kick_ = -1, irq_ = -1, host_ = -1, tap_ = -1;
+  pv::UniqueFd tx_kick_, rx_kick_, irq_, host_, tap_;
   bool split_ = true;
   std::unique_ptr<NetQueue> queue_;
   std::mutex mu_;

@@ -15,6 +15,7 @@
 #include "netback/tap_device.h"
 #include "pv/netlink.h"
 #include "pv/error.h"
+#include "pv/unique_fd.h"
 
 namespace {
 using namespace nettest;
@@ -35,17 +36,14 @@ void in_private_netns(const std::function<void()>& fn) {
   if (skipped) GTEST_SKIP() << "unshare(CLONE_NEWNET) failed";
 }
 
-int packet_socket(const std::string& ifname) {
-  const int s = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
-  if (s < 0) return -1;
+pv::UniqueFd packet_socket(const std::string& ifname) {
+  pv::UniqueFd s(::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL)));
+  if (!s) return s;
   sockaddr_ll a{};
   a.sll_family = AF_PACKET;
   a.sll_protocol = htons(ETH_P_ALL);
   a.sll_ifindex = int(::if_nametoindex(ifname.c_str()));
-  if (::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(s);
-    return -1;
-  }
+  if (::bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) s.reset();
   return s;
 }
 
@@ -61,13 +59,12 @@ TEST(TapDevice, LivesAsLongAsTheObjectAndJoinsTheBridge) {
       tap.set_mtu(1400);
       ifreq r{};
       std::strcpy(r.ifr_name, "vif7.0");
-      const int s = ::socket(AF_INET, SOCK_DGRAM, 0);
-      ASSERT_EQ(::ioctl(s, SIOCGIFMTU, &r), 0);
+      const pv::UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+      ASSERT_EQ(::ioctl(s.get(), SIOCGIFMTU, &r), 0);
       EXPECT_EQ(r.ifr_mtu, 1400);
-      ASSERT_EQ(::ioctl(s, SIOCGIFHWADDR, &r), 0);  // Xen's fe:ff:ff:ff:ff:ff
+      ASSERT_EQ(::ioctl(s.get(), SIOCGIFHWADDR, &r), 0);  // Xen's fe:ff:ff:ff:ff:ff
       EXPECT_EQ(uint8_t(r.ifr_hwaddr.sa_data[0]), 0xfe);
       EXPECT_EQ(uint8_t(r.ifr_hwaddr.sa_data[5]), 0xff);
-      ::close(s);
       EXPECT_THROW(tap.up("nosuchbr"), pv::UserError);
       nl.create_bridge("pvtestbr");
       tap.up("pvtestbr");
@@ -92,8 +89,8 @@ TEST(TapDevice, FramesCrossARealTapBothWays) {
     tap.set_offload(0);
     tap.up("");
     g.start({}, {kMac, {}}, true, [&](QueueParams& p) { p.packet_fd = tap.fd(0); });
-    const int ps = packet_socket("vif8.0");
-    ASSERT_GE(ps, 0);
+    const pv::UniqueFd ps = packet_socket("vif8.0");
+    ASSERT_GE(ps.get(), 0);
     // Guest -> tap: the host's stack receives the frame on vif8.0.
     const auto out = udp_frame(kMac, ipv4(10, 0, 0, 2), ipv4(10, 0, 0, 1), 300);
     g.send_frame(0, out, 1);
@@ -102,11 +99,11 @@ TEST(TapDevice, FramesCrossARealTapBothWays) {
     std::vector<uint8_t> buf(4096);
     bool seen = false;
     for (int i = 0; i < 20 && !seen; i++) {
-      pollfd p{ps, POLLIN, 0};
+      pollfd p{ps.get(), POLLIN, 0};
       if (::poll(&p, 1, 200) != 1) continue;
       sockaddr_ll from{};
       socklen_t fl = sizeof from;
-      const ssize_t n = ::recvfrom(ps, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &fl);
+      const ssize_t n = ::recvfrom(ps.get(), buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &fl);
       if (n == ssize_t(out.size()) && from.sll_pkttype != PACKET_OUTGOING &&
           std::equal(out.begin(), out.end(), buf.begin()))
         seen = true;
@@ -121,7 +118,7 @@ TEST(TapDevice, FramesCrossARealTapBothWays) {
     to.sll_ifindex = int(::if_nametoindex("vif8.0"));
     to.sll_halen = 6;
     std::memcpy(to.sll_addr, kMac.data(), 6);
-    ASSERT_EQ(::sendto(ps, in.data(), in.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to), ssize_t(in.size()));
+    ASSERT_EQ(::sendto(ps.get(), in.data(), in.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to), ssize_t(in.size()));
     // The host's stack may send its own frames (IPv6 MLD) out of the tap.
     bool arrived = false;
     for (int i = 0; i < 8 && !arrived; i++) {
@@ -129,7 +126,6 @@ TEST(TapDevice, FramesCrossARealTapBothWays) {
       arrived = !s.empty() && s[0].data == in;
     }
     EXPECT_TRUE(arrived);
-    ::close(ps);
     g.stop();
   });
 }

@@ -1,11 +1,13 @@
-#include "netback/stats_writer.h"
+#include "common/stats_writer.h"
 
-#include <vector>
+namespace pv::backd {
+namespace {
+constexpr int kAttempts = 5;  // transactions that conflicted are tried again
+}
 
-namespace pv::netback {
-
-StatsWriter::StatsWriter(XsClient& xs, std::string dir, const VifStats& stats, std::chrono::milliseconds period)
-    : xs_(xs), dir_(std::move(dir)), stats_(stats), period_(period) {
+StatsWriter::StatsWriter(XsClient& xs, std::string dir, std::string guard_key, Snapshot snapshot,
+                         std::chrono::milliseconds period)
+    : xs_(xs), dir_(std::move(dir)), guard_key_(std::move(guard_key)), snapshot_(std::move(snapshot)), period_(period) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -18,19 +20,25 @@ StatsWriter::~StatsWriter() {
   if (thread_.joinable()) thread_.join();
 }
 
+void StatsWriter::poke() {
+  {
+    std::lock_guard lk(mu_);
+    poked_ = true;
+  }
+  cv_.notify_all();
+}
+
 void StatsWriter::publish() {
   std::vector<std::pair<std::string, uint64_t>> changed;
-  for (const auto& [k, v] : stats_.snapshot()) {
+  for (const auto& [k, v] : snapshot_()) {
     auto it = written_.find(k);
     if (it == written_.end() || it->second != v) changed.emplace_back(k, v);
   }
   if (changed.empty()) return;
   try {
-    for (int attempt = 0; attempt < 3; attempt++) {
+    for (int attempt = 0; attempt < kAttempts; attempt++) {
       const uint32_t tx = xs_.transaction_start();
-      // Never bring back a device directory the toolstack removed (a
-      // write creates missing parents).
-      if (!xs_.read(dir_ + "/state", tx)) {
+      if (!xs_.read(dir_ + "/" + guard_key_, tx)) {
         xs_.transaction_end(tx, false);
         return;
       }
@@ -48,12 +56,13 @@ void StatsWriter::publish() {
 void StatsWriter::run() {
   std::unique_lock lk(mu_);
   for (;;) {
+    poked_ = false;
     lk.unlock();
     publish();
     lk.lock();
     if (stop_) return;
-    cv_.wait_for(lk, period_, [this] { return stop_; });
+    cv_.wait_for(lk, period_, [this] { return stop_ || poked_; });
   }
 }
 
-}  // namespace pv::netback
+}  // namespace pv::backd
