@@ -191,8 +191,8 @@ inline constexpr uint32_t max = 5;
 // own name above, Xen's is an alias of it; otherwise Xen's name is the
 // definition. The same pattern closes every header in this directory; the
 // values are pinned against Xen's in tests/unit/abi_names_test.cpp.
-// (__HYPERVISOR_* begins with a double underscore like Xen's macro; no
-// standard-library name can collide with it.)
+// (__HYPERVISOR_* keeps the double underscore of Xen's macros, a spelling C++
+// reserves to the implementation, because it is the name people grep for.)
 
 // Hypercall numbers (public/xen.h).
 inline constexpr uint32_t __HYPERVISOR_set_trap_table = hc::set_trap_table;
