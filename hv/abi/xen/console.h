@@ -26,3 +26,15 @@ static_assert(offsetof(interface, out_prod) == 3084);
 static_assert(sizeof(interface) <= kPageSize);
 
 }  // namespace xen::console
+
+// ---- Xen's spellings (public/xen.h CONSOLEIO_*, public/io/console.h); see xen.h ----
+namespace xen {
+inline constexpr uint32_t CONSOLEIO_write = console::op::write;
+inline constexpr uint32_t CONSOLEIO_read = console::op::read;
+using XENCONS_RING_IDX = console::ring_idx;
+// The ring page under Xen's name. (Xen's struct continues with a
+// `uint8_t connection` byte at offset 3088, XENCONSOLE_*, not modelled here.)
+using xencons_interface = console::interface;
+inline constexpr uint8_t XENCONSOLE_CONNECTED = 0;
+inline constexpr uint8_t XENCONSOLE_DISCONNECTED = 1;
+}  // namespace xen

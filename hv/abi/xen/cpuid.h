@@ -29,3 +29,19 @@ inline constexpr uint32_t XEN_HVM_CPUID_UPCALL_VECTOR = 1u << 6;
 inline constexpr uint32_t kHypercallMsr = 0x40000000;
 
 }  // namespace xen::cpuid
+
+// ---- Xen's spellings (public/arch-x86/cpuid.h); see xen.h ----
+namespace xen {
+inline constexpr uint32_t XEN_CPUID_FIRST_LEAF = cpuid::kFirstLeaf;
+inline constexpr uint32_t XEN_CPUID_SIGNATURE_EBX = cpuid::SIGNATURE_EBX;
+inline constexpr uint32_t XEN_CPUID_SIGNATURE_ECX = cpuid::SIGNATURE_ECX;
+inline constexpr uint32_t XEN_CPUID_SIGNATURE_EDX = cpuid::SIGNATURE_EDX;
+inline constexpr uint32_t XEN_CPUID_MAX_NUM_LEAVES = cpuid::kNumLeaves;
+using cpuid::XEN_HVM_CPUID_APIC_ACCESS_VIRT;
+using cpuid::XEN_HVM_CPUID_X2APIC_VIRT;
+using cpuid::XEN_HVM_CPUID_IOMMU_MAPPINGS;
+using cpuid::XEN_HVM_CPUID_VCPU_ID_PRESENT;
+using cpuid::XEN_HVM_CPUID_DOMID_PRESENT;
+inline constexpr uint32_t XEN_HVM_CPUID_EXT_DEST_ID = 1u << 5;
+using cpuid::XEN_HVM_CPUID_UPCALL_VECTOR;
+}  // namespace xen

@@ -52,3 +52,20 @@ inline constexpr uint32_t XEN_ELFNOTE_PHYS32_ENTRY = 18;
 inline constexpr char kElfNoteName[] = "Xen";
 
 }  // namespace xen::pvh
+
+// ---- Xen's spellings (public/arch-x86/hvm/start_info.h, public/elfnote.h); see xen.h ----
+namespace xen {
+using pvh::XEN_HVM_START_MAGIC_VALUE;
+using pvh::hvm_start_info;
+using pvh::hvm_modlist_entry;
+using pvh::hvm_memmap_table_entry;
+using pvh::XEN_HVM_MEMMAP_TYPE_RAM;
+using pvh::XEN_HVM_MEMMAP_TYPE_RESERVED;
+using pvh::XEN_HVM_MEMMAP_TYPE_ACPI;
+using pvh::XEN_HVM_MEMMAP_TYPE_NVS;
+inline constexpr uint32_t XEN_HVM_MEMMAP_TYPE_UNUSABLE = 5;
+inline constexpr uint32_t XEN_HVM_MEMMAP_TYPE_DISABLED = 6;
+inline constexpr uint32_t XEN_HVM_MEMMAP_TYPE_PMEM = 7;
+using pvh::XEN_ELFNOTE_PHYS32_ENTRY;
+inline constexpr uint32_t XEN_ELFNOTE_PHYS32_RELOC = 19;
+}  // namespace xen

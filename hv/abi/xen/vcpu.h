@@ -21,6 +21,7 @@ inline constexpr uint32_t get_physid = 12;
 inline constexpr uint32_t register_vcpu_time_memory_area = 13;
 }  // namespace op
 
+// VCPUOP_register_vcpu_info: move this vCPU's vcpu_info to <mfn>:<offset>.
 struct register_vcpu_info {
   uint64_t mfn;     // guest frame holding the vcpu_info
   uint32_t offset;  // offset within the frame
@@ -28,10 +29,12 @@ struct register_vcpu_info {
 };
 static_assert(sizeof(register_vcpu_info) == 16);
 
+// VCPUOP_set_periodic_timer: fire VIRQ_TIMER every <period_ns>.
 struct set_periodic_timer {
   uint64_t period_ns;
 };
 
+// VCPUOP_set_singleshot_timer: fire VIRQ_TIMER once at system time <timeout_abs_ns>.
 struct set_singleshot_timer {
   uint64_t timeout_abs_ns;  // absolute system time
   uint32_t flags;
@@ -42,3 +45,34 @@ static_assert(sizeof(set_singleshot_timer) == 16);
 inline constexpr uint32_t VCPU_SSHOTTMR_future = 1 << 0;
 
 }  // namespace xen::vcpu
+
+// ---- Xen's spellings (public/vcpu.h); see xen.h ----
+namespace xen {
+inline constexpr uint32_t VCPUOP_initialise = vcpu::op::initialise;
+inline constexpr uint32_t VCPUOP_up = vcpu::op::up;
+inline constexpr uint32_t VCPUOP_down = vcpu::op::down;
+inline constexpr uint32_t VCPUOP_is_up = vcpu::op::is_up;
+inline constexpr uint32_t VCPUOP_get_runstate_info = vcpu::op::get_runstate_info;
+inline constexpr uint32_t VCPUOP_register_runstate_memory_area = vcpu::op::register_runstate_memory_area;
+inline constexpr uint32_t VCPUOP_set_periodic_timer = vcpu::op::set_periodic_timer;
+inline constexpr uint32_t VCPUOP_stop_periodic_timer = vcpu::op::stop_periodic_timer;
+inline constexpr uint32_t VCPUOP_set_singleshot_timer = vcpu::op::set_singleshot_timer;
+inline constexpr uint32_t VCPUOP_stop_singleshot_timer = vcpu::op::stop_singleshot_timer;
+inline constexpr uint32_t VCPUOP_register_vcpu_info = vcpu::op::register_vcpu_info;
+inline constexpr uint32_t VCPUOP_send_nmi = vcpu::op::send_nmi;
+inline constexpr uint32_t VCPUOP_get_physid = vcpu::op::get_physid;
+inline constexpr uint32_t VCPUOP_register_vcpu_time_memory_area = vcpu::op::register_vcpu_time_memory_area;
+inline constexpr uint32_t VCPUOP_register_runstate_phys_area = 14;
+inline constexpr uint32_t VCPUOP_register_vcpu_time_phys_area = 15;
+using vcpu::VCPU_SSHOTTMR_future;
+
+// vcpu_runstate_info.state
+inline constexpr int RUNSTATE_running = 0;
+inline constexpr int RUNSTATE_runnable = 1;
+inline constexpr int RUNSTATE_blocked = 2;
+inline constexpr int RUNSTATE_offline = 3;
+
+using vcpu_register_vcpu_info = vcpu::register_vcpu_info;
+using vcpu_set_periodic_timer = vcpu::set_periodic_timer;
+using vcpu_set_singleshot_timer = vcpu::set_singleshot_timer;
+}  // namespace xen

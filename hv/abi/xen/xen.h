@@ -185,4 +185,136 @@ inline constexpr uint32_t soft_reset = 5;
 inline constexpr uint32_t max = 5;
 }  // namespace shutdown
 
+// ---- Xen's spellings ----
+// Each constant also under the name Xen's and Linux's sources use, so that
+// grepping for a Xen name lands on its definition. Where the project has its
+// own name above, Xen's is an alias of it; otherwise Xen's name is the
+// definition. The same pattern closes every header in this directory; the
+// values are pinned against Xen's in tests/unit/abi_names_test.cpp.
+// (__HYPERVISOR_* keeps the double underscore of Xen's macros, a spelling C++
+// reserves to the implementation, because it is the name people grep for.)
+
+// Hypercall numbers (public/xen.h).
+inline constexpr uint32_t __HYPERVISOR_set_trap_table = hc::set_trap_table;
+inline constexpr uint32_t __HYPERVISOR_mmu_update = hc::mmu_update;
+inline constexpr uint32_t __HYPERVISOR_set_gdt = 2;
+inline constexpr uint32_t __HYPERVISOR_stack_switch = 3;
+inline constexpr uint32_t __HYPERVISOR_set_callbacks = 4;
+inline constexpr uint32_t __HYPERVISOR_fpu_taskswitch = 5;
+inline constexpr uint32_t __HYPERVISOR_sched_op_compat = 6;
+inline constexpr uint32_t __HYPERVISOR_platform_op = 7;
+inline constexpr uint32_t __HYPERVISOR_set_debugreg = 8;
+inline constexpr uint32_t __HYPERVISOR_get_debugreg = 9;
+inline constexpr uint32_t __HYPERVISOR_update_descriptor = 10;
+inline constexpr uint32_t __HYPERVISOR_memory_op = hc::memory_op;
+inline constexpr uint32_t __HYPERVISOR_multicall = hc::multicall;
+inline constexpr uint32_t __HYPERVISOR_update_va_mapping = 14;
+inline constexpr uint32_t __HYPERVISOR_set_timer_op = hc::set_timer_op;
+inline constexpr uint32_t __HYPERVISOR_event_channel_op_compat = hc::event_channel_op_compat;
+inline constexpr uint32_t __HYPERVISOR_xen_version = hc::xen_version;
+inline constexpr uint32_t __HYPERVISOR_console_io = hc::console_io;
+inline constexpr uint32_t __HYPERVISOR_physdev_op_compat = 19;
+inline constexpr uint32_t __HYPERVISOR_grant_table_op = hc::grant_table_op;
+inline constexpr uint32_t __HYPERVISOR_vm_assist = hc::vm_assist;
+inline constexpr uint32_t __HYPERVISOR_update_va_mapping_otherdomain = 22;
+inline constexpr uint32_t __HYPERVISOR_iret = 23;
+inline constexpr uint32_t __HYPERVISOR_vcpu_op = hc::vcpu_op;
+inline constexpr uint32_t __HYPERVISOR_set_segment_base = 25;
+inline constexpr uint32_t __HYPERVISOR_mmuext_op = hc::mmuext_op;
+inline constexpr uint32_t __HYPERVISOR_xsm_op = hc::xsm_op;
+inline constexpr uint32_t __HYPERVISOR_nmi_op = hc::nmi_op;
+inline constexpr uint32_t __HYPERVISOR_sched_op = hc::sched_op;
+inline constexpr uint32_t __HYPERVISOR_callback_op = hc::callback_op;
+inline constexpr uint32_t __HYPERVISOR_xenoprof_op = 31;
+inline constexpr uint32_t __HYPERVISOR_event_channel_op = hc::event_channel_op;
+inline constexpr uint32_t __HYPERVISOR_physdev_op = hc::physdev_op;
+inline constexpr uint32_t __HYPERVISOR_hvm_op = hc::hvm_op;
+inline constexpr uint32_t __HYPERVISOR_sysctl = hc::sysctl;
+inline constexpr uint32_t __HYPERVISOR_domctl = hc::domctl;
+inline constexpr uint32_t __HYPERVISOR_kexec_op = 37;
+inline constexpr uint32_t __HYPERVISOR_tmem_op = 38;
+inline constexpr uint32_t __HYPERVISOR_argo_op = hc::argo_op;
+inline constexpr uint32_t __HYPERVISOR_xenpmu_op = hc::xenpmu_op;
+inline constexpr uint32_t __HYPERVISOR_dm_op = hc::dm_op;
+inline constexpr uint32_t __HYPERVISOR_hypfs_op = hc::hypfs_op;
+// Architecture-specific hypercalls.
+inline constexpr uint32_t __HYPERVISOR_arch_0 = 48;
+inline constexpr uint32_t __HYPERVISOR_arch_1 = 49;
+inline constexpr uint32_t __HYPERVISOR_arch_2 = 50;
+inline constexpr uint32_t __HYPERVISOR_arch_3 = 51;
+inline constexpr uint32_t __HYPERVISOR_arch_4 = 52;
+inline constexpr uint32_t __HYPERVISOR_arch_5 = 53;
+inline constexpr uint32_t __HYPERVISOR_arch_6 = 54;
+inline constexpr uint32_t __HYPERVISOR_arch_7 = 55;
+inline constexpr uint32_t __HYPERVISOR_mca = __HYPERVISOR_arch_0;  // x86 (arch-x86/xen-mca.h)
+
+// Reserved domain ids not named above.
+inline constexpr domid_t DOMID_COW = 0x7ff3;
+inline constexpr domid_t DOMID_ANY = 0x7ff5;
+inline constexpr domid_t DOMID_MASK = 0x7fff;
+
+// VIRQs (public/xen.h).
+inline constexpr uint32_t VIRQ_TIMER = virq::TIMER;
+inline constexpr uint32_t VIRQ_DEBUG = virq::DEBUG;
+inline constexpr uint32_t VIRQ_CONSOLE = virq::CONSOLE;
+inline constexpr uint32_t VIRQ_DOM_EXC = virq::DOM_EXC;
+inline constexpr uint32_t VIRQ_TBUF = virq::TBUF;
+inline constexpr uint32_t VIRQ_DEBUGGER = virq::DEBUGGER;
+inline constexpr uint32_t VIRQ_XENOPROF = virq::XENOPROF;
+inline constexpr uint32_t VIRQ_CON_RING = virq::CON_RING;
+inline constexpr uint32_t VIRQ_PCPU_STATE = virq::PCPU_STATE;
+inline constexpr uint32_t VIRQ_MEM_EVENT = virq::MEM_EVENT;
+inline constexpr uint32_t VIRQ_ARGO = virq::ARGO;
+inline constexpr uint32_t VIRQ_ENOMEM = virq::ENOMEM_;
+inline constexpr uint32_t VIRQ_XENPMU = virq::XENPMU;
+inline constexpr uint32_t VIRQ_ARCH_0 = 16;
+inline constexpr uint32_t VIRQ_ARCH_1 = 17;
+inline constexpr uint32_t VIRQ_ARCH_2 = 18;
+inline constexpr uint32_t VIRQ_ARCH_3 = 19;
+inline constexpr uint32_t VIRQ_ARCH_4 = 20;
+inline constexpr uint32_t VIRQ_ARCH_5 = 21;
+inline constexpr uint32_t VIRQ_ARCH_6 = 22;
+inline constexpr uint32_t VIRQ_ARCH_7 = 23;
+inline constexpr uint32_t NR_VIRQS = virq::NR;
+
+// pvclock flags (vcpu_time_info.flags) not named above.
+inline constexpr uint8_t XEN_PVCLOCK_GUEST_STOPPED = 1 << 1;
+
+// Shutdown reasons (public/sched.h).
+inline constexpr uint32_t SHUTDOWN_poweroff = shutdown::poweroff;
+inline constexpr uint32_t SHUTDOWN_reboot = shutdown::reboot;
+inline constexpr uint32_t SHUTDOWN_suspend = shutdown::suspend;
+inline constexpr uint32_t SHUTDOWN_crash = shutdown::crash;
+inline constexpr uint32_t SHUTDOWN_watchdog = shutdown::watchdog;
+inline constexpr uint32_t SHUTDOWN_soft_reset = shutdown::soft_reset;
+inline constexpr uint32_t SHUTDOWN_MAX = shutdown::max;
+
+// Xen's errno values (public/errno.h) not named above.
+inline constexpr int64_t XEN_ENOEXEC = 8;
+inline constexpr int64_t XEN_ECHILD = 10;
+inline constexpr int64_t XEN_EWOULDBLOCK = XEN_EAGAIN;
+inline constexpr int64_t XEN_EXDEV = 18;
+inline constexpr int64_t XEN_ENOTDIR = 20;
+inline constexpr int64_t XEN_EISDIR = 21;
+inline constexpr int64_t XEN_ENFILE = 23;
+inline constexpr int64_t XEN_EMFILE = 24;
+inline constexpr int64_t XEN_EROFS = 30;
+inline constexpr int64_t XEN_EMLINK = 31;
+inline constexpr int64_t XEN_EDOM = 33;
+inline constexpr int64_t XEN_EDEADLK = 35;
+inline constexpr int64_t XEN_EDEADLOCK = XEN_EDEADLK;
+inline constexpr int64_t XEN_ENAMETOOLONG = 36;
+inline constexpr int64_t XEN_ENOLCK = 37;
+inline constexpr int64_t XEN_ENOTEMPTY = 39;
+inline constexpr int64_t XEN_EBADMSG = 74;
+inline constexpr int64_t XEN_EILSEQ = 84;
+inline constexpr int64_t XEN_ENOTSOCK = 88;
+inline constexpr int64_t XEN_EMSGSIZE = 90;
+inline constexpr int64_t XEN_EADDRINUSE = 98;
+inline constexpr int64_t XEN_EADDRNOTAVAIL = 99;
+inline constexpr int64_t XEN_ENOBUFS = 105;
+inline constexpr int64_t XEN_EISCONN = 106;
+inline constexpr int64_t XEN_ENOTCONN = 107;
+inline constexpr int64_t XEN_ECONNREFUSED = 111;
+
 }  // namespace xen

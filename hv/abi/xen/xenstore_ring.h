@@ -31,3 +31,23 @@ inline constexpr uint32_t XENSTORE_CONNECTED = 0;
 inline constexpr uint32_t XENSTORE_RECONNECT = 1;
 
 }  // namespace xen::xenstore
+
+// ---- Xen's spellings (public/io/xs_wire.h); see xen.h ----
+namespace xen {
+inline constexpr uint32_t XENSTORE_RING_SIZE = xenstore::kRingSize;
+using XENSTORE_RING_IDX = xenstore::ring_idx;
+constexpr XENSTORE_RING_IDX MASK_XENSTORE_IDX(XENSTORE_RING_IDX idx) { return idx & (XENSTORE_RING_SIZE - 1); }
+// The ring page under Xen's name. (Xen 4.21 appends `uint32_t evtchn_port`
+// at offset 2076, not modelled here.)
+using xenstore_domain_interface = xenstore::domain_interface;
+using xenstore::XENSTORE_SERVER_FEATURE_RECONNECTION;
+using xenstore::XENSTORE_SERVER_FEATURE_ERROR;
+inline constexpr uint32_t XENSTORE_SERVER_FEATURE_WATCHDEPTH = 4;
+inline constexpr uint32_t XENSTORE_SERVER_FEATURE_DOMID_ANY = 8;
+using xenstore::XENSTORE_CONNECTED;
+using xenstore::XENSTORE_RECONNECT;
+using xenstore::XENSTORE_ERROR_NONE;
+using xenstore::XENSTORE_ERROR_COMM;
+using xenstore::XENSTORE_ERROR_RINGIDX;
+using xenstore::XENSTORE_ERROR_PROTO;
+}  // namespace xen

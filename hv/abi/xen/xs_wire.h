@@ -75,3 +75,50 @@ inline constexpr xsd_error xsd_errors[] = {
 static_assert(sizeof(xsd_errors) / sizeof(xsd_errors[0]) == 15);
 
 }  // namespace xen::xenstore
+
+// ---- Xen's spellings (public/io/xs_wire.h); see xen.h ----
+namespace xen {
+// enum xsd_sockmsg_type
+inline constexpr uint32_t XS_CONTROL = xenstore::msg::CONTROL;
+inline constexpr uint32_t XS_DIRECTORY = xenstore::msg::DIRECTORY;
+inline constexpr uint32_t XS_READ = xenstore::msg::READ;
+inline constexpr uint32_t XS_GET_PERMS = xenstore::msg::GET_PERMS;
+inline constexpr uint32_t XS_WATCH = xenstore::msg::WATCH;
+inline constexpr uint32_t XS_UNWATCH = xenstore::msg::UNWATCH;
+inline constexpr uint32_t XS_TRANSACTION_START = xenstore::msg::TRANSACTION_START;
+inline constexpr uint32_t XS_TRANSACTION_END = xenstore::msg::TRANSACTION_END;
+inline constexpr uint32_t XS_INTRODUCE = xenstore::msg::INTRODUCE;
+inline constexpr uint32_t XS_RELEASE = xenstore::msg::RELEASE;
+inline constexpr uint32_t XS_GET_DOMAIN_PATH = xenstore::msg::GET_DOMAIN_PATH;
+inline constexpr uint32_t XS_WRITE = xenstore::msg::WRITE;
+inline constexpr uint32_t XS_MKDIR = xenstore::msg::MKDIR;
+inline constexpr uint32_t XS_RM = xenstore::msg::RM;
+inline constexpr uint32_t XS_SET_PERMS = xenstore::msg::SET_PERMS;
+inline constexpr uint32_t XS_WATCH_EVENT = xenstore::msg::WATCH_EVENT;
+inline constexpr uint32_t XS_ERROR = xenstore::msg::ERROR;
+inline constexpr uint32_t XS_IS_DOMAIN_INTRODUCED = xenstore::msg::IS_DOMAIN_INTRODUCED;
+inline constexpr uint32_t XS_RESUME = xenstore::msg::RESUME;
+inline constexpr uint32_t XS_SET_TARGET = xenstore::msg::SET_TARGET;
+inline constexpr uint32_t XS_RESTRICT = xenstore::msg::RESTRICT;  // removed from Xen's header (4.9)
+inline constexpr uint32_t XS_RESET_WATCHES = xenstore::msg::RESET_WATCHES;
+inline constexpr uint32_t XS_DIRECTORY_PART = xenstore::msg::DIRECTORY_PART;
+inline constexpr uint32_t XS_DEBUG = XS_CONTROL;  // the old name of XS_CONTROL
+// Named in Xen 4.21's header; not served by the project's xenstored.
+inline constexpr uint32_t XS_GET_FEATURE = 23;
+inline constexpr uint32_t XS_SET_FEATURE = 24;
+inline constexpr uint32_t XS_GET_QUOTA = 25;
+inline constexpr uint32_t XS_SET_QUOTA = 26;
+inline constexpr uint32_t XS_TYPE_COUNT = 27;
+inline constexpr uint32_t XS_INVALID = xenstore::msg::INVALID;
+
+using xenstore::XS_WATCH_PATH;
+using xenstore::XS_WATCH_TOKEN;
+using xenstore::XS_WRITE_NONE;
+using xenstore::XS_WRITE_CREATE;
+using xenstore::XS_WRITE_CREATE_EXCL;
+using xenstore::XENSTORE_PAYLOAD_MAX;
+using xenstore::XENSTORE_ABS_PATH_MAX;
+using xenstore::XENSTORE_REL_PATH_MAX;
+using xenstore::xsd_sockmsg;
+using xenstore::xsd_errors;
+}  // namespace xen

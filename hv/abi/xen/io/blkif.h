@@ -58,6 +58,7 @@ static_assert(sizeof(blkif_request_segment) == 8);
 inline constexpr unsigned kSegsPerIndirectFrame = kPageSize / sizeof(blkif_request_segment);
 
 // ---- native (x86_64) layout ----
+// BLKIF_OP_READ/WRITE/WRITE_BARRIER/FLUSH_DISKCACHE: transfer up to 11 segments at <sector_number>.
 struct blkif_request {
   uint8_t operation;
   uint8_t nr_segments;
@@ -70,6 +71,7 @@ struct blkif_request {
 static_assert(sizeof(blkif_request) == 112);
 static_assert(offsetof(blkif_request, id) == 8 && offsetof(blkif_request, seg) == 24);
 
+// BLKIF_OP_DISCARD: drop <nr_sectors> sectors from <sector_number> on.
 struct blkif_request_discard {
   uint8_t operation;
   uint8_t flag;  // BLKIF_DISCARD_SECURE
@@ -81,6 +83,7 @@ struct blkif_request_discard {
 };
 static_assert(offsetof(blkif_request_discard, nr_sectors) == 24);
 
+// BLKIF_OP_INDIRECT: a READ/WRITE whose segments are listed in granted <indirect_grefs> pages.
 struct blkif_request_indirect {
   uint8_t operation;    // BLKIF_OP_INDIRECT
   uint8_t indirect_op;  // READ or WRITE
@@ -96,6 +99,7 @@ struct blkif_request_indirect {
 static_assert(sizeof(blkif_request_indirect) == 64);
 static_assert(offsetof(blkif_request_indirect, handle) == 24 && offsetof(blkif_request_indirect, indirect_grefs) == 28);
 
+// The answer to request <id>: BLKIF_RSP_*.
 struct blkif_response {
   uint64_t id;
   uint8_t operation;
@@ -156,3 +160,33 @@ using FrontRing = xen::ring::FrontRing<blkif_request, blkif_response>;
 inline constexpr unsigned kMaxRingPageOrder = 4;
 
 }  // namespace xen::blkif
+
+// ---- Xen's spellings (public/io/blkif.h); see xen.h ----
+// The names above are already Xen's; these make them visible at xen:: scope
+// like every other header's (the same objects, so no ambiguity with a
+// `using namespace xen::blkif`).
+namespace xen {
+using blkif::blkif_vdev_t;
+using blkif::blkif_sector_t;
+using blkif::BLKIF_OP_READ;
+using blkif::BLKIF_OP_WRITE;
+using blkif::BLKIF_OP_WRITE_BARRIER;
+using blkif::BLKIF_OP_FLUSH_DISKCACHE;
+using blkif::BLKIF_OP_RESERVED_1;
+using blkif::BLKIF_OP_DISCARD;
+using blkif::BLKIF_OP_INDIRECT;
+using blkif::BLKIF_MAX_SEGMENTS_PER_REQUEST;
+using blkif::BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST;
+using blkif::BLKIF_RSP_EOPNOTSUPP;
+using blkif::BLKIF_RSP_ERROR;
+using blkif::BLKIF_RSP_OKAY;
+using blkif::BLKIF_DISCARD_SECURE;
+using blkif::VDISK_CDROM;
+using blkif::VDISK_REMOVABLE;
+using blkif::VDISK_READONLY;
+using blkif::blkif_request_segment;
+using blkif::blkif_request;
+using blkif::blkif_request_discard;
+using blkif::blkif_request_indirect;
+using blkif::blkif_response;
+}  // namespace xen

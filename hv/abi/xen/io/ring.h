@@ -76,6 +76,17 @@ class SharedRing {
   }
 
  protected:
+  // Publishes `now` as the producer index *prod (a push); true if the
+  // consumer's *event index lies in the range just published, i.e. it asked
+  // to be notified.
+  static bool publish(RING_IDX* prod, const RING_IDX* event, RING_IDX now) {
+    const RING_IDX old = *prod;
+    store_idx(prod, now);
+    full_barrier();
+    const RING_IDX ev = load_idx(event);
+    return RING_IDX(now - ev) < RING_IDX(now - old);
+  }
+
   sring_header* hdr_ = nullptr;
   Entry* ring_ = nullptr;
   uint32_t size_ = 0;
@@ -98,13 +109,7 @@ class FrontRing : public SharedRing<Req, Rsp> {
   Req& next_request() { return this->slot(req_prod_pvt).req; }
 
   // RING_PUSH_REQUESTS_AND_CHECK_NOTIFY.
-  bool push_requests() {
-    const RING_IDX old = this->hdr_->req_prod, now = req_prod_pvt;
-    store_idx(&this->hdr_->req_prod, now);
-    full_barrier();
-    const RING_IDX ev = load_idx(&this->hdr_->req_event);
-    return RING_IDX(now - ev) < RING_IDX(now - old);
-  }
+  bool push_requests() { return this->publish(&this->hdr_->req_prod, &this->hdr_->req_event, req_prod_pvt); }
   bool has_unconsumed_responses() const { return load_idx(&this->hdr_->rsp_prod) != rsp_cons; }
   // RING_FINAL_CHECK_FOR_RESPONSES: arms rsp_event before going idle.
   bool final_check_for_responses() {
@@ -174,13 +179,12 @@ class BackRing : public SharedRing<Req, Rsp> {
   }
   Rsp& next_response() { return this->slot(rsp_prod_pvt).rsp; }
   // RING_PUSH_RESPONSES_AND_CHECK_NOTIFY.
-  bool push_responses() {
-    const RING_IDX old = this->hdr_->rsp_prod, now = rsp_prod_pvt;
-    store_idx(&this->hdr_->rsp_prod, now);
-    full_barrier();
-    const RING_IDX ev = load_idx(&this->hdr_->rsp_event);
-    return RING_IDX(now - ev) < RING_IDX(now - old);
-  }
+  bool push_responses() { return this->publish(&this->hdr_->rsp_prod, &this->hdr_->rsp_event, rsp_prod_pvt); }
 };
 
 }  // namespace xen::ring
+
+// ---- Xen's spellings (public/io/ring.h); see xen.h ----
+namespace xen {
+using ring::RING_IDX;
+}  // namespace xen

@@ -33,3 +33,17 @@ inline const char* state_name(uint32_t s) {
 }
 
 }  // namespace xen::xenbus
+
+// ---- Xen's spellings (public/io/xenbus.h, enum xenbus_state); see xen.h ----
+namespace xen {
+using XenbusState = xenbus::State;
+inline constexpr XenbusState XenbusStateUnknown = xenbus::Unknown;
+inline constexpr XenbusState XenbusStateInitialising = xenbus::Initialising;
+inline constexpr XenbusState XenbusStateInitWait = xenbus::InitWait;
+inline constexpr XenbusState XenbusStateInitialised = xenbus::Initialised;
+inline constexpr XenbusState XenbusStateConnected = xenbus::Connected;
+inline constexpr XenbusState XenbusStateClosing = xenbus::Closing;
+inline constexpr XenbusState XenbusStateClosed = xenbus::Closed;
+inline constexpr XenbusState XenbusStateReconfiguring = xenbus::Reconfiguring;
+inline constexpr XenbusState XenbusStateReconfigured = xenbus::Reconfigured;
+}  // namespace xen
