@@ -123,10 +123,7 @@ int create(const Args& args, const Context& ctx) {
 
 int list(const Args& args, const Context& ctx) {
   bool json = false;
-  std::string error;
-  const Args rest = pv::pvctl::parse_options(args, {{"json", no_argument, nullptr, 'j'}},
-                                             [&](int, const char*) { json = true; }, error);
-  if (!error.empty() || !rest.empty()) return usage_error("list takes only --json");
+  if (!pv::pvctl::parse_json_flag(args, json)) return usage_error("list takes only --json");
   A::Request req;
   req.mutable_list();
   A::Reply reply;

@@ -131,4 +131,12 @@ std::vector<std::string> parse_options(const std::vector<std::string>& args, con
   return {words.begin() + optind, words.end()};
 }
 
+bool parse_json_flag(const std::vector<std::string>& args, bool& json) {
+  std::string error;
+  json = false;
+  const auto rest = parse_options(args, {{"json", no_argument, nullptr, 'j'}}, [&](int, const char*) { json = true; },
+                                  error);
+  return error.empty() && rest.empty();
+}
+
 }  // namespace pv::pvctl

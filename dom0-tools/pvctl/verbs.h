@@ -52,4 +52,7 @@ int dispatch(const VerbSet& set, const std::vector<std::string>& args, const Con
 std::vector<std::string> parse_options(const std::vector<std::string>& args, const std::vector<option>& options,
                                        const std::function<void(int, const char*)>& on_option, std::string& error);
 
+// The words of a listing verb: `--json` or nothing. False for anything else.
+bool parse_json_flag(const std::vector<std::string>& args, bool& json);
+
 }  // namespace pv::pvctl
