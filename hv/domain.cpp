@@ -57,6 +57,7 @@ Domain::Domain(DomainOptions cfg)
       serial_(console_out_),
       vcpu_info_registered_(cfg_.vcpus, false),
       trace_(std::getenv("PV_HV_TRACE") ? std::atoi(std::getenv("PV_HV_TRACE")) : 0) {
+  if (trace_) log::set_level(log::Level::kDebug);  // trace lines are debug lines
   if (cfg_.vcpus == 0 || cfg_.vcpus > static_cast<uint32_t>(kvm_.check(KVM_CAP_MAX_VCPUS)))
     throw UserError("--vcpus must be between 1 and " + std::to_string(kvm_.check(KVM_CAP_MAX_VCPUS)));
   if (cfg_.vcpus > xen::XEN_LEGACY_MAX_VCPUS)

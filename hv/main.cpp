@@ -3,8 +3,10 @@
 //   pv-hv --kernel FILE [--initrd FILE] [--cmdline STR] [--memory 64M]
 //         [--vcpus N] [--name NAME] [--domid N] [--hypercall-transport auto|port-io|kvm-xen]
 //
-// The guest console goes to stdout; pv-hv's own messages to stderr. The exit
+// Every option takes its value as "--opt value" or "--opt=value". The
+// guest console goes to stdout; pv-hv's own messages to stderr. The exit
 // status tells how the domain ended (see ExitStatus in domain.h).
+#include <getopt.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -15,6 +17,7 @@
 
 #include "domain.h"
 #include "pv/error.h"
+#include "pv/log.h"
 
 namespace {
 
@@ -74,56 +77,81 @@ void write_status_file(const std::string& path, pv::ExitStatus status) {
   const std::string tmp = path + ".tmp";
   FILE* f = std::fopen(tmp.c_str(), "w");
   if (!f) {
-    std::fprintf(stderr, "pv-hv: cannot write %s: %s\n", tmp.c_str(), std::strerror(errno));
+    pv::log::error("cannot write " + tmp + ": " + std::strerror(errno));
     return;
   }
   std::fprintf(f, "%d %s\n", static_cast<int>(status), pv::exit_status_name(status));
   const bool ok = std::fflush(f) == 0 && fsync(fileno(f)) == 0;
   std::fclose(f);
   if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0)
-    std::fprintf(stderr, "pv-hv: cannot write %s: %s\n", path.c_str(), std::strerror(errno));
+    pv::log::error("cannot write " + path + ": " + std::strerror(errno));
+}
+
+struct Options {
+  pv::DomainOptions cfg;
+  std::string status_file;
+};
+
+// Fills `o` from the command line ("--opt value" and "--opt=value" alike);
+// false after --help. Throws UserError for a bad option or value.
+bool parse_options(int argc, char** argv, Options& o) {
+  enum { kKernel = 1, kInitrd, kCmdline, kMemory, kVcpus, kName, kDomid, kTransport, kStatusFile, kXenstoreSocket,
+         kConsoleSocket, kBackendSocket };
+  const option options[] = {{"kernel", required_argument, nullptr, kKernel},
+                            {"initrd", required_argument, nullptr, kInitrd},
+                            {"cmdline", required_argument, nullptr, kCmdline},
+                            {"memory", required_argument, nullptr, kMemory},
+                            {"vcpus", required_argument, nullptr, kVcpus},
+                            {"name", required_argument, nullptr, kName},
+                            {"domid", required_argument, nullptr, kDomid},
+                            {"hypercall-transport", required_argument, nullptr, kTransport},
+                            {"status-file", required_argument, nullptr, kStatusFile},
+                            {"xenstore-socket", required_argument, nullptr, kXenstoreSocket},
+                            {"console-socket", required_argument, nullptr, kConsoleSocket},
+                            {"backend-socket", required_argument, nullptr, kBackendSocket},
+                            {"help", no_argument, nullptr, 'h'},
+                            {}};
+  pv::DomainOptions& cfg = o.cfg;
+  bool have_kernel = false;
+  opterr = 0;  // the messages are ours
+  for (int c; (c = getopt_long(argc, argv, "+:h", options, nullptr)) != -1;) {
+    const std::string word = argv[optind - 1], name = word.substr(0, word.find('='));
+    const std::string value = optarg ? optarg : "";
+    switch (c) {
+      case kKernel: cfg.boot.kernel_path = value, have_kernel = true; break;
+      case kInitrd: cfg.boot.initrd_path = value; break;
+      case kCmdline: cfg.boot.cmdline = value; break;
+      case kMemory: cfg.memory_bytes = parse_size(value); break;
+      case kVcpus: cfg.vcpus = static_cast<uint32_t>(parse_uint("--vcpus", value, 1024)); break;
+      case kName: cfg.name = value; break;
+      case kDomid:
+        cfg.domid = static_cast<xen::domid_t>(parse_uint("--domid", value, xen::DOMID_FIRST_RESERVED - 1));
+        break;
+      case kTransport: cfg.transport = pv::parse_transport(value); break;
+      case kStatusFile: o.status_file = value; break;
+      case kXenstoreSocket: cfg.xenstore_socket = value; break;
+      case kConsoleSocket: cfg.console_socket = value; break;
+      case kBackendSocket: cfg.backend_socket = value; break;
+      case 'h': return usage(stdout), false;
+      case ':': throw UserError(name + " needs a value");
+      default: throw UserError("unknown option " + name + " (see --help)");
+    }
+  }
+  if (optind < argc) throw UserError("unexpected argument '" + std::string(argv[optind]) + "'");
+  if (!have_kernel) throw UserError("--kernel is required (see --help)");
+  if (cfg.domid == 0) throw UserError("--domid: 0 is dom0, the host");
+  return true;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  pv::DomainOptions cfg;
-  bool have_kernel = false;
-  std::string status_file;
+  pv::log::init("pv-hv");
+  Options o;
   try {
-    for (int i = 1; i < argc; i++) {
-      std::string a = argv[i];
-      if (a == "-h" || a == "--help") {
-        usage(stdout);
-        return 0;
-      }
-      std::string value;
-      auto eq = a.find('=');
-      if (a.rfind("--", 0) == 0 && eq != std::string::npos) {
-        value = a.substr(eq + 1);
-        a = a.substr(0, eq);
-      } else if (a.rfind("--", 0) == 0) {
-        if (i + 1 >= argc) throw UserError(a + " needs a value");
-        value = argv[++i];
-      } else {
-        throw UserError("unexpected argument '" + a + "'");
-      }
-      if (a == "--kernel") cfg.boot.kernel_path = value, have_kernel = true;
-      else if (a == "--initrd") cfg.boot.initrd_path = value;
-      else if (a == "--cmdline") cfg.boot.cmdline = value;
-      else if (a == "--memory") cfg.memory_bytes = parse_size(value);
-      else if (a == "--vcpus") cfg.vcpus = static_cast<uint32_t>(parse_uint(a, value, 1024));
-      else if (a == "--name") cfg.name = value;
-      else if (a == "--domid") cfg.domid = static_cast<xen::domid_t>(parse_uint(a, value, xen::DOMID_FIRST_RESERVED - 1));
-      else if (a == "--hypercall-transport") cfg.transport = pv::parse_transport(value);
-      else if (a == "--status-file") status_file = value;
-      else if (a == "--xenstore-socket") cfg.xenstore_socket = value;
-      else if (a == "--console-socket") cfg.console_socket = value;
-      else if (a == "--backend-socket") cfg.backend_socket = value;
-      else throw UserError("unknown option " + a + " (see --help)");
-    }
-    if (!have_kernel) throw UserError("--kernel is required (see --help)");
-    if (cfg.domid == 0) throw UserError("--domid: 0 is dom0, the host");
+    if (!parse_options(argc, argv, o)) return 0;
+    const pv::DomainOptions& cfg = o.cfg;
+    const std::string& status_file = o.status_file;
 
     // Kicks (SIGUSR1) reach vCPU threads only inside KVM_RUN; SIGUSR2,
     // SIGINT and SIGTERM are taken with sigwait() by the main thread.
@@ -138,12 +166,12 @@ int main(int argc, char** argv) {
 
     pv::Domain dom(cfg);
     const auto status = dom.run();
-    std::fprintf(stderr, "pv-hv: %s\n", dom.stats().summary().c_str());
+    pv::log::info(dom.stats().summary());
     if (!status_file.empty()) write_status_file(status_file, status);
     return static_cast<int>(status);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "pv-hv: %s\n", e.what());
-    if (!status_file.empty()) write_status_file(status_file, pv::ExitStatus::kError);
+    pv::log::error(e.what());
+    if (!o.status_file.empty()) write_status_file(o.status_file, pv::ExitStatus::kError);
     return static_cast<int>(pv::ExitStatus::kError);
   }
 }

@@ -21,6 +21,8 @@ PACKAGES=(
   dnsmasq-base                        # pvd's networks: DHCP and DNS, one dnsmasq per network
   nftables                            # network tests (and troubleshooting): nft list ruleset
   busybox                             # network tests: udhcpc, the DHCP client of a test guest
+  nlohmann-json3-dev                  # pvctl --json output
+  uuid-dev                            # pvd: domain UUIDs (libuuid)
 )
 
 missing=()

@@ -1,32 +1,46 @@
 // A blocking client of pvd's admin socket (used by pvctl and tests).
 #pragma once
+#include <stdexcept>
 #include <string>
 #include <utility>
 
 #include "admin.pb.h"
+#include "pv/unique_fd.h"
 
 namespace pv::admin {
 
+// Why a call got no reply. The kind tells "pvd is not there" (the caller
+// may say how to point at it) from "pvd went away or answered nonsense".
+class AdminError : public std::runtime_error {
+ public:
+  enum class Kind {
+    kUnreachable,  // no connection: bad socket path, nothing listening
+    kProtocol,     // connected, but no usable reply came back
+  };
+  AdminError(Kind kind, const std::string& what) : std::runtime_error(what), kind_(kind) {}
+  Kind kind() const { return kind_; }
+
+ private:
+  Kind kind_;
+};
+
 class AdminClient {
  public:
-  // Connects to pvd's socket; throws std::runtime_error with a message
-  // that says what to check when pvd is not there.
+  // Connects to pvd's socket; throws AdminError (kUnreachable) naming the
+  // socket and the system's reason when pvd is not there.
   explicit AdminClient(const std::string& socket_path);
-  ~AdminClient();
-  AdminClient(const AdminClient&) = delete;
-  AdminClient& operator=(const AdminClient&) = delete;
 
-  // Sends one request (api_version is filled in) and waits for its reply.
+  // Sends one request (api_version is filled in) and waits for its reply;
+  // throws AdminError (kProtocol) when none comes.
   Reply call(Request req);
 
   // After a console request: the connection is a raw byte stream; these are
   // its fd and the bytes that already arrived behind the reply.
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
   std::string take_buffered() { return std::exchange(inbuf_, {}); }
 
  private:
-  int fd_ = -1;
-  std::string socket_path_;
+  UniqueFd fd_;
   std::string inbuf_;
 };
 

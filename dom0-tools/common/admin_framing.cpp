@@ -1,39 +1,43 @@
 #include "admin_framing.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/util/delimited_message_util.h>
+
+#include <algorithm>
+
 namespace pv::admin {
 
-void append_frame(std::string& out, std::string_view payload) {
-  uint64_t n = payload.size();
-  do {
-    uint8_t byte = n & 0x7f;
-    n >>= 7;
-    if (n) byte |= 0x80;
-    out.push_back(static_cast<char>(byte));
-  } while (n);
-  out.append(payload);
+namespace pbio = google::protobuf::io;
+
+// A length longer than a 32-bit varint (5 bytes) is not a frame length.
+constexpr size_t kMaxLengthBytes = 5;
+
+void append_frame(std::string& out, const google::protobuf::MessageLite& message) {
+  pbio::StringOutputStream stream(&out);
+  pbio::CodedOutputStream coded(&stream);
+  google::protobuf::util::SerializeDelimitedToCodedStream(message, &coded);
 }
 
 FrameParse parse_frame(std::string_view buf) {
   FrameParse r;
+  const size_t window = std::min(buf.size(), kMaxLengthBytes);
+  pbio::CodedInputStream in(reinterpret_cast<const uint8_t*>(buf.data()), static_cast<int>(window));
   uint64_t len = 0;
-  size_t i = 0;
-  for (;; i++) {
-    if (i == buf.size()) return r;  // the length itself is incomplete
-    if (i == 5) {
-      r.status = FrameParse::kBad;
-      r.error = "frame length is not a valid varint";
-      return r;
-    }
-    const auto byte = static_cast<uint8_t>(buf[i]);
-    len |= uint64_t{byte & 0x7fu} << (7 * i);
-    if (!(byte & 0x80)) break;
+  if (!in.ReadVarint64(&len)) {
+    // Within five bytes only a length that is not complete yet fails;
+    // five bytes that all continue are not a 32-bit varint.
+    if (window < kMaxLengthBytes) return r;
+    r.status = FrameParse::kBad;
+    r.error = "frame length is not a valid varint";
+    return r;
   }
   if (len > kMaxFrameBytes) {
     r.status = FrameParse::kBad;
     r.error = "frame of " + std::to_string(len) + " bytes exceeds the " + std::to_string(kMaxFrameBytes) + "-byte limit";
     return r;
   }
-  const size_t header = i + 1;
+  const auto header = static_cast<size_t>(in.CurrentPosition());
   if (buf.size() - header < len) return r;
   r.status = FrameParse::kFrame;
   r.payload = buf.substr(header, len);

@@ -1,9 +1,13 @@
 // Frames of the pvd admin protocol: a protobuf varint length, then that
-// many bytes of one message (proto/admin.proto). Shared by pvd and pvctl.
+// many bytes of one message (proto/admin.proto) -- protobuf's own
+// length-delimited format, written and read with its library
+// (google/protobuf/util/delimited_message_util.h, io/coded_stream.h).
+// Shared by pvd and pvctl.
 #pragma once
+#include <google/protobuf/message_lite.h>
+
 #include <cstddef>
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -12,8 +16,8 @@ namespace pv::admin {
 inline constexpr uint32_t kApiVersion = 1;
 inline constexpr size_t kMaxFrameBytes = 1 << 20;
 
-// Appends one frame holding `payload` to `out`.
-void append_frame(std::string& out, std::string_view payload);
+// Appends `message` as one frame to `out`.
+void append_frame(std::string& out, const google::protobuf::MessageLite& message);
 
 struct FrameParse {
   enum Status { kNeedMore, kFrame, kBad } status = kNeedMore;

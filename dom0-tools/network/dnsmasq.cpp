@@ -13,9 +13,9 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <iostream>
 #include <sstream>
 
+#include "pv/log.h"
 #include "network/network_error.h"
 #include "pv/files.h"
 #include "pv/unique_fd.h"
@@ -60,8 +60,8 @@ bool reachable_by_others(const std::string& dir) {
 
 std::string user_for(const std::string& dir) {
   if (!reachable_by_others(dir)) {
-    std::cerr << "pvd: " << dir << " is not searchable by other users; dnsmasq keeps root privileges so it can "
-              << "re-read its hosts file (chmod o+x the state directory's parents to avoid this)\n";
+    log::warning(dir + " is not searchable by other users; dnsmasq keeps root privileges so it can "
+                 "re-read its hosts file (chmod o+x the state directory's parents to avoid this)");
     return "root";
   }
   return ::getpwnam("dnsmasq") ? "dnsmasq" : "nobody";
@@ -250,8 +250,7 @@ void Dnsmasq::drop_process() {
 }
 
 void Dnsmasq::exited() {
-  std::cerr << "pvd: network '" << spec_.name << "': dnsmasq (pid " << pid_ << ") exited; see " << files_.log
-            << "\n";
+  log::warning("network '" + spec_.name + "': dnsmasq (pid " + std::to_string(pid_) + ") exited; see " + files_.log);
   drop_process();
   schedule_restart();
 }
@@ -261,8 +260,8 @@ void Dnsmasq::schedule_restart() {
   const auto now = Clock::now();
   while (!restarts_.empty() && now - restarts_.front() > 60s) restarts_.pop_front();
   if (restarts_.size() >= kMaxRestartsPerMinute) {
-    std::cerr << "pvd: network '" << spec_.name << "': dnsmasq keeps dying; not restarting it (see " << files_.log
-              << "; destroy and create the network to try again)\n";
+    log::error("network '" + spec_.name + "': dnsmasq keeps dying; not restarting it (see " + files_.log +
+               "; destroy and create the network to try again)");
     return;
   }
   restarts_.push_back(now);
@@ -272,9 +271,9 @@ void Dnsmasq::schedule_restart() {
     if (ec || alive.expired() || stopped_ || pid_) return;
     try {
       spawn();
-      std::cerr << "pvd: network '" << spec_.name << "': dnsmasq restarted (pid " << pid_ << ")\n";
+      log::info("network '" + spec_.name + "': dnsmasq restarted (pid " + std::to_string(pid_) + ")");
     } catch (const std::exception& e) {
-      std::cerr << "pvd: " << e.what() << "\n";
+      log::error(e.what());
       schedule_restart();
     }
   });

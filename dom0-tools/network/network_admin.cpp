@@ -19,6 +19,13 @@ admin::ErrorCode code_of(NetworkError::Kind kind) {
   return admin::ERROR_INTERNAL;
 }
 
+admin::Reply error(admin::ErrorCode code, const std::string& message) {
+  admin::Reply reply;
+  reply.set_error(code);
+  reply.set_message(message);
+  return reply;
+}
+
 admin::Reply create(NetworkManager& networks, const admin::NetworkCreateRequest& c) {
   NetworkRequest req{c.name(), from_proto(c.mode()), c.subnet(), c.bridge(), {c.forwards().begin(), c.forwards().end()}};
   admin::Reply reply;
@@ -35,28 +42,21 @@ admin::Reply list(const NetworkManager& networks) {
 
 }  // namespace
 
-std::optional<admin::Reply> handle_network_request(NetworkManager& networks, const admin::Request& req) {
-  if (!req.has_network_create() && !req.has_network_list() && !req.has_network_destroy()) return std::nullopt;
+admin::Reply handle_network_request(NetworkManager& networks, const admin::Request& req) {
   try {
-    if (req.has_network_create()) return create(networks, req.network_create());
-    if (req.has_network_list()) return list(networks);
-    networks.destroy(req.network_destroy().name());
-    return admin::Reply{};
+    switch (req.op_case()) {
+      case admin::Request::kNetworkCreate: return create(networks, req.network_create());
+      case admin::Request::kNetworkList: return list(networks);
+      case admin::Request::kNetworkDestroy: networks.destroy(req.network_destroy().name()); return admin::Reply{};
+      default: break;  // pvd routes nothing else here
+    }
+    return error(admin::ERROR_BAD_REQUEST, "not a network request");
   } catch (const NetworkError& e) {
-    admin::Reply reply;
-    reply.set_error(code_of(e.kind()));
-    reply.set_message(e.what());
-    return reply;
+    return error(code_of(e.kind()), e.what());
   } catch (const SystemError& e) {  // the kernel refused (rtnetlink)
-    admin::Reply reply;
-    reply.set_error(code_of(NetworkError::Kind::kSystem));
-    reply.set_message(e.what());
-    return reply;
+    return error(code_of(NetworkError::Kind::kSystem), e.what());
   } catch (const std::exception& e) {
-    admin::Reply reply;
-    reply.set_error(admin::ERROR_INTERNAL);
-    reply.set_message(std::string("network request failed: ") + e.what());
-    return reply;
+    return error(admin::ERROR_INTERNAL, std::string("network request failed: ") + e.what());
   }
 }
 

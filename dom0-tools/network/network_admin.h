@@ -1,8 +1,7 @@
 // The admin API's network requests (network_create, network_list,
 // network_destroy), answered by a NetworkManager. pvd's admin server
-// hands every request here first.
+// routes those kinds here.
 #pragma once
-#include <optional>
 
 #include "admin.pb.h"
 
@@ -10,7 +9,8 @@ namespace pv::net {
 
 class NetworkManager;
 
-// The reply to a network request, or nullopt when `req` is not one.
-std::optional<admin::Reply> handle_network_request(NetworkManager& networks, const admin::Request& req);
+// The reply to a network request: the network, the list, or the error
+// (its code from NetworkError's kind, its message for people).
+admin::Reply handle_network_request(NetworkManager& networks, const admin::Request& req);
 
 }  // namespace pv::net

@@ -8,9 +8,9 @@
 #include <cstring>
 #include <ctime>
 #include <functional>
-#include <iostream>
 
 #include "config/vif_spec.h"
+#include "pv/log.h"
 #include "network/network_error.h"
 #include "network/nft_rules.h"
 #include "pv/error.h"
@@ -67,7 +67,7 @@ class NetworkManager::Undo {
       try {
         (*it)();
       } catch (const std::exception& e) {
-        std::cerr << "pvd: while undoing a failed network create: " << e.what() << "\n";
+        log::error(std::string("while undoing a failed network create: ") + e.what());
       }
     }
   }
@@ -241,17 +241,17 @@ void NetworkManager::restore() {
       n->spec = make_spec(request_of(rec));
       n->rec = rec;
     } catch (const std::exception& e) {
-      std::cerr << "pvd: ignoring the record of network '" << rec.name() << "': " << e.what() << "\n";
+      log::warning("ignoring the record of network '" + rec.name() + "': " + e.what());
       continue;
     }
     try {
       Netlink nl;
       if (n->spec.mode == Mode::kBridge && !nl.link_exists(n->spec.bridge))
-        std::cerr << "pvd: network '" << rec.name() << "': bridge " << n->spec.bridge << " does not exist (any more)\n";
+        log::warning("network '" + rec.name() + "': bridge " + n->spec.bridge + " does not exist (any more)");
       bring_up(*n, nl, nullptr);
     } catch (const std::exception& e) {
-      std::cerr << "pvd: network '" << rec.name() << "' could not be brought back: " << e.what()
-                << " (pvctl network destroy it and create it again)\n";
+      log::error("network '" + rec.name() + "' could not be brought back: " + e.what() +
+                 " (pvctl network destroy it and create it again)");
     }
     const std::string name = rec.name();
     networks_.emplace(name, std::move(n));

@@ -5,8 +5,8 @@
 
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 
+#include "pv/log.h"
 #include "network/network_error.h"
 #include "pv/files.h"
 
@@ -34,7 +34,7 @@ std::vector<network::NetworkRecord> NetworkStore::load_all() const {
     std::ifstream f(entry.path(), std::ios::binary);
     network::NetworkRecord rec;
     if (!rec.ParseFromIstream(&f) || rec.name() + ".rec" != entry.path().filename().string()) {
-      std::cerr << "pvd: ignoring unreadable network record " << entry.path() << "\n";
+      log::warning("ignoring unreadable network record \"" + entry.path().string() + "\"");
       continue;
     }
     out.push_back(std::move(rec));

@@ -1,7 +1,6 @@
 #include "network_cmd.h"
 
 #include <cstdio>
-#include <iostream>
 #include <memory>
 
 #include "admin_client.h"
@@ -12,20 +11,10 @@ namespace pv::pvctl {
 namespace {
 
 namespace A = pv::admin;
-
-constexpr const char* kUsage =
-    "usage: pvctl network VERB [ARGS]\n"
-    "  create NAME --mode host-only|nat|bridge [--subnet CIDR] [--bridge NAME]\n"
-    "              [--forward PROTO:HOSTPORT:GUESTIP:GUESTPORT]...\n"
-    "                     host-only, nat: a new bridge (default pvbr-NAME) with the subnet's\n"
-    "                     first address, DHCP and DNS; nat also reaches out through the host,\n"
-    "                     and --forward (tcp or udp) opens a host port to a guest.\n"
-    "                     bridge: an existing bridge (--bridge), only recorded.\n"
-    "  list [--json]      the networks\n"
-    "  destroy NAME       remove a network and everything pvd made for it\n";
+using Args = std::vector<std::string>;
 
 int usage_error(const std::string& message) {
-  std::cerr << "pvctl: network " << message << " (see pvctl network --help)\n";
+  std::fprintf(stderr, "pvctl: network %s (see pvctl network --help)\n", message.c_str());
   return 2;
 }
 
@@ -38,8 +27,6 @@ const char* mode_word(A::NetworkMode m) {
   }
 }
 
-std::string json_string(const std::string& s) { return "\"" + pv::pvctl::json_escape(s) + "\""; }
-
 std::string joined(const google::protobuf::RepeatedPtrField<std::string>& items, const char* sep) {
   std::string out;
   for (const auto& i : items) out += (out.empty() ? "" : sep) + i;
@@ -48,18 +35,17 @@ std::string joined(const google::protobuf::RepeatedPtrField<std::string>& items,
 
 void print_list(const A::NetworkList& l, bool json) {
   if (json) {
-    std::cout << "[";
-    for (int i = 0; i < l.networks_size(); i++) {
-      const auto& n = l.networks(i);
-      std::string forwards;
-      for (const auto& f : n.forwards()) forwards += (forwards.empty() ? "" : ", ") + json_string(f);
-      std::cout << (i ? ",\n " : "\n ") << "{\"name\": " << json_string(n.name()) << ", \"mode\": \""
-                << mode_word(n.mode()) << "\", \"bridge\": " << json_string(n.bridge())
-                << ", \"subnet\": " << json_string(n.subnet()) << ", \"host_address\": "
-                << json_string(n.host_address()) << ", \"dhcp_range\": " << json_string(n.dhcp_range())
-                << ", \"dnsmasq_pid\": " << n.dnsmasq_pid() << ", \"forwards\": [" << forwards << "]}";
-    }
-    std::cout << (l.networks_size() ? "\n]\n" : "]\n");
+    std::vector<Json> rows;
+    for (const auto& n : l.networks())
+      rows.push_back({{"name", n.name()},
+                      {"mode", mode_word(n.mode())},
+                      {"bridge", n.bridge()},
+                      {"subnet", n.subnet()},
+                      {"host_address", n.host_address()},
+                      {"dhcp_range", n.dhcp_range()},
+                      {"dnsmasq_pid", n.dnsmasq_pid()},
+                      {"forwards", Json(std::vector<std::string>(n.forwards().begin(), n.forwards().end()))}});
+    std::fputs(json_list(rows).c_str(), stdout);
     return;
   }
   std::printf("%-20s %-9s %-15s %-18s %-27s %7s  %s\n", "Name", "Mode", "Bridge", "Subnet", "DHCP", "dnsmasq",
@@ -73,63 +59,86 @@ void print_list(const A::NetworkList& l, bool json) {
 }
 
 // Fills `req` from the words after "create"; "" or a usage error.
-std::string parse_create(const std::vector<std::string>& args, A::NetworkCreateRequest* req) {
-  if (args.size() < 2 || args[1].rfind("--", 0) == 0) return "create takes a NAME first";
-  req->set_name(args[1]);
+std::string parse_create(const Args& args, A::NetworkCreateRequest* req) {
+  if (args.empty() || args[0].rfind("--", 0) == 0) return "create takes a NAME first";
+  req->set_name(args[0]);
+  enum { kMode = 'm', kSubnet = 's', kBridge = 'b', kForward = 'f' };
+  std::string mode_error;
   bool mode_given = false;
-  for (size_t i = 2; i < args.size(); i++) {
-    const std::string& opt = args[i];
-    if (opt != "--mode" && opt != "--subnet" && opt != "--bridge" && opt != "--forward")
-      return "create: unknown option '" + opt + "'";
-    if (i + 1 >= args.size()) return "create: " + opt + " needs a value";
-    const std::string& value = args[++i];
-    if (opt == "--mode") {
-      if (value == "host-only") req->set_mode(A::HOST_ONLY);
-      else if (value == "nat") req->set_mode(A::NAT);
-      else if (value == "bridge") req->set_mode(A::BRIDGE);
-      else return "create: unknown mode '" + value + "' (host-only, nat or bridge)";
-      mode_given = true;
-    } else if (opt == "--subnet") req->set_subnet(value);
-    else if (opt == "--bridge") req->set_bridge(value);
-    else req->add_forwards(value);
-  }
+  auto on_option = [&](int opt, const char* value) {
+    if (opt == kSubnet) return req->set_subnet(value);
+    if (opt == kBridge) return req->set_bridge(value);
+    if (opt == kForward) return req->add_forwards(value);
+    const std::string mode = value;
+    if (mode == "host-only") req->set_mode(A::HOST_ONLY);
+    else if (mode == "nat") req->set_mode(A::NAT);
+    else if (mode == "bridge") req->set_mode(A::BRIDGE);
+    else if (mode_error.empty()) mode_error = "create: unknown mode '" + mode + "' (host-only, nat or bridge)";
+    mode_given = true;
+  };
+  std::string error;
+  const Args rest = parse_options({args.begin() + 1, args.end()},
+                                  {{"mode", required_argument, nullptr, kMode},
+                                   {"subnet", required_argument, nullptr, kSubnet},
+                                   {"bridge", required_argument, nullptr, kBridge},
+                                   {"forward", required_argument, nullptr, kForward}},
+                                  on_option, error);
+  if (!mode_error.empty()) return mode_error;
+  if (!error.empty()) return "create: " + error;
+  if (!rest.empty()) return "create: unexpected argument '" + rest[0] + "'";
   if (!mode_given) return "create needs --mode host-only, nat or bridge";
   return "";
 }
 
-}  // namespace
-
-int run_network(const std::vector<std::string>& args, const std::string& socket) {
-  if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-    std::fputs(kUsage, args.empty() ? stderr : stdout);
-    return args.empty() ? 2 : 0;
-  }
-  const std::string& verb = args[0];
-  A::Request req;
-  bool json = false;
-  if (verb == "create") {
-    if (std::string err = parse_create(args, req.mutable_network_create()); !err.empty()) return usage_error(err);
-  } else if (verb == "list") {
-    if (args.size() > 2 || (args.size() == 2 && args[1] != "--json")) return usage_error("list takes only --json");
-    json = args.size() == 2;
-    req.mutable_network_list();
-  } else if (verb == "destroy") {
-    if (args.size() != 2) return usage_error("destroy takes one NAME");
-    req.mutable_network_destroy()->set_name(args[1]);
-  } else {
-    return usage_error("has no verb '" + verb + "'");
-  }
-
-  A::Reply reply;
+int call(const Context& ctx, const A::Request& req, A::Reply& reply) {
   std::unique_ptr<A::AdminClient> client;
-  if (const int rc = pv::pvctl::call_pvd(socket, req, client, reply)) return rc;
-  if (verb == "list") print_list(reply.networks(), json);
-  else if (verb == "create") {
-    const auto& n = reply.network();
-    std::printf("created network %s (%s, bridge %s%s%s)\n", n.name().c_str(), mode_word(n.mode()), n.bridge().c_str(),
-                n.subnet().empty() ? "" : ", ", n.subnet().c_str());
-  }
+  return call_pvd(ctx.socket, req, client, reply);
+}
+
+int create(const Args& args, const Context& ctx) {
+  A::Request req;
+  if (std::string err = parse_create(args, req.mutable_network_create()); !err.empty()) return usage_error(err);
+  A::Reply reply;
+  if (const int rc = call(ctx, req, reply)) return rc;
+  const auto& n = reply.network();
+  std::printf("created network %s (%s, bridge %s%s%s)\n", n.name().c_str(), mode_word(n.mode()), n.bridge().c_str(),
+              n.subnet().empty() ? "" : ", ", n.subnet().c_str());
   return 0;
 }
+
+int list(const Args& args, const Context& ctx) {
+  bool json = false;
+  if (!parse_json_flag(args, json)) return usage_error("list takes only --json");
+  A::Request req;
+  req.mutable_network_list();
+  A::Reply reply;
+  if (const int rc = call(ctx, req, reply)) return rc;
+  print_list(reply.networks(), json);
+  return 0;
+}
+
+int destroy(const Args& args, const Context& ctx) {
+  if (args.size() != 1) return usage_error("destroy takes one NAME");
+  A::Request req;
+  req.mutable_network_destroy()->set_name(args[0]);
+  A::Reply reply;
+  return call(ctx, req, reply);
+}
+
+constexpr Verb kVerbs[] = {
+    {"create", create,
+     "create NAME --mode host-only|nat|bridge [--subnet CIDR] [--bridge NAME]\n"
+     "              [--forward PROTO:HOSTPORT:GUESTIP:GUESTPORT]...",
+     "host-only, nat: a new bridge (default pvbr-NAME) with the subnet's\n"
+     "first address, DHCP and DNS; nat also reaches out through the host,\n"
+     "and --forward (tcp or udp) opens a host port to a guest.\n"
+     "bridge: an existing bridge (--bridge), only recorded."},
+    {"list", list, "list [--json]", "the networks"},
+    {"destroy", destroy, "destroy NAME", "remove a network and everything pvd made for it"},
+};
+
+}  // namespace
+
+const VerbSet kNetworkVerbs = {"network", kVerbs, ""};
 
 }  // namespace pv::pvctl

@@ -5,13 +5,12 @@
 //   pvctl network list [--json]
 //   pvctl network destroy NAME
 #pragma once
-#include <string>
-#include <vector>
+#include "verbs.h"
 
 namespace pv::pvctl {
 
-// `args` follow the word "network". Returns pvctl's exit status (0 done,
-// 1 pvd refused, 2 usage, 3 pvd unreachable).
-int run_network(const std::vector<std::string>& args, const std::string& socket);
+// The sub-verbs of `pvctl network`. Each returns pvctl's exit status (0
+// done, 1 pvd refused, 2 usage, 3 pvd unreachable).
+extern const VerbSet kNetworkVerbs;
 
 }  // namespace pv::pvctl

@@ -1,7 +1,7 @@
 // One request to pvd the way every pvctl verb makes it, with pvctl's exit
 // codes: 0 answered, 1 pvd refused (its message printed), 3 pvd unreachable.
 #pragma once
-#include <iostream>
+#include <cstdio>
 #include <memory>
 #include <string>
 
@@ -16,12 +16,13 @@ inline int call_pvd(const std::string& socket, const admin::Request& req, std::u
   try {
     client = std::make_unique<admin::AdminClient>(socket);
     reply = client->call(req);
-  } catch (const std::exception& e) {
-    std::cerr << "pvctl: " << e.what() << "\n";
+  } catch (const admin::AdminError& e) {
+    const bool unreachable = e.kind() == admin::AdminError::Kind::kUnreachable;
+    std::fprintf(stderr, "pvctl: %s%s\n", e.what(), unreachable ? " (is pvd running? set --socket or PV_SOCKET)" : "");
     return 3;
   }
   if (reply.error() != admin::ERROR_NONE) {
-    std::cerr << "pvctl: " << reply.message() << "\n";
+    std::fprintf(stderr, "pvctl: %s\n", reply.message().c_str());
     return 1;
   }
   return 0;

@@ -4,13 +4,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <iostream>
 #include <memory>
 #include <optional>
 #include <variant>
 
 #include "admin_framing.h"
 #include "network/network_admin.h"
+#include "pv/error.h"
+#include "pv/log.h"
 #include "pv/peer_credentials.h"
 
 namespace pv::pvd {
@@ -52,19 +53,44 @@ class Session : public std::enable_shared_from_this<Session> {
       return send(error_reply(A::ERROR_UNSUPPORTED_VERSION, "this pvd speaks admin API version " +
                                                                 std::to_string(A::kApiVersion) + ", not " +
                                                                 std::to_string(req.api_version())));
-    if (req.has_console()) return attach_console(req.console());
+    route(req);
+  }
+
+  // Where each kind of request is served: the one place a new verb is
+  // routed (no default: the compiler names a oneof member left out).
+  void route(const A::Request& req) {
+    using R = A::Request;
+    switch (req.op_case()) {
+      case R::kConsole:  // the connection becomes the console's byte stream
+        return attach_console(req.console());
+      case R::kCreate:
+      case R::kList:
+      case R::kInfo:
+      case R::kDestroy:
+      case R::kPause:
+      case R::kUnpause:
+      case R::kShutdown:
+      case R::kReboot:
+        busy_ = true;
+        // The callback owns the session: a reply that comes later (destroy
+        // waits for the domain to go) still finds its connection.
+        return domains_.handle(req, [self = shared_from_this()](A::Reply reply) { self->send(std::move(reply)); });
+      case R::kNetworkCreate:
+      case R::kNetworkList:
+      case R::kNetworkDestroy:
+        busy_ = true;  // answered at once, by the network manager
+        return send(net::handle_network_request(networks_, req));
+      case R::OP_NOT_SET:
+        break;
+    }
     busy_ = true;
-    // Network requests are answered at once, by the network manager.
-    if (auto reply = net::handle_network_request(networks_, req)) return send(std::move(*reply));
-    // The callback owns the session: a reply that comes later (destroy
-    // waits for the domain to go) still finds its connection.
-    domains_.handle(req, [self = shared_from_this()](A::Reply reply) { self->send(std::move(reply)); });
+    send(error_reply(A::ERROR_BAD_REQUEST, "request names no operation this pvd knows"));
   }
 
   void send(A::Reply reply, bool then_close = false) {
     reply.set_api_version(A::kApiVersion);
     auto frame = std::make_shared<std::string>();
-    A::append_frame(*frame, reply.SerializeAsString());
+    A::append_frame(*frame, reply);
     auto self = shared_from_this();
     boost::asio::async_write(sock_, boost::asio::buffer(*frame),
                              [this, self, frame, then_close](const boost::system::error_code& ec, size_t) {
@@ -92,7 +118,7 @@ class Session : public std::enable_shared_from_this<Session> {
     A::Reply ok;
     ok.set_api_version(A::kApiVersion);
     auto frame = std::make_shared<std::string>();
-    A::append_frame(*frame, ok.SerializeAsString());
+    A::append_frame(*frame, ok);
     auto self = shared_from_this();
     busy_ = true;
     boost::asio::async_write(sock_, boost::asio::buffer(*frame), [this, self, frame](const boost::system::error_code& e, size_t) {
@@ -138,7 +164,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
 AdminServer::AdminServer(boost::asio::io_context& io, const std::string& socket_path, DomainManager& domains,
                          net::NetworkManager& networks)
-    : io_(io), path_(socket_path), acceptor_(io), domains_(domains), networks_(networks) {
+    : path_(socket_path), acceptor_(io), domains_(domains), networks_(networks) {
   ::unlink(path_.c_str());  // a stale socket from an earlier pvd
   stream_protocol::endpoint ep(path_);
   acceptor_.open(ep.protocol());
@@ -146,7 +172,7 @@ AdminServer::AdminServer(boost::asio::io_context& io, const std::string& socket_
   boost::system::error_code ec;
   acceptor_.bind(ep, ec);
   ::umask(old);
-  if (ec) throw std::runtime_error("cannot bind " + path_ + ": " + ec.message());
+  if (ec) throw SystemError("cannot bind " + path_, ec.value());
   ::chmod(path_.c_str(), 0600);
   acceptor_.listen();
   accept();
@@ -159,7 +185,7 @@ void AdminServer::accept() {
     if (ec == boost::asio::error::operation_aborted) return;
     if (!ec) {
       if (pv::peer_is_trusted(sock.native_handle())) std::make_shared<Session>(std::move(sock), domains_, networks_)->start();
-      else std::cerr << "pvd: refused an admin connection from a user that is neither root nor pvd's\n";
+      else log::warning("refused an admin connection from a user that is neither root nor pvd's");
     }
     accept();
   });

@@ -19,13 +19,9 @@ class AdminServer {
               net::NetworkManager& networks);
   ~AdminServer();
 
-  // pvd's virtual networks (for the vif code: bridge_for, static leases).
-  net::NetworkManager& networks() { return networks_; }
-
  private:
   void accept();
 
-  boost::asio::io_context& io_;
   std::string path_;
   boost::asio::local::stream_protocol::acceptor acceptor_;
   DomainManager& domains_;

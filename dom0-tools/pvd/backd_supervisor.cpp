@@ -4,7 +4,8 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <iostream>
+
+#include "pv/log.h"
 
 namespace pv::pvd {
 
@@ -33,7 +34,7 @@ void BackdSupervisor::kill_stale() {
   std::ifstream c("/proc/" + std::to_string(pid) + "/cmdline");
   std::string cmd((std::istreambuf_iterator<char>(c)), {});
   if (cmd.find("pv-backd") == std::string::npos || cmd.find(state_dir_) == std::string::npos) return;
-  std::cerr << "pvd: stopping pv-backd " << pid << " left by a previous pvd\n";
+  log::info("stopping pv-backd " + std::to_string(pid) + " left by a previous pvd");
   auto old = DomainProcess::attach(io_, pid, nullptr);
   if (old) old->signal(SIGKILL);
 }
@@ -53,7 +54,7 @@ void BackdSupervisor::spawn() {
 
 void BackdSupervisor::on_exit() {
   if (stopping_) return;
-  std::cerr << "pvd: pv-backd (pid " << (proc_ ? proc_->pid() : 0) << ") exited; restarting it\n";
+  log::warning("pv-backd (pid " + std::to_string(proc_ ? proc_->pid() : 0) + ") exited; restarting it");
   proc_.reset();
   // Quick restarts for a daemon that ran a while; backing off to 5 s for
   // one that dies at once again and again.
@@ -66,7 +67,7 @@ void BackdSupervisor::on_exit() {
     try {
       spawn();
     } catch (const std::exception& e) {
-      std::cerr << "pvd: cannot restart pv-backd: " << e.what() << "\n";
+      log::error(std::string("cannot restart pv-backd: ") + e.what());
       on_exit();
     }
   });

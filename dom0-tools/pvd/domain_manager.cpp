@@ -1,12 +1,13 @@
 #include "domain_manager.h"
 
 #include <signal.h>
+#include <uuid/uuid.h>
 
 #include <ctime>
 #include <fstream>
-#include <iostream>
 
 #include "admin_framing.h"
+#include "pv/log.h"
 
 namespace pv::pvd {
 namespace A = pv::admin;
@@ -65,15 +66,14 @@ Parsed parse(const std::string& text, const std::string& path) {
   return p;
 }
 
-// A version-4 UUID (RFC 4122) from the kernel's random source.
+// A version-4 (random) UUID from libuuid, lower-case 8-4-4-4-12. libuuid
+// takes the bytes from getrandom(2) (falling back to its own generator,
+// never to a fixed value), so it cannot fail.
 std::string random_uuid() {
-  uint8_t b[16] = {};
-  std::ifstream("/dev/urandom", std::ios::binary).read(reinterpret_cast<char*>(b), sizeof b);
-  b[6] = (b[6] & 0x0f) | 0x40;
-  b[8] = (b[8] & 0x3f) | 0x80;
+  uuid_t u;
+  uuid_generate_random(u);
   char s[37];
-  std::snprintf(s, sizeof s, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
-                b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+  uuid_unparse_lower(u, s);
   return s;
 }
 
@@ -101,8 +101,8 @@ void DomainManager::reattach() {
   for (auto& rec : registry_.load_all()) {
     auto parsed = parse(rec.config_text(), rec.config_path());
     if (!parsed.config) {
-      std::cerr << "pvd: domain " << rec.domid() << ": stored configuration no longer parses: " << parsed.message
-                << "\n";
+      log::error("domain " + std::to_string(rec.domid()) + ": stored configuration no longer parses: " +
+                 parsed.message);
       continue;
     }
     auto d = std::make_unique<Domain>();
@@ -121,10 +121,11 @@ void DomainManager::reattach() {
       try {
         devices = device_nodes(domid, rec.uuid(), ref.spec, resolve_bridge_, &ref.leases);
       } catch (const std::exception& e) {
-        std::cerr << "pvd: domain " << domid << ": devices not restored: " << e.what() << "\n";
+        log::error("domain " + std::to_string(domid) + ": devices not restored: " + e.what());
       }
       xenstore_.add_domain(domid, rec.name(), rec.uuid(), registry_.xenstore_link(domid), std::move(devices));
-      std::cerr << "pvd: reattached to domain " << domid << " (" << rec.name() << "), pv-hv pid " << rec.pid() << "\n";
+      log::info("reattached to domain " + std::to_string(domid) + " (" + rec.name() + "), pv-hv pid " +
+                std::to_string(rec.pid()));
     } else {
       // It ended while pvd was away: act on how it ended, as if we had seen it.
       boost::asio::post(io_, [this, domid] { on_exit(domid); });
@@ -272,13 +273,14 @@ void DomainManager::on_exit(uint32_t domid) {
   else if (end.reason == "watchdog") action = outcome(d.spec.on_watchdog);
   else if (end.reason == "destroyed") action = Outcome::kDestroy;
   else action = outcome(d.spec.on_crash);
-  std::cerr << "pvd: domain " << domid << " (" << d.rec.name() << ") ended: " << end.reason << "\n";
+  log::info("domain " + std::to_string(domid) + " (" + d.rec.name() + ") ended: " + end.reason);
 
   if (action == Outcome::kRestart) {
     const auto now = std::chrono::steady_clock::now();
     std::erase_if(d.recent_starts, [&](auto t) { return now - t > kRestartWindow; });
     if (d.recent_starts.size() >= kMaxRestarts) {
-      std::cerr << "pvd: domain " << domid << " restarted " << kMaxRestarts << " times within a minute: left crashed\n";
+      log::warning("domain " + std::to_string(domid) + " restarted " + std::to_string(kMaxRestarts) +
+                   " times within a minute: left crashed");
       d.rec.set_state(A::STATE_CRASHED);
       d.rec.set_shutdown_reason(end.reason + " (restart loop stopped)");
       save(d);
@@ -289,7 +291,7 @@ void DomainManager::on_exit(uint32_t domid) {
       start(d);
       return;
     } catch (const std::exception& e) {
-      std::cerr << "pvd: domain " << domid << ": restart failed: " << e.what() << "\n";
+      log::error("domain " + std::to_string(domid) + ": restart failed: " + e.what());
       action = Outcome::kPreserve;
     }
   }

@@ -2,18 +2,22 @@
 // the domain registry in its state directory, runs one pv-hv per domain.
 //
 //   pvd --state-dir DIR --socket PATH [--pv-hv PATH] [--daemon]
+//
+// Every option takes its value as "--opt value" or "--opt=value".
+#include <getopt.h>
 #include <unistd.h>
 
 #include "asio.h"
 #include <cstdio>
 #include <filesystem>
-#include <iostream>
 #include <string>
 
 #include "admin_server.h"
 #include "backd_supervisor.h"
 #include "domain_manager.h"
 #include "network/network_manager.h"
+#include "pv/error.h"
+#include "pv/log.h"
 #include "registry.h"
 
 namespace {
@@ -37,43 +41,65 @@ std::string beside_self(const std::string& name) {
   return ec ? name : (self.parent_path() / name).string();
 }
 
+struct Options {
+  std::string state_dir, socket_path, xenstore_socket, pv_hv = beside_self("pv-hv"), pv_backd = beside_self("pv-backd");
+  bool daemonize = false;
+};
+
+// Fills `o` from the command line; -1 to go on, else the exit status.
+int parse_options(int argc, char** argv, Options& o) {
+  enum { kStateDir = 1, kSocket, kPvHv, kPvBackd, kXenstoreSocket, kDaemon };
+  const option options[] = {{"state-dir", required_argument, nullptr, kStateDir},
+                            {"socket", required_argument, nullptr, kSocket},
+                            {"pv-hv", required_argument, nullptr, kPvHv},
+                            {"pv-backd", required_argument, nullptr, kPvBackd},
+                            {"xenstore-socket", required_argument, nullptr, kXenstoreSocket},
+                            {"daemon", no_argument, nullptr, kDaemon},
+                            {"help", no_argument, nullptr, 'h'},
+                            {}};
+  opterr = 0;  // the messages are ours
+  for (int c; (c = getopt_long(argc, argv, "+:h", options, nullptr)) != -1;) {
+    const std::string word = argv[optind - 1], name = word.substr(0, word.find('='));
+    switch (c) {
+      case kStateDir: o.state_dir = optarg; break;
+      case kSocket: o.socket_path = optarg; break;
+      case kPvHv: o.pv_hv = optarg; break;
+      case kPvBackd: o.pv_backd = optarg; break;
+      case kXenstoreSocket: o.xenstore_socket = optarg; break;
+      case kDaemon: o.daemonize = true; break;
+      case 'h': return usage(stdout), 0;
+      case ':': pv::log::error(name + " needs a value"); return 2;
+      default:
+        pv::log::error("unknown option " + name);
+        usage(stderr);
+        return 2;
+    }
+  }
+  if (optind < argc) {
+    pv::log::error("unknown option " + std::string(argv[optind]));
+    usage(stderr);
+    return 2;
+  }
+  return -1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string state_dir, socket_path, xenstore_socket, pv_hv = beside_self("pv-hv"), pv_backd = beside_self("pv-backd");
-  bool daemonize = false;
-  for (int i = 1; i < argc; i++) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::cerr << "pvd: " << a << " needs a value\n";
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (a == "--state-dir") state_dir = value();
-    else if (a == "--socket") socket_path = value();
-    else if (a == "--pv-hv") pv_hv = value();
-    else if (a == "--pv-backd") pv_backd = value();
-    else if (a == "--xenstore-socket") xenstore_socket = value();
-    else if (a == "--daemon") daemonize = true;
-    else if (a == "-h" || a == "--help") return usage(stdout), 0;
-    else {
-      std::cerr << "pvd: unknown option " << a << "\n";
-      usage(stderr);
-      return 2;
-    }
-  }
+  pv::log::init("pvd");
+  Options o;
+  if (const int rc = parse_options(argc, argv, o); rc >= 0) return rc;
+  auto& [state_dir, socket_path, xenstore_socket, pv_hv, pv_backd, daemonize] = o;
   if (state_dir.empty() || socket_path.empty()) {
     usage(stderr);
     return 2;
   }
   if (::access(pv_hv.c_str(), X_OK) != 0) {
-    std::cerr << "pvd: pv-hv not found at " << pv_hv << " (use --pv-hv)\n";
+    pv::log::error("pv-hv not found at " + pv_hv + " (use --pv-hv)");
     return 1;
   }
   if (::access(pv_backd.c_str(), X_OK) != 0) {
-    std::cerr << "pvd: pv-backd not found at " << pv_backd << " (use --pv-backd)\n";
+    pv::log::error("pv-backd not found at " + pv_backd + " (use --pv-backd)");
     return 1;
   }
   try {
@@ -92,7 +118,7 @@ int main(int argc, char** argv) {
         },
         [&networks](const std::string& bridge, const std::string& mac) { networks.remove_static_lease(bridge, mac); });
     pv::pvd::AdminServer server(io, socket_path, domains, networks);
-    if (daemonize && ::daemon(0, 0) != 0) throw std::runtime_error("daemon() failed");
+    if (daemonize && ::daemon(0, 0) != 0) pv::throw_errno("daemon");
     networks.restore();
     domains.reattach();
     pv::pvd::BackdSupervisor backd(io, pv_backd, state_dir, xenstore_socket);
@@ -101,13 +127,13 @@ int main(int argc, char** argv) {
     // finds them again.
     boost::asio::signal_set stop(io, SIGINT, SIGTERM);
     stop.async_wait([&](const boost::system::error_code&, int) { io.stop(); });
-    std::cerr << "pvd: serving " << socket_path << " (state in " << state_dir << ", " << domains.size()
-              << " domains)\n";
+    pv::log::info("serving " + socket_path + " (state in " + state_dir + ", " + std::to_string(domains.size()) +
+                  " domains)");
     io.run();
-    std::cerr << "pvd: exiting; running domains continue\n";
+    pv::log::info("exiting; running domains continue");
     return 0;
   } catch (const std::exception& e) {
-    std::cerr << "pvd: " << e.what() << "\n";
+    pv::log::error(e.what());
     return 1;
   }
 }

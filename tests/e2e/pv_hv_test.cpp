@@ -263,4 +263,32 @@ TEST_F(PvHv, KvmXenTransportIsChosenOnlyWhereKvmOffersIt) {
   EXPECT_NE(p.out.find("READY"), std::string::npos);
 }
 
+// Option parsing happens before KVM is opened: these run without /dev/kvm.
+TEST(PvHvOptions, ValuesAfterAnEqualsSignOrAsTheNextWord) {
+  // --memory=64M parses (the missing --kernel is what is refused).
+  Result eq = pvtest::run({kPvHv, "--memory=64M"}, 20s);
+  EXPECT_EQ(eq.exit_code, kError) << eq.err;
+  EXPECT_NE(eq.err.find("--kernel is required"), std::string::npos) << eq.err;
+  EXPECT_EQ(eq.err.find("--memory"), std::string::npos) << eq.err;
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--memory=12Q"}, "unknown suffix"},
+      {{"--memory", "12Q"}, "unknown suffix"},
+      {{"--vcpus=many"}, "not a number"},
+      {{"--bogus=1"}, "unknown option --bogus"},
+      {{"--bogus"}, "unknown option --bogus"},
+      {{"--cmdline"}, "--cmdline needs a value"},
+      {{"stray"}, "unexpected argument 'stray'"},
+  };
+  for (const auto& [opts, message] : cases) {
+    std::vector<std::string> argv = {kPvHv, "--kernel=" + kGuest};
+    argv.insert(argv.end(), opts.begin(), opts.end());
+    Result r = pvtest::run(argv, 20s);
+    EXPECT_EQ(r.exit_code, kError) << opts[0] << ": " << r.err;
+    EXPECT_NE(r.err.find(message), std::string::npos) << opts[0] << ": " << r.err;
+  }
+  Result help = pvtest::run({kPvHv, "--help"}, 20s);
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("--memory SIZE"), std::string::npos) << help.out;
+}
+
 }  // namespace

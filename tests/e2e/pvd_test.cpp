@@ -252,4 +252,76 @@ TEST_F(Pvd, HostileAdminInputDoesNotHurtPvd) {
   EXPECT_TRUE(alive(pvd_->pid()));
 }
 
+// pvctl and pvd on their own: help, options and usage errors need no
+// domain (and no /dev/kvm).
+TEST(PvctlCli, HelpForEveryVerbComesFromOneTable) {
+  Result list = run({kPvctl, "help"}, 10s);
+  EXPECT_EQ(list.exit_code, 0);
+  for (const char* verb : {"create FILE", "list [--json]", "info DOMAIN", "destroy DOMAIN", "console DOMAIN",
+                           "pause DOMAIN", "unpause DOMAIN", "shutdown [--wait] DOMAIN", "reboot DOMAIN", "network"})
+    EXPECT_NE(list.out.find(verb), std::string::npos) << verb << " in: " << list.out;
+  Result bare = run({kPvctl}, 10s);
+  EXPECT_EQ(bare.exit_code, 2);
+  EXPECT_EQ(bare.err, list.out);
+
+  Result help_create = run({kPvctl, "help", "create"}, 10s);
+  EXPECT_EQ(help_create.exit_code, 0);
+  EXPECT_NE(help_create.out.find("usage: pvctl create FILE"), std::string::npos) << help_create.out;
+  Result create_help = run({kPvctl, "create", "--help"}, 10s);
+  EXPECT_EQ(create_help.exit_code, 0);
+  EXPECT_EQ(create_help.out, help_create.out);
+
+  Result net = run({kPvctl, "network", "create", "--help"}, 10s);
+  EXPECT_EQ(net.exit_code, 0);
+  EXPECT_NE(net.out.find("usage: pvctl network create NAME --mode"), std::string::npos) << net.out;
+  EXPECT_EQ(run({kPvctl, "help", "network", "create"}, 10s).out, net.out);
+  EXPECT_EQ(run({kPvctl, "network", "help"}, 10s).exit_code, 0);
+}
+
+TEST(PvctlCli, UnknownVerbsAndOptionsAreUsageErrors) {
+  Result verb = run({kPvctl, "frobnicate"}, 10s);
+  EXPECT_EQ(verb.exit_code, 2);
+  EXPECT_NE(verb.err.find("unknown verb 'frobnicate'"), std::string::npos) << verb.err;
+  Result help = run({kPvctl, "help", "frobnicate"}, 10s);
+  EXPECT_EQ(help.exit_code, 2);
+  Result opt = run({kPvctl, "--bogus", "list"}, 10s);
+  EXPECT_EQ(opt.exit_code, 2);
+  EXPECT_NE(opt.err.find("unknown option '--bogus'"), std::string::npos) << opt.err;
+  Result list = run({kPvctl, "--socket=/nonexistent/pvd.sock", "list", "--all"}, 10s);
+  EXPECT_EQ(list.exit_code, 2);
+  EXPECT_NE(list.err.find("list takes only --json"), std::string::npos) << list.err;
+  Result missing = run({kPvctl, "--socket"}, 10s);
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("--socket needs a value"), std::string::npos) << missing.err;
+  EXPECT_EQ(run({kPvctl, "--socket=/nonexistent/pvd.sock", "info"}, 10s).exit_code, 2);
+  Result mode = run({kPvctl, "--socket=/nonexistent/pvd.sock", "network", "create", "n1", "--mode"}, 10s);
+  EXPECT_EQ(mode.exit_code, 2);
+  EXPECT_NE(mode.err.find("--mode needs a value"), std::string::npos) << mode.err;
+}
+
+TEST(PvctlCli, SocketTakesItsValueEitherWay) {
+  for (const std::vector<std::string>& argv :
+       {std::vector<std::string>{kPvctl, "--socket=/nonexistent/pvd.sock", "list"},
+        std::vector<std::string>{kPvctl, "--socket", "/nonexistent/pvd.sock", "list", "--json"}}) {
+    Result r = run(argv, 10s);
+    EXPECT_EQ(r.exit_code, 3) << r.err;
+    EXPECT_NE(r.err.find("cannot reach pvd at /nonexistent/pvd.sock"), std::string::npos) << r.err;
+  }
+}
+
+TEST(PvdCli, OptionsAndUsageErrors) {
+  Result unknown = run({kPvd, "--bogus"}, 10s);
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("unknown option --bogus"), std::string::npos) << unknown.err;
+  Result missing = run({kPvd, "--state-dir"}, 10s);
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("--state-dir needs a value"), std::string::npos) << missing.err;
+  // --opt=value reaches the check of the pv-hv path.
+  Result eq = run({kPvd, "--state-dir=/nonexistent", "--socket=/nonexistent/pvd.sock", "--pv-hv=/nonexistent/pv-hv"},
+                  10s);
+  EXPECT_EQ(eq.exit_code, 1);
+  EXPECT_NE(eq.err.find("pv-hv not found at /nonexistent/pv-hv"), std::string::npos) << eq.err;
+  EXPECT_EQ(run({kPvd, "--help"}, 10s).exit_code, 0);
+}
+
 }  // namespace
