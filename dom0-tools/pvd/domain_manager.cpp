@@ -1,12 +1,15 @@
 #include "domain_manager.h"
 
 #include <signal.h>
+#include <cerrno>
+#include <sys/random.h>
 #include <uuid/uuid.h>
 
 #include <ctime>
 #include <fstream>
 
 #include "admin_framing.h"
+#include "pv/error.h"
 #include "pv/log.h"
 
 namespace pv::pvd {
@@ -66,12 +69,20 @@ Parsed parse(const std::string& text, const std::string& path) {
   return p;
 }
 
-// A version-4 (random) UUID from libuuid, lower-case 8-4-4-4-12. libuuid
-// takes the bytes from getrandom(2) (falling back to its own generator,
-// never to a fixed value), so it cannot fail.
+// A version-4 (random) UUID, lower-case 8-4-4-4-12 (RFC 4122). The bytes
+// come from getrandom(2) and a failure is an error: libuuid's own
+// uuid_generate_random would fall back to a weak generator without saying
+// so. libuuid lays the result out.
 std::string random_uuid() {
   uuid_t u;
-  uuid_generate_random(u);
+  for (size_t got = 0; got < sizeof u;) {
+    const ssize_t n = ::getrandom(u + got, sizeof u - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw SystemError("cannot make a domain UUID: getrandom", n < 0 ? errno : EIO);
+    got += static_cast<size_t>(n);
+  }
+  u[6] = static_cast<unsigned char>((u[6] & 0x0f) | 0x40);  // version 4
+  u[8] = static_cast<unsigned char>((u[8] & 0x3f) | 0x80);  // RFC 4122 variant
   char s[37];
   uuid_unparse_lower(u, s);
   return s;
@@ -175,7 +186,7 @@ void DomainManager::handle(const A::Request& req, ReplyFn reply) {
       return with_domain(req.reboot(), [&](Domain& d) { request_shutdown(d, "reboot", false, reply); });
     case A::Request::kConsole:  // served by the admin session itself (a byte stream)
     case A::Request::OP_NOT_SET:
-    default:  // networks: served by the network manager
+    default:  // the admin server routes only domain requests here
       break;
   }
   reply(error_reply(A::ERROR_BAD_REQUEST, "request names no operation this pvd knows"));
@@ -194,6 +205,14 @@ A::Reply DomainManager::create(const A::CreateRequest& c) {
   } catch (const std::exception& e) {
     return error_reply(A::ERROR_BAD_CONFIG, path + ": " + e.what());
   }
+  std::string uuid = parsed.config->uuid;
+  if (uuid.empty()) {
+    try {
+      uuid = random_uuid();
+    } catch (const SystemError& e) {
+      return error_reply(A::ERROR_INTERNAL, e.what());
+    }
+  }
   auto d = std::make_unique<Domain>();
   d->spec = *parsed.config;
   d->rec.set_domid(free_domid());
@@ -201,7 +220,7 @@ A::Reply DomainManager::create(const A::CreateRequest& c) {
   d->rec.set_config_text(c.config_text());
   d->rec.set_config_path(path);
   d->rec.set_created_unix_s(static_cast<uint64_t>(std::time(nullptr)));
-  d->rec.set_uuid(d->spec.uuid.empty() ? random_uuid() : d->spec.uuid);
+  d->rec.set_uuid(uuid);
   Domain& ref = *d;
   domains_[ref.rec.domid()] = std::move(d);
   try {
