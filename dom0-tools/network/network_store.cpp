@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 
 #include "pv/log.h"
 #include "network/network_error.h"
@@ -28,18 +27,9 @@ void NetworkStore::save(const network::NetworkRecord& rec) const {
 void NetworkStore::remove(const std::string& name) const { ::unlink((dir_ + "/" + name + ".rec").c_str()); }
 
 std::vector<network::NetworkRecord> NetworkStore::load_all() const {
-  std::vector<network::NetworkRecord> out;
-  for (const auto& entry : fs::directory_iterator(dir_)) {
-    if (entry.path().extension() != ".rec") continue;
-    std::ifstream f(entry.path(), std::ios::binary);
-    network::NetworkRecord rec;
-    if (!rec.ParseFromIstream(&f) || rec.name() + ".rec" != entry.path().filename().string()) {
-      log::warning("ignoring unreadable network record \"" + entry.path().string() + "\"");
-      continue;
-    }
-    out.push_back(std::move(rec));
-  }
-  return out;
+  return load_records<network::NetworkRecord>(dir_, "network record", [](const auto& rec, const std::string& file) {
+    return rec.name() + ".rec" == file;  // the name is the key
+  });
 }
 
 admin::NetworkMode to_proto(Mode mode) {

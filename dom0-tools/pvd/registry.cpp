@@ -41,18 +41,7 @@ void Registry::remove(uint32_t domid) const {
 }
 
 std::vector<registry::DomainRecord> Registry::load_all() const {
-  std::vector<registry::DomainRecord> out;
-  for (const auto& entry : fs::directory_iterator(dir_)) {
-    if (entry.path().extension() != ".rec") continue;
-    std::ifstream f(entry.path(), std::ios::binary);
-    registry::DomainRecord rec;
-    if (!rec.ParseFromIstream(&f)) {
-      log::warning("ignoring unreadable domain record " + entry.path().string());
-      continue;
-    }
-    out.push_back(std::move(rec));
-  }
-  return out;
+  return load_records<registry::DomainRecord>(dir_, "domain record", [](const auto&, const std::string&) { return true; });
 }
 
 std::string Registry::read_status(uint32_t domid) const {
