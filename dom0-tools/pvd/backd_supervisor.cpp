@@ -3,7 +3,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include "pv/log.h"
 
@@ -22,25 +24,61 @@ BackdSupervisor::BackdSupervisor(boost::asio::io_context& io, std::string pv_bac
 BackdSupervisor::~BackdSupervisor() {
   stopping_ = true;
   retry_.cancel();
-  if (proc_) proc_->signal(SIGTERM);
-  proc_.reset();
-  ::unlink(pid_file_.c_str());
+  proc_.reset();  // no signal: pv-backd serves on, and the pid file names it
 }
 
-void BackdSupervisor::kill_stale() {
-  std::ifstream f(pid_file_);
-  pid_t pid = 0;
-  if (!(f >> pid) || pid <= 0) return;
+namespace {
+// The arguments of a running process, or empty when it is gone.
+std::vector<std::string> cmdline_of(pid_t pid) {
   std::ifstream c("/proc/" + std::to_string(pid) + "/cmdline");
-  std::string cmd((std::istreambuf_iterator<char>(c)), {});
-  if (cmd.find("pv-backd") == std::string::npos || cmd.find(state_dir_) == std::string::npos) return;
-  log::info("stopping pv-backd " + std::to_string(pid) + " left by a previous pvd");
-  auto old = DomainProcess::attach(io_, pid, nullptr);
-  if (old) old->signal(SIGKILL);
+  const std::string raw((std::istreambuf_iterator<char>(c)), {});
+  std::vector<std::string> args;
+  for (size_t at = 0; at < raw.size();) {
+    const size_t nul = raw.find('\0', at);
+    const size_t end = nul == std::string::npos ? raw.size() : nul;
+    args.push_back(raw.substr(at, end - at));
+    at = end + 1;
+  }
+  return args;
+}
+
+bool has_option(const std::vector<std::string>& args, const std::string& opt, const std::string& value) {
+  for (size_t i = 1; i < args.size(); i++)
+    if (args[i] == opt + "=" + value || (args[i] == opt && i + 1 < args.size() && args[i + 1] == value)) return true;
+  return false;
+}
+}  // namespace
+
+BackdSupervisor::Found BackdSupervisor::find_previous(pid_t& pid) const {
+  std::ifstream f(pid_file_);
+  if (!(f >> pid) || pid <= 0) return Found::kNone;
+  const auto args = cmdline_of(pid);
+  // Not a pv-backd of this state directory (a reused pid): not ours to touch.
+  if (args.empty() || std::filesystem::path(args[0]).filename() != "pv-backd" ||
+      !has_option(args, "--state-dir", state_dir_))
+    return Found::kNone;
+  return has_option(args, "--xenstore-socket", xs_socket_) ? Found::kOurs : Found::kOther;
 }
 
 void BackdSupervisor::start() {
-  kill_stale();
+  pid_t pid = 0;
+  switch (find_previous(pid)) {
+    case Found::kOurs:
+      if ((proc_ = DomainProcess::attach(io_, pid, [this] { on_exit(); }))) {
+        adopted_ = true;
+        started_ = std::chrono::steady_clock::now();
+        log::info("adopted pv-backd " + std::to_string(pid) + " left by a previous pvd (its devices kept serving)");
+        return;
+      }
+      break;  // exited meanwhile
+    case Found::kOther:
+      if (auto old = DomainProcess::attach(io_, pid, nullptr)) {
+        log::info("stopping pv-backd " + std::to_string(pid) + ": it serves another xenstore socket");
+        old->signal(SIGKILL);
+      }
+      break;
+    case Found::kNone: break;
+  }
   spawn();
 }
 
@@ -49,6 +87,7 @@ void BackdSupervisor::spawn() {
   proc_ = DomainProcess::spawn(io_, {binary_, "--xenstore-socket", xs_socket_, "--state-dir", state_dir_}, log_,
                                [this] { on_exit(); });
   started_ = std::chrono::steady_clock::now();
+  adopted_ = false;
   std::ofstream(pid_file_) << proc_->pid() << "\n";
 }
 

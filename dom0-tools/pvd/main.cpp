@@ -121,6 +121,8 @@ int main(int argc, char** argv) {
     if (daemonize && ::daemon(0, 0) != 0) pv::throw_errno("daemon");
     networks.restore();
     domains.reattach();
+    // Adopts the pv-backd a previous pvd left serving (or starts one); it
+    // is left running when this pvd exits.
     pv::pvd::BackdSupervisor backd(io, pv_backd, state_dir, xenstore_socket);
     backd.start();
     // SIGTERM/SIGINT end pvd; the domains keep running and a new pvd

@@ -14,6 +14,9 @@ namespace pv::backd {
 namespace {
 constexpr const char* kBackendRoot = "/local/domain/0/backend";
 constexpr int kTickMs = 500;  // retries: devices waiting for their pv-hv
+// Reconnecting to xenstored: first after 100 ms, doubling up to 2 s.
+constexpr int kReconnectFirstMs = 100;
+constexpr int kReconnectMaxMs = 2000;
 
 bool parse_id(const std::string& s, uint32_t& out) {
   if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos) return false;
@@ -135,12 +138,21 @@ void DeviceManager::change_waiting() {
     if (!d->connected()) advance(*d);
 }
 
+void DeviceManager::watch(const std::string& path, const std::string& token) {
+  try {
+    xs_.watch(path, token);
+  } catch (const XsReplyError& e) {
+    // A xenstored that kept this connection's watches across its restart.
+    if (e.errno_name != "EEXIST") throw;
+  }
+}
+
 void DeviceManager::update_frontend_watches(std::set<std::string>& watched) {
   std::set<std::string> want;
   for (auto& [k, d] : devices_)
     if (!d->id().frontend_path.empty()) want.insert(d->id().frontend_path + "/state");
   for (const auto& w : want)
-    if (watched.insert(w).second) xs_.watch(w, "frontend");
+    if (watched.insert(w).second) watch(w, "frontend");
   for (auto it = watched.begin(); it != watched.end();) {
     if (want.count(*it)) {
       ++it;
@@ -154,15 +166,15 @@ void DeviceManager::update_frontend_watches(std::set<std::string>& watched) {
   }
 }
 
-bool DeviceManager::run(int stop_fd) {
+DeviceManager::Outcome DeviceManager::serve(int stop_fd) {
   using Clock = std::chrono::steady_clock;
-  // One recursive watch covers every back-end directory; front-end state
-  // changes are watched per device (the front-end's directory).
-  xs_.watch(kBackendRoot, "backend");
-  std::set<std::string> fe_watches;
-  bool all = true;  // rescan and advance every device
+  std::set<std::string> fe_watches;  // of this connection
+  bool all = true;                   // rescan and advance every device
   auto next_tick = Clock::now();
   try {
+    // One recursive watch covers every back-end directory; front-end state
+    // changes are watched per device (the front-end's directory).
+    watch(kBackendRoot, "backend");
     for (;;) {
       if (all) {
         rescan();
@@ -177,7 +189,7 @@ bool DeviceManager::run(int stop_fd) {
       pollfd fds[3] = {{stop_fd, POLLIN, 0}, {xs_.event_fd(), POLLIN, 0}, {post_fd_.get(), POLLIN, 0}};
       const int n = ::poll(fds, 3, static_cast<int>(std::max<int64_t>(wait, 0)));
       if (n < 0 && errno != EINTR) throw_errno("poll(pv-backd)");
-      if (fds[0].revents) return true;
+      if (fds[0].revents) return Outcome::kStopped;
       if (fds[2].revents) run_posted();
       if (fds[1].revents) {
         // Devices' own counters (statistics/) change all the time and
@@ -185,10 +197,49 @@ bool DeviceManager::run(int stop_fd) {
         for (const auto& e : xs_.take_events())
           if (e.path.find("/statistics") == std::string::npos) all = true;
       }
-      if (!xs_.connected()) return false;
+      if (!xs_.connected()) return Outcome::kDisconnected;
     }
   } catch (const XsDisconnected&) {
-    return false;
+    return Outcome::kDisconnected;
+  }
+}
+
+DeviceManager::Outcome DeviceManager::reconnect(int stop_fd) {
+  using namespace std::chrono;
+  const auto lost = steady_clock::now();
+  log::warning("xenstored went away; " + std::to_string(devices_.size()) +
+               " device(s) keep serving, reconnecting to it");
+  milliseconds backoff{kReconnectFirstMs};
+  for (;;) {
+    pollfd fds[2] = {{stop_fd, POLLIN, 0}, {post_fd_.get(), POLLIN, 0}};
+    const int n = ::poll(fds, 2, static_cast<int>(backoff.count()));
+    if (n < 0 && errno != EINTR) throw_errno("poll(pv-backd)");
+    if (fds[0].revents) return Outcome::kStopped;
+    if (fds[1].revents) run_posted();  // a device's I/O thread reported a broken ring
+    try {
+      xs_.reconnect();
+      const auto ms = duration_cast<milliseconds>(steady_clock::now() - lost).count();
+      log::info("reconnected to xenstored after " + std::to_string(ms) + " ms; reconciling " +
+                std::to_string(devices_.size()) + " device(s)");
+      return Outcome::kReconnected;
+    } catch (const SystemError&) {
+      // Not back yet. pvd's state directory gone: pvd is not coming back.
+      if (::access(state_dir_.c_str(), F_OK) != 0 && errno == ENOENT) return Outcome::kGone;
+    }
+    backoff = std::min(backoff * 2, milliseconds(kReconnectMaxMs));
+  }
+}
+
+bool DeviceManager::run(int stop_fd) {
+  for (;;) {
+    if (serve(stop_fd) == Outcome::kStopped) return true;
+    switch (reconnect(stop_fd)) {
+      case Outcome::kStopped: return true;
+      case Outcome::kGone:
+        log::error("xenstored is gone and so is " + state_dir_ + "; stopping");
+        return false;
+      default: break;  // reconnected: serve again, which reconciles
+    }
   }
 }
 

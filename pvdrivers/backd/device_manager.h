@@ -4,6 +4,12 @@
 // serves, advances each device's state machine on every change, and tears
 // devices down when their directory goes away. It owns the links to each
 // domain's pv-hv, shared by that domain's devices.
+//
+// xenstored (pvd) may go away and come back (a pvd restart or upgrade):
+// the devices keep serving meanwhile (their queues need no xenstore), the
+// manager reconnects with backoff, registers its watches again and
+// reconciles: devices still in the store go on untouched, devices whose
+// directory is gone are torn down, new ones are picked up.
 #pragma once
 #include <sys/eventfd.h>
 
@@ -33,12 +39,17 @@ class DeviceManager {
   ~DeviceManager();
 
   void register_type(const std::string& type, Factory f);
-  // Serves until `stop_fd` becomes readable or xenstored goes away
-  // (returns false then).
+  // Serves until `stop_fd` becomes readable (true), reconnecting whenever
+  // xenstored goes away; false when it is away and pvd's state directory
+  // is gone too (nothing will come back: pv-backd ends).
   bool run(int stop_fd);
 
  private:
   using Key = std::tuple<std::string, uint32_t, uint32_t>;
+  enum class Outcome { kStopped, kDisconnected, kReconnected, kGone };
+  Outcome serve(int stop_fd);
+  Outcome reconnect(int stop_fd);
+  void watch(const std::string& path, const std::string& token);
   void rescan();
   void advance(XenbusDevice& d);  // one state-machine step; errors logged
   void change_all();

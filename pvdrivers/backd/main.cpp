@@ -1,6 +1,7 @@
 // pv-backd: the back-end daemon serving every domain's block and network
 // devices, as a Xen driver domain does (docs/architecture.md). pvd starts
-// and supervises it; it finds its work in xenstore.
+// and supervises it (a restarted pvd adopts it); it finds its work in
+// xenstore and outlives xenstored's restarts.
 #include <getopt.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -24,8 +25,10 @@ void usage(FILE* out) {
       "  --xenstore-socket PATH   pvd's xenstored (dom0 socket)\n"
       "  --state-dir DIR          pvd's state directory (domains/N.be.sock are the\n"
       "                           back-end links of the running domains)\n"
-      "Serves every device under /local/domain/0/backend/{vbd,vif}. Exits 0 on\n"
-      "SIGTERM/SIGINT, 1 on errors, 2 when xenstored goes away.\n",
+      "Serves every device under /local/domain/0/backend/{vbd,vif}. When xenstored\n"
+      "goes away (pvd restarting) the devices keep serving and pv-backd reconnects.\n"
+      "Exits 0 on SIGTERM/SIGINT, 1 on errors, 2 when xenstored is away and the\n"
+      "state directory has been removed.\n",
       out);
 }
 
@@ -100,10 +103,7 @@ int main(int argc, char** argv) {
     pv::backd::DeviceManager manager(xs, opts->state_dir);
     pv::backd::register_device_types(manager);
     pv::log::info("serving (pid " + std::to_string(::getpid()) + ")");
-    if (!manager.run(stop.get())) {
-      pv::log::error("xenstored went away");
-      return 2;
-    }
+    if (!manager.run(stop.get())) return 2;
     pv::log::info("stopping");
     return 0;
   } catch (const std::exception& e) {

@@ -23,6 +23,7 @@ class BackingStore {
   // a regular file nor a block device, or is smaller than one sector.
   BackingStore(const std::string& path, bool readonly);
 
+  const std::string& path() const { return path_; }
   bool block_device() const { return block_device_; }
   uint64_t bytes() const { return bytes_; }
   uint64_t sectors() const { return bytes_ >> 9; }  // 512-byte units

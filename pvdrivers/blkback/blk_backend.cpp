@@ -5,11 +5,13 @@
 namespace pv::blkback {
 namespace B = xen::blkif;
 
-BlkBackend::BlkBackend(backd::BackendContext& ctx, backd::DeviceId id) : XenbusDevice(ctx, std::move(id)) {}
+BlkBackend::BlkBackend(backd::BackendContext& ctx, backd::DeviceId id)
+    : XenbusDevice(ctx, std::move(id)), io_errors_(this->id().name(), "I/O errors") {}
 
 BlkBackend::~BlkBackend() {
   disconnect();
   stats_writer_.reset();
+  io_errors_.flush();
 }
 
 void BlkBackend::open_store() {
@@ -68,8 +70,10 @@ void BlkBackend::publish_features() {
   // Counters only while the device's directory still has its frontend key
   // (the domain is not going away).
   if (!stats_writer_)
-    stats_writer_ = std::make_unique<backd::StatsWriter>(ctx().xs, id().backend_path, "frontend",
-                                                         [this] { return stats_.snapshot(); });
+    stats_writer_ = std::make_unique<backd::StatsWriter>(ctx().xs, id().backend_path, "frontend", [this] {
+      io_errors_.tick();  // the periodic summary of suppressed I/O errors, on the writer's thread
+      return stats_.snapshot();
+    });
 }
 
 // The disk's geometry; written again at each connection (as Linux blkback
@@ -142,6 +146,7 @@ void BlkBackend::connect_queue(DomainLink& link, uint32_t index, const std::stri
   c.limits = limits_;
   c.persistent = persistent;
   c.stats = &stats_;
+  c.io_errors = &io_errors_;
   std::weak_ptr<XenbusDevice> self = weak_from_this();
   c.fatal = [self](const std::string& why) {
     if (auto d = self.lock()) d->fatal(why);
@@ -156,6 +161,7 @@ void BlkBackend::disconnect() {
     if (q.io) q.io->stop();  // in-flight I/O completes first
   queues_.clear();           // then channels unbind, rings unmap
   link_.reset();
+  io_errors_.flush();
   std::string line;
   for (const auto& [k, v] : stats_.snapshot())
     if (v) line += " " + k + "=" + std::to_string(v);

@@ -17,12 +17,15 @@
 // message in the back-end's "error" key.
 //
 // Counters (blk_stats.h) appear under statistics/ in the back-end
-// directory, refreshed at most every 500 ms while they change.
+// directory, refreshed at most every 500 ms while they change. Failures of
+// the backing store (ENOSPC, EIO...) are also logged, rate-limited
+// (common/rate_limited_log.h), with the device's name.
 #pragma once
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "common/rate_limited_log.h"
 #include "common/stats_writer.h"
 #include "common/xenbus_device.h"
 #include "blkback/backing_store.h"
@@ -59,9 +62,10 @@ class BlkBackend : public backd::XenbusDevice {
   std::string store_error_;
   Limits limits_;
 
+  BlkStats stats_;
+  backd::RateLimitedLog io_errors_;  // shared by the queues; outlives them
   std::shared_ptr<DomainLink> link_;
   std::vector<Queue> queues_;
-  BlkStats stats_;
   std::unique_ptr<backd::StatsWriter> stats_writer_;  // from publish_features() on
 };
 

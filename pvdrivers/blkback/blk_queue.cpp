@@ -216,6 +216,19 @@ void BlkQueue::finish(Pending* p, Fault f) {
   put_pending(p);
 }
 
+void BlkQueue::host_error(const Pending* p, const char* op, int res) {
+  if (!c_.io_errors) return;
+  std::string m = op;
+  if (p->stage == Pending::Stage::kIo)
+    m += " of " + std::to_string(p->sectors) + " sectors at sector " + std::to_string(p->req.sector);
+  else if (p->stage == Pending::Stage::kDiscard || p->req.op == B::BLKIF_OP_DISCARD)
+    m += " of " + std::to_string(p->req.nr_sectors) + " sectors at sector " + std::to_string(p->req.sector);
+  m += " failed: ";
+  m += res == 0 ? "end of file (the image is smaller than the disk)" : std::strerror(-res);
+  m += " (" + c_.store->path() + ")";
+  c_.io_errors->report(m);
+}
+
 void BlkQueue::handle(const BlkRequest& r) {
   BlkStats& st = *c_.stats;
   st.add(st.requests);
@@ -350,6 +363,7 @@ void BlkQueue::submit_discard(Pending* p) {
   if (c_.store->block_device()) {
     // BLKDISCARD has no io_uring operation: done here (discards are rare).
     const int rc = c_.store->discard_sync(off, len);
+    if (rc != 0 && rc != -EOPNOTSUPP) host_error(p, "discard", rc);
     if (rc == 0) c_.stats->add(c_.stats->sectors_discarded, p->req.nr_sectors);
     return finish(p, rc == 0 ? Fault::kNone : rc == -EOPNOTSUPP ? Fault::kUnsupportedOp : Fault::kIoError);
   }
@@ -386,6 +400,7 @@ void BlkQueue::on_completion(Pending* p, int res) {
       }
       p->temps.clear();
       if (failed) {
+        host_error(p, p->write ? "write" : "read", res);
         finish(p, Fault::kIoError);
       } else {
         st.add(p->write ? st.sectors_written : st.sectors_read, p->sectors);
@@ -396,8 +411,10 @@ void BlkQueue::on_completion(Pending* p, int res) {
       return;
     }
     case Pending::Stage::kFsync:
+      if (res < 0) host_error(p, "flush (fdatasync)", res);
       return finish(p, res < 0 ? Fault::kIoError : Fault::kNone);
     case Pending::Stage::kDiscard:
+      if (res < 0 && res != -EOPNOTSUPP) host_error(p, "discard", res);
       if (res >= 0) st.add(st.sectors_discarded, p->req.nr_sectors);
       return finish(p, res >= 0 ? Fault::kNone : res == -EOPNOTSUPP ? Fault::kUnsupportedOp : Fault::kIoError);
   }

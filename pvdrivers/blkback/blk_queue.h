@@ -19,6 +19,11 @@
 // only after every write submitted before the flush completed (so every
 // write the guest saw acknowledged before it sent the flush is covered).
 //
+// A failure of the backing store itself (ENOSPC on a full file system,
+// EIO, an image that shrank) answers the request with BLKIF_RSP_ERROR, is
+// counted (err_io) and is logged with the operation, the sectors and the
+// error through the device's rate-limited log.
+//
 // Every request is untrusted: a bad one gets BLKIF_RSP_ERROR (or
 // EOPNOTSUPP) and a fault counter; a ring whose producer index is
 // impossible is broken: the thread stops taking requests and reports it
@@ -42,6 +47,7 @@
 #include "blkback/grant_cache.h"
 #include "blkback/request_check.h"
 #include "common/io_uring.h"
+#include "common/rate_limited_log.h"
 #include "pv/grant_access.h"
 #include "pv/unique_fd.h"
 
@@ -64,6 +70,7 @@ struct QueueConfig {
   bool persistent = false;
   uint32_t max_persistent = kMaxPersistentGrants;
   BlkStats* stats = nullptr;
+  backd::RateLimitedLog* io_errors = nullptr;  // host-side I/O errors (null: only counted)
   std::function<void(const std::string&)> fatal;  // broken ring (called once, from the queue thread)
 };
 
@@ -99,6 +106,7 @@ class BlkQueue {
   void on_cqe(uint64_t tag, int res);
   void on_completion(Pending* p, int res);
   void finish(Pending* p, Fault f);
+  void host_error(const Pending* p, const char* op, int res);
   void push_responses();
   void broken(const std::string& why);
   void arm_poll(int fd, uint64_t tag);

@@ -29,6 +29,12 @@ void StatsWriter::poke() {
 }
 
 void StatsWriter::publish() {
+  // A new connection to xenstored (pvd restarted): the store may have been
+  // recreated without our keys, so everything is written again once.
+  if (const uint64_t gen = xs_.generation(); gen != generation_) {
+    generation_ = gen;
+    written_.clear();
+  }
   std::vector<std::pair<std::string, uint64_t>> changed;
   for (const auto& [k, v] : snapshot_()) {
     auto it = written_.find(k);
@@ -49,7 +55,8 @@ void StatsWriter::publish() {
       }
     }
   } catch (const std::exception&) {
-    // The device directory went away or xenstored did: nothing to publish to.
+    // The device directory went away or xenstored did (it may come back:
+    // the next period tries again, on the new connection).
   }
 }
 

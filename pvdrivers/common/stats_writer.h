@@ -3,7 +3,9 @@
 // so watchers see one change), from a thread of its own: the I/O threads
 // never wait for xenstore. Used by blkback (statistics/<name>, see
 // docs/disks.md) and netback (docs/vifs.md). poke() publishes soon;
-// stopping (destruction) writes the final values.
+// stopping (destruction) writes the final values. While xenstored is away
+// (pvd restarting) nothing is written; once the XsClient has reconnected,
+// every counter is written again (the store may have been recreated).
 #pragma once
 #include <chrono>
 #include <condition_variable>
@@ -46,6 +48,7 @@ class StatsWriter {
   Snapshot snapshot_;
   std::chrono::milliseconds period_;
   std::map<std::string, uint64_t> written_;
+  uint64_t generation_ = 0;  // of the connection written_ describes
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false, poked_ = false;

@@ -82,6 +82,19 @@ void XenbusDevice::remove() {
   state_ = S::Closed;
 }
 
+bool XenbusDevice::restore_recreated_nodes(uint32_t fe) {
+  const uint64_t gen = ctx_.xs.generation();
+  if (gen == checked_generation_) return false;
+  checked_generation_ = gen;
+  if (read_backend("state") == std::to_string(uint32_t(state_))) return false;  // kept: untouched
+  log("back-end nodes were recreated while xenstored was away; writing them again" +
+      std::string(connected_ ? ", still connected" : ""));
+  publish_features();
+  write_backend("state", std::to_string(uint32_t(state_)));
+  if (connected_ && fe != S::Connected) toolstack_fe_ = fe;
+  return true;
+}
+
 void XenbusDevice::on_change() {
   if (id_.frontend_path.empty()) {
     auto fe = read_backend("frontend");
@@ -89,9 +102,15 @@ void XenbusDevice::on_change() {
     id_.frontend_path = *fe;
   }
   const uint32_t fe = frontend_state();
+  if (published_) restore_recreated_nodes(fe);
+  if (toolstack_fe_) {
+    if (fe == *toolstack_fe_) return;  // not the guest's: the rings carry on
+    toolstack_fe_.reset();
+  }
   if (!published_) {
     publish_features();
     published_ = true;
+    checked_generation_ = ctx_.xs.generation();
     switch_state(S::InitWait);
     saw_frontend_unconnected_ = fe != S::Connected;
   } else if (fe != S::Connected) {

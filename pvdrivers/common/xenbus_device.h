@@ -15,6 +15,13 @@
 // Initialised again, which our guest's front-ends do when they see the
 // back-end return to InitWait.
 //
+// xenstored restarts (pvd restarted; docs/architecture.md): a device keeps
+// its state. When its nodes come back as they were (a store that was kept),
+// nothing happens. When the toolstack recreated them (the back-end's
+// `state` is no longer the one we wrote), the device writes its keys and
+// state again and, if connected, keeps serving: the front-end state the
+// toolstack wrote is not the guest's and is ignored until it changes.
+//
 // All methods run on the manager thread; I/O threads report a broken ring
 // with fatal(), which posts to it.
 #pragma once
@@ -83,6 +90,9 @@ class XenbusDevice : public std::enable_shared_from_this<XenbusDevice> {
  private:
   void switch_state(xen::xenbus::State s);
   uint32_t frontend_state();
+  // After a reconnection to xenstored: true when our nodes were recreated
+  // (then written again); `fe` is the front-end state found.
+  bool restore_recreated_nodes(uint32_t fe);
   void do_disconnect();
 
   BackendContext& ctx_;
@@ -92,6 +102,8 @@ class XenbusDevice : public std::enable_shared_from_this<XenbusDevice> {
   bool failed_ = false;  // fatal(): stay closed until the front-end restarts
   bool saw_frontend_unconnected_ = false;
   xen::xenbus::State state_ = xen::xenbus::Initialising;
+  uint64_t checked_generation_ = 0;        // xenstore connection our nodes were checked on
+  std::optional<uint32_t> toolstack_fe_;   // a front-end state written by the toolstack, not the guest
 };
 
 }  // namespace pv::backd

@@ -44,18 +44,24 @@ std::string strip_nul(std::string s) {
 }
 }  // namespace
 
-XsClient::XsClient(const std::string& socket_path) {
+UniqueFd XsClient::open_socket() const {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof(addr.sun_path)) throw UserError("xenstore socket path too long: " + socket_path);
-  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
-  sock_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!sock_) throw_errno("socket(xenstore)");
-  if (::connect(sock_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-    throw_errno("cannot reach xenstored at " + socket_path);
+  if (path_.size() >= sizeof(addr.sun_path)) throw UserError("xenstore socket path too long: " + path_);
+  std::memcpy(addr.sun_path, path_.c_str(), path_.size() + 1);
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) throw_errno("socket(xenstore)");
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    throw_errno("cannot reach xenstored at " + path_);
+  return fd;
+}
+
+XsClient::XsClient(const std::string& socket_path) : path_(socket_path) {
+  sock_ = open_socket();
   event_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!event_fd_) throw_errno("eventfd(xenstore events)");
-  reader_ = std::thread([this] { reader(); });
+  const int fd = sock_.get();
+  reader_ = std::thread([this, fd] { reader(fd, 1); });
 }
 
 XsClient::~XsClient() {
@@ -63,9 +69,35 @@ XsClient::~XsClient() {
   if (reader_.joinable()) reader_.join();
 }
 
+void XsClient::reconnect() {
+  if (connected()) return;
+  // The reader ended when the old connection did.
+  if (reader_.joinable()) reader_.join();
+  UniqueFd fd = open_socket();  // throws: xenstored is not back yet
+  uint64_t gen;
+  {
+    std::lock_guard wl(write_mu_);
+    std::lock_guard lk(mu_);
+    sock_ = std::move(fd);
+    gen = ++generation_;
+    connected_ = true;
+    // Requests of the old connection have failed (their waiters see the
+    // generation change); nothing of it is answered on this one.
+    pending_.clear();
+    cv_.notify_all();
+  }
+  const int raw = sock_.get();
+  reader_ = std::thread([this, raw, gen] { reader(raw, gen); });
+}
+
 bool XsClient::connected() const {
   std::lock_guard lk(mu_);
   return connected_;
+}
+
+uint64_t XsClient::generation() const {
+  std::lock_guard lk(mu_);
+  return generation_;
 }
 
 void XsClient::signal_events() {
@@ -73,16 +105,17 @@ void XsClient::signal_events() {
   (void)!::write(event_fd_.get(), &one, sizeof one);
 }
 
-void XsClient::reader() {
+void XsClient::reader(int fd, uint64_t generation) {
   for (;;) {
     xen::xenstore::xsd_sockmsg h{};
     std::string body;
-    bool ok = read_full(sock_.get(), &h, sizeof h) && h.len <= xen::xenstore::XENSTORE_PAYLOAD_MAX;
+    bool ok = read_full(fd, &h, sizeof h) && h.len <= xen::xenstore::XENSTORE_PAYLOAD_MAX;
     if (ok) {
       body.resize(h.len);
-      ok = h.len == 0 || read_full(sock_.get(), body.data(), h.len);
+      ok = h.len == 0 || read_full(fd, body.data(), h.len);
     }
     std::lock_guard lk(mu_);
+    if (generation != generation_) return;  // cannot happen: reconnect() joins us first
     if (!ok) {
       connected_ = false;
       cv_.notify_all();
@@ -111,10 +144,12 @@ std::string XsClient::request(uint32_t type, const std::string& payload, uint32_
   if (payload.size() > xen::xenstore::XENSTORE_PAYLOAD_MAX) throw XsReplyError(what, "E2BIG");
   Pending p;
   uint32_t id;
+  uint64_t gen;
   {
     std::lock_guard lk(mu_);
     if (!connected_) throw XsDisconnected("xenstored connection lost");
     id = next_id_++;
+    gen = generation_;
     pending_[id] = &p;
   }
   xen::xenstore::xsd_sockmsg h{type, id, tx, static_cast<uint32_t>(payload.size())};
@@ -122,15 +157,17 @@ std::string XsClient::request(uint32_t type, const std::string& payload, uint32_
   frame += payload;
   bool sent;
   {
+    // reconnect() swaps the socket under write_mu_: a request of an older
+    // connection is not sent on a newer one.
     std::lock_guard wl(write_mu_);
-    sent = write_full(sock_.get(), frame.data(), frame.size());
+    sent = generation() == gen && write_full(sock_.get(), frame.data(), frame.size());
   }
   std::unique_lock lk(mu_);
   if (!sent) {
     pending_.erase(id);
     throw XsDisconnected("xenstored connection lost");
   }
-  cv_.wait(lk, [&] { return p.done || !connected_; });
+  cv_.wait(lk, [&] { return p.done || !connected_ || generation_ != gen; });
   if (!p.done) {
     pending_.erase(id);
     throw XsDisconnected("xenstored connection lost");

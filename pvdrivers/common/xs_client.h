@@ -6,6 +6,10 @@
 // owner collects with take_events() when event_fd() becomes readable. If
 // xenstored goes away, every pending and later request throws
 // XsDisconnected and event_fd() becomes readable with connected() false.
+// reconnect() opens a new connection on the same object (xenstored came
+// back, e.g. a restarted pvd): users holding a reference carry on, watches
+// must be registered again, and generation() tells them a new connection
+// began (what they wrote may be gone with a store that was not kept).
 #pragma once
 #include <condition_variable>
 #include <cstdint>
@@ -29,7 +33,7 @@ class XsReplyError : public std::runtime_error {
   XsReplyError(const std::string& what, std::string err) : std::runtime_error(what + ": " + err), errno_name(std::move(err)) {}
   std::string errno_name;  // "ENOENT", "EACCES", ...
 };
-// The connection to xenstored is gone (pv-backd then exits with 2).
+// The connection to xenstored is gone (pv-backd then reconnects).
 class XsDisconnected : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -43,6 +47,11 @@ class XsClient {
  public:
   explicit XsClient(const std::string& socket_path);  // throws when xenstored is not there
   ~XsClient();
+  // After the connection was lost: connects again (throws SystemError when
+  // xenstored is not there yet). Only the owner's thread calls it.
+  void reconnect();
+  // 1 for the first connection, +1 for each reconnect().
+  uint64_t generation() const;
   XsClient(const XsClient&) = delete;
   XsClient& operator=(const XsClient&) = delete;
 
@@ -68,9 +77,11 @@ class XsClient {
     std::string payload;
   };
   std::string request(uint32_t type, const std::string& payload, uint32_t tx, const std::string& what);
-  void reader();
+  UniqueFd open_socket() const;
+  void reader(int fd, uint64_t generation);
   void signal_events();
 
+  std::string path_;
   UniqueFd sock_, event_fd_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
@@ -79,6 +90,7 @@ class XsClient {
   std::map<uint32_t, Pending*> pending_;
   std::deque<XsWatchEvent> events_;
   bool connected_ = true;
+  uint64_t generation_ = 1;  // under mu_
   std::thread reader_;
 };
 

@@ -118,6 +118,7 @@ class FakeGuest : public backtest::FakeGuestMemory {
     c.limits = limits;
     c.persistent = persistent;
     c.stats = &stats;
+    c.io_errors = io_errors;
     c.fatal = [this](const std::string& why) {
       std::lock_guard lk(mu_);
       fatal_.push_back(why);
@@ -247,6 +248,7 @@ class FakeGuest : public backtest::FakeGuestMemory {
   }
 
   BlkStats stats;
+  pv::backd::RateLimitedLog* io_errors = nullptr;  // set before start(): the queue logs host-side errors there
   uint64_t irqs_seen = 0, kicks_sent = 0;
 
  private:

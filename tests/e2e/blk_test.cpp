@@ -77,31 +77,9 @@ uint64_t allocated_bytes(const std::string& path) {
   return uint64_t(st.st_blocks) * 512;
 }
 
-// pv-backd processes serving `state` (their command line names it).
-std::vector<pid_t> backd_processes(const std::string& state) {
-  std::vector<pid_t> out;
-  for (const auto& e : fs::directory_iterator("/proc")) {
-    const std::string name = e.path().filename();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    const std::string cmd = slurp(e.path() / "cmdline");
-    const std::string argv0 = cmd.substr(0, cmd.find('\0'));
-    if (fs::path(argv0).filename() != "pv-backd" || cmd.find(state) == std::string::npos) continue;
-    const pid_t pid = std::stoi(name);
-    if (alive(pid)) out.push_back(pid);
-  }
-  return out;
-}
-
 class Blk : public PvdFixture {
  protected:
   Blk() { vcpus_ = 2; }
-
-  void TearDown() override {
-    const std::string state = state_;
-    PvdFixture::TearDown();  // kills pvd (xenstored goes, so pv-backd exits) and every pv-hv
-    if (state.empty()) return;
-    for (pid_t pid : backd_processes(state)) ::kill(pid, SIGKILL);
-  }
 
   // A sparse raw image of `mib` MiB in the test directory.
   std::string image(const std::string& name, uint64_t mib) {

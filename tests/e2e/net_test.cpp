@@ -346,4 +346,27 @@ TEST_F(NetE2E, TheLinkComesBackWhenPvBackdIsRestarted) {
   EXPECT_NE(links(host_).find("vif" + std::to_string(id) + ".0"), std::string::npos);
 }
 
+// pvd killed (-9) and restarted: pv-backd keeps the vif's rings and tap,
+// so ping carries on, also while pvd is down, and the guest's netfront
+// never reconnects (backd_survive_test.cpp has the disk's side).
+TEST_F(NetE2E, PingCarriesOnThroughAPvdKill) {
+  network("pk", "host-only", "10.0.12.0/24");
+  const uint32_t id = guest("gk", "net=static ip=10.0.12.20/24 netserve", "mac=00:16:3e:00:0c:01, bridge=pk");
+  ASSERT_NE(id, 0u);
+  ASSERT_TRUE(console_has(id, "NETSERVE ready"));
+  ASSERT_TRUE(eventually([&] { return ping(host_, "10.0.12.20"); }, 20s));
+  const pid_t backd = backd_pid();
+  ASSERT_GT(backd, 0);
+  pvd_.reset();  // SIGKILL
+  EXPECT_TRUE(ping(host_, "10.0.12.20")) << "no answer while pvd is down";
+  start_pvd();
+  for (int i = 0; i < 5; i++) EXPECT_TRUE(eventually([&] { return ping(host_, "10.0.12.20"); }, 5s)) << "ping " << i;
+  EXPECT_EQ(backd_pid(), backd);
+  EXPECT_TRUE(process_alive(backd));
+  EXPECT_EQ(console(id).find("NET link up again"), std::string::npos) << console(id);
+  // One connection of the vif (its tap line), none after the restart.
+  const std::string log = read_text(state_ + "/pv-backd.log"), tap = "vif " + std::to_string(id) + "/0: tap ";
+  EXPECT_EQ(log.find(tap, log.find(tap) + 1), std::string::npos) << log;
+}
+
 }  // namespace

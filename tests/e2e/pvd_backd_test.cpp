@@ -1,6 +1,6 @@
-// pvd and its back-end daemon: pv-backd is started and restarted by pvd,
-// and a domain's disks and vifs appear in xenstore as Xen's toolstack lays
-// them out (the devices themselves are tested in blk_test / net_test).
+// pvd and its back-end daemon: pv-backd is started and restarted by pvd
+// (and outlives it), and a domain's disks and vifs appear in xenstore as
+// Xen's toolstack lays them out (the devices themselves are tested in blk_test / net_test).
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,9 +41,11 @@ TEST_F(PvdBackd, PvdRunsAndRestartsPvBackd) {
   pid_t second = 0;
   ASSERT_TRUE(eventually([&] { return (second = backd_pid()) > 0 && second != first; }, 10s)) << "not restarted";
   EXPECT_NE(slurp(state_ + "/pv-backd.log").find("serving"), std::string::npos);
-  // pv-backd goes with pvd (its xenstore is pvd's).
+  // pv-backd outlives pvd (it keeps serving; a new pvd adopts it:
+  // backd_survive_test.cpp).
   pvd_.reset();
-  EXPECT_TRUE(eventually([&] { return !alive(second); }, 10s));
+  std::this_thread::sleep_for(500ms);
+  EXPECT_TRUE(alive(second));
 }
 
 TEST_F(PvdBackd, DiskNodesAreWrittenAndRemoved) {

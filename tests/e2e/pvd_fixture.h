@@ -1,7 +1,8 @@
 // The toolstack under test: a real pvd on a temporary state directory and
 // socket, driven through the real pvctl, running real domains (the
-// reference guest on pv-hv). Teardown kills pvd and every pv-hv that names
-// the test's state directory, whatever the test left behind.
+// reference guest on pv-hv). Teardown kills pvd and every pv-hv and
+// pv-backd that names the test's state directory (pv-backd outlives pvd),
+// whatever the test left behind.
 #pragma once
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -29,8 +30,9 @@ inline const std::string kPvctl = PVCTL_PATH;
 inline const std::string kPvHv = PV_HV_PATH;
 inline const std::string kGuest = PV_GUEST_PATH;
 
-// Every live pv-hv whose command line mentions `needle` (a state dir).
-inline std::vector<pid_t> pv_hv_processes(const std::string& needle) {
+// Every live process of `binary` (argv[0]'s file name) whose command line
+// mentions `needle` (a state dir).
+inline std::vector<pid_t> processes_of(const std::string& binary, const std::string& needle) {
   std::vector<pid_t> out;
   for (const auto& e : fs::directory_iterator("/proc")) {
     const std::string name = e.path().filename();
@@ -38,17 +40,19 @@ inline std::vector<pid_t> pv_hv_processes(const std::string& needle) {
     const std::string cmd = slurp(e.path() / "cmdline");
     if (cmd.empty()) continue;
     const std::string argv0 = cmd.substr(0, cmd.find('\0'));
-    if (fs::path(argv0).filename() != "pv-hv" || cmd.find(needle) == std::string::npos) continue;
+    if (fs::path(argv0).filename() != binary || cmd.find(needle) == std::string::npos) continue;
     const pid_t pid = std::stoi(name);
     if (alive(pid)) out.push_back(pid);
   }
   return out;
 }
+inline std::vector<pid_t> pv_hv_processes(const std::string& needle) { return processes_of("pv-hv", needle); }
+inline std::vector<pid_t> backd_processes(const std::string& needle) { return processes_of("pv-backd", needle); }
 
 class PvdFixture : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (access("/dev/kvm", R_OK | W_OK) != 0) GTEST_SKIP() << "/dev/kvm is not usable here";
+    if (needs_kvm_ && access("/dev/kvm", R_OK | W_OK) != 0) GTEST_SKIP() << "/dev/kvm is not usable here";
     char tmpl[] = "/tmp/pvd-test.XXXXXX";
     dir_ = mkdtemp(tmpl);
     state_ = dir_ + "/state";
@@ -60,7 +64,8 @@ class PvdFixture : public ::testing::Test {
     if (dir_.empty()) return;
     pvd_.reset();  // SIGKILL, so it restarts nothing
     for (pid_t pid : pv_hv_processes(state_ + "/")) ::kill(pid, SIGKILL);
-    eventually([&] { return pv_hv_processes(state_ + "/").empty(); }, 5s);
+    for (pid_t pid : backd_processes(state_)) ::kill(pid, SIGKILL);
+    eventually([&] { return pv_hv_processes(state_ + "/").empty() && backd_processes(state_).empty(); }, 5s);
     fs::remove_all(dir_);
   }
 
@@ -112,7 +117,8 @@ class PvdFixture : public ::testing::Test {
     return eventually([&] { return console(domid).find(text) != std::string::npos; }, timeout);
   }
 
-  unsigned vcpus_ = 2;  // of the domains config() describes
+  unsigned vcpus_ = 2;     // of the domains config() describes
+  bool needs_kvm_ = true;  // false: tests that run no guest (skipped without /dev/kvm otherwise)
   std::string dir_, state_, socket_;
   std::unique_ptr<Process> pvd_;
 };
