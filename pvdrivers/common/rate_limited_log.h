@@ -29,7 +29,8 @@ class RateLimitedLog {
   // `prefix` starts every line ("vbd 3/51712"); `what` names the reports
   // in the summary, plural ("I/O errors").
   RateLimitedLog(std::string prefix, std::string what, Options o);
-  RateLimitedLog(std::string prefix, std::string what) : RateLimitedLog(std::move(prefix), std::move(what), Options{}) {}
+  RateLimitedLog(std::string prefix, std::string what)
+      : RateLimitedLog(std::move(prefix), std::move(what), Options{}) {}
 
   void report(std::string_view message);
   // The summary, if the interval is over and reports were suppressed.

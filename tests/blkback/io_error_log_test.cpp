@@ -110,7 +110,8 @@ TEST_F(IoErrorTest, ShrunkImageIsLoggedOnceThenRateLimited) {
   grant_data(g);
   ASSERT_EQ(::truncate(disk.path().c_str(), 1 << 20), 0);
   testing::internal::CaptureStderr();
-  for (unsigned i = 0; i < 20; i++) EXPECT_EQ(g.run(rw_request(B::BLKIF_OP_READ, i, 4096, kPages, 100)).status, B::BLKIF_RSP_ERROR);
+  for (unsigned i = 0; i < 20; i++)
+    EXPECT_EQ(g.run(rw_request(B::BLKIF_OP_READ, i, 4096, kPages, 100)).status, B::BLKIF_RSP_ERROR);
   EXPECT_EQ(g.run(rw_request(B::BLKIF_OP_READ, 99, 0, kPages, 100)).status, B::BLKIF_RSP_OKAY);  // inside: fine
   g.stop();
   log.flush();
