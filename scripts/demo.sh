@@ -20,6 +20,11 @@ cleanup() {
     kill "$pvd_pid" 2>/dev/null
     wait "$pvd_pid" 2>/dev/null
   fi
+  # pv-backd outlives pvd on purpose (a pvd restart must not cut guests off
+  # their disks); the demo is over, so it goes too.
+  if [[ -r $work/state/pv-backd.pid ]]; then
+    kill "$(cat "$work/state/pv-backd.pid")" 2>/dev/null
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
