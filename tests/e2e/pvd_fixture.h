@@ -48,7 +48,7 @@ inline std::vector<pid_t> pv_hv_processes(const std::string& needle) {
 class PvdFixture : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (access("/dev/kvm", R_OK | W_OK) != 0) GTEST_SKIP() << "/dev/kvm is not usable here";
+    if (needs_kvm() && access("/dev/kvm", R_OK | W_OK) != 0) GTEST_SKIP() << "/dev/kvm is not usable here";
     char tmpl[] = "/tmp/pvd-test.XXXXXX";
     dir_ = mkdtemp(tmpl);
     state_ = dir_ + "/state";
@@ -63,6 +63,9 @@ class PvdFixture : public ::testing::Test {
     eventually([&] { return pv_hv_processes(state_ + "/").empty(); }, 5s);
     fs::remove_all(dir_);
   }
+
+  // False for a fixture whose tests run no guest (pvd alone needs no KVM).
+  virtual bool needs_kvm() const { return true; }
 
   void start_pvd() {
     pvd_ = std::make_unique<Process>(std::vector<std::string>{kPvd, "--state-dir", state_, "--socket", socket_,
