@@ -127,7 +127,8 @@ void DomainManager::reattach() {
     if (rec.pid() && cmdline_names_domid(static_cast<pid_t>(rec.pid()), domid))
       ref.proc = DomainProcess::attach(io_, static_cast<pid_t>(rec.pid()), [this, domid] { on_exit(domid); });
     if (ref.proc) {
-      // The store was pvd's memory: the domain's nodes are made anew.
+      // The restored store still has the domain (add_domain then only serves
+      // its ring again); its nodes are made anew only if the store was lost.
       std::vector<NodeWrite> devices;
       try {
         devices = device_nodes(domid, rec.uuid(), ref.spec, resolve_bridge_, &ref.leases);
