@@ -7,6 +7,7 @@
 
 #include <ctime>
 #include <fstream>
+#include <set>
 
 #include "admin_framing.h"
 #include "pv/error.h"
@@ -109,7 +110,9 @@ DomainManager::DomainManager(boost::asio::io_context& io, Registry& registry, Xe
     : io_(io), registry_(registry), xenstore_(xenstore), pv_hv_(std::move(pv_hv_path)) {}
 
 void DomainManager::reattach() {
+  std::set<uint32_t> known;
   for (auto& rec : registry_.load_all()) {
+    known.insert(rec.domid());
     auto parsed = parse(rec.config_text(), rec.config_path());
     if (!parsed.config) {
       log::error("domain " + std::to_string(rec.domid()) + ": stored configuration no longer parses: " +
@@ -143,6 +146,8 @@ void DomainManager::reattach() {
       boost::asio::post(io_, [this, domid] { on_exit(domid); });
     }
   }
+  // The restored store may name domains pvd no longer has (ended as pvd died).
+  xenstore_.forget_domains_except(known);
 }
 
 DomainManager::Domain* DomainManager::find(const std::string& name_or_id) {

@@ -124,6 +124,14 @@ void XenstoreHost::remove_domain(uint32_t domid) {
   links_.erase(domid);
 }
 
+void XenstoreHost::forget_domains_except(const std::set<uint32_t>& known) {
+  for (X::DomId domid : server_.introduced_domains()) {
+    if (known.contains(domid)) continue;
+    pv::log::warning("xenstore: domain " + std::to_string(domid) + " is in the restored store but not in pvd's registry; removed");
+    remove_domain(domid);
+  }
+}
+
 int XenstoreHost::introduce(X::DomId domid, uint64_t gfn, uint32_t) {
   auto it = links_.find(domid);
   if (it == links_.end() || !it->second->ready()) return ENOENT;

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,9 @@ class XenstoreHost : public pv::xenstore::DomainHooks {
                   std::vector<NodeWrite> devices = {});
   // The domain is gone: release it and remove its nodes.
   void remove_domain(uint32_t domid);
+  // After a restart: removes every domain the restored store has
+  // introduced but pvd does not know (not in `known`), as remove_domain.
+  void forget_domains_except(const std::set<uint32_t>& known);
   // Writes as dom0 (watches fire); false when the store refused it.
   bool write(const std::string& path, const std::string& value);
 

@@ -268,4 +268,10 @@ void XenstoreServer::domain_shutdown(DomId domid) {
 
 bool XenstoreServer::is_introduced(DomId domid) const { return domid == 0 || domains_.contains(domid); }
 
+std::vector<DomId> XenstoreServer::introduced_domains() const {
+  std::vector<DomId> out;
+  for (const auto& [domid, d] : domains_) out.push_back(domid);
+  return out;
+}
+
 }  // namespace pv::xenstore

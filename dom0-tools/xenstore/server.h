@@ -57,6 +57,8 @@ class XenstoreServer {
   // after a RESUME).
   void domain_shutdown(DomId domid);
   bool is_introduced(DomId domid) const;
+  // Every introduced domain (not dom0), in order.
+  std::vector<DomId> introduced_domains() const;
 
   // ---- durability (server_durable.cpp, docs/xenstore.md "Durability") ----
   // Restores the state saved in `dir` (the tree, domains, guests' watches;

@@ -90,6 +90,7 @@ TEST_F(DurableServer, DomainIntroductionsSurvive) {
   EXPECT_TRUE(server().is_introduced(5));
   EXPECT_TRUE(server().is_introduced(6));
   EXPECT_FALSE(server().is_introduced(9));
+  EXPECT_EQ(server().introduced_domains(), (std::vector<DomId>{5, 6}));
   // Re-introducing with the same page is accepted (pvd reattaching), another page is not.
   EXPECT_NO_THROW(server().introduce_domain(5, 100, 7));
   EXPECT_THROW(server().introduce_domain(5, 101, 7), pv::xenstore::RequestError);
