@@ -85,6 +85,21 @@ TEST_F(PvdStore, DamagedSnapshotStartsAnEmptyStore) {
   EXPECT_NE(log.err.find("STARTING WITH AN EMPTY STORE"), std::string::npos) << log.err;
 }
 
+TEST_F(PvdStore, TornJournalTailIsDroppedWithAWarning) {
+  ASSERT_EQ(xs("write", {"/tool/whole", "1"}).exit_code, 0);
+  ASSERT_EQ(xs("write", {"/tool/torn", "2"}).exit_code, 0);
+  ::kill(pvd_->pid(), SIGKILL);
+  pvd_->wait(10s);
+  const std::string journal = state_ + "/xenstore/journal";
+  fs::resize_file(journal, fs::file_size(journal) - 3);  // the last record cut short
+  start_pvd();
+  EXPECT_EQ(read("/tool/whole"), "1\n");
+  EXPECT_NE(xs("exists", {"/tool/torn"}).exit_code, 0);
+  pvd_->signal(SIGTERM);
+  Result log = pvd_->wait(10s);
+  EXPECT_NE(log.err.find("torn last record"), std::string::npos) << log.err;
+}
+
 // With a guest (needs KVM): its watch on control/shutdown survives the
 // restart, so `pvctl shutdown` still reaches it.
 using PvdGuestStore = PvdFixture;
