@@ -7,6 +7,7 @@
 
 #include <ctime>
 #include <fstream>
+#include <set>
 
 #include "admin_framing.h"
 #include "pv/error.h"
@@ -109,7 +110,9 @@ DomainManager::DomainManager(boost::asio::io_context& io, Registry& registry, Xe
     : io_(io), registry_(registry), xenstore_(xenstore), pv_hv_(std::move(pv_hv_path)) {}
 
 void DomainManager::reattach() {
+  std::set<uint32_t> known;
   for (auto& rec : registry_.load_all()) {
+    known.insert(rec.domid());
     auto parsed = parse(rec.config_text(), rec.config_path());
     if (!parsed.config) {
       log::error("domain " + std::to_string(rec.domid()) + ": stored configuration no longer parses: " +
@@ -127,7 +130,8 @@ void DomainManager::reattach() {
     if (rec.pid() && cmdline_names_domid(static_cast<pid_t>(rec.pid()), domid))
       ref.proc = DomainProcess::attach(io_, static_cast<pid_t>(rec.pid()), [this, domid] { on_exit(domid); });
     if (ref.proc) {
-      // The store was pvd's memory: the domain's nodes are made anew.
+      // The restored store still has the domain (add_domain then only serves
+      // its ring again); its nodes are made anew only if the store was lost.
       std::vector<NodeWrite> devices;
       try {
         devices = device_nodes(domid, rec.uuid(), ref.spec, resolve_bridge_, &ref.leases);
@@ -142,6 +146,8 @@ void DomainManager::reattach() {
       boost::asio::post(io_, [this, domid] { on_exit(domid); });
     }
   }
+  // The restored store may name domains pvd no longer has (ended as pvd died).
+  xenstore_.forget_domains_except(known);
 }
 
 DomainManager::Domain* DomainManager::find(const std::string& name_or_id) {

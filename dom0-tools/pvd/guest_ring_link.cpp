@@ -119,12 +119,20 @@ void GuestRingLink::process() {
   uint32_t cons = load(&ring_->req_cons);
   const uint32_t prod = load(&ring_->req_prod);
   if (prod - cons > kRing) return broken(xen::xenstore::XENSTORE_ERROR_RINGIDX, "request indices prod " + std::to_string(prod) + " cons " + std::to_string(cons));
+  // Whole requests only: a request half in the ring stays there, so a pvd
+  // killed now leaves nothing half-read behind for the next pvd.
   std::string in;
-  while (cons != prod && server_.wants_input(*conn_) && out_.size() < kMaxPendingOut) {
-    const uint32_t off = cons & (kRing - 1);
-    const uint32_t n = std::min(prod - cons, kRing - off);
-    in.append(ring_->req + off, n);
-    cons += n;
+  while (prod - cons >= sizeof(pv::xenstore::WireHeader) && server_.wants_input(*conn_) &&
+         out_.size() < kMaxPendingOut) {
+    pv::xenstore::WireHeader h{};
+    std::string head = copy_request(cons, sizeof h);
+    std::memcpy(&h, head.data(), sizeof h);
+    // An oversized length is passed on whole: the server closes the connection.
+    const uint32_t len = h.len > pv::xenstore::kPayloadMax ? prod - cons - sizeof h : h.len;
+    if (prod - cons - sizeof h < len) break;  // the rest is still being written
+    in += head;
+    in += copy_request(cons + static_cast<uint32_t>(sizeof h), len);
+    cons += static_cast<uint32_t>(sizeof h) + len;
   }
   if (!in.empty()) {
     store(&ring_->req_cons, cons);
@@ -152,6 +160,19 @@ void GuestRingLink::process() {
   }
   // More input may now be accepted (replies drained): go round again later.
   if (moved) ring_doorbell();
+}
+
+std::string GuestRingLink::copy_request(uint32_t from, uint32_t n) const {
+  std::string out;
+  out.reserve(n);
+  while (n > 0) {
+    const uint32_t off = from & (kRing - 1);
+    const uint32_t chunk = std::min(n, kRing - off);
+    out.append(ring_->req + off, chunk);
+    from += chunk;
+    n -= chunk;
+  }
+  return out;
 }
 
 void GuestRingLink::ring_doorbell() {

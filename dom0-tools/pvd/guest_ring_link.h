@@ -3,7 +3,8 @@
 // receives the guest-RAM memfd, maps only the xenstore ring page, and moves
 // bytes between that ring and the domain's xenstored connection. Every
 // index read from the ring is checked; a ring whose indices are impossible
-// is a broken connection for that domain only.
+// is a broken connection for that domain only. The indices live in the
+// shared page: a link made after a pvd restart carries on from them.
 #pragma once
 #include <functional>
 #include <memory>
@@ -39,6 +40,8 @@ class GuestRingLink {
   void read_doorbells();
   void process();  // ring <-> connection, then ring the doorbell if anything moved
   void ring_doorbell();
+  // `n` bytes of req[] from index `from` (wrapping).
+  std::string copy_request(uint32_t from, uint32_t n) const;
   void broken(uint32_t error, const std::string& why);
 
   boost::asio::io_context& io_;

@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
     if (xenstore_socket.empty()) xenstore_socket = state_dir + "/xenstored.sock";
     pv::pvd::Registry registry(state_dir);
     boost::asio::io_context io;
-    pv::pvd::XenstoreHost xenstore(io, xenstore_socket);
+    pv::pvd::XenstoreHost xenstore(io, xenstore_socket, state_dir + "/xenstore");
     // Networks (docs/networks.md) come before domains: vifs join their bridges.
     pv::net::NetworkManager networks(io, state_dir);
     pv::pvd::DomainManager domains(io, registry, xenstore, pv_hv);

@@ -8,18 +8,25 @@
 namespace pv::pvd {
 namespace X = pv::xenstore;
 
-XenstoreHost::XenstoreHost(boost::asio::io_context& io, const std::string& dom0_socket)
+XenstoreHost::XenstoreHost(boost::asio::io_context& io, const std::string& dom0_socket, const std::string& state_dir)
     : io_(io),
       server_(X::Quotas{}, this, [](std::string_view line) { pv::log::info("xenstored: " + std::string(line)); }),
       dom0_socket_(io, server_, dom0_socket),
-      self_(server_.connect(0, "pvd")) {}
+      self_(server_.connect(0, "pvd")) {
+  server_.make_durable(state_dir);  // before any guest ring connects
+}
 
 XenstoreHost::~XenstoreHost() {
+  // The domains keep running: their connections closing with pvd must not
+  // take their watches out of the saved state.
+  server_.stop_journal();
   links_.clear();
   server_.disconnect(*self_);
 }
 
-bool XenstoreHost::request(X::MsgType type, const std::string& payload) {
+bool XenstoreHost::request(X::MsgType type, const std::string& payload) { return ask(type, payload).has_value(); }
+
+std::optional<std::string> XenstoreHost::ask(X::MsgType type, const std::string& payload) {
   X::Message m;
   m.type = static_cast<uint32_t>(type);
   m.req_id = next_req_++;
@@ -31,9 +38,10 @@ bool XenstoreHost::request(X::MsgType type, const std::string& payload) {
   if (out.size() >= sizeof(h)) std::memcpy(&h, out.data(), sizeof(h));
   if (h.type == static_cast<uint32_t>(X::MsgType::kError)) {
     pv::log::error("xenstore request " + std::to_string(static_cast<uint32_t>(type)) + " failed: " + out.substr(sizeof(h)));
-    return false;
+    return std::nullopt;
   }
-  return out.size() >= sizeof(h);
+  if (out.size() < sizeof(h)) return std::nullopt;
+  return out.substr(sizeof(h), h.len);
 }
 
 bool XenstoreHost::write(const std::string& path, const std::string& value) {
@@ -102,6 +110,10 @@ void XenstoreHost::add_domain(uint32_t domid, const std::string& name, const std
 }
 
 void XenstoreHost::remove_domain(uint32_t domid) {
+  // After a restart only the store knows the domain's /vm path.
+  if (!vm_paths_.contains(domid))
+    if (auto vm = ask(X::MsgType::kRead, "/local/domain/" + std::to_string(domid) + "/vm" + '\0'); vm && vm->starts_with("/vm/"))
+      vm_paths_[domid] = *vm;
   if (server_.is_introduced(static_cast<X::DomId>(domid))) request(X::MsgType::kRelease, std::to_string(domid) + '\0');
   request(X::MsgType::kRm, "/local/domain/" + std::to_string(domid) + '\0');
   for (const auto& be : backend_dirs(domid)) request(X::MsgType::kRm, be + '\0');
@@ -110,6 +122,14 @@ void XenstoreHost::remove_domain(uint32_t domid) {
     vm_paths_.erase(vm);
   }
   links_.erase(domid);
+}
+
+void XenstoreHost::forget_domains_except(const std::set<uint32_t>& known) {
+  for (X::DomId domid : server_.introduced_domains()) {
+    if (known.contains(domid)) continue;
+    pv::log::warning("xenstore: domain " + std::to_string(domid) + " is in the restored store but not in pvd's registry; removed");
+    remove_domain(domid);
+  }
 }
 
 int XenstoreHost::introduce(X::DomId domid, uint64_t gfn, uint32_t) {

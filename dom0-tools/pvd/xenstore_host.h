@@ -6,6 +6,8 @@
 #pragma once
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,17 +22,24 @@ namespace pv::pvd {
 
 class XenstoreHost : public pv::xenstore::DomainHooks {
  public:
-  XenstoreHost(boost::asio::io_context& io, const std::string& dom0_socket);
+  // `state_dir`: where the store is kept across pvd restarts (snapshot and
+  // journal, docs/xenstore.md "Durability"); restored here, before any
+  // domain is added again.
+  XenstoreHost(boost::asio::io_context& io, const std::string& dom0_socket, const std::string& state_dir);
   ~XenstoreHost() override;
 
   // The domain's pv-hv serves its ring at `link_socket`: connect, introduce
-  // the domain and create its nodes. Also after a pvd restart.
+  // the domain and create its nodes. After a pvd restart the restored store
+  // already has the domain: its ring is served again, nodes left as they are.
   // `devices`: its split devices' nodes (device_nodes.h), written with the
   // rest before the guest can see its store.
   void add_domain(uint32_t domid, const std::string& name, const std::string& uuid, const std::string& link_socket,
                   std::vector<NodeWrite> devices = {});
   // The domain is gone: release it and remove its nodes.
   void remove_domain(uint32_t domid);
+  // After a restart: removes every domain the restored store has
+  // introduced but pvd does not know (not in `known`), as remove_domain.
+  void forget_domains_except(const std::set<uint32_t>& known);
   // Writes as dom0 (watches fire); false when the store refused it.
   bool write(const std::string& path, const std::string& value);
 
@@ -40,6 +49,8 @@ class XenstoreHost : public pv::xenstore::DomainHooks {
 
  private:
   bool request(pv::xenstore::MsgType type, const std::string& payload);  // as dom0
+  // The reply's payload, nullopt for an error reply (logged).
+  std::optional<std::string> ask(pv::xenstore::MsgType type, const std::string& payload);
   void create_nodes(uint32_t domid, const std::string& name, const std::string& uuid);
   void write_devices(const std::vector<NodeWrite>& nodes);
   std::map<uint32_t, std::string> vm_paths_;  // /vm/<uuid> of each domain

@@ -37,6 +37,7 @@ void Connection::mark_closed(std::string reason) {
   close_reason_ = std::move(reason);
   watches_.clear();
   transactions_.clear();
+  lost_transactions_.clear();
 }
 
 }  // namespace pv::xenstore

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,8 @@ class Connection {
 
   std::vector<Watch>& watches() { return watches_; }
   std::map<uint32_t, std::unique_ptr<Transaction>>& transactions() { return transactions_; }
+  // Transactions open when xenstored restarted: requests in them get EAGAIN.
+  std::set<uint32_t>& lost_transactions() { return lost_transactions_; }
   uint64_t dropped_events() const { return dropped_events_; }
   void count_dropped_event() { dropped_events_++; }
 
@@ -79,6 +82,7 @@ class Connection {
   std::string close_reason_;
   std::vector<Watch> watches_;
   std::map<uint32_t, std::unique_ptr<Transaction>> transactions_;
+  std::set<uint32_t> lost_transactions_;
   uint64_t dropped_events_ = 0;
 };
 

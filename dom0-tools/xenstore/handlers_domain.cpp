@@ -51,6 +51,7 @@ std::string XenstoreServer::do_resume(Request& req) {
   auto it = domains_.find(domid);
   if (it == domains_.end()) throw RequestError(ENOENT, "domain " + std::to_string(domid) + " is not introduced");
   it->second.shutdown_reported = false;
+  journal_domain(domid);
   return kOk;
 }
 
@@ -63,6 +64,7 @@ std::string XenstoreServer::do_set_target(Request& req) {
   if (it == domains_.end()) throw RequestError(ENOENT, "domain " + std::to_string(domid) + " is not introduced");
   if (target == domid) throw RequestError(EINVAL, "a domain cannot target itself");
   it->second.target = target;
+  journal_domain(domid);
   return kOk;
 }
 

@@ -20,6 +20,7 @@ std::string XenstoreServer::do_transaction_start(Request& req) {
     id = next_transaction_id_++;
   } while (id == 0 || txs.contains(id));
   txs.emplace(id, store_.begin(id));
+  journal_guest(JournalOp::Kind::kTxOpen, req.conn, nullptr, id);
   return std::to_string(id) + '\0';
 }
 
@@ -32,6 +33,7 @@ std::string XenstoreServer::do_transaction_end(Request& req) {
   auto& txs = req.conn.transactions();
   std::unique_ptr<Transaction> tx = std::move(txs.at(req.tx->id()));
   txs.erase(tx->id());
+  journal_guest(JournalOp::Kind::kTxClose, req.conn, nullptr, tx->id());
   req.tx = nullptr;
   if (arg == "T") {
     auto changes = store_.commit(*tx);

@@ -26,6 +26,7 @@ std::string XenstoreServer::do_watch(Request& req) {
   if (watches.size() >= limit)
     throw RequestError(E2BIG, "watch quota of " + std::to_string(limit) + " per connection reached");
   watches.push_back(watch);
+  journal_guest(JournalOp::Kind::kWatchAdd, req.conn, &watch);
   initial_events_.push_back({connections_.at(req.conn.id()), std::string(args[0]), watch.token});
   return kOk;
 }
@@ -37,6 +38,7 @@ std::string XenstoreServer::do_unwatch(Request& req) {
   auto it = std::find_if(watches.begin(), watches.end(),
                          [&](const Watch& w) { return w.path == path && w.token == args[1]; });
   if (it == watches.end()) throw RequestError(ENOENT, "no such watch");
+  journal_guest(JournalOp::Kind::kWatchRemove, req.conn, &*it);
   watches.erase(it);
   return kOk;
 }
@@ -45,6 +47,8 @@ std::string XenstoreServer::do_unwatch(Request& req) {
 std::string XenstoreServer::do_reset_watches(Request& req) {
   req.conn.watches().clear();
   req.conn.transactions().clear();
+  req.conn.lost_transactions().clear();
+  journal_guest(JournalOp::Kind::kWatchesReset, req.conn);
   return kOk;
 }
 

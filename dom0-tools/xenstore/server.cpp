@@ -28,14 +28,17 @@ XenstoreServer::~XenstoreServer() {
 std::shared_ptr<Connection> XenstoreServer::connect(DomId domid, std::string label) {
   auto conn = std::make_shared<Connection>(next_connection_id_++, domid, std::move(label));
   connections_.emplace(conn->id(), conn);
+  claim_restored(*conn);
   return conn;
 }
 
 void XenstoreServer::disconnect(Connection& conn) { close(conn, "disconnected"); }
 
 void XenstoreServer::close(Connection& conn, const std::string& reason) {
+  if (connections_.contains(conn.id())) journal_guest(JournalOp::Kind::kWatchesReset, conn);
   conn.mark_closed(reason);
   connections_.erase(conn.id());  // the transport may still hold it
+  flush_journal();
 }
 
 void XenstoreServer::receive(Connection& conn, std::string_view bytes) {
@@ -74,10 +77,18 @@ void XenstoreServer::require_privileged(const Request& req) const {
     throw RequestError(EACCES, type_name(req.msg.type) + " is reserved to dom0");
 }
 
-Transaction* XenstoreServer::transaction_of(const Request& req) const {
+Transaction* XenstoreServer::transaction_of(const Request& req) {
   if (req.msg.tx_id == 0) return nullptr;
   auto& txs = req.conn.transactions();
   auto it = txs.find(req.msg.tx_id);
+  if (it == txs.end() && req.conn.lost_transactions().contains(req.msg.tx_id)) {
+    // Open when xenstored restarted: the guest retries the transaction.
+    if (req.msg.msg_type() == MsgType::kTransactionEnd) {
+      req.conn.lost_transactions().erase(req.msg.tx_id);
+      journal_guest(JournalOp::Kind::kTxClose, req.conn, nullptr, req.msg.tx_id);
+    }
+    throw RequestError(EAGAIN, "transaction " + std::to_string(req.msg.tx_id) + " was lost in a restart");
+  }
   if (it == txs.end())
     throw RequestError(ENOENT, "no transaction " + std::to_string(req.msg.tx_id) + " on this connection");
   return it->second.get();
@@ -100,6 +111,7 @@ void XenstoreServer::handle(Connection& conn, const Message& msg) {
     reply.type = static_cast<uint32_t>(MsgType::kError);
     reply.payload = std::string("EIO") + '\0';
   }
+  flush_journal();  // what the request changed is on disk before the reply is out
   conn.queue(reply, true);
   deliver_pending_events();
 }
@@ -194,11 +206,13 @@ void XenstoreServer::send_event(Connection& conn, const std::string& path, const
 
 void XenstoreServer::introduce_domain(DomId domid, uint64_t gfn, uint32_t evtchn) {
   introduce(domid, gfn, evtchn);
+  flush_journal();
   deliver_pending_events();
 }
 
 void XenstoreServer::release_domain(DomId domid) {
   release(domid);
+  flush_journal();
   deliver_pending_events();
 }
 
@@ -213,9 +227,11 @@ void XenstoreServer::introduce(DomId domid, uint64_t gfn, uint32_t evtchn) {
   }
   if (it != domains_.end()) {
     it->second.evtchn = evtchn;  // re-introduction: the event channel was rebound
+    journal_domain(domid);
     return;
   }
   domains_.emplace(domid, Domain{gfn, evtchn, false, std::nullopt});
+  journal_domain(domid);
   announce(Change{"@introduceDomain", false, std::nullopt});
 }
 
@@ -223,6 +239,9 @@ void XenstoreServer::release(DomId domid) {
   if (domid == 0 || !domains_.contains(domid))
     throw RequestError(ENOENT, "domain " + std::to_string(domid) + " is not introduced");
   domains_.erase(domid);
+  journal_domain(domid);
+  restored_watches_.erase(domid);
+  restored_transactions_.erase(domid);
   for (auto it = connections_.begin(); it != connections_.end();) {
     if (it->second->domid() == domid) {
       it->second->mark_closed("domain " + std::to_string(domid) + " was released");
@@ -241,10 +260,18 @@ void XenstoreServer::domain_shutdown(DomId domid) {
   auto it = domains_.find(domid);
   if (it == domains_.end() || it->second.shutdown_reported) return;
   it->second.shutdown_reported = true;
+  journal_domain(domid);
+  flush_journal();
   announce(Change{"@releaseDomain", false, std::nullopt});
   deliver_pending_events();
 }
 
 bool XenstoreServer::is_introduced(DomId domid) const { return domid == 0 || domains_.contains(domid); }
+
+std::vector<DomId> XenstoreServer::introduced_domains() const {
+  std::vector<DomId> out;
+  for (const auto& [domid, d] : domains_) out.push_back(domid);
+  return out;
+}
 
 }  // namespace pv::xenstore

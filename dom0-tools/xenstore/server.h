@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -14,6 +15,7 @@
 
 #include "xenstore/connection.h"
 #include "xenstore/domain_hooks.h"
+#include "xenstore/journal.h"
 #include "xenstore/quotas.h"
 #include "xenstore/store.h"
 
@@ -55,6 +57,21 @@ class XenstoreServer {
   // after a RESUME).
   void domain_shutdown(DomId domid);
   bool is_introduced(DomId domid) const;
+  // Every introduced domain (not dom0), in order.
+  std::vector<DomId> introduced_domains() const;
+
+  // ---- durability (server_durable.cpp, docs/xenstore.md "Durability") ----
+  // Restores the state saved in `dir` (the tree, domains, guests' watches;
+  // the transactions guests had open then answer EAGAIN), writes a fresh
+  // snapshot and from now on journals every change there before the reply
+  // to the request that made it. Call before any client connects. Never
+  // throws: a damaged snapshot means an empty store, an unusable directory
+  // an in-memory store, both logged as errors.
+  void make_durable(const std::string& dir);
+  // Writes a final snapshot and stops journaling: pvd is exiting, and the
+  // guests' connections closing with it must not erase their watches.
+  void stop_journal();
+  bool durable() const { return journal_ != nullptr; }
 
   void log(std::string_view line) const { log_(line); }
   size_t connection_count() const { return connections_.size(); }
@@ -109,7 +126,7 @@ class XenstoreServer {
   std::string dispatch(Request& req);
   Caller caller_for(DomId domid) const;
   void require_privileged(const Request& req) const;
-  Transaction* transaction_of(const Request& req) const;
+  Transaction* transaction_of(const Request& req);
 
   // Node requests (handlers_nodes.cpp).
   std::string do_read(Request& req);
@@ -143,6 +160,18 @@ class XenstoreServer {
   void deliver_pending_events();
   void send_event(Connection& conn, const std::string& path, const std::string& token);
 
+  // Durability (server_durable.cpp).
+  void journal(JournalOp op);
+  void journal_domain(DomId domid);
+  void journal_guest(JournalOp::Kind kind, const Connection& conn, const Watch* watch = nullptr, uint32_t tx = 0);
+  // Writes what changed since the last flush (tree diff + queued ops).
+  void flush_journal();
+  SavedState save_state() const;
+  void adopt(SavedState state);
+  // A guest connection takes over its domain's restored watches (each fires
+  // once) and the ids of its transactions lost in the restart.
+  void claim_restored(Connection& conn);
+
   Quotas quotas_;
   DomainHooks* hooks_;
   Logger log_;
@@ -153,6 +182,13 @@ class XenstoreServer {
   std::map<DomId, Domain> domains_;  // introduced domains (not dom0)
   std::vector<Change> changes_to_announce_;
   std::vector<PendingEvent> initial_events_;
+
+  std::unique_ptr<Journal> journal_;
+  bool journal_failed_ = false;  // the last write failed: the next flush compacts
+  NodePtr journaled_root_;       // the tree as the journal has it
+  std::vector<JournalOp> journal_ops_;
+  std::map<DomId, std::vector<Watch>> restored_watches_;         // not yet claimed by a connection
+  std::map<DomId, std::set<uint32_t>> restored_transactions_;  // likewise
 };
 
 }  // namespace pv::xenstore

@@ -52,6 +52,14 @@ class Store {
   std::optional<std::vector<Change>> commit(Transaction& tx);
 
   uint64_t next_generation() { return ++generation_; }
+  uint64_t generation() const { return generation_; }
+
+  // The live tree, and replacing it with a saved one (server_durable.cpp).
+  const Tree& tree() const { return tree_; }
+  void restore(Tree tree, uint64_t generation) {
+    tree_ = std::move(tree);
+    generation_ = generation;
+  }
 
  private:
   class View;

@@ -65,6 +65,15 @@ NodePtr Tree::edit(const NodePtr& node, std::string_view rest, const Edit& fn) {
 }
 
 void Tree::put(std::string_view path, std::string value, Permissions perms, uint64_t generation) {
+  set_node(path, std::move(value), std::move(perms), generation, true);
+}
+
+void Tree::restore_node(std::string_view path, std::string value, Permissions perms, uint64_t generation) {
+  set_node(path, std::move(value), std::move(perms), generation, false);
+}
+
+void Tree::set_node(std::string_view path, std::string value, Permissions perms, uint64_t generation,
+                    bool touch_parent) {
   auto replace = [&](const NodePtr& current) {
     auto n = current ? std::make_shared<Node>(*current) : std::make_shared<Node>();
     if (current) count(*current, -1);
@@ -85,7 +94,7 @@ void Tree::put(std::string_view path, std::string value, Permissions perms, uint
     auto p = std::make_shared<Node>(*parent);
     auto it = p->children.find(name);
     if (it == p->children.end()) {
-      p->generation = generation;  // its list of children changes
+      if (touch_parent) p->generation = generation;  // its list of children changes
       p->children.emplace(name, replace(nullptr));
     } else {
       it->second = replace(it->second);

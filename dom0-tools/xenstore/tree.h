@@ -37,6 +37,9 @@ class Tree {
   // node if missing (its parent must exist). A new node also bumps its
   // parent's generation to `generation` (its child list changed).
   void put(std::string_view path, std::string value, Permissions perms, uint64_t generation);
+  // The same, but the parent's generation stays as it is: for rebuilding a
+  // saved tree, where every node's generation is known (journal.h).
+  void restore_node(std::string_view path, std::string value, Permissions perms, uint64_t generation);
 
   // Removes `path` and everything below it; no-op if missing. The parent's
   // generation becomes `generation`. `path` must not be "/".
@@ -54,7 +57,12 @@ class Tree {
   size_t nodes_owned_by(DomId domid) const;
   size_t node_count() const;
 
+  // The root, to compare two trees (unchanged subtrees are the same pointer).
+  const NodePtr& root() const { return root_; }
+
  private:
+  void set_node(std::string_view path, std::string value, Permissions perms, uint64_t generation,
+                bool touch_parent);
   using Edit = std::function<NodePtr(const NodePtr& current)>;
   NodePtr edit(const NodePtr& node, std::string_view rest, const Edit& fn);
   void count(const Node& node, int delta);

@@ -18,7 +18,7 @@ constexpr uint32_t kXvda = 51712;
 
 class BackdSurvive : public PvdFixture {
  protected:
-  BackdSurvive() { needs_kvm_ = false; }
+  bool needs_kvm() const override { return false; }  // no guest
 
   void TearDown() override {
     if (HasFailure() && !state_.empty()) std::cerr << "--- pv-backd.log\n" << slurp(state_ + "/pv-backd.log");
@@ -152,7 +152,7 @@ TEST_F(BackdSurvive, PvBackdEndsWhenPvdAndItsStateDirAreGone) {
 // and restarted, and the device never goes through a new handshake.
 class BackdSurviveGuest : public BackdSurvive {
  protected:
-  BackdSurviveGuest() { needs_kvm_ = true; }
+  bool needs_kvm() const override { return true; }
   static uint64_t allocated(const std::string& path) {
     struct stat st{};
     return ::stat(path.c_str(), &st) == 0 ? uint64_t(st.st_blocks) * 512 : 0;

@@ -52,7 +52,7 @@ inline std::vector<pid_t> backd_processes(const std::string& needle) { return pr
 class PvdFixture : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (needs_kvm_ && access("/dev/kvm", R_OK | W_OK) != 0) GTEST_SKIP() << "/dev/kvm is not usable here";
+    if (needs_kvm() && access("/dev/kvm", R_OK | W_OK) != 0) GTEST_SKIP() << "/dev/kvm is not usable here";
     char tmpl[] = "/tmp/pvd-test.XXXXXX";
     dir_ = mkdtemp(tmpl);
     state_ = dir_ + "/state";
@@ -68,6 +68,9 @@ class PvdFixture : public ::testing::Test {
     eventually([&] { return pv_hv_processes(state_ + "/").empty() && backd_processes(state_).empty(); }, 5s);
     fs::remove_all(dir_);
   }
+
+  // False for a fixture whose tests run no guest (pvd alone needs no KVM).
+  virtual bool needs_kvm() const { return true; }
 
   void start_pvd() {
     pvd_ = std::make_unique<Process>(std::vector<std::string>{kPvd, "--state-dir", state_, "--socket", socket_,
@@ -118,7 +121,6 @@ class PvdFixture : public ::testing::Test {
   }
 
   unsigned vcpus_ = 2;     // of the domains config() describes
-  bool needs_kvm_ = true;  // false: tests that run no guest (skipped without /dev/kvm otherwise)
   std::string dir_, state_, socket_;
   std::unique_ptr<Process> pvd_;
 };
