@@ -48,8 +48,9 @@ const char* shutdown_reason_name(uint32_t reason) {
 
 Domain::Domain(DomainOptions cfg)
     : cfg_(std::move(cfg)),
-      vm_(kvm_),
       mem_(cfg_.memory_bytes),
+      boot_(boot::load_pvh(mem_, cfg_.boot)),
+      vm_(kvm_),
       transport_(select_transport(kvm_, cfg_.transport)),
       evtchn_(cfg_.domid, cfg_.vcpus, [this](uint32_t v) { kick(v); }),
       gnttab_(mem_),
@@ -65,7 +66,6 @@ Domain::Domain(DomainOptions cfg)
 
   vm_.set_memory(0, 0, mem_.size(), mem_.base());
   configure_transport(vm_, transport_);
-  const auto boot = boot::load_pvh(mem_, cfg_.boot);
 
   // shared_info exists from the start (in a host page) so events raised
   // before the guest maps it are kept, as on Xen.
@@ -108,7 +108,7 @@ Domain::Domain(DomainOptions cfg)
     vcpus_.push_back(std::make_unique<Vcpu>(*this, v, std::move(fd)));
   }
   timers_ = std::make_unique<DomainTimers>(*clock_, [this](TimerKey k) { on_timer(k); });
-  boot_state_ = pvh_entry_state(vcpus_[0]->fd().sregs(), boot.entry, static_cast<uint32_t>(boot.start_info_gpa));
+  boot_state_ = pvh_entry_state(vcpus_[0]->fd().sregs(), boot_.entry, static_cast<uint32_t>(boot_.start_info_gpa));
 }
 
 Domain::~Domain() {

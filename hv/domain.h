@@ -138,9 +138,12 @@ class Domain {
   void finish(ExitStatus status, const std::string& message);
 
   DomainOptions cfg_;
+  // Guest RAM and the boot image come first, so a kernel, initrd or
+  // command line that cannot boot is refused before /dev/kvm is opened.
+  GuestMemory mem_;
+  boot::BootInfo boot_;
   kvm::System kvm_;
   kvm::Vm vm_;
-  GuestMemory mem_;
   Transport transport_;
   std::unique_ptr<PvClock> clock_;
   EventChannels evtchn_;

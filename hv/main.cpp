@@ -38,6 +38,7 @@ void usage(FILE* out) {
       "  --xenstore-socket PATH      serve the xenstore ring to pvd's xenstored there\n"
       "  --console-socket PATH       clients there get console output and send input\n"
       "  --backend-socket PATH       serve guest RAM, grants and device event channels to pv-backd\n"
+      "  --ready-fd FD               once built, write 'built' there (or 'failed <why>') and close it\n"
       "exit status: 0 poweroff, 1 pv-hv error, 2 reboot, 3 suspend, 4 crash,\n"
       "             5 watchdog, 6 soft_reset, 7 destroyed by a signal\n",
       out);
@@ -90,13 +91,25 @@ void write_status_file(const std::string& path, pv::ExitStatus status) {
 struct Options {
   pv::DomainOptions cfg;
   std::string status_file;
+  int ready_fd = -1;
 };
+
+// Tells whoever started us (pvd's create) whether the domain was built:
+// "built\n", or "failed <why>\n". One line, then the descriptor is closed.
+void report_build(int& fd, const std::string& line) {
+  if (fd < 0) return;
+  const std::string text = line + "\n";
+  if (::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+    pv::log::warning("--ready-fd: cannot report '" + line + "': " + std::strerror(errno));
+  ::close(fd);
+  fd = -1;
+}
 
 // Fills `o` from the command line ("--opt value" and "--opt=value" alike);
 // false after --help. Throws UserError for a bad option or value.
 bool parse_options(int argc, char** argv, Options& o) {
   enum { kKernel = 1, kInitrd, kCmdline, kMemory, kVcpus, kName, kDomid, kTransport, kStatusFile, kXenstoreSocket,
-         kConsoleSocket, kBackendSocket };
+         kConsoleSocket, kBackendSocket, kReadyFd };
   const option options[] = {{"kernel", required_argument, nullptr, kKernel},
                             {"initrd", required_argument, nullptr, kInitrd},
                             {"cmdline", required_argument, nullptr, kCmdline},
@@ -109,6 +122,7 @@ bool parse_options(int argc, char** argv, Options& o) {
                             {"xenstore-socket", required_argument, nullptr, kXenstoreSocket},
                             {"console-socket", required_argument, nullptr, kConsoleSocket},
                             {"backend-socket", required_argument, nullptr, kBackendSocket},
+                            {"ready-fd", required_argument, nullptr, kReadyFd},
                             {"help", no_argument, nullptr, 'h'},
                             {}};
   pv::DomainOptions& cfg = o.cfg;
@@ -132,6 +146,7 @@ bool parse_options(int argc, char** argv, Options& o) {
       case kXenstoreSocket: cfg.xenstore_socket = value; break;
       case kConsoleSocket: cfg.console_socket = value; break;
       case kBackendSocket: cfg.backend_socket = value; break;
+      case kReadyFd: o.ready_fd = static_cast<int>(parse_uint("--ready-fd", value, 1 << 20)); break;
       case 'h': return usage(stdout), false;
       case ':': throw UserError(name + " needs a value");
       default: throw UserError("unknown option " + name + " (see --help)");
@@ -165,12 +180,14 @@ int main(int argc, char** argv) {
     signal(SIGPIPE, SIG_IGN);
 
     pv::Domain dom(cfg);
+    report_build(o.ready_fd, "built");
     const auto status = dom.run();
     pv::log::info(dom.stats().summary());
     if (!status_file.empty()) write_status_file(status_file, status);
     return static_cast<int>(status);
   } catch (const std::exception& e) {
     pv::log::error(e.what());
+    report_build(o.ready_fd, std::string("failed ") + e.what());
     if (!o.status_file.empty()) write_status_file(o.status_file, pv::ExitStatus::kError);
     return static_cast<int>(pv::ExitStatus::kError);
   }
