@@ -19,6 +19,7 @@
 #include "pv/error.h"
 #include "pv/log.h"
 #include "registry.h"
+#include "state_guard.h"
 
 namespace {
 
@@ -104,6 +105,11 @@ int main(int argc, char** argv) {
   }
   try {
     if (xenstore_socket.empty()) xenstore_socket = state_dir + "/xenstored.sock";
+    // One pvd per state dir, and nothing at a socket path is taken over
+    // unless it is a stale socket (docs/toolstack.md).
+    pv::pvd::StateDirLock lock(state_dir);
+    pv::pvd::claim_socket_path(socket_path, "--socket");
+    pv::pvd::claim_socket_path(xenstore_socket, "--xenstore-socket");
     pv::pvd::Registry registry(state_dir);
     boost::asio::io_context io;
     pv::pvd::XenstoreHost xenstore(io, xenstore_socket);
@@ -119,6 +125,7 @@ int main(int argc, char** argv) {
         [&networks](const std::string& bridge, const std::string& mac) { networks.remove_static_lease(bridge, mac); });
     pv::pvd::AdminServer server(io, socket_path, domains, networks);
     if (daemonize && ::daemon(0, 0) != 0) pv::throw_errno("daemon");
+    if (daemonize) lock.record_pid();
     networks.restore();
     domains.reattach();
     pv::pvd::BackdSupervisor backd(io, pv_backd, state_dir, xenstore_socket);

@@ -6,6 +6,7 @@
 #pragma once
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,8 @@ class XenstoreHost : public pv::xenstore::DomainHooks {
   void remove_domain(uint32_t domid);
   // Writes as dom0 (watches fire); false when the store refused it.
   bool write(const std::string& path, const std::string& value);
+  // Reads as dom0; nullopt when the node is absent or unreadable.
+  std::optional<std::string> read(const std::string& path);
 
   // DomainHooks: INTRODUCE succeeds for a domain whose link is up.
   int introduce(pv::xenstore::DomId domid, uint64_t gfn, uint32_t evtchn) override;
