@@ -26,7 +26,8 @@ namespace {
 void usage(std::FILE* out) {
   std::fputs(
       "usage: pvd --state-dir DIR --socket PATH [--xenstore-socket PATH] [--pv-hv PATH] [--daemon]\n"
-      "  --state-dir DIR   domain registry, console logs, status files\n"
+      "  --state-dir DIR   domain registry, console logs, status files (one pvd per\n"
+      "                    directory: it holds DIR/pvd.lock)\n"
       "  --socket PATH     admin socket (mode 0600; pvctl --socket / PV_SOCKET)\n"
       "  --xenstore-socket PATH  xenstored for dom0 clients (XENSTORED_PATH);\n"
       "                    default DIR/xenstored.sock\n"
