@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "admin_framing.h"
+#include "admin_utf8.h"
 #include "domain0.h"
 #include "pv/error.h"
 #include "pv/log.h"
@@ -36,7 +37,8 @@ struct Ending {
 };
 Ending ending_from_status(const std::string& status_line) {
   if (status_line.empty()) return {"pv-hv exited without a status (killed?)", true};
-  const std::string name = status_line.substr(status_line.find(' ') + 1);
+  // The reason goes into the record and replies: UTF-8 only (admin_utf8.h).
+  const std::string name = A::to_valid_utf8(status_line.substr(status_line.find(' ') + 1));
   if (name == "crash" || name == "error") return {name, true};
   return {name};
 }

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "pvd_fixture.h"
+#include "registry.pb.h"
 
 namespace {
 
@@ -171,6 +172,32 @@ TEST_F(PvdGuard, RawRequestsWithBadStringsAreRefusedByPvd) {
   EXPECT_NE(raw(bad_create).find("pv.admin.CreateRequest.config_text is not valid UTF-8"), std::string::npos);
   EXPECT_TRUE(alive(pvd_->pid()));
   EXPECT_EQ(pvctl({"list"}).exit_code, 0);
+}
+
+// A reason pvd did not write itself (pv-hv's status file) may hold any
+// bytes: they reach neither a reply nor a record unrepaired, so listings
+// keep parsing and the record keeps loading.
+TEST_F(PvdGuard, AStatusThatIsNotUtf8BreaksNothing) {
+  pvd_.reset();
+  pv::registry::DomainRecord rec;  // a domain that ended while pvd was away
+  rec.set_domid(7);
+  rec.set_name("odd");
+  rec.set_config_text("name = \"odd\"\nmemory = 64\nkernel = \"" + kGuest + "\"\non_crash = \"preserve\"\n");
+  rec.set_config_path("odd.cfg");
+  rec.set_state(pv::admin::STATE_RUNNING);
+  rec.set_uuid("6e8a1a6b-1c5c-4b7d-9d7e-3f0a2b1c4d5e");
+  std::ofstream(state_ + "/domains/7.rec", std::ios::binary) << rec.SerializeAsString();
+  std::ofstream(state_ + "/domains/7.status", std::ios::binary) << "9 caf\xe9\n";
+  start_pvd();
+  ASSERT_TRUE(eventually([&] { return row("odd").find("---s--") != std::string::npos; }, 10s)) << row("odd");
+  Result i = pvctl({"info", "odd"});
+  EXPECT_EQ(i.exit_code, 0) << i.err;
+  EXPECT_NE(i.out.find("shutdown reason: caf\xef\xbf\xbd\n"), std::string::npos) << i.out;
+  EXPECT_EQ(pvctl({"list", "--json"}).exit_code, 0);
+  pvd_.reset();  // the record it saved loads again
+  start_pvd();
+  EXPECT_NE(row("odd").find("---s--"), std::string::npos) << row("odd");
+  EXPECT_EQ(pvctl({"destroy", "odd"}).exit_code, 0);
 }
 
 TEST_F(PvdGuard, RelativePathsAreTakenFromTheConfigFilesDirectory) {
