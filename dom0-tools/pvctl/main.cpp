@@ -284,7 +284,7 @@ constexpr pv::pvctl::Verb kVerbs[] = {
      "create a domain from an xl.cfg configuration file; relative paths in\n"
      "it (kernel, ramdisk, disk targets) are taken from the file's directory\n"
      "(not the working directory, as xl would)"},
-    {"list", list, "list [--json]", "list domains (columns as xl list)"},
+    {"list", list, "list [--json]", "list domains (columns as xl list; Domain-0, the host, first)"},
     {"info", info, "info DOMAIN", "details of one domain"},
     {"destroy", destroy, "destroy DOMAIN", "stop a domain at once and remove it"},
     {"console", console, "console DOMAIN", "attach to the guest console (Ctrl-] detaches)"},

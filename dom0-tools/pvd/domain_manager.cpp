@@ -221,7 +221,7 @@ A::Reply DomainManager::create(const A::CreateRequest& c) {
   const std::string path = c.config_path().empty() ? "<config>" : c.config_path();
   auto parsed = parse(c.config_text(), path);
   if (!parsed.config) return error_reply(A::ERROR_BAD_CONFIG, parsed.message);
-  if (find(parsed.config->name))
+  if (find(parsed.config->name) || is_domain0(parsed.config->name))
     return error_reply(A::ERROR_EXISTS, "a domain named '" + parsed.config->name + "' already exists");
   // Devices are checked before anything is created (the image exists, the
   // bridge is there ...); start() builds their nodes again for real.

@@ -235,6 +235,10 @@ TEST_F(PvdGuard, Domain0IsListedAndNamed) {
   EXPECT_NE(none.err.find("no domain named 'nosuch'"), std::string::npos) << none.err;
   EXPECT_EQ(pvctl({"domname", "7"}).exit_code, 1);
   EXPECT_EQ(pvctl({"domname", "web"}).exit_code, 2);
+  const std::string twin = write_config(dir_ + "/twin.cfg", "name = \"Domain-0\"\nmemory = 64\nkernel = \"" + kGuest + "\"\n");
+  Result dup = pvctl({"create", twin});
+  EXPECT_EQ(dup.exit_code, 1);
+  EXPECT_NE(dup.err.find("a domain named 'Domain-0' already exists"), std::string::npos) << dup.err;
   Result kill0 = pvctl({"destroy", "Domain-0"});
   EXPECT_EQ(kill0.exit_code, 1);
   EXPECT_NE(kill0.err.find("Domain-0 is the host itself"), std::string::npos) << kill0.err;
