@@ -186,42 +186,42 @@ int running_domains(const Context& ctx, Args& out) {
 // Sends every request first (the guests shut down together), then reads
 // the replies; the status of the first that failed.
 int shutdown_all(const Context& ctx, const Args& domains, const ShutdownOptions& o) {
-  std::vector<std::unique_ptr<A::AdminClient>> clients(domains.size());
-  int status = 0;
-  for (size_t i = 0; i < domains.size(); i++) {
+  auto request = [&](const std::string& dom) {
     A::Request req;
-    req.mutable_shutdown()->mutable_domain()->set_name_or_id(domains[i]);
+    req.mutable_shutdown()->mutable_domain()->set_name_or_id(dom);
     req.mutable_shutdown()->set_wait(o.wait);
     req.mutable_shutdown()->set_wait_timeout_s(o.timeout_s);
     req.mutable_shutdown()->set_ack_timeout_s(o.ack_timeout_s);
+    return req;
+  };
+  std::vector<std::unique_ptr<A::AdminClient>> clients(domains.size());
+  int status = 0;
+  auto failed = [&](int rc) { status = status ? status : rc; };
+  for (size_t i = 0; i < domains.size(); i++) {
+    if (domains.size() > 1) {
+      try {
+        clients[i] = std::make_unique<A::AdminClient>(ctx.socket);
+        clients[i]->send(request(domains[i]));
+        continue;
+      } catch (const A::AdminError&) {
+        clients[i].reset();  // asked the plain way below, which says what went wrong
+      }
+    }
+    std::unique_ptr<A::AdminClient> client;
     A::Reply reply;
-    if (domains.size() == 1) {
-      std::unique_ptr<A::AdminClient> client;
-      return pv::pvctl::call_pvd(ctx.socket, req, client, reply);
-    }
-    try {
-      clients[i] = std::make_unique<A::AdminClient>(ctx.socket);
-      clients[i]->send(req);
-    } catch (const A::AdminError&) {
-      clients[i].reset();  // asked again below, one at a time, for its message
-      std::unique_ptr<A::AdminClient> client;
-      if (const int rc = pv::pvctl::call_pvd(ctx.socket, req, client, reply); rc && !status) status = rc;
-    }
+    if (const int rc = pv::pvctl::call_pvd(ctx.socket, request(domains[i]), client, reply)) failed(rc);
   }
   for (size_t i = 0; i < domains.size(); i++) {
     if (!clients[i]) continue;
-    int rc = 0;
     try {
       const A::Reply reply = clients[i]->receive();
-      if (reply.error() != A::ERROR_NONE) {
-        std::fprintf(stderr, "pvctl: %s\n", reply.message().c_str());
-        rc = reply.error() == A::ERROR_NOT_ACKNOWLEDGED ? 4 : reply.error() == A::ERROR_TIMEOUT ? 5 : 1;
-      }
+      if (reply.error() == A::ERROR_NONE) continue;
+      std::fprintf(stderr, "pvctl: %s\n", reply.message().c_str());
+      failed(pv::pvctl::refusal_status(reply));
     } catch (const A::AdminError& e) {
       std::fprintf(stderr, "pvctl: %s: %s\n", domains[i].c_str(), e.what());
-      rc = 3;
+      failed(3);
     }
-    if (rc && !status) status = rc;
   }
   return status;
 }

@@ -11,6 +11,13 @@
 
 namespace pv::pvctl {
 
+// The exit status of a reply that carries an error.
+inline int refusal_status(const admin::Reply& reply) {
+  if (reply.error() == admin::ERROR_NOT_ACKNOWLEDGED) return 4;
+  if (reply.error() == admin::ERROR_TIMEOUT) return 5;
+  return 1;
+}
+
 // Connects (keeping the connection in `client`, for verbs that go on using
 // it) and sends `req`; the answer is in `reply`.
 inline int call_pvd(const std::string& socket, const admin::Request& req, std::unique_ptr<admin::AdminClient>& client,
@@ -29,9 +36,7 @@ inline int call_pvd(const std::string& socket, const admin::Request& req, std::u
   }
   if (reply.error() != admin::ERROR_NONE) {
     std::fprintf(stderr, "pvctl: %s\n", reply.message().c_str());
-    if (reply.error() == admin::ERROR_NOT_ACKNOWLEDGED) return 4;
-    if (reply.error() == admin::ERROR_TIMEOUT) return 5;
-    return 1;
+    return refusal_status(reply);
   }
   return 0;
 }
