@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "admin_framing.h"
+#include "admin_utf8.h"
 
 namespace pv::admin {
 namespace {
@@ -28,7 +29,15 @@ AdminClient::AdminClient(const std::string& socket_path) {
 }
 
 Reply AdminClient::call(Request req) {
+  send(std::move(req));
+  return receive();
+}
+
+void AdminClient::send(Request req) {
   req.set_api_version(kApiVersion);
+  if (const std::string field = invalid_utf8_field(req); !field.empty())
+    throw AdminError(AdminError::Kind::kBadRequest,
+                     "not sent: " + field + " is not valid UTF-8 (names, paths and configurations must be UTF-8)");
   std::string out;
   append_frame(out, req);
   for (size_t done = 0; done < out.size();) {
@@ -37,6 +46,9 @@ Reply AdminClient::call(Request req) {
     if (n <= 0) protocol_error("pvd closed the connection while sending the request");
     done += static_cast<size_t>(n);
   }
+}
+
+Reply AdminClient::receive() {
   for (;;) {
     FrameParse f = parse_frame(inbuf_);
     if (f.status == FrameParse::kBad) protocol_error("bad reply from pvd: " + f.error);

@@ -16,6 +16,7 @@ class AdminError : public std::runtime_error {
   enum class Kind {
     kUnreachable,  // no connection: bad socket path, nothing listening
     kProtocol,     // connected, but no usable reply came back
+    kBadRequest,   // not sent: a string in it is not valid UTF-8
   };
   AdminError(Kind kind, const std::string& what) : std::runtime_error(what), kind_(kind) {}
   Kind kind() const { return kind_; }
@@ -31,8 +32,13 @@ class AdminClient {
   explicit AdminClient(const std::string& socket_path);
 
   // Sends one request (api_version is filled in) and waits for its reply;
-  // throws AdminError (kProtocol) when none comes.
+  // throws AdminError (kProtocol) when none comes, or (kBadRequest) without
+  // sending anything when one of its strings is not valid UTF-8.
   Reply call(Request req);
+  // call() in two halves, for a client with several connections under way
+  // (pvctl shutdown --all): send now, collect the reply later.
+  void send(Request req);
+  Reply receive();
 
   // After a console request: the connection is a raw byte stream; these are
   // its fd and the bytes that already arrived behind the reply.

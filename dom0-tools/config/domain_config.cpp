@@ -74,6 +74,7 @@ class Builder {
     uuid();
     disks();
     vifs();
+    unimplemented();
     if (out_.errors.empty()) out_.config = std::move(c_);
   }
 
@@ -101,6 +102,37 @@ class Builder {
         warn(s.line, s.key, "unknown key, ignored");
       }
     }
+  }
+
+  // Keys this platform accepts with xl's meaning (and checks) but does not
+  // act on yet: told, never silently dropped. A maxmem or maxvcpus equal to
+  // memory or vcpus asks for nothing more, so it earns nothing.
+  void unimplemented() {
+    if (const Setting* s = syn_.find("maxmem"); s && c_.maxmem_mib > c_.memory_mib)
+      warn(s->line, "maxmem", "not implemented yet (no ballooning): the domain gets memory = " +
+                                  std::to_string(c_.memory_mib) + " MiB and cannot grow to " +
+                                  std::to_string(c_.maxmem_mib));
+    if (const Setting* s = syn_.find("maxvcpus"); s && c_.maxvcpus > c_.vcpus)
+      warn(s->line, "maxvcpus", "not implemented yet (no vCPU hot-plug): the domain runs " +
+                                    std::to_string(c_.vcpus) + " vCPU(s), not up to " + std::to_string(c_.maxvcpus));
+  }
+
+  // The same for the parameters of one vif or disk.
+  void unimplemented(int line, const std::string& key, const VifSpec& v) {
+    auto tell = [&](const std::string& what, const std::string& value, const char* why) {
+      if (!value.empty()) warn(line, key, what + "=" + value + " is not implemented yet and is ignored (" + why + ")");
+    };
+    tell("model", v.model, "every vif is a Xen PV network device");
+    tell("rate", v.rate, "the vif's traffic is not rate-limited");
+    tell("vifname", v.vifname, "pvd names the host-side device itself");
+    tell("gatewaydev", v.gatewaydev, "no vif script runs");
+    tell("vlan", v.vlan, "the vif joins its bridge untagged");
+    if (v.type == "ioemu") tell("type", v.type, "there is no emulated NIC");
+  }
+  void unimplemented(int line, const std::string& key, const DiskSpec& d) {
+    if (!d.backendtype.empty() && d.backendtype != "phy")
+      warn(line, key, "backendtype=" + d.backendtype + " is not implemented yet and is ignored (pv-backd serves "
+                      "every disk itself)");
   }
 
   const Setting* string_setting(const char* key) {
@@ -286,6 +318,7 @@ class Builder {
                                   " of an earlier disk; each disk needs its own vdev");
         continue;
       }
+      unimplemented(item.line, key, *r.disk);
       c_.disks.push_back(std::move(*r.disk));
     }
   }
@@ -322,6 +355,7 @@ class Builder {
           continue;
         }
       }
+      unimplemented(item.line, key, *r.vif);
       c_.vifs.push_back(std::move(*r.vif));
     }
   }

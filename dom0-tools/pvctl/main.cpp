@@ -3,20 +3,27 @@
 //   pvctl [--socket PATH] VERB [ARGS]     (socket also from PV_SOCKET)
 //   pvctl help [VERB], pvctl VERB --help
 //
-// Exit status: 0 done, 1 pvd refused (its message on stderr), 2 usage,
-// 3 pvd unreachable.
+// Exit status: 0 done, 1 refused (pvd's message, or pvctl's about a
+// configuration it cannot send), 2 usage (also an argument that is not
+// UTF-8), 3 pvd unreachable, 4 a shutdown/reboot the guest did not
+// acknowledge, 5 acknowledged but not done within shutdown --wait's
+// --timeout.
 #include <getopt.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "admin_client.h"
+#include "admin_utf8.h"
+#include "config_text.h"
 #include "console.h"
+#include "identity_cmd.h"
 #include "json.h"
 #include "network_cmd.h"
 #include "pvd_call.h"
@@ -108,15 +115,21 @@ void print_info(const A::DomainInfo& d) {
 
 int create(const Args& args, const Context& ctx) {
   if (args.size() != 1) return usage_error("create takes one configuration FILE");
-  std::ifstream f(args[0]);
+  std::ifstream f(args[0], std::ios::binary);
   if (!f) return usage_error("cannot read " + args[0]);
   std::stringstream text;
   text << f.rdbuf();
+  const pv::pvctl::PreparedConfig cfg = pv::pvctl::prepare_config(text.str(), args[0]);
+  if (!cfg.error.empty()) return std::fprintf(stderr, "pvctl: %s\n", cfg.error.c_str()), 1;
   A::Request req;
-  req.mutable_create()->set_config_text(text.str());
+  req.mutable_create()->set_config_text(cfg.text);
   req.mutable_create()->set_config_path(args[0]);
   A::Reply reply;
-  if (const int rc = call(ctx, req, reply)) return rc;
+  if (const int rc = call(ctx, req, reply)) {
+    // What pvd looked for, when a path it names came from a relative one.
+    for (const auto& r : cfg.resolved) std::fprintf(stderr, "pvctl: (relative to the file: %s)\n", r.c_str());
+    return rc;
+  }
   std::printf("created domain %s (id %u)\n", reply.domain().name().c_str(), reply.domain().domid());
   return 0;
 }
@@ -154,19 +167,101 @@ int console(const Args& args, const Context& ctx) {
   return pv::pvctl::run_console(client->fd(), client->take_buffered());
 }
 
-int shutdown(const Args& args, const Context& ctx) {
-  bool wait = false;
-  std::string error;
-  const Args rest = pv::pvctl::parse_options(args, {{"wait", no_argument, nullptr, 'w'}},
-                                             [&](int, const char*) { wait = true; }, error);
-  if (!error.empty()) return usage_error("shutdown: " + error);
-  const std::string dom = only_domain("shutdown", rest);
-  if (dom.empty()) return 2;
+struct ShutdownOptions {
+  bool wait = false, all = false;
+  uint32_t timeout_s = 300, ack_timeout_s = 0;  // 0: pvd's default (10 s)
+};
+
+// The requests of `shutdown -a`: every running domain but Domain-0.
+int running_domains(const Context& ctx, Args& out) {
   A::Request req;
-  req.mutable_shutdown()->mutable_domain()->set_name_or_id(dom);
-  req.mutable_shutdown()->set_wait(wait);
+  req.mutable_list();
   A::Reply reply;
-  return call(ctx, req, reply);
+  if (const int rc = call(ctx, req, reply)) return rc;
+  for (const auto& d : reply.list().domains())
+    if (d.domid() != 0 && d.state() == A::STATE_RUNNING) out.push_back(d.name());
+  return 0;
+}
+
+// Sends every request first (the guests shut down together), then reads
+// the replies; the status of the first that failed.
+int shutdown_all(const Context& ctx, const Args& domains, const ShutdownOptions& o) {
+  auto request = [&](const std::string& dom) {
+    A::Request req;
+    req.mutable_shutdown()->mutable_domain()->set_name_or_id(dom);
+    req.mutable_shutdown()->set_wait(o.wait);
+    req.mutable_shutdown()->set_wait_timeout_s(o.timeout_s);
+    req.mutable_shutdown()->set_ack_timeout_s(o.ack_timeout_s);
+    return req;
+  };
+  std::vector<std::unique_ptr<A::AdminClient>> clients(domains.size());
+  int status = 0;
+  auto failed = [&](int rc) { status = status ? status : rc; };
+  for (size_t i = 0; i < domains.size(); i++) {
+    if (domains.size() > 1) {
+      try {
+        clients[i] = std::make_unique<A::AdminClient>(ctx.socket);
+        clients[i]->send(request(domains[i]));
+        continue;
+      } catch (const A::AdminError&) {
+        clients[i].reset();  // asked the plain way below, which says what went wrong
+      }
+    }
+    std::unique_ptr<A::AdminClient> client;
+    A::Reply reply;
+    if (const int rc = pv::pvctl::call_pvd(ctx.socket, request(domains[i]), client, reply)) failed(rc);
+  }
+  for (size_t i = 0; i < domains.size(); i++) {
+    if (!clients[i]) continue;
+    try {
+      const A::Reply reply = clients[i]->receive();
+      if (reply.error() == A::ERROR_NONE) continue;
+      std::fprintf(stderr, "pvctl: %s\n", reply.message().c_str());
+      failed(pv::pvctl::refusal_status(reply));
+    } catch (const A::AdminError& e) {
+      std::fprintf(stderr, "pvctl: %s: %s\n", domains[i].c_str(), e.what());
+      failed(3);
+    }
+  }
+  return status;
+}
+
+// Whole seconds for --timeout / --ack-timeout, or nullopt.
+std::optional<uint32_t> seconds(const char* text) {
+  const std::string s = text ? text : "";
+  if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  return static_cast<uint32_t>(std::stoul(s));
+}
+
+int shutdown(const Args& args, const Context& ctx) {
+  ShutdownOptions o;
+  std::string error, bad_value;
+  enum { kTimeout = 1000, kAckTimeout };
+  const Args rest = pv::pvctl::parse_options(
+      args,
+      {{"wait", no_argument, nullptr, 'w'}, {"all", no_argument, nullptr, 'a'},
+       {"timeout", required_argument, nullptr, kTimeout}, {"ack-timeout", required_argument, nullptr, kAckTimeout}},
+      [&](int c, const char* value) {
+        if (c == 'w') o.wait = true;
+        else if (c == 'a') o.all = true;
+        else if (auto v = seconds(value)) (c == kTimeout ? o.timeout_s : o.ack_timeout_s) = *v;
+        else bad_value = std::string(c == kTimeout ? "--timeout" : "--ack-timeout") + " takes whole seconds, not '" +
+                         (value ? value : "") + "'";
+      },
+      error, "wa");
+  if (!error.empty()) return usage_error("shutdown: " + error);
+  if (!bad_value.empty()) return usage_error("shutdown: " + bad_value);
+  Args domains;
+  if (o.all) {
+    if (!rest.empty()) return usage_error("shutdown: -a/--all takes no DOMAIN");
+    if (const int rc = running_domains(ctx, domains)) return rc;
+    if (domains.empty()) return 0;
+  } else {
+    const std::string dom = only_domain("shutdown", rest);
+    if (dom.empty()) return 2;
+    domains.push_back(dom);
+  }
+  return shutdown_all(ctx, domains, o);
 }
 
 // The verbs that name one DOMAIN and print nothing but pvd's warnings.
@@ -185,16 +280,27 @@ int unpause(const Args& a, const Context& c) { return domain_verb<&A::Request::m
 int reboot(const Args& a, const Context& c) { return domain_verb<&A::Request::mutable_reboot>("reboot", a, c); }
 
 constexpr pv::pvctl::Verb kVerbs[] = {
-    {"create", create, "create FILE", "create a domain from an xl.cfg configuration file"},
-    {"list", list, "list [--json]", "list domains (columns as xl list)"},
+    {"create", create, "create FILE",
+     "create a domain from an xl.cfg configuration file; relative paths in\n"
+     "it (kernel, ramdisk, disk targets) are taken from the file's directory\n"
+     "(not the working directory, as xl would)"},
+    {"list", list, "list [--json]", "list domains (columns as xl list; Domain-0, the host, first)"},
     {"info", info, "info DOMAIN", "details of one domain"},
     {"destroy", destroy, "destroy DOMAIN", "stop a domain at once and remove it"},
     {"console", console, "console DOMAIN", "attach to the guest console (Ctrl-] detaches)"},
     {"pause", pause, "pause DOMAIN", "stop running the domain's vCPUs"},
     {"unpause", unpause, "unpause DOMAIN", "let them run again"},
-    {"shutdown", shutdown, "shutdown [--wait] DOMAIN",
-     "ask the guest to power off through xenstore control/shutdown;\n--wait: until its pv-hv has exited"},
-    {"reboot", reboot, "reboot DOMAIN", "ask the guest to reboot through xenstore control/shutdown"},
+    {"shutdown", shutdown, "shutdown [-w|--wait [--timeout S]] [--ack-timeout S] -a|--all|DOMAIN",
+     "ask the guest to power off through xenstore control/shutdown and\n"
+     "wait for it to acknowledge (--ack-timeout, default 10 s; exit 4 if not);\n"
+     "-w/--wait: also until its pv-hv has exited (--timeout, default 300 s,\n"
+     "0 for ever; exit 5 past it); -a/--all: every running domain"},
+    {"reboot", reboot, "reboot DOMAIN",
+     "ask the guest to reboot through xenstore control/shutdown\n(exit 4 if it does not acknowledge within 10 s)"},
+    {"domid", pv::pvctl::domid_verb, "domid NAME", "the ID of a domain (Domain-0 is 0)"},
+    {"domname", pv::pvctl::domname_verb, "domname ID", "the name of a domain"},
+    {"uptime", pv::pvctl::uptime_verb, "uptime [-s] [DOMAIN...]",
+     "how long domains have run (as xl uptime; Domain-0: the host)"},
     {"network", nullptr, "network create|list|destroy ...", "virtual networks (pvctl network --help)",
      &pv::pvctl::kNetworkVerbs},
     {"help", nullptr, "help [VERB]", "this list, or the usage of one verb (also: pvctl VERB --help)"},
@@ -220,5 +326,10 @@ int main(int argc, char** argv) {
     else if (c == ':') return usage_error(word.substr(0, word.find('=')) + " needs a value");
     else return usage_error("unknown option '" + word.substr(0, word.find('=')) + "' (see pvctl --help)");
   }
+  // The admin API carries UTF-8 only: a word that is not is refused here.
+  for (int i = optind; i < argc; i++)
+    if (!pv::admin::is_valid_utf8(argv[i]))
+      return usage_error("argument \"" + pv::admin::escape_bytes(argv[i]) +
+                         "\" is not valid UTF-8 (names and paths must be UTF-8)");
   return pv::pvctl::dispatch(kPvctl, {argv + optind, argv + argc}, ctx);
 }

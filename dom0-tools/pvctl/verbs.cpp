@@ -102,7 +102,8 @@ int dispatch(const VerbSet& set, const std::vector<std::string>& args, const Con
 }
 
 std::vector<std::string> parse_options(const std::vector<std::string>& args, const std::vector<option>& options,
-                                       const std::function<void(int, const char*)>& on_option, std::string& error) {
+                                       const std::function<void(int, const char*)>& on_option, std::string& error,
+                                       const std::string& short_options) {
   std::vector<std::string> words = {"pvctl"};
   words.insert(words.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -115,11 +116,14 @@ std::vector<std::string> parse_options(const std::vector<std::string>& args, con
   opterr = 0;
   optind = 0;  // GNU: start a new scan
   const int argc = static_cast<int>(words.size());
-  for (int c; (c = getopt_long(argc, argv.data(), "+:", table.data(), nullptr)) != -1;) {
+  const std::string optstring = "+:" + short_options;
+  for (int c; (c = getopt_long(argc, argv.data(), optstring.c_str(), table.data(), nullptr)) != -1;) {
     const std::string word = argv[optind - 1];
     const std::string name = word.substr(0, word.find('='));
     if (c == '?') {
-      error = "unknown option '" + name + "'";
+      // A short option getopt did not know: optopt is the letter.
+      const bool is_long = word.rfind("--", 0) == 0 || optopt == 0;
+      error = "unknown option '" + (is_long ? name : "-" + std::string(1, static_cast<char>(optopt))) + "'";
       return {};
     }
     if (c == ':') {

@@ -46,11 +46,13 @@ int dispatch(const VerbSet& set, const std::vector<std::string>& args, const Con
 
 // Options of one verb, read with getopt_long: "--opt value" and
 // "--opt=value" alike, up to the first word that is not an option (or
-// "--"). `on_option(val, optarg)` gets each option's `val`. Returns the
-// remaining words, or fills `error` ("unknown option '--x'", "--x needs a
-// value").
+// "--"). `short_options` are getopt's one-letter ones ("aw" for -a -w,
+// whose `val` is that letter). `on_option(val, optarg)` gets each option's
+// `val`. Returns the remaining words, or fills `error` ("unknown option
+// '--x'", "--x needs a value").
 std::vector<std::string> parse_options(const std::vector<std::string>& args, const std::vector<option>& options,
-                                       const std::function<void(int, const char*)>& on_option, std::string& error);
+                                       const std::function<void(int, const char*)>& on_option, std::string& error,
+                                       const std::string& short_options = "");
 
 // The words of a listing verb: `--json` or nothing. False for anything else.
 bool parse_json_flag(const std::vector<std::string>& args, bool& json);

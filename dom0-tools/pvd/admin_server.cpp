@@ -9,6 +9,7 @@
 #include <variant>
 
 #include "admin_framing.h"
+#include "admin_utf8.h"
 #include "network/network_admin.h"
 #include "pv/error.h"
 #include "pv/log.h"
@@ -46,9 +47,18 @@ class Session : public std::enable_shared_from_this<Session> {
     if (f.status == A::FrameParse::kNeedMore) return read();
     if (f.status == A::FrameParse::kBad) return fail(error_reply(A::ERROR_BAD_REQUEST, f.error));
     A::Request req;
-    const bool ok = req.ParseFromArray(f.payload.data(), static_cast<int>(f.payload.size()));
+    if (!req.ParseFromArray(f.payload.data(), static_cast<int>(f.payload.size()))) {
+      // f.payload points into in_: looked at before it goes.
+      const std::string field = A::invalid_utf8_field(*A::Request::descriptor(), f.payload);
+      in_.erase(0, f.consumed);
+      // The frame was whole: the connection can go on after a bad string.
+      if (!field.empty())
+        return send(error_reply(A::ERROR_BAD_REQUEST, "request refused: " + field +
+                                                          " is not valid UTF-8 (names, paths and configurations "
+                                                          "must be UTF-8)"));
+      return fail(error_reply(A::ERROR_BAD_REQUEST, "request is not a valid pv.admin.Request"));
+    }
     in_.erase(0, f.consumed);
-    if (!ok) return fail(error_reply(A::ERROR_BAD_REQUEST, "request is not a valid pv.admin.Request"));
     if (req.api_version() != A::kApiVersion)
       return send(error_reply(A::ERROR_UNSUPPORTED_VERSION, "this pvd speaks admin API version " +
                                                                 std::to_string(A::kApiVersion) + ", not " +
@@ -89,6 +99,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void send(A::Reply reply, bool then_close = false) {
     reply.set_api_version(A::kApiVersion);
+    // A reply that would not parse is no reply: bytes that are not UTF-8
+    // (a guest-written reason, an old record) become U+FFFD.
+    if (const size_t n = A::make_strings_valid(reply))
+      log::warning("replaced bytes that are not UTF-8 in " + std::to_string(n) + " field(s) of a reply");
     auto frame = std::make_shared<std::string>();
     A::append_frame(*frame, reply);
     auto self = shared_from_this();
@@ -165,7 +179,7 @@ class Session : public std::enable_shared_from_this<Session> {
 AdminServer::AdminServer(boost::asio::io_context& io, const std::string& socket_path, DomainManager& domains,
                          net::NetworkManager& networks)
     : path_(socket_path), acceptor_(io), domains_(domains), networks_(networks) {
-  ::unlink(path_.c_str());  // a stale socket from an earlier pvd
+  // main() claimed the path (state_guard.h): nothing is there now.
   stream_protocol::endpoint ep(path_);
   acceptor_.open(ep.protocol());
   const mode_t old = ::umask(0177);  // created 0600
@@ -174,11 +188,18 @@ AdminServer::AdminServer(boost::asio::io_context& io, const std::string& socket_
   ::umask(old);
   if (ec) throw SystemError("cannot bind " + path_, ec.value());
   ::chmod(path_.c_str(), 0600);
+  struct stat st{};
+  if (::lstat(path_.c_str(), &st) == 0) bound_ = {st.st_dev, st.st_ino};
   acceptor_.listen();
   accept();
 }
 
-AdminServer::~AdminServer() { ::unlink(path_.c_str()); }
+// Only the socket this pvd bound: whatever replaced it is not ours.
+AdminServer::~AdminServer() {
+  struct stat st{};
+  if (::lstat(path_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && std::pair{st.st_dev, st.st_ino} == bound_)
+    ::unlink(path_.c_str());
+}
 
 void AdminServer::accept() {
   acceptor_.async_accept([this](const boost::system::error_code& ec, stream_protocol::socket sock) {

@@ -6,7 +6,10 @@
 // and the connection closed; pvd carries on.
 #pragma once
 #include "asio.h"
+#include <sys/types.h>
+
 #include <string>
+#include <utility>
 
 #include "domain_manager.h"
 #include "network/network_manager.h"
@@ -23,6 +26,7 @@ class AdminServer {
   void accept();
 
   std::string path_;
+  std::pair<dev_t, ino_t> bound_{};  // the socket file bind() made
   boost::asio::local::stream_protocol::acceptor acceptor_;
   DomainManager& domains_;
   net::NetworkManager& networks_;

@@ -5,11 +5,14 @@
 #include <sys/random.h>
 #include <uuid/uuid.h>
 
+#include <algorithm>
 #include <ctime>
 #include <fstream>
 #include <set>
 
 #include "admin_framing.h"
+#include "admin_utf8.h"
+#include "domain0.h"
 #include "pv/error.h"
 #include "pv/log.h"
 
@@ -25,6 +28,8 @@ constexpr size_t kMaxRestarts = 10;
 constexpr auto kRestartWindow = 60s;
 // How long a destroyed domain's pv-hv gets between SIGTERM and SIGKILL.
 constexpr auto kDestroyGrace = 5s;
+// The highest domain ID (below Xen's DOMID_FIRST_RESERVED, 0x7ff0).
+constexpr uint32_t kMaxDomid = 0x7fef;
 
 // pv-hv's exit statuses (docs/running-a-domain.md) as shutdown reasons.
 struct Ending {
@@ -33,7 +38,8 @@ struct Ending {
 };
 Ending ending_from_status(const std::string& status_line) {
   if (status_line.empty()) return {"pv-hv exited without a status (killed?)", true};
-  const std::string name = status_line.substr(status_line.find(' ') + 1);
+  // The reason goes into the record and replies: UTF-8 only (admin_utf8.h).
+  const std::string name = A::to_valid_utf8(status_line.substr(status_line.find(' ') + 1));
   if (name == "crash" || name == "error") return {name, true};
   return {name};
 }
@@ -107,7 +113,8 @@ A::Reply error_reply(A::ErrorCode code, const std::string& message) {
 
 DomainManager::DomainManager(boost::asio::io_context& io, Registry& registry, XenstoreHost& xenstore,
                              std::string pv_hv_path)
-    : io_(io), registry_(registry), xenstore_(xenstore), pv_hv_(std::move(pv_hv_path)) {}
+    : io_(io), registry_(registry), xenstore_(xenstore), pv_hv_(std::move(pv_hv_path)),
+      last_domid_(registry_.last_domid()) {}
 
 void DomainManager::reattach() {
   std::set<uint32_t> known;
@@ -123,6 +130,7 @@ void DomainManager::reattach() {
     d->rec = rec;
     d->spec = *parsed.config;
     const uint32_t domid = rec.domid();
+    last_domid_ = std::max(last_domid_, domid);  // a record newer than last-domid (an older pvd)
     const bool should_run = rec.state() == A::STATE_RUNNING || rec.state() == A::STATE_PAUSED;
     Domain& ref = *d;
     domains_[domid] = std::move(d);
@@ -156,14 +164,26 @@ DomainManager::Domain* DomainManager::find(const std::string& name_or_id) {
   return nullptr;
 }
 
-uint32_t DomainManager::free_domid() const {
-  uint32_t id = 1;
-  while (domains_.count(id)) id++;
+uint32_t DomainManager::next_domid() const {
+  uint32_t id = last_domid_;
+  for (uint32_t tries = 0; tries < kMaxDomid; tries++) {
+    id = id >= kMaxDomid ? 1 : id + 1;  // 0 is Domain-0
+    if (!domains_.count(id)) return id;
+  }
+  throw UserError("every domain ID (1-" + std::to_string(kMaxDomid) + ") is in use");
+}
+
+uint32_t DomainManager::allocate_domid() {
+  const uint32_t id = next_domid();
+  registry_.save_last_domid(id);
+  last_domid_ = id;
   return id;
 }
 
 void DomainManager::handle(const A::Request& req, ReplyFn reply) {
   auto with_domain = [&](const A::DomainRef& ref, auto&& fn) {
+    if (is_domain0(ref.name_or_id()))
+      return reply(error_reply(A::ERROR_INVALID_STATE, "Domain-0 is the host itself: pvd does not act on it"));
     Domain* d = find(ref.name_or_id());
     if (!d) return reply(error_reply(A::ERROR_NO_SUCH_DOMAIN, "no domain named '" + ref.name_or_id() + "'"));
     fn(*d);
@@ -174,6 +194,11 @@ void DomainManager::handle(const A::Request& req, ReplyFn reply) {
     case A::Request::kList:
       return reply(list());
     case A::Request::kInfo:
+      if (is_domain0(req.info().name_or_id())) {
+        A::Reply r;
+        *r.mutable_domain() = domain0_info();
+        return reply(r);
+      }
       return with_domain(req.info(), [&](Domain& d) {
         A::Reply r;
         *r.mutable_domain() = info(d);
@@ -187,9 +212,9 @@ void DomainManager::handle(const A::Request& req, ReplyFn reply) {
       return with_domain(req.unpause(), [&](Domain& d) { reply(pause(d, false)); });
     case A::Request::kShutdown:
       return with_domain(req.shutdown().domain(),
-                         [&](Domain& d) { request_shutdown(d, "poweroff", req.shutdown().wait(), reply); });
+                         [&](Domain& d) { request_shutdown(d, "poweroff", req.shutdown(), reply); });
     case A::Request::kReboot:
-      return with_domain(req.reboot(), [&](Domain& d) { request_shutdown(d, "reboot", false, reply); });
+      return with_domain(req.reboot(), [&](Domain& d) { request_shutdown(d, "reboot", A::ShutdownRequest(), reply); });
     case A::Request::kConsole:  // served by the admin session itself (a byte stream)
     case A::Request::OP_NOT_SET:
     default:  // the admin server routes only domain requests here
@@ -202,12 +227,12 @@ A::Reply DomainManager::create(const A::CreateRequest& c) {
   const std::string path = c.config_path().empty() ? "<config>" : c.config_path();
   auto parsed = parse(c.config_text(), path);
   if (!parsed.config) return error_reply(A::ERROR_BAD_CONFIG, parsed.message);
-  if (find(parsed.config->name))
+  if (find(parsed.config->name) || is_domain0(parsed.config->name))
     return error_reply(A::ERROR_EXISTS, "a domain named '" + parsed.config->name + "' already exists");
   // Devices are checked before anything is created (the image exists, the
   // bridge is there ...); start() builds their nodes again for real.
   try {
-    (void)device_nodes(free_domid(), "", *parsed.config, resolve_bridge_);
+    (void)device_nodes(next_domid(), "", *parsed.config, resolve_bridge_);
   } catch (const std::exception& e) {
     return error_reply(A::ERROR_BAD_CONFIG, path + ": " + e.what());
   }
@@ -219,9 +244,15 @@ A::Reply DomainManager::create(const A::CreateRequest& c) {
       return error_reply(A::ERROR_INTERNAL, e.what());
     }
   }
+  uint32_t domid = 0;
+  try {
+    domid = allocate_domid();
+  } catch (const std::exception& e) {
+    return error_reply(A::ERROR_INTERNAL, std::string("cannot give the domain an ID: ") + e.what());
+  }
   auto d = std::make_unique<Domain>();
   d->spec = *parsed.config;
-  d->rec.set_domid(free_domid());
+  d->rec.set_domid(domid);
   d->rec.set_name(d->spec.name);
   d->rec.set_config_text(c.config_text());
   d->rec.set_config_path(path);
@@ -367,19 +398,6 @@ void DomainManager::destroy(Domain& d, ReplyFn reply) {
   });
 }
 
-// As xl: the toolstack writes control/shutdown and the guest's xenbus
-// watch acts on it; nothing happens to a guest that does not listen.
-void DomainManager::request_shutdown(Domain& d, const std::string& how, bool wait, ReplyFn reply) {
-  if (!d.proc || d.rec.state() != A::STATE_RUNNING)
-    return reply(error_reply(A::ERROR_INVALID_STATE, "domain '" + d.rec.name() + "' is not running"));
-  if (!xenstore_.write("/local/domain/" + std::to_string(d.rec.domid()) + "/control/shutdown", how))
-    return reply(error_reply(A::ERROR_INTERNAL, "cannot write control/shutdown of '" + d.rec.name() + "'"));
-  if (wait) return d.on_shutdown.push_back(std::move(reply));
-  A::Reply r;
-  *r.mutable_domain() = info(d);
-  reply(r);
-}
-
 A::Reply DomainManager::pause(Domain& d, bool pause) {
   const auto want_from = pause ? A::STATE_RUNNING : A::STATE_PAUSED;
   if (!d.proc || d.rec.state() != want_from)
@@ -406,6 +424,7 @@ std::variant<std::string, A::Reply> DomainManager::console_socket(const A::Domai
 A::Reply DomainManager::list() const {
   A::Reply r;
   auto* l = r.mutable_list();
+  *l->add_domains() = domain0_info();  // as xl list: the host first
   for (const auto& [id, d] : domains_) *l->add_domains() = info(*d);
   return r;
 }

@@ -67,10 +67,20 @@ class DomainManager {
   admin::Reply list() const;
   void destroy(Domain& d, ReplyFn reply);
   admin::Reply pause(Domain& d, bool pause);
-  void request_shutdown(Domain& d, const std::string& how, bool wait, ReplyFn reply);
+
+  // shutdown / reboot (domain_shutdown.cpp): write control/shutdown, then
+  // wait for the guest's acknowledgement and, with `wait`, its end.
+  struct ShutdownWatch;
+  void request_shutdown(Domain& d, const std::string& how, const admin::ShutdownRequest& opts, ReplyFn reply);
+  void poll_ack(const std::shared_ptr<ShutdownWatch>& w);
+  void acknowledged(const std::shared_ptr<ShutdownWatch>& w, Domain& d);
 
   Domain* find(const std::string& name_or_id);
-  uint32_t free_domid() const;
+  // Domain IDs go up, as Xen hands them out, and are reused only once the
+  // ID space wraps; the last one given is kept in the state dir, so a
+  // restarted pvd does not hand out an ID again either.
+  uint32_t next_domid() const;  // throws UserError when every ID is in use
+  uint32_t allocate_domid();    // next_domid(), recorded
   void start(Domain& d);
   void on_exit(uint32_t domid);
   void forget(uint32_t domid);
@@ -82,6 +92,7 @@ class DomainManager {
   XenstoreHost& xenstore_;
   std::string pv_hv_;
   std::map<uint32_t, std::unique_ptr<Domain>> domains_;
+  uint32_t last_domid_ = 0;
   std::function<std::string(const std::string&)> resolve_bridge_ = [](const std::string& b) { return b; };
   std::function<void(const std::string&, const std::string&, const std::string&)> add_lease_;
   std::function<void(const std::string&, const std::string&)> remove_lease_;

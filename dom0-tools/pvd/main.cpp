@@ -19,13 +19,15 @@
 #include "pv/error.h"
 #include "pv/log.h"
 #include "registry.h"
+#include "state_guard.h"
 
 namespace {
 
 void usage(std::FILE* out) {
   std::fputs(
       "usage: pvd --state-dir DIR --socket PATH [--xenstore-socket PATH] [--pv-hv PATH] [--daemon]\n"
-      "  --state-dir DIR   domain registry, console logs, status files\n"
+      "  --state-dir DIR   domain registry, console logs, status files (one pvd per\n"
+      "                    directory: it holds DIR/pvd.lock)\n"
       "  --socket PATH     admin socket (mode 0600; pvctl --socket / PV_SOCKET)\n"
       "  --xenstore-socket PATH  xenstored for dom0 clients (XENSTORED_PATH);\n"
       "                    default DIR/xenstored.sock\n"
@@ -104,6 +106,11 @@ int main(int argc, char** argv) {
   }
   try {
     if (xenstore_socket.empty()) xenstore_socket = state_dir + "/xenstored.sock";
+    // One pvd per state dir, and nothing at a socket path is taken over
+    // unless it is a stale socket (docs/toolstack.md).
+    pv::pvd::StateDirLock lock(state_dir);
+    pv::pvd::claim_socket_path(socket_path, "--socket");
+    pv::pvd::claim_socket_path(xenstore_socket, "--xenstore-socket");
     pv::pvd::Registry registry(state_dir);
     boost::asio::io_context io;
     pv::pvd::XenstoreHost xenstore(io, xenstore_socket, state_dir + "/xenstore");
@@ -119,6 +126,7 @@ int main(int argc, char** argv) {
         [&networks](const std::string& bridge, const std::string& mac) { networks.remove_static_lease(bridge, mac); });
     pv::pvd::AdminServer server(io, socket_path, domains, networks);
     if (daemonize && ::daemon(0, 0) != 0) pv::throw_errno("daemon");
+    if (daemonize) lock.record_pid();
     networks.restore();
     domains.reattach();
     // Adopts the pv-backd a previous pvd left serving (or starts one); it

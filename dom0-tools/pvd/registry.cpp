@@ -12,7 +12,7 @@
 namespace pv::pvd {
 namespace fs = std::filesystem;
 
-Registry::Registry(std::string state_dir) : dir_(std::move(state_dir) + "/domains") {
+Registry::Registry(std::string state_dir) : state_dir_(std::move(state_dir)), dir_(state_dir_ + "/domains") {
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) throw SystemError("cannot create " + dir_, ec.value());
@@ -42,6 +42,21 @@ void Registry::remove(uint32_t domid) const {
 
 std::vector<registry::DomainRecord> Registry::load_all() const {
   return load_records<registry::DomainRecord>(dir_, "domain record", [](const auto&, const std::string&) { return true; });
+}
+
+uint32_t Registry::last_domid() const {
+  const std::string text = read_file(state_dir_ + "/last-domid");
+  try {
+    const unsigned long v = std::stoul(text);
+    if (v <= UINT32_MAX) return static_cast<uint32_t>(v);
+  } catch (const std::exception&) {
+  }
+  if (!text.empty()) log::warning("ignoring unreadable " + state_dir_ + "/last-domid");
+  return 0;
+}
+
+void Registry::save_last_domid(uint32_t domid) const {
+  write_file_atomically(state_dir_ + "/last-domid", std::to_string(domid) + "\n", 0600);
 }
 
 std::string Registry::read_status(uint32_t domid) const {

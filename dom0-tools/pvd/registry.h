@@ -22,12 +22,16 @@ class Registry {
   std::string xenstore_link(uint32_t domid) const;  // pv-hv's --xenstore-socket
   std::string console_socket(uint32_t domid) const;  // pv-hv's --console-socket
   std::string backend_link(uint32_t domid) const;    // pv-hv's --backend-socket (pv-backd finds it by name)
+  // The last domain ID pvd gave out (<state-dir>/last-domid, written
+  // atomically), 0 when none was recorded.
+  uint32_t last_domid() const;
+  void save_last_domid(uint32_t domid) const;
   // "<status> <reason>" written by pv-hv as it exits, or "" if absent.
   std::string read_status(uint32_t domid) const;
 
  private:
   std::string record_path(uint32_t domid) const;
-  std::string dir_;
+  std::string state_dir_, dir_;
 };
 
 }  // namespace pv::pvd

@@ -44,6 +44,20 @@ std::optional<std::string> XenstoreHost::ask(X::MsgType type, const std::string&
   return out.substr(sizeof(h), h.len);
 }
 
+std::optional<std::string> XenstoreHost::read(const std::string& path) {
+  X::Message m;
+  m.type = static_cast<uint32_t>(X::MsgType::kRead);
+  m.req_id = next_req_++;
+  m.payload = path + '\0';
+  server_.receive(*self_, X::encode(m));
+  const std::string out = self_->take_output();
+  X::WireHeader h{};
+  if (out.size() < sizeof(h)) return std::nullopt;
+  std::memcpy(&h, out.data(), sizeof(h));
+  if (h.type != static_cast<uint32_t>(X::MsgType::kRead)) return std::nullopt;  // ENOENT, EACCES ...
+  return out.substr(sizeof(h));
+}
+
 bool XenstoreHost::write(const std::string& path, const std::string& value) {
   return request(X::MsgType::kWrite, path + '\0' + value);
 }

@@ -42,6 +42,8 @@ class XenstoreHost : public pv::xenstore::DomainHooks {
   void forget_domains_except(const std::set<uint32_t>& known);
   // Writes as dom0 (watches fire); false when the store refused it.
   bool write(const std::string& path, const std::string& value);
+  // Reads as dom0; nullopt when the node is absent or unreadable.
+  std::optional<std::string> read(const std::string& path);
 
   // DomainHooks: INTRODUCE succeeds for a domain whose link is up.
   int introduce(pv::xenstore::DomId domid, uint64_t gfn, uint32_t evtchn) override;

@@ -61,10 +61,18 @@ TEST_F(Pvd, SeveralDomainsAtOnce) {
   EXPECT_NE(row("three").find(" 3 "), std::string::npos);
   EXPECT_EQ(pvctl({"destroy", "2"}).exit_code, 0);
   EXPECT_EQ(row("two"), "");
-  // The lowest free id is used again.
+  // As Xen: IDs are handed out in order and not reused until they wrap, so
+  // a late `destroy 2` cannot hit the newer domain.
   ASSERT_EQ(pvctl({"create", config("four", "watchdog=3600")}).exit_code, 0);
-  EXPECT_NE(row("four").find(" 2 "), std::string::npos) << row("four");
-  for (const char* n : {"one", "three", "four"}) EXPECT_EQ(pvctl({"destroy", n}).exit_code, 0);
+  EXPECT_NE(row("four").find(" 4 "), std::string::npos) << row("four");
+  EXPECT_EQ(pvctl({"destroy", "2"}).exit_code, 1);
+  EXPECT_NE(row("four"), "");
+  // A restarted pvd goes on from there.
+  pvd_.reset();
+  start_pvd();
+  ASSERT_EQ(pvctl({"create", config("five", "watchdog=3600")}).exit_code, 0);
+  EXPECT_NE(row("five").find(" 5 "), std::string::npos) << row("five");
+  for (const char* n : {"one", "three", "four", "five"}) EXPECT_EQ(pvctl({"destroy", n}).exit_code, 0);
 }
 
 TEST_F(Pvd, NamesAreUniqueAndUnknownDomainsAreErrors) {
@@ -201,12 +209,65 @@ TEST_F(Pvd, ShutdownAndRebootGoThroughControlShutdown) {
   EXPECT_EQ(gone.exit_code, 1);
 }
 
-TEST_F(Pvd, ShutdownOfAGuestThatDoesNotListenChangesNothing) {
+// A guest that does not watch control/shutdown never acknowledges: as xl,
+// shutdown reports it (exit 4) and the guest runs on.
+TEST_F(Pvd, ShutdownOfAGuestThatDoesNotListenIsReported) {
   ASSERT_EQ(pvctl({"create", config("deaf", "watchdog=3600")}).exit_code, 0);
-  EXPECT_EQ(pvctl({"shutdown", "deaf"}).exit_code, 0);
-  std::this_thread::sleep_for(300ms);
+  const auto start = std::chrono::steady_clock::now();
+  Result s = pvctl({"shutdown", "--ack-timeout", "2", "deaf"});
+  EXPECT_EQ(s.exit_code, 4) << s.err;
+  EXPECT_NE(s.err.find("domain 'deaf' did not acknowledge the poweroff request within 2 s"), std::string::npos)
+      << s.err;
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 2s);
   EXPECT_NE(row("deaf").find("r-----"), std::string::npos) << row("deaf");
+  EXPECT_EQ(pvctl({"shutdown", "-w", "--ack-timeout", "1", "deaf"}).exit_code, 4);
   EXPECT_EQ(pvctl({"destroy", "deaf"}).exit_code, 0);
+}
+
+// Acknowledged (control/shutdown cleared, here by dom0 for a guest that
+// does not listen) but still running when --wait's timeout passes: exit 5.
+TEST_F(Pvd, ShutdownWaitHasATimeout) {
+  ASSERT_EQ(pvctl({"create", config("slow", "watchdog=3600")}).exit_code, 0);
+  ASSERT_TRUE(eventually([&] { return xs("exists", {"/local/domain/1/control/shutdown"}).exit_code == 0; }));
+  Process waiting({kPvctl, "--socket", socket_, "shutdown", "-w", "--timeout", "2", "--ack-timeout", "20", "slow"});
+  ASSERT_TRUE(eventually([&] { return xs("read", {"/local/domain/1/control/shutdown"}).out == "poweroff\n"; }, 10s));
+  ASSERT_EQ(xs("write", {"/local/domain/1/control/shutdown", ""}).exit_code, 0);
+  Result r = waiting.wait(20s);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 5) << r.err;
+  EXPECT_NE(r.err.find("domain 'slow' acknowledged the poweroff request but still runs after 2 s"), std::string::npos)
+      << r.err;
+  EXPECT_NE(row("slow").find("r-----"), std::string::npos);
+  EXPECT_EQ(pvctl({"destroy", "slow"}).exit_code, 0);
+}
+
+TEST_F(Pvd, ShutdownAllWaitsForEveryDomain) {
+  for (const char* n : {"a1", "a2"}) ASSERT_EQ(pvctl({"create", config(n, "idle")}).exit_code, 0);
+  for (uint32_t id : {1u, 2u}) ASSERT_TRUE(console_has(id, "xenbus: watching control/shutdown")) << console(id);
+  Result s = pvctl({"shutdown", "-a", "-w"});
+  EXPECT_EQ(s.exit_code, 0) << s.err;
+  EXPECT_EQ(row("a1"), "");  // on_poweroff = destroy: gone when -w returns
+  EXPECT_EQ(row("a2"), "");
+  EXPECT_NE(row("Domain-0"), "");
+}
+
+// Relative paths in a configuration are the file's, whatever pvctl's
+// working directory.
+TEST_F(Pvd, RelativePathsFromAnotherDirectory) {
+  fs::create_directories(dir_ + "/guests/boot");
+  fs::create_symlink(kGuest, dir_ + "/guests/boot/guest.elf");
+  std::ofstream(dir_ + "/guests/rel.cfg") << "name = \"rel\"\nmemory = 64\nkernel = \"boot/guest.elf\"\n"
+                                          << "extra = \"watchdog=3600\"\n";
+  Result r = run({"/bin/sh", "-c", "cd / && exec \"$0\" --socket \"$1\" create \"$2\"", kPvctl, socket_,
+                  dir_ + "/guests/rel.cfg"},
+                 30s);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(pvctl({"info", "rel"}).out.find("kernel: " + dir_ + "/guests/boot/guest.elf\n"), std::string::npos);
+  EXPECT_TRUE(console_has(1, "WATCHDOG armed")) << console(1);
+  EXPECT_NE(pvctl({"uptime", "rel"}).out.find("rel "), std::string::npos);
+  EXPECT_EQ(pvctl({"domid", "rel"}).out, "1\n");
+  EXPECT_EQ(pvctl({"domname", "1"}).out, "rel\n");
+  EXPECT_EQ(pvctl({"destroy", "rel"}).exit_code, 0);
 }
 
 TEST_F(Pvd, ConsoleShowsTheGuestUntilItEnds) {
@@ -258,7 +319,8 @@ TEST(PvctlCli, HelpForEveryVerbComesFromOneTable) {
   Result list = run({kPvctl, "help"}, 10s);
   EXPECT_EQ(list.exit_code, 0);
   for (const char* verb : {"create FILE", "list [--json]", "info DOMAIN", "destroy DOMAIN", "console DOMAIN",
-                           "pause DOMAIN", "unpause DOMAIN", "shutdown [--wait] DOMAIN", "reboot DOMAIN", "network"})
+                           "pause DOMAIN", "unpause DOMAIN", "shutdown [-w|--wait [--timeout S]]", "reboot DOMAIN",
+                           "domid NAME", "domname ID", "uptime [-s] [DOMAIN...]", "network"})
     EXPECT_NE(list.out.find(verb), std::string::npos) << verb << " in: " << list.out;
   Result bare = run({kPvctl}, 10s);
   EXPECT_EQ(bare.exit_code, 2);
