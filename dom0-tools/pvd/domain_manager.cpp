@@ -190,7 +190,7 @@ void DomainManager::handle(const A::Request& req, ReplyFn reply) {
   };
   switch (req.op_case()) {
     case A::Request::kCreate:
-      return reply(create(req.create()));
+      return create(req.create(), reply);
     case A::Request::kList:
       return reply(list());
     case A::Request::kInfo:
@@ -223,32 +223,32 @@ void DomainManager::handle(const A::Request& req, ReplyFn reply) {
   reply(error_reply(A::ERROR_BAD_REQUEST, "request names no operation this pvd knows"));
 }
 
-A::Reply DomainManager::create(const A::CreateRequest& c) {
+void DomainManager::create(const A::CreateRequest& c, ReplyFn reply) {
   const std::string path = c.config_path().empty() ? "<config>" : c.config_path();
   auto parsed = parse(c.config_text(), path);
-  if (!parsed.config) return error_reply(A::ERROR_BAD_CONFIG, parsed.message);
+  if (!parsed.config) return reply(error_reply(A::ERROR_BAD_CONFIG, parsed.message));
   if (find(parsed.config->name) || is_domain0(parsed.config->name))
-    return error_reply(A::ERROR_EXISTS, "a domain named '" + parsed.config->name + "' already exists");
+    return reply(error_reply(A::ERROR_EXISTS, "a domain named '" + parsed.config->name + "' already exists"));
   // Devices are checked before anything is created (the image exists, the
   // bridge is there ...); start() builds their nodes again for real.
   try {
     (void)device_nodes(next_domid(), "", *parsed.config, resolve_bridge_);
   } catch (const std::exception& e) {
-    return error_reply(A::ERROR_BAD_CONFIG, path + ": " + e.what());
+    return reply(error_reply(A::ERROR_BAD_CONFIG, path + ": " + e.what()));
   }
   std::string uuid = parsed.config->uuid;
   if (uuid.empty()) {
     try {
       uuid = random_uuid();
     } catch (const SystemError& e) {
-      return error_reply(A::ERROR_INTERNAL, e.what());
+      return reply(error_reply(A::ERROR_INTERNAL, e.what()));
     }
   }
   uint32_t domid = 0;
   try {
     domid = allocate_domid();
   } catch (const std::exception& e) {
-    return error_reply(A::ERROR_INTERNAL, std::string("cannot give the domain an ID: ") + e.what());
+    return reply(error_reply(A::ERROR_INTERNAL, std::string("cannot give the domain an ID: ") + e.what()));
   }
   auto d = std::make_unique<Domain>();
   d->spec = *parsed.config;
@@ -259,20 +259,36 @@ A::Reply DomainManager::create(const A::CreateRequest& c) {
   d->rec.set_created_unix_s(static_cast<uint64_t>(std::time(nullptr)));
   d->rec.set_uuid(uuid);
   Domain& ref = *d;
-  domains_[ref.rec.domid()] = std::move(d);
+  domains_[domid] = std::move(d);
   try {
-    start(ref);
+    start(ref, [this, domid, reply, warnings = parsed.message](bool built, const std::string& why) {
+      built_or_failed(domid, built, why, warnings, reply);
+    });
   } catch (const std::exception& e) {
-    forget(ref.rec.domid());
-    return error_reply(A::ERROR_INTERNAL, std::string("cannot start the domain: ") + e.what());
+    forget(domid);
+    return reply(error_reply(A::ERROR_INTERNAL, std::string("cannot start the domain: ") + e.what()));
   }
-  A::Reply r;
-  *r.mutable_domain() = info(ref);
-  r.set_message(parsed.message);  // warnings, if any
-  return r;
 }
 
-void DomainManager::start(Domain& d) {
+void DomainManager::built_or_failed(uint32_t domid, bool built, const std::string& why, const std::string& warnings,
+                                    const ReplyFn& reply) {
+  auto it = domains_.find(domid);
+  if (built && it != domains_.end()) {
+    it->second->building = false;
+    A::Reply r;
+    *r.mutable_domain() = info(*it->second);
+    r.set_message(warnings);
+    return reply(r);
+  }
+  // pv-hv could not build it (a kernel that is not a PVH ELF, a missing
+  // ramdisk, no KVM ...): nothing of the domain stays. Its pv-hv exits on
+  // its own; on_exit() forgets a domain still building.
+  if (it != domains_.end() && !it->second->proc) forget(domid);
+  reply(error_reply(A::ERROR_BAD_CONFIG, "cannot build the domain: " + (built ? "it went away" : why)));
+}
+
+
+void DomainManager::start(Domain& d, DomainProcess::ReadyFn on_ready) {
   const uint32_t domid = d.rec.domid();
   ::unlink(registry_.status_file(domid).c_str());
   // Every disk and vif is checked before anything starts.
@@ -297,7 +313,9 @@ void DomainManager::start(Domain& d) {
                                    "--backend-socket", registry_.backend_link(domid)};
   if (!d.spec.ramdisk.empty()) argv.insert(argv.end(), {"--initrd", d.spec.ramdisk});
   if (!d.spec.cmdline.empty()) argv.insert(argv.end(), {"--cmdline", d.spec.cmdline});
-  d.proc = DomainProcess::spawn(io_, argv, registry_.console_log(domid), [this, domid] { on_exit(domid); });
+  d.building = static_cast<bool>(on_ready);
+  d.proc = DomainProcess::spawn(io_, argv, registry_.console_log(domid), [this, domid] { on_exit(domid); },
+                                std::move(on_ready));
   d.rec.set_pid(static_cast<uint32_t>(d.proc->pid()));
   d.rec.set_state(A::STATE_RUNNING);
   d.rec.clear_shutdown_reason();
@@ -319,7 +337,7 @@ void DomainManager::on_exit(uint32_t domid) {
     *r.mutable_domain() = info(d);
     w(r);
   }
-  if (d.destroying) return forget(domid);
+  if (d.destroying || d.building) return forget(domid);  // a failed build leaves nothing
 
   const Ending end = ending_from_status(registry_.read_status(domid));
   Outcome action;

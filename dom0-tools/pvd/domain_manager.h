@@ -56,6 +56,7 @@ class DomainManager {
     config::DomainConfig spec;
     std::unique_ptr<DomainProcess> proc;
     bool destroying = false;
+    bool building = false;             // create is waiting for pv-hv's build report
     std::vector<ReplyFn> on_gone;      // destroy: once it is removed
     std::vector<ReplyFn> on_shutdown;  // shutdown --wait: once its pv-hv exits
     std::unique_ptr<boost::asio::steady_timer> kill_timer;
@@ -63,7 +64,9 @@ class DomainManager {
     std::vector<VifAddress> leases;  // fixed DHCP addresses given out for its vifs
   };
 
-  admin::Reply create(const admin::CreateRequest& c);
+  // Answers once pv-hv has built the domain, or with pv-hv's reason why
+  // it could not (and then nothing of the domain is left).
+  void create(const admin::CreateRequest& c, ReplyFn reply);
   admin::Reply list() const;
   void destroy(Domain& d, ReplyFn reply);
   admin::Reply pause(Domain& d, bool pause);
@@ -81,7 +84,9 @@ class DomainManager {
   // restarted pvd does not hand out an ID again either.
   uint32_t next_domid() const;  // throws UserError when every ID is in use
   uint32_t allocate_domid();    // next_domid(), recorded
-  void start(Domain& d);
+  void start(Domain& d, DomainProcess::ReadyFn on_ready = {});
+  void built_or_failed(uint32_t domid, bool built, const std::string& why, const std::string& warnings,
+                       const ReplyFn& reply);
   void on_exit(uint32_t domid);
   void forget(uint32_t domid);
   admin::DomainInfo info(const Domain& d) const;

@@ -16,10 +16,15 @@ namespace pv::pvd {
 class DomainProcess {
  public:
   using ExitFn = std::function<void()>;
+  // Whether pv-hv built the domain (kernel and ramdisk loaded, vCPUs
+  // created) and, when not, pv-hv's reason.
+  using ReadyFn = std::function<void(bool built, const std::string& why)>;
 
-  // Starts `argv` with stdout/stderr appended to `log_path`.
-  static std::unique_ptr<DomainProcess> spawn(boost::asio::io_context& io, const std::vector<std::string>& argv,
-                                              const std::string& log_path, ExitFn on_exit);
+  // Starts `argv` with stdout/stderr appended to `log_path`. With
+  // `on_ready`, pv-hv gets --ready-fd and `on_ready` runs once it has
+  // reported (or exited without reporting).
+  static std::unique_ptr<DomainProcess> spawn(boost::asio::io_context& io, std::vector<std::string> argv,
+                                              const std::string& log_path, ExitFn on_exit, ReadyFn on_ready = {});
   // Watches an already running pv-hv (after a pvd restart); nullptr when
   // `pid` is gone.
   static std::unique_ptr<DomainProcess> attach(boost::asio::io_context& io, pid_t pid, ExitFn on_exit);
@@ -30,6 +35,8 @@ class DomainProcess {
   double cpu_seconds() const;  // user + system time of all its threads
 
  private:
+  struct ReadyReader;
+
   DomainProcess(boost::asio::io_context& io, pid_t pid, int pidfd, bool child, ExitFn on_exit);
   void watch();
 
@@ -38,6 +45,7 @@ class DomainProcess {
   boost::asio::posix::stream_descriptor pidfd_;
   ExitFn on_exit_;
   bool exited_ = false;
+  std::shared_ptr<ReadyReader> ready_;  // until pv-hv reported its build
 };
 
 }  // namespace pv::pvd

@@ -37,7 +37,15 @@ std::optional<std::string> XenstoreHost::ask(X::MsgType type, const std::string&
   X::WireHeader h{};
   if (out.size() >= sizeof(h)) std::memcpy(&h, out.data(), sizeof(h));
   if (h.type == static_cast<uint32_t>(X::MsgType::kError)) {
-    pv::log::error("xenstore request " + std::to_string(static_cast<uint32_t>(type)) + " failed: " + out.substr(sizeof(h)));
+    // The payload is the errno name, NUL-terminated. ENOENT is an answer
+    // (an absent node, a domain never introduced), not a fault.
+    std::string err = out.substr(sizeof(h));
+    err = err.substr(0, err.find('\0'));
+    if (err != "ENOENT") {
+      std::string path = payload.substr(0, payload.find('\0'));
+      pv::log::warning("xenstore request " + std::to_string(static_cast<uint32_t>(type)) + " on '" + path +
+                       "' failed: " + err);
+    }
     return std::nullopt;
   }
   if (out.size() < sizeof(h)) return std::nullopt;
