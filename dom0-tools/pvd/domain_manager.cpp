@@ -393,7 +393,7 @@ void DomainManager::forget(uint32_t domid) {
   *gone.mutable_domain() = info(*it->second);
   gone.mutable_domain()->set_state(A::STATE_DYING);
   xenstore_.remove_domain(domid);
-  registry_.remove(domid);
+  registry_.remove(domid, it->second->rec.name());
   domains_.erase(it);
   for (auto& w : waiters) w(gone);
 }

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 
@@ -33,11 +35,37 @@ void Registry::save(const registry::DomainRecord& rec) const {
   write_file_atomically(record_path(rec.domid()), rec.SerializeAsString(), 0600);
 }
 
-void Registry::remove(uint32_t domid) const {
+std::string Registry::kept_console_log(uint32_t domid, const std::string& name) const {
+  // A name is the user's (xl.cfg): only its safe characters reach a path.
+  std::string safe;
+  for (const char c : name) safe += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') ? c : '_';
+  return state_dir_ + "/console-logs/" + safe + "." + std::to_string(domid) + ".log";
+}
+
+void Registry::remove(uint32_t domid, const std::string& name) const {
+  keep_console_log(domid, name);
   for (const auto& p :
        {record_path(domid), status_file(domid), console_log(domid), xenstore_link(domid), console_socket(domid),
         backend_link(domid)})
     ::unlink(p.c_str());
+}
+
+void Registry::keep_console_log(uint32_t domid, const std::string& name) const {
+  std::error_code ec;
+  if (fs::file_size(console_log(domid), ec) == 0 || ec) return;
+  const std::string dir = state_dir_ + "/console-logs";
+  fs::create_directories(dir, ec);
+  fs::rename(console_log(domid), kept_console_log(domid, name), ec);
+  if (ec) return log::warning("cannot keep the console log of domain " + std::to_string(domid) + ": " + ec.message());
+  // The newest kKeptConsoleLogs stay.
+  std::vector<fs::directory_entry> logs;
+  for (const auto& e : fs::directory_iterator(dir, ec)) logs.push_back(e);
+  if (logs.size() <= kKeptConsoleLogs) return;
+  std::sort(logs.begin(), logs.end(), [](const auto& a, const auto& b) {
+    std::error_code e1, e2;
+    return a.last_write_time(e1) > b.last_write_time(e2);
+  });
+  for (size_t i = kKeptConsoleLogs; i < logs.size(); i++) fs::remove(logs[i].path(), ec);
 }
 
 std::vector<registry::DomainRecord> Registry::load_all() const {

@@ -14,7 +14,13 @@ class Registry {
   explicit Registry(std::string state_dir);  // creates the directories
 
   void save(const registry::DomainRecord& rec) const;
-  void remove(uint32_t domid) const;  // the record and the domain's files
+  // The record and the domain's files. Its console log (when not empty)
+  // is kept as console-logs/<name>.<domid>.log, the newest kKeptConsoleLogs
+  // of them, as xenconsoled keeps its logs: what a crashed or failed domain
+  // printed outlives it.
+  void remove(uint32_t domid, const std::string& name) const;
+  std::string kept_console_log(uint32_t domid, const std::string& name) const;
+  static constexpr size_t kKeptConsoleLogs = 20;
   std::vector<registry::DomainRecord> load_all() const;
 
   std::string console_log(uint32_t domid) const;
@@ -31,6 +37,7 @@ class Registry {
 
  private:
   std::string record_path(uint32_t domid) const;
+  void keep_console_log(uint32_t domid, const std::string& name) const;
   std::string state_dir_, dir_;
 };
 

@@ -50,6 +50,21 @@ TEST_F(PvdCreate, AKernelThatIsNotAnElfFailsTheCreate) {
   expect_refused_leaving_nothing("junk", "memory = 64\nkernel = \"" + junk + "\"\n", "not an ELF file");
 }
 
+TEST_F(PvdCreate, WhatAFailedDomainPrintedIsKeptAfterIt) {
+  const std::string junk = dir_ + "/junk.bin";
+  std::ofstream(junk) << "this is no kernel\n";
+  ASSERT_EQ(pvctl({"create", cfg("kept", "memory = 64\nkernel = \"" + junk + "\"\n")}).exit_code, 1);
+  // The domain is gone, its console log (pv-hv's own messages go there) is
+  // kept under its name and id, as xenconsoled keeps its logs.
+  std::string kept;
+  EXPECT_TRUE(eventually([&] {
+    for (const auto& e : fs::directory_iterator(state_ + "/console-logs"))
+      if (e.path().filename().string().rfind("kept.", 0) == 0) kept = slurp(e.path().string());
+    return !kept.empty();
+  }, 5s));
+  EXPECT_NE(kept.find("not an ELF file"), std::string::npos) << kept;
+}
+
 TEST_F(PvdCreate, AMissingRamdiskFailsTheCreate) {
   expect_refused_leaving_nothing("noramdisk",
                                  "memory = 64\nkernel = \"" + kGuest + "\"\nramdisk = \"" + dir_ + "/none.img\"\n",
