@@ -18,6 +18,7 @@
 #include "domain.h"
 #include "pv/error.h"
 #include "pv/log.h"
+#include "pv/unique_fd.h"
 
 namespace {
 
@@ -91,18 +92,17 @@ void write_status_file(const std::string& path, pv::ExitStatus status) {
 struct Options {
   pv::DomainOptions cfg;
   std::string status_file;
-  int ready_fd = -1;
+  pv::UniqueFd ready_fd;
 };
 
 // Tells whoever started us (pvd's create) whether the domain was built:
 // "built\n", or "failed <why>\n". One line, then the descriptor is closed.
-void report_build(int& fd, const std::string& line) {
-  if (fd < 0) return;
+void report_build(pv::UniqueFd& fd, const std::string& line) {
+  if (!fd) return;
   const std::string text = line + "\n";
-  if (::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+  if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
     pv::log::warning("--ready-fd: cannot report '" + line + "': " + std::strerror(errno));
-  ::close(fd);
-  fd = -1;
+  fd.reset();
 }
 
 // Fills `o` from the command line ("--opt value" and "--opt=value" alike);
@@ -146,7 +146,7 @@ bool parse_options(int argc, char** argv, Options& o) {
       case kXenstoreSocket: cfg.xenstore_socket = value; break;
       case kConsoleSocket: cfg.console_socket = value; break;
       case kBackendSocket: cfg.backend_socket = value; break;
-      case kReadyFd: o.ready_fd = static_cast<int>(parse_uint("--ready-fd", value, 1 << 20)); break;
+      case kReadyFd: o.ready_fd.reset(static_cast<int>(parse_uint("--ready-fd", value, 1 << 20))); break;
       case 'h': return usage(stdout), false;
       case ':': throw UserError(name + " needs a value");
       default: throw UserError("unknown option " + name + " (see --help)");

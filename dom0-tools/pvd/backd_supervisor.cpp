@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "pv/log.h"
+#include "pv/process_args.h"
 
 namespace pv::pvd {
 
@@ -27,32 +28,10 @@ BackdSupervisor::~BackdSupervisor() {
   proc_.reset();  // no signal: pv-backd serves on, and the pid file names it
 }
 
-namespace {
-// The arguments of a running process, or empty when it is gone.
-std::vector<std::string> cmdline_of(pid_t pid) {
-  std::ifstream c("/proc/" + std::to_string(pid) + "/cmdline");
-  const std::string raw((std::istreambuf_iterator<char>(c)), {});
-  std::vector<std::string> args;
-  for (size_t at = 0; at < raw.size();) {
-    const size_t nul = raw.find('\0', at);
-    const size_t end = nul == std::string::npos ? raw.size() : nul;
-    args.push_back(raw.substr(at, end - at));
-    at = end + 1;
-  }
-  return args;
-}
-
-bool has_option(const std::vector<std::string>& args, const std::string& opt, const std::string& value) {
-  for (size_t i = 1; i < args.size(); i++)
-    if (args[i] == opt + "=" + value || (args[i] == opt && i + 1 < args.size() && args[i + 1] == value)) return true;
-  return false;
-}
-}  // namespace
-
 BackdSupervisor::Found BackdSupervisor::find_previous(pid_t& pid) const {
   std::ifstream f(pid_file_);
   if (!(f >> pid) || pid <= 0) return Found::kNone;
-  const auto args = cmdline_of(pid);
+  const auto args = process_args(pid);
   // Not a pv-backd of this state directory (a reused pid): not ours to touch.
   if (args.empty() || std::filesystem::path(args[0]).filename() != "pv-backd" ||
       !has_option(args, "--state-dir", state_dir_))

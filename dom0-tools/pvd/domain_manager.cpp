@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <ctime>
-#include <fstream>
 #include <set>
 
 #include "admin_framing.h"
@@ -15,6 +14,7 @@
 #include "domain0.h"
 #include "pv/error.h"
 #include "pv/log.h"
+#include "pv/process_args.h"
 
 namespace pv::pvd {
 namespace A = pv::admin;
@@ -96,9 +96,7 @@ std::string random_uuid() {
 }
 
 bool cmdline_names_domid(pid_t pid, uint32_t domid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
-  std::string cmd((std::istreambuf_iterator<char>(f)), {});
-  return cmd.find(std::string("--domid") + '\0' + std::to_string(domid) + '\0') != std::string::npos;
+  return has_option(process_args(pid), "--domid", std::to_string(domid));
 }
 
 }  // namespace
