@@ -187,8 +187,10 @@ int main(int argc, char** argv) {
     return static_cast<int>(status);
   } catch (const std::exception& e) {
     pv::log::error(e.what());
-    report_build(o.ready_fd, std::string("failed ") + e.what());
+    // The report goes last: pvd answers `create` once this process is gone
+    // and forgets the domain's files then.
     if (!o.status_file.empty()) write_status_file(o.status_file, pv::ExitStatus::kError);
+    report_build(o.ready_fd, std::string("failed ") + e.what());
     return static_cast<int>(pv::ExitStatus::kError);
   }
 }

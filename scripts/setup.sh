@@ -14,6 +14,7 @@ PACKAGES=(
   iproute2 iputils-ping procps        # end-to-end tests (namespaces, tap, ping)
   xenstore-utils                      # xenstore conformance tests (real Xen clients)
   qemu-system-x86                     # benchmark reference (microvm boot time)
+  qemu-utils                          # qcow2 interop tests: qemu-img create/check/compare/bench
   fio                                 # benchmark reference (host I/O on the same image as a guest disk)
   python3                             # benchmark report helpers
   libmnl-dev                          # pvd's networks: rtnetlink (bridges, links, addresses)

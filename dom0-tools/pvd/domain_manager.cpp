@@ -279,10 +279,17 @@ void DomainManager::built_or_failed(uint32_t domid, bool built, const std::strin
     return reply(r);
   }
   // pv-hv could not build it (a kernel that is not a PVH ELF, a missing
-  // ramdisk, no KVM ...): nothing of the domain stays. Its pv-hv exits on
-  // its own; on_exit() forgets a domain still building.
-  if (it != domains_.end() && !it->second->proc) forget(domid);
-  reply(error_reply(A::ERROR_BAD_CONFIG, "cannot build the domain: " + (built ? "it went away" : why)));
+  // ramdisk, no KVM ...): nothing of the domain stays, and create replies
+  // only once that is so. pv-hv has logged why and exits right after its
+  // report; on_exit() forgets a domain still building and forget() sends
+  // the reply.
+  A::Reply failed = error_reply(A::ERROR_BAD_CONFIG, "cannot build the domain: " + (built ? "it went away" : why));
+  if (it != domains_.end() && it->second->proc) {
+    it->second->on_gone.push_back([reply, failed](const A::Reply&) { reply(failed); });
+    return;
+  }
+  if (it != domains_.end()) forget(domid);
+  reply(failed);
 }
 
 

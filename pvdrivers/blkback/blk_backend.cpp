@@ -17,7 +17,7 @@ BlkBackend::~BlkBackend() {
 void BlkBackend::open_store() {
   if (store_ || params_.empty()) return;
   try {
-    store_ = std::make_shared<BackingStore>(params_, readonly_);
+    store_ = std::make_shared<disk::HostFile>(params_, readonly_);
     store_error_.clear();
     log(std::string("backing store ") + params_ + ": " + std::to_string(store_->bytes()) + " bytes, " +
         (store_->block_device() ? "block device" : "file") + (readonly_ ? ", read-only" : "") +

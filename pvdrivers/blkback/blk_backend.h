@@ -28,7 +28,7 @@
 #include "common/rate_limited_log.h"
 #include "common/stats_writer.h"
 #include "common/xenbus_device.h"
-#include "blkback/backing_store.h"
+#include "disk/host_file.h"
 #include "blkback/blk_queue.h"
 #include "blkback/blk_stats.h"
 
@@ -58,7 +58,7 @@ class BlkBackend : public backd::XenbusDevice {
 
   std::string params_;
   bool readonly_ = true, cdrom_ = false, discard_enable_ = true;
-  std::shared_ptr<BackingStore> store_;
+  std::shared_ptr<disk::HostFile> store_;
   std::string store_error_;
   Limits limits_;
 

@@ -369,7 +369,7 @@ void BlkQueue::submit_discard(Pending* p) {
   }
   p->stage = Pending::Stage::kDiscard;
   io_uring_sqe* s = uring_.sqe();
-  io_uring_prep_fallocate(s, c_.store->buffered_fd(), BackingStore::punch_hole_mode(), off, len);
+  io_uring_prep_fallocate(s, c_.store->buffered_fd(), disk::HostFile::punch_hole_mode(), off, len);
   io_uring_sqe_set_data(s, p);
   inflight_++;
 }

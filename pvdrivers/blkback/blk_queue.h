@@ -41,7 +41,7 @@
 #include <thread>
 #include <vector>
 
-#include "blkback/backing_store.h"
+#include "disk/host_file.h"
 #include "blkback/blk_ring.h"
 #include "blkback/blk_stats.h"
 #include "blkback/grant_cache.h"
@@ -65,7 +65,7 @@ struct QueueConfig {
   int kick_fd = -1;              // eventfd, readable when the guest sent on the port
   std::function<void()> notify;  // raises the guest's port
   GrantAccess* grants = nullptr;
-  std::shared_ptr<BackingStore> store;  // null: an empty drive (every data request fails)
+  std::shared_ptr<disk::HostFile> store;  // null: an empty drive (every data request fails)
   Limits limits;
   bool persistent = false;
   uint32_t max_persistent = kMaxPersistentGrants;

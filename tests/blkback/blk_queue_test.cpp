@@ -22,7 +22,7 @@ class BlkQueueTest : public ::testing::Test {
     fill_pattern(img.data(), img.size(), 0, 1);
     disk_->write(0, img.data(), img.size());
   }
-  std::shared_ptr<BackingStore> store(bool ro = false) { return std::make_shared<BackingStore>(disk_->path(), ro); }
+  std::shared_ptr<HostFile> store(bool ro = false) { return std::make_shared<HostFile>(disk_->path(), ro); }
   Limits limits(bool ro = false, bool discard = true) {
     Limits l;
     l.disk_sectors = kDiskSectors;
@@ -459,9 +459,9 @@ TEST_F(BlkQueueTest, EmptyDrive) {
   EXPECT_EQ(g.run(f).status, B::BLKIF_RSP_OKAY);
 }
 
-TEST(BackingStore, FileProperties) {
+TEST(HostFile, FileProperties) {
   TempDisk d(3 * 1024 * 1024 + 700);
-  BackingStore s(d.path(), false);
+  HostFile s(d.path(), false);
   EXPECT_EQ(s.bytes(), 3u * 1024 * 1024 + 700);
   EXPECT_EQ(s.sectors(), (3u * 1024 * 1024 + 700) / 512);
   EXPECT_FALSE(s.block_device());
@@ -470,17 +470,17 @@ TEST(BackingStore, FileProperties) {
   if (pv::UniqueFd fd(::open(d.path().c_str(), O_RDWR | O_DIRECT | O_CLOEXEC)); fd) {
     EXPECT_TRUE(s.direct());  // the file system takes O_DIRECT: so does the store
   }
-  BackingStore ro(d.path(), true);
+  HostFile ro(d.path(), true);
   EXPECT_FALSE(ro.discard_supported());
-  EXPECT_THROW(BackingStore("/nonexistent/disk.img", false), pv::UserError);
-  EXPECT_THROW(BackingStore("/dev/null", false), pv::UserError);
+  EXPECT_THROW(HostFile("/nonexistent/disk.img", false), pv::UserError);
+  EXPECT_THROW(HostFile("/dev/null", false), pv::UserError);
   TempDisk tiny(100);
-  EXPECT_THROW(BackingStore(tiny.path(), false), pv::UserError);
+  EXPECT_THROW(HostFile(tiny.path(), false), pv::UserError);
 }
 
-TEST(BackingStore, Tmpfs) {
+TEST(HostFile, Tmpfs) {
   TempDisk d(1 << 20, "/dev/shm");
-  BackingStore s(d.path(), false);
+  HostFile s(d.path(), false);
   EXPECT_EQ(s.sectors(), 2048u);
   // Direct or not (tmpfs gained O_DIRECT in Linux 6.6), I/O works: see
   // the queue test below.
@@ -488,7 +488,7 @@ TEST(BackingStore, Tmpfs) {
   Limits l;
   l.disk_sectors = s.sectors();
   l.discard = true;
-  g.start(std::make_shared<BackingStore>(d.path(), false), l);
+  g.start(std::make_shared<HostFile>(d.path(), false), l);
   g.grant(100, kDataGfn);
   fill_pattern(g.page(kDataGfn), 4096, 8, 3);
   EXPECT_EQ(g.run(rw_request(B::BLKIF_OP_WRITE, 1, 8, 1, 100)).status, B::BLKIF_RSP_OKAY);
@@ -501,7 +501,7 @@ TEST(BackingStore, Tmpfs) {
 
 // A block device (a loop device over a temporary file, when this runs as
 // root with loop devices available): size, sector sizes, I/O, BLKDISCARD.
-TEST(BackingStore, BlockDevice) {
+TEST(HostFile, BlockDevice) {
   TempDisk backing(4 << 20);
   std::string dev;
   if (FILE* p = ::popen(("losetup -f --show " + backing.path() + " 2>/dev/null").c_str(), "r")) {
@@ -515,7 +515,7 @@ TEST(BackingStore, BlockDevice) {
     std::string dev;
     ~Detach() { (void)!std::system(("losetup -d " + dev).c_str()); }
   } detach{dev};
-  auto s = std::make_shared<BackingStore>(dev, false);
+  auto s = std::make_shared<HostFile>(dev, false);
   EXPECT_TRUE(s->block_device());
   EXPECT_EQ(s->sectors(), 8192u);
   EXPECT_EQ(s->logical_sector_size(), 512u);

@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
   const uint32_t frames = uint32_t((refs_needed + 511) / 512);
   if (frames > 14) usage();
   FakeGuest g(kDataGfn + data_pages + desc_pages + 16, frames);
-  auto store = std::make_shared<BackingStore>(file, false);
+  auto store = std::make_shared<HostFile>(file, false);
   Limits l;
   l.disk_sectors = store->sectors();
   const uint64_t spb = bs / 512, blocks = store->sectors() / spb;

@@ -33,6 +33,7 @@ namespace blktest {
 namespace B = xen::blkif;
 namespace G = xen::gnttab;
 using namespace pv::blkback;
+using pv::disk::HostFile;
 
 inline constexpr uint64_t kRamPages = 2048;   // 8 MiB by default
 inline constexpr uint64_t kGrantFrameGfn = 1;  // grant frames from here (512 entries each, up to 14)
@@ -91,7 +92,7 @@ class FakeGuest : public backtest::FakeGuestMemory {
   ~FakeGuest() { queue_.reset(); }
 
   // Starts a queue over a fresh ring of 2^order pages in `abi`.
-  void start(std::shared_ptr<BackingStore> store, Limits limits, unsigned order = 0, Abi abi = Abi::kNative,
+  void start(std::shared_ptr<HostFile> store, Limits limits, unsigned order = 0, Abi abi = Abi::kNative,
              bool persistent = false) {
     abi_ = abi;
     const uint64_t bytes = (1u << order) * 4096;

@@ -106,7 +106,7 @@ TEST_F(IoErrorTest, ShrunkImageIsLoggedOnceThenRateLimited) {
   g.io_errors = &log;
   Limits l;
   l.disk_sectors = kDiskSectors;
-  g.start(std::make_shared<BackingStore>(disk.path(), false), l);
+  g.start(std::make_shared<HostFile>(disk.path(), false), l);
   grant_data(g);
   ASSERT_EQ(::truncate(disk.path().c_str(), 1 << 20), 0);
   testing::internal::CaptureStderr();
@@ -170,7 +170,7 @@ TEST_F(IoErrorTest, FullFileSystemIsLoggedWithTheDevice) {
       g.io_errors = &log;
       Limits l;
       l.disk_sectors = kDiskSectors;
-      g.start(std::make_shared<BackingStore>(img, false), l);
+      g.start(std::make_shared<HostFile>(img, false), l);
       grant_data(g);
       // 40 x 44 KiB = 1.7 MiB into 256 KiB.
       for (unsigned i = 0; i < 40; i++)

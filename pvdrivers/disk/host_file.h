@@ -1,4 +1,4 @@
-// blkback: what a virtual disk is stored in, a raw image file (sparse or
+// A host file a virtual disk lives in: an image file (sparse or
 // not) or a block device, opened once per device and shared by its queues.
 //
 // Two descriptors on the same file: `direct_fd()` with O_DIRECT where the
@@ -15,13 +15,13 @@
 
 #include "pv/unique_fd.h"
 
-namespace pv::blkback {
+namespace pv::disk {
 
-class BackingStore {
+class HostFile {
  public:
   // Throws UserError naming the path when it cannot be opened, is neither
   // a regular file nor a block device, or is smaller than one sector.
-  BackingStore(const std::string& path, bool readonly);
+  HostFile(const std::string& path, bool readonly);
 
   const std::string& path() const { return path_; }
   bool block_device() const { return block_device_; }
@@ -70,4 +70,4 @@ class BackingStore {
   UniqueFd fd_, direct_fd_;
 };
 
-}  // namespace pv::blkback
+}  // namespace pv::disk

@@ -1,4 +1,4 @@
-#include "blkback/backing_store.h"
+#include "disk/host_file.h"
 
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -14,7 +14,7 @@
 
 #include "pv/error.h"
 
-namespace pv::blkback {
+namespace pv::disk {
 namespace {
 
 bool pow2_between(uint64_t v, uint64_t lo, uint64_t hi) { return v >= lo && v <= hi && (v & (v - 1)) == 0; }
@@ -32,7 +32,7 @@ uint64_t queue_attr(dev_t dev, const std::string& name) {
 
 }  // namespace
 
-BackingStore::BackingStore(const std::string& path, bool readonly) : path_(path), readonly_(readonly) {
+HostFile::HostFile(const std::string& path, bool readonly) : path_(path), readonly_(readonly) {
   const int flags = (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
   fd_.reset(::open(path.c_str(), flags));
   if (!fd_) throw UserError("cannot open " + path + (readonly ? " (read-only)" : "") + ": " + std::strerror(errno));
@@ -54,7 +54,7 @@ BackingStore::BackingStore(const std::string& path, bool readonly) : path_(path)
   }
 }
 
-void BackingStore::probe_block_device() {
+void HostFile::probe_block_device() {
   uint64_t size = 0;
   if (::ioctl(fd_.get(), BLKGETSIZE64, &size) != 0) throw UserError("BLKGETSIZE64 on " + path_ + ": " + std::strerror(errno));
   bytes_ = size;
@@ -71,7 +71,7 @@ void BackingStore::probe_block_device() {
   dio_mem_align_ = dio_offset_align_ = logical_;
 }
 
-void BackingStore::probe_file() {
+void HostFile::probe_file() {
   struct stat st{};
   ::fstat(fd_.get(), &st);
   bytes_ = uint64_t(st.st_size);
@@ -82,7 +82,7 @@ void BackingStore::probe_file() {
   discard_granularity_ = pow2_between(uint64_t(st.st_blksize), 512, 1u << 20) ? uint32_t(st.st_blksize) : 4096;
 }
 
-void BackingStore::probe_direct_alignment() {
+void HostFile::probe_direct_alignment() {
   struct statx sx{};
   if (::statx(direct_fd_.get(), "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) == 0 && (sx.stx_mask & STATX_DIOALIGN)) {
     if (sx.stx_dio_offset_align == 0) {  // the file system says: no direct I/O
@@ -112,9 +112,9 @@ void BackingStore::probe_direct_alignment() {
   }
 }
 
-int BackingStore::punch_hole_mode() { return FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE; }
+int HostFile::punch_hole_mode() { return FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE; }
 
-int BackingStore::discard_sync(uint64_t off, uint64_t len) const {
+int HostFile::discard_sync(uint64_t off, uint64_t len) const {
   if (!discard_) return -EOPNOTSUPP;
   if (block_device_) {
     // BLKDISCARD wants whole logical blocks: discard only those inside.
@@ -127,4 +127,4 @@ int BackingStore::discard_sync(uint64_t off, uint64_t len) const {
   return ::fallocate(fd_.get(), punch_hole_mode(), off_t(off), off_t(len)) == 0 ? 0 : -errno;
 }
 
-}  // namespace pv::blkback
+}  // namespace pv::disk
