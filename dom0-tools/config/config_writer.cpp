@@ -18,6 +18,8 @@ std::string to_string(const DomainConfig& c) {
   num("maxmem", c.maxmem_mib);
   num("vcpus", c.vcpus);
   num("maxvcpus", c.maxvcpus);
+  if (c.cpu_weight != 256) num("cpu_weight", c.cpu_weight);
+  if (c.cap) num("cap", c.cap);
   str("kernel", c.kernel);
   if (!c.ramdisk.empty()) str("ramdisk", c.ramdisk);
   if (!c.cmdline.empty()) str("cmdline", c.cmdline);

@@ -63,6 +63,7 @@ class Builder {
     }
     memory();
     vcpus();
+    cpu_share();
     c_.kernel = required_string("kernel", "the PVH kernel to boot, e.g. kernel = \"/boot/vmlinuz\"");
     c_.ramdisk = optional_string("ramdisk").value_or("");
     cmdline();
@@ -240,6 +241,26 @@ class Builder {
           error(s->line, "maxvcpus", "maxvcpus (" + std::to_string(*v) + ") must be at least vcpus (" +
                                          std::to_string(c_.vcpus) + ")");
         else c_.maxvcpus = static_cast<std::uint32_t>(*v);
+      }
+    }
+  }
+
+  // The credit scheduler's share (xl.cfg cpu_weight, cap), as `xl
+  // sched-credit` sets it on a running domain.
+  void cpu_share() {
+    if (const Setting* s = syn_.find("cpu_weight")) {
+      if (auto v = number("cpu_weight", "a scheduler weight")) {
+        if (*v < 1 || *v > 65535) error(s->line, "cpu_weight", "must be between 1 and 65535, got " + std::to_string(*v));
+        else c_.cpu_weight = static_cast<std::uint32_t>(*v);
+      }
+    }
+    if (const Setting* s = syn_.find("cap")) {
+      if (auto v = number("cap", "a percentage of one CPU")) {
+        const std::uint64_t most = 100ull * c_.maxvcpus;
+        if (*v < 0 || static_cast<std::uint64_t>(*v) > most)
+          error(s->line, "cap", "must be at most " + std::to_string(most) + " (100 per vCPU, 0 for none), got " +
+                                    std::to_string(*v));
+        else c_.cap = static_cast<std::uint32_t>(*v);
       }
     }
   }

@@ -39,6 +39,8 @@ struct DomainConfig {
   std::uint64_t maxmem_mib = 0; // maxmem = MiB (>= memory; default memory)
   std::uint32_t vcpus = 1;      // vcpus = N (default 1)
   std::uint32_t maxvcpus = 1;   // maxvcpus = M (>= vcpus; default vcpus)
+  std::uint32_t cpu_weight = 256;  // cpu_weight = 1-65535 (credit scheduler weight, xl's default 256)
+  std::uint32_t cap = 0;           // cap = percent of one CPU (0: none; at most 100 * maxvcpus)
   std::string kernel;           // PVH kernel (required)
   std::string ramdisk;          // optional
   std::string cmdline;          // effective: cmdline, else "root=ROOT EXTRA" (xl's rule)

@@ -11,14 +11,15 @@ namespace {
 constexpr std::string_view kSupported[] = {
     "name",    "type",        "memory",    "maxmem",   "vcpus",       "maxvcpus",      "kernel",
     "ramdisk", "cmdline",     "extra",     "root",     "on_poweroff", "on_reboot",     "on_crash",
-    "on_watchdog", "on_soft_reset", "uuid", "disk",    "vif",         "builder",
+    "on_watchdog", "on_soft_reset", "uuid", "disk",    "vif",         "builder",     "cpu_weight",
+    "cap",
 };
 
 // From tools/xl/xl_parse.c (every key xl looks up), minus the supported ones.
 constexpr std::string_view kXlOnly[] = {
     "acpi", "acpi_firmware", "acpi_laptop_slate", "acpi_s3", "acpi_s4", "altp2m", "altp2m_count",
     "altp2mhvm", "apic", "arm_sci", "bios", "bios_path_override", "boot", "bootloader",
-    "bootloader_args", "bootloader_restrict", "bootloader_user", "cap", "channel", "cpu_weight",
+    "bootloader_args", "bootloader_restrict", "bootloader_user", "channel",
     "cpuid", "cpus", "cpus_soft", "device_model", "device_model_args", "device_model_override",
     "device_model_stubdomain_override", "device_model_stubdomain_seclabel", "device_model_user",
     "device_model_version", "device_tree", "display", "dm_restrict", "driver_domain", "dtdev",

@@ -24,6 +24,7 @@
 #include "config_text.h"
 #include "console.h"
 #include "identity_cmd.h"
+#include "sched_cmd.h"
 #include "json.h"
 #include "network_cmd.h"
 #include "pvd_call.h"
@@ -301,6 +302,10 @@ constexpr pv::pvctl::Verb kVerbs[] = {
     {"domname", pv::pvctl::domname_verb, "domname ID", "the name of a domain"},
     {"uptime", pv::pvctl::uptime_verb, "uptime [-s] [DOMAIN...]",
      "how long domains have run (as xl uptime; Domain-0: the host)"},
+    {"sched-credit", pv::pvctl::sched_credit_verb, "sched-credit [-d DOMAIN [-w WEIGHT] [-c CAP]]",
+     "CPU shares as the Xen credit scheduler's (as xl sched-credit): weight\n"
+     "1-65535 (default 256) against other domains, cap in percent of one CPU\n"
+     "(0: none); enforced with the kernel's cgroup CPU controller"},
     {"network", nullptr, "network create|list|destroy ...", "virtual networks (pvctl network --help)",
      &pv::pvctl::kNetworkVerbs},
     {"help", nullptr, "help [VERB]", "this list, or the usage of one verb (also: pvctl VERB --help)"},

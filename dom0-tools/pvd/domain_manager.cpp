@@ -145,6 +145,7 @@ void DomainManager::reattach() {
         log::error("domain " + std::to_string(domid) + ": devices not restored: " + e.what());
       }
       xenstore_.add_domain(domid, rec.name(), rec.uuid(), registry_.xenstore_link(domid), std::move(devices));
+      place_in_cgroup(ref);  // already there, unless pvd's slice was lost
       log::info("reattached to domain " + std::to_string(domid) + " (" + rec.name() + "), pv-hv pid " +
                 std::to_string(rec.pid()));
     } else {
@@ -213,6 +214,8 @@ void DomainManager::handle(const A::Request& req, ReplyFn reply) {
                          [&](Domain& d) { request_shutdown(d, "poweroff", req.shutdown(), reply); });
     case A::Request::kReboot:
       return with_domain(req.reboot(), [&](Domain& d) { request_shutdown(d, "reboot", A::ShutdownRequest(), reply); });
+    case A::Request::kSchedCredit:
+      return reply(sched_credit(req.sched_credit()));
     case A::Request::kConsole:  // served by the admin session itself (a byte stream)
     case A::Request::OP_NOT_SET:
     default:  // the admin server routes only domain requests here
@@ -322,6 +325,7 @@ void DomainManager::start(Domain& d, DomainProcess::ReadyFn on_ready) {
   d.proc = DomainProcess::spawn(io_, argv, registry_.console_log(domid), [this, domid] { on_exit(domid); },
                                 std::move(on_ready));
   d.rec.set_pid(static_cast<uint32_t>(d.proc->pid()));
+  place_in_cgroup(d);
   d.rec.set_state(A::STATE_RUNNING);
   d.rec.clear_shutdown_reason();
   d.recent_starts.push_back(std::chrono::steady_clock::now());
@@ -336,6 +340,7 @@ void DomainManager::on_exit(uint32_t domid) {
   d.proc.reset();
   d.kill_timer.reset();
   d.rec.set_pid(0);
+  leave_cgroup(domid);
   xenstore_.remove_domain(domid);
   for (auto& w : std::exchange(d.on_shutdown, {})) {
     A::Reply r;

@@ -13,6 +13,7 @@
 #include "admin.pb.h"
 #include "domain_process.h"
 #include "config/domain_config.h"
+#include "cpu_cgroups.h"
 #include "device_nodes.h"
 #include "registry.h"
 #include "xenstore_host.h"
@@ -47,6 +48,14 @@ class DomainManager {
     remove_lease_ = std::move(remove);
   }
 
+  // Where domains' CPU shares are enforced (cpu_cgroups.h); without it
+  // domains run with the host's default share and sched-credit changes
+  // are refused with `why_not`.
+  void set_cpu_cgroups(std::unique_ptr<CpuCgroups> cg, std::string why_not) {
+    cpu_ = std::move(cg);
+    cpu_why_ = std::move(why_not);
+  }
+
   // The console socket of a running domain, or an error reply.
   std::variant<std::string, admin::Reply> console_socket(const admin::DomainRef& ref);
 
@@ -78,6 +87,12 @@ class DomainManager {
   void poll_ack(const std::shared_ptr<ShutdownWatch>& w);
   void acknowledged(const std::shared_ptr<ShutdownWatch>& w, Domain& d);
 
+  // sched-credit (domain_sched.cpp).
+  CpuShare cpu_share(const Domain& d) const;
+  void place_in_cgroup(Domain& d);
+  void leave_cgroup(uint32_t domid);
+  admin::Reply sched_credit(const admin::SchedCreditRequest& r);
+
   Domain* find(const std::string& name_or_id);
   // Domain IDs go up, as Xen hands them out, and are reused only once the
   // ID space wraps; the last one given is kept in the state dir, so a
@@ -102,6 +117,8 @@ class DomainManager {
   std::function<void(const std::string&, const std::string&, const std::string&)> add_lease_;
   std::function<void(const std::string&, const std::string&)> remove_lease_;
   void drop_leases(Domain& d);
+  std::unique_ptr<CpuCgroups> cpu_;
+  std::string cpu_why_ = "no cgroup hierarchy was set up for pvd";
 };
 
 admin::Reply error_reply(admin::ErrorCode code, const std::string& message);

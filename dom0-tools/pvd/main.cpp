@@ -33,6 +33,9 @@ void usage(std::FILE* out) {
       "                    default DIR/xenstored.sock\n"
       "  --pv-hv PATH      the pv-hv binary (default: beside pvd)\n"
       "  --pv-backd PATH   the back-end daemon pvd runs for disks and vifs (default: beside pvd)\n"
+      "  --cgroup-slice NAME  the cgroup domains' CPU shares live under (one group\n"
+      "                    per domain, in the cpu controller's hierarchy); default\n"
+      "                    pvd.slice for /var/lib/pvd, else pvd-<hash of DIR>.slice\n"
       "  --daemon          detach and run in the background\n",
       out);
 }
@@ -45,17 +48,31 @@ std::string beside_self(const std::string& name) {
 
 struct Options {
   std::string state_dir, socket_path, xenstore_socket, pv_hv = beside_self("pv-hv"), pv_backd = beside_self("pv-backd");
+  std::string cgroup_slice;
   bool daemonize = false;
 };
 
+// One slice per state dir: two pvds (tests run many) never share a domain's group.
+std::string default_cgroup_slice(const std::string& state_dir) {
+  std::error_code ec;
+  const std::string dir = std::filesystem::weakly_canonical(state_dir, ec).string();
+  if (dir == "/var/lib/pvd") return "pvd.slice";
+  uint32_t h = 2166136261u;  // FNV-1a
+  for (unsigned char c : dir) h = (h ^ c) * 16777619u;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "pvd-%08x.slice", h);
+  return buf;
+}
+
 // Fills `o` from the command line; -1 to go on, else the exit status.
 int parse_options(int argc, char** argv, Options& o) {
-  enum { kStateDir = 1, kSocket, kPvHv, kPvBackd, kXenstoreSocket, kDaemon };
+  enum { kStateDir = 1, kSocket, kPvHv, kPvBackd, kXenstoreSocket, kCgroupSlice, kDaemon };
   const option options[] = {{"state-dir", required_argument, nullptr, kStateDir},
                             {"socket", required_argument, nullptr, kSocket},
                             {"pv-hv", required_argument, nullptr, kPvHv},
                             {"pv-backd", required_argument, nullptr, kPvBackd},
                             {"xenstore-socket", required_argument, nullptr, kXenstoreSocket},
+                            {"cgroup-slice", required_argument, nullptr, kCgroupSlice},
                             {"daemon", no_argument, nullptr, kDaemon},
                             {"help", no_argument, nullptr, 'h'},
                             {}};
@@ -68,6 +85,7 @@ int parse_options(int argc, char** argv, Options& o) {
       case kPvHv: o.pv_hv = optarg; break;
       case kPvBackd: o.pv_backd = optarg; break;
       case kXenstoreSocket: o.xenstore_socket = optarg; break;
+      case kCgroupSlice: o.cgroup_slice = optarg; break;
       case kDaemon: o.daemonize = true; break;
       case 'h': return usage(stdout), 0;
       case ':': pv::log::error(name + " needs a value"); return 2;
@@ -91,7 +109,7 @@ int main(int argc, char** argv) {
   pv::log::init("pvd");
   Options o;
   if (const int rc = parse_options(argc, argv, o); rc >= 0) return rc;
-  auto& [state_dir, socket_path, xenstore_socket, pv_hv, pv_backd, daemonize] = o;
+  auto& [state_dir, socket_path, xenstore_socket, pv_hv, pv_backd, cgroup_slice, daemonize] = o;
   if (state_dir.empty() || socket_path.empty()) {
     usage(stderr);
     return 2;
@@ -117,6 +135,13 @@ int main(int argc, char** argv) {
     // Networks (docs/networks.md) come before domains: vifs join their bridges.
     pv::net::NetworkManager networks(io, state_dir);
     pv::pvd::DomainManager domains(io, registry, xenstore, pv_hv);
+    {
+      std::string why;
+      auto cg = pv::pvd::CpuCgroups::find(cgroup_slice.empty() ? default_cgroup_slice(state_dir) : cgroup_slice, &why);
+      if (cg) pv::log::info("CPU shares: cgroup v" + std::to_string(cg->version()) + " at " + cg->slice_dir());
+      else pv::log::warning("CPU shares cannot be enforced: " + why + " (domains get the host's default share)");
+      domains.set_cpu_cgroups(std::move(cg), why);
+    }
     // A vif's bridge= names a pvd network or an existing bridge.
     domains.set_bridge_resolver([&networks](const std::string& b) { return networks.bridge_for(b); });
     domains.set_lease_hooks(

@@ -31,6 +31,8 @@ TEST(DomainConfig, MinimalDefaults) {
   EXPECT_EQ(c.maxmem_mib, 512u);
   EXPECT_EQ(c.vcpus, 1u);
   EXPECT_EQ(c.maxvcpus, 1u);
+  EXPECT_EQ(c.cpu_weight, 256u);  // xl's default share
+  EXPECT_EQ(c.cap, 0u);
   EXPECT_EQ(c.kernel, "/boot/pvguest.elf");
   EXPECT_EQ(c.ramdisk, "");
   EXPECT_EQ(c.cmdline, "");

@@ -22,6 +22,8 @@ memory = 300
 maxmem = 600
 vcpus = 3
 maxvcpus = 8
+cpu_weight = 768
+cap = 350
 kernel = "/path with spaces/it's \"quoted\"\\k"
 ramdisk = '/r'
 root = "/dev/xvda1"
@@ -37,6 +39,8 @@ vif = [ 'mac=00:16:3e:00:00:01,ip=10.1.1.1 10.1.1.2,rate=5MB/s', '' ]
 )",
                                                 "full.cfg");
   EXPECT_EQ(c.cmdline, "root=/dev/xvda1 console=hvc0\tfoo=#notacomment");
+  EXPECT_EQ(c.cpu_weight, 768u);
+  EXPECT_EQ(c.cap, 350u);
   std::string text = to_string(c);
   ParseResult again = parse_domain_config(text, "persisted.cfg");
   ASSERT_TRUE(again.ok()) << text << "\n" << again.errors[0].to_string();

@@ -66,6 +66,7 @@ class PvdFixture : public ::testing::Test {
     for (pid_t pid : pv_hv_processes(state_ + "/")) ::kill(pid, SIGKILL);
     for (pid_t pid : backd_processes(state_)) ::kill(pid, SIGKILL);
     eventually([&] { return pv_hv_processes(state_ + "/").empty() && backd_processes(state_).empty(); }, 5s);
+    remove_cgroup_slice(cgroup_slice());
     fs::remove_all(dir_);
   }
 
@@ -74,10 +75,13 @@ class PvdFixture : public ::testing::Test {
 
   void start_pvd() {
     pvd_ = std::make_unique<Process>(std::vector<std::string>{kPvd, "--state-dir", state_, "--socket", socket_,
-                                                              "--pv-hv", kPvHv});
+                                                              "--pv-hv", kPvHv, "--cgroup-slice", cgroup_slice()});
     // Ready when it answers (a killed pvd's stale socket file may still be there).
     ASSERT_TRUE(eventually([&] { return pvctl({"list"}).exit_code == 0; }, 10s)) << "pvd does not answer";
   }
+
+  // The test's own cgroup slice for its domains' CPU shares.
+  std::string cgroup_slice() const { return "pvd-test-" + fs::path(dir_).filename().string() + ".slice"; }
 
   Result pvctl(std::vector<std::string> args) {
     args.insert(args.begin(), {kPvctl, "--socket", socket_});

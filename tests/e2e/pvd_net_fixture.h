@@ -169,6 +169,7 @@ class NetworkFixture : public ::testing::Test {
     if (!dir_.empty()) {
       for (pid_t pid : processes_naming(dir_ + "/")) ::kill(pid, SIGKILL);
       eventually([&] { return processes_naming(dir_ + "/").empty(); }, 5s);
+      remove_cgroup_slice(cgroup_slice());
     }
     for (auto it = namespaces_.rbegin(); it != namespaces_.rend(); ++it) run({"/usr/sbin/ip", "netns", "del", *it}, 10s);
     if (!dir_.empty()) fs::remove_all(dir_);
@@ -198,11 +199,14 @@ class NetworkFixture : public ::testing::Test {
 
   void start_pvd() {
     std::vector<std::string> argv{"/usr/sbin/ip", "netns", "exec", host_, kPvd, "--state-dir", state_, "--socket",
-                                  socket_};
+                                  socket_, "--cgroup-slice", cgroup_slice()};
     for (auto& a : pvd_helpers()) argv.push_back(std::move(a));
     pvd_ = std::make_unique<Process>(argv);
     ASSERT_TRUE(eventually([&] { return pvctl({"network", "list"}).exit_code == 0; }, 10s)) << "pvd does not answer";
   }
+
+  // The test's own cgroup slice for its domains' CPU shares.
+  std::string cgroup_slice() const { return "pvd-test-" + fs::path(dir_).filename().string() + ".slice"; }
 
   Result pvctl(std::vector<std::string> args) {
     args.insert(args.begin(), {kPvctl, "--socket", socket_});

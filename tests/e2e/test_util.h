@@ -5,8 +5,12 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -32,6 +36,27 @@ inline bool alive(pid_t pid) {
   const std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
   const size_t paren = stat.rfind(')');
   return paren == std::string::npos || paren + 2 >= stat.size() || stat[paren + 2] != 'Z';
+}
+
+// Removes a pvd's cgroup slice (pvd --cgroup-slice), its per-domain
+// groups first, from every mounted cgroup hierarchy: a pvd killed by a
+// test cannot remove it itself. Groups still holding a process stay.
+inline void remove_cgroup_slice(const std::string& slice) {
+  std::ifstream in("/proc/self/mountinfo");
+  for (std::string line; std::getline(in, line);) {
+    const size_t dash = line.find(" - ");
+    if (dash == std::string::npos) continue;
+    std::istringstream head(line.substr(0, dash)), tail(line.substr(dash + 3));
+    std::string id, parent, dev, root, mountpoint, fstype;
+    head >> id >> parent >> dev >> root >> mountpoint;
+    tail >> fstype;
+    if (fstype != "cgroup" && fstype != "cgroup2") continue;
+    const std::string dir = mountpoint + "/" + slice;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+      if (e.is_directory()) ::rmdir(e.path().c_str());
+    ::rmdir(dir.c_str());
+  }
 }
 
 template <typename Pred>

@@ -1,0 +1,80 @@
+// `pvctl sched-credit`: each domain's CPU share (cpu_cgroups.h). A domain
+// starts with its configuration's cpu_weight and cap; a change made on a
+// running domain is kept in its record, so it holds across pvd restarts
+// and the domain's reboots, as `xl sched-credit` holds for the domain's
+// life.
+#include "domain0.h"
+#include "domain_manager.h"
+#include "pv/log.h"
+
+namespace pv::pvd {
+namespace A = pv::admin;
+
+CpuShare DomainManager::cpu_share(const Domain& d) const {
+  CpuShare s{d.spec.cpu_weight, d.spec.cap};
+  if (d.rec.cpu_weight()) s.weight = d.rec.cpu_weight();
+  if (d.rec.cpu_cap_set()) s.cap_percent = d.rec.cpu_cap();
+  return s;
+}
+
+void DomainManager::place_in_cgroup(Domain& d) {
+  if (!cpu_ || !d.proc) return;
+  try {
+    cpu_->place(d.rec.domid(), d.proc->pid(), cpu_share(d));
+  } catch (const std::exception& e) {
+    // The domain runs, with the host's default share: said, not hidden.
+    log::warning("domain " + std::to_string(d.rec.domid()) + ": CPU share not applied: " + e.what());
+  }
+}
+
+void DomainManager::leave_cgroup(uint32_t domid) {
+  if (cpu_ && !cpu_->remove(domid)) log::warning("cgroup " + cpu_->dir(domid) + " still holds a process; left");
+}
+
+A::Reply DomainManager::sched_credit(const A::SchedCreditRequest& r) {
+  const bool change = r.weight() != 0 || r.set_cap();
+  A::Reply out;
+  auto row = [&](uint32_t domid, const std::string& name, const CpuShare& s) {
+    auto* e = out.mutable_sched_credit()->add_domains();
+    e->set_domid(domid);
+    e->set_name(name);
+    e->set_weight(s.weight);
+    e->set_cap(s.cap_percent);
+  };
+  if (r.domain().name_or_id().empty()) {
+    if (change) return error_reply(A::ERROR_BAD_REQUEST, "name the domain whose weight or cap changes (-d DOMAIN)");
+    row(0, "Domain-0", CpuShare{});  // the host's own processes: the kernel's default share
+    for (const auto& [id, d] : domains_) row(id, d->rec.name(), cpu_share(*d));
+    return out;
+  }
+  if (is_domain0(r.domain().name_or_id())) {
+    if (change) return error_reply(A::ERROR_INVALID_STATE, "Domain-0 is the host itself: pvd does not set its share");
+    row(0, "Domain-0", CpuShare{});
+    return out;
+  }
+  Domain* d = find(r.domain().name_or_id());
+  if (!d) return error_reply(A::ERROR_NO_SUCH_DOMAIN, "no domain named '" + r.domain().name_or_id() + "'");
+  if (change) {
+    CpuShare s = cpu_share(*d);
+    if (r.weight()) s.weight = r.weight();
+    if (r.set_cap()) s.cap_percent = r.cap();
+    if (std::string why = check_cpu_share(s, d->spec.maxvcpus); !why.empty())
+      return error_reply(A::ERROR_BAD_REQUEST, why);
+    if (!cpu_) return error_reply(A::ERROR_INTERNAL, "CPU shares cannot be set on this host: " + cpu_why_);
+    if (d->proc) {
+      try {
+        cpu_->apply(d->rec.domid(), s);
+      } catch (const std::exception& e) {
+        return error_reply(A::ERROR_INTERNAL, std::string("cannot set the domain's CPU share: ") + e.what());
+      }
+    }
+    d->rec.set_cpu_weight(s.weight);
+    d->rec.set_cpu_cap_set(true);
+    d->rec.set_cpu_cap(s.cap_percent);
+    save(*d);
+  }
+  row(d->rec.domid(), d->rec.name(), cpu_share(*d));
+  return out;
+}
+
+}  // namespace pv::pvd

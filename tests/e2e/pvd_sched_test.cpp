@@ -1,0 +1,112 @@
+// `pvctl sched-credit` end to end: the verb's refusals (no guest needed),
+// and with a guest the domain's cgroup (the cpu controller's files, its
+// pv-hv in cgroup.procs) following the configuration's cpu_weight/cap and
+// the changes made on the running domain, which outlive a pvd restart.
+// How the kernel shares a CPU by those files is tests/sched's.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+
+#include "pvd_fixture.h"
+
+namespace {
+
+using namespace pvtest;
+
+// The domain's group directory in the cpu controller's hierarchy, or "".
+std::string cpu_group(const std::string& slice, uint32_t domid) {
+  std::ifstream in("/proc/self/mountinfo");
+  for (std::string line; std::getline(in, line);) {
+    const size_t dash = line.find(" - ");
+    if (dash == std::string::npos) continue;
+    std::istringstream head(line.substr(0, dash)), tail(line.substr(dash + 3));
+    std::string id, parent, dev, root, mountpoint, fstype;
+    head >> id >> parent >> dev >> root >> mountpoint;
+    tail >> fstype;
+    const std::string dir = mountpoint + "/" + slice + "/dom" + std::to_string(domid);
+    struct stat st{};
+    if ((fstype == "cgroup" || fstype == "cgroup2") && ::stat((dir + "/cgroup.procs").c_str(), &st) == 0 &&
+        (::stat((dir + "/cpu.shares").c_str(), &st) == 0 || ::stat((dir + "/cpu.weight").c_str(), &st) == 0))
+      return dir;
+  }
+  return "";
+}
+
+std::string trimmed(const std::string& path) {
+  std::string s = slurp(path);
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// The weight and cap the kernel was given, as "shares/quota" (v1) or
+// "weight/max" (v2).
+std::string kernel_share(const std::string& dir) {
+  if (fs::exists(dir + "/cpu.shares")) return trimmed(dir + "/cpu.shares") + "/" + trimmed(dir + "/cpu.cfs_quota_us");
+  return trimmed(dir + "/cpu.weight") + "/" + trimmed(dir + "/cpu.max");
+}
+
+class PvdSchedVerb : public PvdFixture {
+ protected:
+  bool needs_kvm() const override { return false; }
+};
+
+TEST_F(PvdSchedVerb, ListsDomain0AndRefusesWhatXlRefuses) {
+  Result all = pvctl({"sched-credit"});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  EXPECT_TRUE(std::regex_search(all.out, std::regex("Name +ID +Weight +Cap\nDomain-0 +0 +256 +0\n"))) << all.out;
+  Result nodomain = pvctl({"sched-credit", "-w", "512"});
+  EXPECT_EQ(nodomain.exit_code, 2);
+  EXPECT_NE(nodomain.err.find("need the domain (-d DOMAIN)"), std::string::npos) << nodomain.err;
+  for (const char* bad : {"0", "65536", "x", "-3"}) {
+    Result r = pvctl({"sched-credit", "-d", "g", "-w", bad});
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    EXPECT_NE(r.err.find("1 to 65535"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(pvctl({"sched-credit", "-d", "g", "--cap=-1"}).exit_code, 2);
+  Result nosuch = pvctl({"sched-credit", "-d", "nosuch", "-w", "512"});
+  EXPECT_EQ(nosuch.exit_code, 1);
+  EXPECT_NE(nosuch.err.find("no domain named 'nosuch'"), std::string::npos) << nosuch.err;
+  Result dom0 = pvctl({"sched-credit", "--domain=Domain-0", "--weight=512"});
+  EXPECT_EQ(dom0.exit_code, 1);
+  EXPECT_NE(dom0.err.find("Domain-0 is the host itself"), std::string::npos) << dom0.err;
+  EXPECT_EQ(pvctl({"help", "sched-credit"}).exit_code, 0);
+}
+
+TEST_F(PvdSchedVerb, OutOfRangeSharesInAConfigAreRefusedByLine) {
+  const std::string cfg = dir_ + "/bad.cfg";
+  std::ofstream(cfg) << "name = \"bad\"\nmemory = 64\nkernel = \"" << kGuest << "\"\ncpu_weight = 70000\ncap = 150\n";
+  Result r = pvctl({"create", cfg});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("cpu_weight: must be between 1 and 65535, got 70000"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("cap: must be at most 100 (100 per vCPU, 0 for none), got 150"), std::string::npos) << r.err;
+}
+
+using PvdSched = PvdFixture;
+
+TEST_F(PvdSched, TheDomainsGroupFollowsItsShareAcrossARestart) {
+  ASSERT_EQ(pvctl({"create", config("g", "", "cpu_weight = 512\ncap = 50\n")}).exit_code, 0);
+  const std::string dir = cpu_group(cgroup_slice(), 1);
+  if (dir.empty()) GTEST_SKIP() << "no cpu controller here";
+  EXPECT_NE(slurp(dir + "/cgroup.procs").find(std::to_string(pid_of("g"))), std::string::npos);
+  const bool v1 = fs::exists(dir + "/cpu.shares");
+  EXPECT_EQ(kernel_share(dir), v1 ? "2048/50000" : "200/50000 100000");
+  EXPECT_TRUE(std::regex_search(pvctl({"sched-credit", "-d", "g"}).out, std::regex("\ng +1 +512 +50\n")));
+
+  Result set = pvctl({"sched-credit", "-d", "g", "-w", "768", "-c", "0"});
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  EXPECT_EQ(kernel_share(dir), v1 ? "3072/-1" : "300/max 100000");
+  EXPECT_EQ(pvctl({"sched-credit", "-d", "g", "-c", "250"}).exit_code, 1);  // 2 vCPUs: at most 200
+
+  pvd_.reset();  // kill -9; the domain runs on
+  start_pvd();
+  EXPECT_TRUE(std::regex_search(pvctl({"sched-credit"}).out, std::regex("\ng +1 +768 +0\n")));
+  EXPECT_EQ(kernel_share(dir), v1 ? "3072/-1" : "300/max 100000");
+  ASSERT_EQ(pvctl({"destroy", "g"}).exit_code, 0);
+  EXPECT_TRUE(eventually([&] { return cpu_group(cgroup_slice(), 1).empty(); }, 5s)) << "the group outlived the domain";
+}
+
+}  // namespace
