@@ -306,6 +306,12 @@ constexpr pv::pvctl::Verb kVerbs[] = {
      "CPU shares as the Xen credit scheduler's (as xl sched-credit): weight\n"
      "1-65535 (default 256) against other domains, cap in percent of one CPU\n"
      "(0: none); enforced with the kernel's cgroup CPU controller"},
+    {"vcpu-list", pv::pvctl::vcpu_list_verb, "vcpu-list [DOMAIN]",
+     "each vCPU's host CPU, state (r running, b blocked, p paused), CPU time\n"
+     "and affinity (as xl vcpu-list)"},
+    {"vcpu-pin", pv::pvctl::vcpu_pin_verb, "vcpu-pin DOMAIN VCPU|all CPUS",
+     "pin vCPUs to host CPUs: CPUS is all, 3, 0-3,6 or 0-7,^2 (as xl vcpu-pin;\n"
+     "until the domain ends)"},
     {"network", nullptr, "network create|list|destroy ...", "virtual networks (pvctl network --help)",
      &pv::pvctl::kNetworkVerbs},
     {"help", nullptr, "help [VERB]", "this list, or the usage of one verb (also: pvctl VERB --help)"},

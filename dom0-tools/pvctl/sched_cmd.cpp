@@ -63,4 +63,45 @@ int sched_credit_verb(const std::vector<std::string>& args, const Context& ctx) 
   return 0;
 }
 
+namespace {
+
+// As xl vcpu-list: "Name ID VCPU CPU State Time(s) Affinity (Hard / Soft)".
+void print_vcpus(const A::VcpuList& l) {
+  std::printf("%-33s %4s %4s %4s %5s %9s %s\n", "Name", "ID", "VCPU", "CPU", "State", "Time(s)", "Affinity (Hard / Soft)");
+  for (const auto& v : l.vcpus()) {
+    const std::string state = v.state() == "r" ? "r--" : v.state() == "p" ? "--p" : "-b-";
+    std::printf("%-33s %4u %4u %4d %5s %9.1f %s / all\n", v.name().c_str(), v.domid(), v.vcpu(), v.cpu(),
+                state.c_str(), v.cpu_time_s(), v.affinity().c_str());
+  }
+}
+
+}  // namespace
+
+int vcpu_list_verb(const std::vector<std::string>& args, const Context& ctx) {
+  if (args.size() > 1 || (args.size() == 1 && (args[0].empty() || args[0][0] == '-')))
+    return std::fprintf(stderr, "pvctl: vcpu-list takes at most one DOMAIN\n"), 2;
+  A::Request req;
+  req.mutable_vcpu_list()->set_name_or_id(args.empty() ? "" : args[0]);
+  A::Reply reply;
+  std::unique_ptr<A::AdminClient> client;
+  if (const int rc = call_pvd(ctx.socket, req, client, reply)) return rc;
+  print_vcpus(reply.vcpus());
+  return 0;
+}
+
+int vcpu_pin_verb(const std::vector<std::string>& args, const Context& ctx) {
+  if (args.size() != 3 || args[0].empty() || args[0][0] == '-')
+    return std::fprintf(stderr, "pvctl: vcpu-pin takes DOMAIN VCPU|all CPUS\n"), 2;
+  A::Request req;
+  A::VcpuPinRequest* p = req.mutable_vcpu_pin();
+  p->mutable_domain()->set_name_or_id(args[0]);
+  p->set_vcpu(args[1]);
+  p->set_cpus(args[2]);
+  A::Reply reply;
+  std::unique_ptr<A::AdminClient> client;
+  if (const int rc = call_pvd(ctx.socket, req, client, reply)) return rc;
+  print_vcpus(reply.vcpus());
+  return 0;
+}
+
 }  // namespace pv::pvctl

@@ -82,6 +82,8 @@ class Session : public std::enable_shared_from_this<Session> {
       case R::kShutdown:
       case R::kReboot:
       case R::kSchedCredit:
+      case R::kVcpuList:
+      case R::kVcpuPin:
         busy_ = true;
         // The callback owns the session: a reply that comes later (destroy
         // waits for the domain to go) still finds its connection.

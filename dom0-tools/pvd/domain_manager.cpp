@@ -216,6 +216,10 @@ void DomainManager::handle(const A::Request& req, ReplyFn reply) {
       return with_domain(req.reboot(), [&](Domain& d) { request_shutdown(d, "reboot", A::ShutdownRequest(), reply); });
     case A::Request::kSchedCredit:
       return reply(sched_credit(req.sched_credit()));
+    case A::Request::kVcpuList:
+      return reply(vcpu_list(req.vcpu_list()));
+    case A::Request::kVcpuPin:
+      return reply(vcpu_pin(req.vcpu_pin()));
     case A::Request::kConsole:  // served by the admin session itself (a byte stream)
     case A::Request::OP_NOT_SET:
     default:  // the admin server routes only domain requests here

@@ -92,6 +92,8 @@ class DomainManager {
   void place_in_cgroup(Domain& d);
   void leave_cgroup(uint32_t domid);
   admin::Reply sched_credit(const admin::SchedCreditRequest& r);
+  admin::Reply vcpu_list(const admin::DomainRef& ref);
+  admin::Reply vcpu_pin(const admin::VcpuPinRequest& r);
 
   Domain* find(const std::string& name_or_id);
   // Domain IDs go up, as Xen hands them out, and are reused only once the

@@ -3,8 +3,13 @@
 // running domain is kept in its record, so it holds across pvd restarts
 // and the domain's reboots, as `xl sched-credit` holds for the domain's
 // life.
+#include <unistd.h>
+
+#include <cstring>
+
 #include "domain0.h"
 #include "domain_manager.h"
+#include "vcpu_threads.h"
 #include "pv/log.h"
 
 namespace pv::pvd {
@@ -75,6 +80,64 @@ A::Reply DomainManager::sched_credit(const A::SchedCreditRequest& r) {
   }
   row(d->rec.domid(), d->rec.name(), cpu_share(*d));
   return out;
+}
+
+namespace {
+
+int host_cpus() { return static_cast<int>(::sysconf(_SC_NPROCESSORS_CONF)); }
+
+void add_vcpu_rows(A::VcpuList& out, uint32_t domid, const std::string& name, const DomainProcess* proc) {
+  if (!proc) return;  // shut down and preserved: no vCPU runs
+  for (const VcpuThread& v : vcpu_threads(proc->pid())) {
+    auto* r = out.add_vcpus();
+    r->set_domid(domid);
+    r->set_name(name);
+    r->set_vcpu(v.vcpu);
+    r->set_cpu(v.cpu);
+    r->set_state(std::string(1, v.state));
+    r->set_cpu_time_s(v.cpu_seconds);
+    r->set_affinity(format_cpu_list(v.affinity, host_cpus()));
+  }
+}
+
+}  // namespace
+
+A::Reply DomainManager::vcpu_list(const A::DomainRef& ref) {
+  A::Reply out;
+  if (ref.name_or_id().empty()) {
+    for (const auto& [id, d] : domains_) add_vcpu_rows(*out.mutable_vcpus(), id, d->rec.name(), d->proc.get());
+    return out;
+  }
+  if (is_domain0(ref.name_or_id()))
+    return error_reply(A::ERROR_INVALID_STATE, "Domain-0 is the host itself: its CPUs are not vCPUs pvd runs");
+  Domain* d = find(ref.name_or_id());
+  if (!d) return error_reply(A::ERROR_NO_SUCH_DOMAIN, "no domain named '" + ref.name_or_id() + "'");
+  add_vcpu_rows(*out.mutable_vcpus(), d->rec.domid(), d->rec.name(), d->proc.get());
+  return out;
+}
+
+A::Reply DomainManager::vcpu_pin(const A::VcpuPinRequest& r) {
+  if (is_domain0(r.domain().name_or_id()))
+    return error_reply(A::ERROR_INVALID_STATE, "Domain-0 is the host itself: pvd does not pin its CPUs");
+  Domain* d = find(r.domain().name_or_id());
+  if (!d) return error_reply(A::ERROR_NO_SUCH_DOMAIN, "no domain named '" + r.domain().name_or_id() + "'");
+  if (!d->proc) return error_reply(A::ERROR_INVALID_STATE, "domain '" + d->rec.name() + "' is not running");
+  std::string why;
+  const auto cpus = parse_cpu_list(r.cpus(), host_cpus(), &why);
+  if (!cpus) return error_reply(A::ERROR_BAD_REQUEST, "CPU list: " + why);
+  const auto threads = vcpu_threads(d->proc->pid());
+  bool all = r.vcpu() == "all", found = false;
+  for (const VcpuThread& v : threads) {
+    if (!all && r.vcpu() != std::to_string(v.vcpu)) continue;
+    found = true;
+    if (const int err = pin_thread(v.tid, *cpus))
+      return error_reply(A::ERROR_INTERNAL, "cannot pin vCPU " + std::to_string(v.vcpu) + ": " + std::strerror(err));
+  }
+  if (!found)
+    return error_reply(A::ERROR_BAD_REQUEST, "domain '" + d->rec.name() + "' has no vCPU '" + r.vcpu() + "' (it has " +
+                                                 std::to_string(threads.size()) + ": 0-" +
+                                                 std::to_string(threads.empty() ? 0 : threads.size() - 1) + ", or all)");
+  return vcpu_list(r.domain());
 }
 
 }  // namespace pv::pvd

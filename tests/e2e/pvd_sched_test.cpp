@@ -74,6 +74,16 @@ TEST_F(PvdSchedVerb, ListsDomain0AndRefusesWhatXlRefuses) {
   EXPECT_EQ(dom0.exit_code, 1);
   EXPECT_NE(dom0.err.find("Domain-0 is the host itself"), std::string::npos) << dom0.err;
   EXPECT_EQ(pvctl({"help", "sched-credit"}).exit_code, 0);
+
+  Result vl = pvctl({"vcpu-list"});
+  ASSERT_EQ(vl.exit_code, 0) << vl.err;
+  EXPECT_EQ(vl.out.find("Name"), 0u) << vl.out;
+  EXPECT_EQ(pvctl({"vcpu-list", "nosuch"}).exit_code, 1);
+  EXPECT_EQ(pvctl({"vcpu-list", "a", "b"}).exit_code, 2);
+  EXPECT_EQ(pvctl({"vcpu-pin", "g", "0"}).exit_code, 2);
+  Result pin0 = pvctl({"vcpu-pin", "Domain-0", "all", "0"});
+  EXPECT_EQ(pin0.exit_code, 1);
+  EXPECT_NE(pin0.err.find("Domain-0 is the host itself"), std::string::npos) << pin0.err;
 }
 
 TEST_F(PvdSchedVerb, OutOfRangeSharesInAConfigAreRefusedByLine) {
@@ -107,6 +117,25 @@ TEST_F(PvdSched, TheDomainsGroupFollowsItsShareAcrossARestart) {
   EXPECT_EQ(kernel_share(dir), v1 ? "3072/-1" : "300/max 100000");
   ASSERT_EQ(pvctl({"destroy", "g"}).exit_code, 0);
   EXPECT_TRUE(eventually([&] { return cpu_group(cgroup_slice(), 1).empty(); }, 5s)) << "the group outlived the domain";
+}
+
+TEST_F(PvdSched, VcpusAreListedAndPinned) {
+  ASSERT_EQ(pvctl({"create", config("g", "")}).exit_code, 0);  // 2 vCPUs
+  ASSERT_TRUE(eventually([&] { return pvctl({"vcpu-list", "g"}).out.find("\ng ") != std::string::npos; }, 10s));
+  Result l = pvctl({"vcpu-list", "g"});
+  EXPECT_TRUE(std::regex_search(l.out, std::regex("\ng +1 +0 +[0-9]+ +(r--|-b-) +[0-9.]+ all / all\n"))) << l.out;
+  EXPECT_TRUE(std::regex_search(l.out, std::regex("\ng +1 +1 +[0-9]+ +(r--|-b-) +[0-9.]+ all / all\n"))) << l.out;
+  Result pin = pvctl({"vcpu-pin", "g", "1", "0"});
+  ASSERT_EQ(pin.exit_code, 0) << pin.err;
+  EXPECT_TRUE(std::regex_search(pin.out, std::regex("\ng +1 +1 +[0-9]+ +\\S+ +[0-9.]+ 0 / all\n"))) << pin.out;
+  Result none = pvctl({"vcpu-pin", "g", "5", "0"});
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_NE(none.err.find("has no vCPU '5'"), std::string::npos) << none.err;
+  Result bad = pvctl({"vcpu-pin", "g", "all", "999"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("CPU 999 does not exist"), std::string::npos) << bad.err;
+  ASSERT_EQ(pvctl({"pause", "g"}).exit_code, 0);
+  EXPECT_TRUE(eventually([&] { return pvctl({"vcpu-list", "g"}).out.find("--p") != std::string::npos; }, 5s));
 }
 
 }  // namespace
