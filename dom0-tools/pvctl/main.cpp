@@ -25,6 +25,7 @@
 #include "console.h"
 #include "identity_cmd.h"
 #include "sched_cmd.h"
+#include "top_cmd.h"
 #include "json.h"
 #include "network_cmd.h"
 #include "pvd_call.h"
@@ -312,6 +313,9 @@ constexpr pv::pvctl::Verb kVerbs[] = {
     {"vcpu-pin", pv::pvctl::vcpu_pin_verb, "vcpu-pin DOMAIN VCPU|all CPUS",
      "pin vCPUs to host CPUs: CPUS is all, 3, 0-3,6 or 0-7,^2 (as xl vcpu-pin;\n"
      "until the domain ends)"},
+    {"top", pv::pvctl::top_verb, "top [-b|--batch] [-d|--delay S] [-i|--iterations N]",
+     "every domain's CPU %, memory, vCPUs and I/O counters, every S seconds\n"
+     "(default 3) as xentop; q quits; --batch prints rows for scripts"},
     {"network", nullptr, "network create|list|destroy ...", "virtual networks (pvctl network --help)",
      &pv::pvctl::kNetworkVerbs},
     {"help", nullptr, "help [VERB]", "this list, or the usage of one verb (also: pvctl VERB --help)"},

@@ -84,6 +84,7 @@ class Session : public std::enable_shared_from_this<Session> {
       case R::kSchedCredit:
       case R::kVcpuList:
       case R::kVcpuPin:
+      case R::kTop:
         busy_ = true;
         // The callback owns the session: a reply that comes later (destroy
         // waits for the domain to go) still finds its connection.

@@ -220,6 +220,8 @@ void DomainManager::handle(const A::Request& req, ReplyFn reply) {
       return reply(vcpu_list(req.vcpu_list()));
     case A::Request::kVcpuPin:
       return reply(vcpu_pin(req.vcpu_pin()));
+    case A::Request::kTop:
+      return reply(top());
     case A::Request::kConsole:  // served by the admin session itself (a byte stream)
     case A::Request::OP_NOT_SET:
     default:  // the admin server routes only domain requests here

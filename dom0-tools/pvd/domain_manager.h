@@ -94,6 +94,7 @@ class DomainManager {
   admin::Reply sched_credit(const admin::SchedCreditRequest& r);
   admin::Reply vcpu_list(const admin::DomainRef& ref);
   admin::Reply vcpu_pin(const admin::VcpuPinRequest& r);
+  admin::Reply top();  // domain_stats.cpp
 
   Domain* find(const std::string& name_or_id);
   // Domain IDs go up, as Xen hands them out, and are reused only once the

@@ -86,6 +86,19 @@ TEST_F(PvdSchedVerb, ListsDomain0AndRefusesWhatXlRefuses) {
   EXPECT_NE(pin0.err.find("Domain-0 is the host itself"), std::string::npos) << pin0.err;
 }
 
+TEST_F(PvdSchedVerb, TopInBatchModePrintsAnIntervalAndStops) {
+  Result t = pvctl({"top", "--batch", "--delay=0.2", "-i", "2"});
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  // Two intervals: a header each (no domain runs here).
+  size_t headers = 0;
+  for (size_t at = 0; (at = t.out.find("NAME  STATE", at)) != std::string::npos; at++) headers++;
+  EXPECT_EQ(headers, 2u) << t.out;
+  EXPECT_NE(t.out.find("CPU(%)"), std::string::npos);
+  EXPECT_NE(t.out.find("VBD_WSECT"), std::string::npos);
+  for (std::vector<std::string> bad : {std::vector<std::string>{"top", "-d", "0"}, {"top", "-i", "0"}, {"top", "x"}})
+    EXPECT_EQ(pvctl(bad).exit_code, 2) << bad.back();
+}
+
 TEST_F(PvdSchedVerb, OutOfRangeSharesInAConfigAreRefusedByLine) {
   const std::string cfg = dir_ + "/bad.cfg";
   std::ofstream(cfg) << "name = \"bad\"\nmemory = 64\nkernel = \"" << kGuest << "\"\ncpu_weight = 70000\ncap = 150\n";
@@ -136,6 +149,19 @@ TEST_F(PvdSched, VcpusAreListedAndPinned) {
   EXPECT_NE(bad.err.find("CPU 999 does not exist"), std::string::npos) << bad.err;
   ASSERT_EQ(pvctl({"pause", "g"}).exit_code, 0);
   EXPECT_TRUE(eventually([&] { return pvctl({"vcpu-list", "g"}).out.find("--p") != std::string::npos; }, 5s));
+}
+
+TEST_F(PvdSched, TopShowsARunningDomainsCpuAndDevices) {
+  const std::string img = dir_ + "/d.img";
+  std::ofstream(img).close();
+  fs::resize_file(img, 8 << 20);
+  ASSERT_EQ(pvctl({"create", config("busy", "", "disk = ['" + img + ",raw,xvda,rw']\n")}).exit_code, 0);
+  Result t = pvctl({"top", "-b", "-d", "0.5", "-i", "1"});
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(t.out, m, std::regex("\n +busy -----r +[0-9]+ +([0-9.]+) +65536 +[0-9.]+ +65536 +2 +0 +0 +0 +1 ")))
+      << t.out;
+  EXPECT_LE(std::stod(m[1]), 200.0 + 1);  // two vCPUs at most
 }
 
 }  // namespace
