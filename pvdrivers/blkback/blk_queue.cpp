@@ -464,6 +464,7 @@ void BlkQueue::submit_part(Part* part) {
   io_uring_sqe_set_data(s, part);
   inflight_++;
 }
+
 void BlkQueue::queue_flush(Pending* p) {
   // Every write submitted so far must be complete before the fdatasync
   // that acknowledges this flush is issued.
