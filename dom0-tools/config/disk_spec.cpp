@@ -12,7 +12,7 @@ namespace {
 constexpr std::array<std::string_view, 6> kFormats{"raw", "qcow", "qcow2", "vhd", "qed", "empty"};
 constexpr std::string_view kKnownKeys =
     "target, format, vdev, access, devtype, backend, backendtype, script, specification, "
-    "and the flags cdrom, discard, no-discard, direct-io-safe, trusted, untrusted";
+    "and the flags cdrom, discard, no-discard, direct-io-safe, trusted, untrusted, force-raw";
 
 bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
@@ -99,6 +99,7 @@ class DiskParser {
     if (tok == "direct-io-safe") { d_.direct_io_safe = true; return; }
     if (tok == "trusted") { d_.trusted = true; return; }
     if (tok == "untrusted") { d_.trusted = false; return; }
+    if (tok == "force-raw") { d_.force_raw = true; return; }
     if (tok == "colo" || tok == "no-colo") { fail("COLO is not supported on this platform"); return; }
     size_t eq = tok.find('=');
     if (eq == std::string_view::npos) {
@@ -225,6 +226,10 @@ class DiskParser {
       fail("format 'empty' is only for a cdrom with no target");
       return;
     }
+    if (d_.force_raw && d_.format != "raw") {
+      fail("force-raw is only for format=raw (it serves a file that starts with a qcow2 header as raw)");
+      return;
+    }
     d_.target = target_.value_or("");
     d_.vdev = *vdev_;
     d_.backend = backend_.value_or("");
@@ -288,6 +293,7 @@ std::string to_spec(const DiskSpec& d) {
   if (!d.discard) s += ", no-discard";
   if (d.direct_io_safe) s += ", direct-io-safe";
   if (!d.trusted) s += ", untrusted";
+  if (d.force_raw) s += ", force-raw";
   if (!d.backend.empty()) s += ", backend=" + d.backend;
   if (!d.backendtype.empty()) s += ", backendtype=" + d.backendtype;
   if (!d.script.empty()) s += ", script=" + d.script;

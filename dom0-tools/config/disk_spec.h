@@ -29,6 +29,7 @@ struct DiskSpec {
   std::string script;           // block script (script=, or an iscsi:/nbd:/drbd: prefix)
   bool direct_io_safe = false;
   bool trusted = true;          // trusted / untrusted flags
+  bool force_raw = false;       // force-raw (ours, not xl's): serve a raw image even if it starts with a qcow2 header
 
   bool readonly() const { return access == DiskAccess::kReadOnly; }
   bool operator==(const DiskSpec&) const = default;

@@ -8,6 +8,7 @@
 
 #include "config/disk_spec.h"
 #include "config/vif_spec.h"
+#include "disk/format_probe.h"
 #include "pv/error.h"
 
 namespace pv::pvd {
@@ -52,12 +53,31 @@ class DeviceDirs {
 
 bool served_by_dom0(const std::string& backend) { return backend.empty() || backend == "0" || backend == "Domain-0"; }
 
+// The image's first bytes against its configured format (disk/format_probe.h):
+// a qcow2 image is never served as raw by mistake (format= forgotten, or a
+// header the guest wrote into its raw disk), unless force-raw says so.
+void check_format(const config::DiskSpec& d, const std::string& who) {
+  std::string_view probed;
+  try {
+    probed = disk::probe_format(d.target);
+  } catch (const std::exception& e) {
+    throw UserError(who + e.what());
+  }
+  if (d.format == "raw" && probed == "qcow2" && !d.force_raw)
+    throw UserError(who + "target " + d.target + " is a qcow2 image (it starts with qcow2's magic) but the disk is " +
+                    "raw (format=raw, or no format=): use format=qcow2; to serve its bytes as a raw disk anyway, " +
+                    "add force-raw to the disk spec");
+  if (d.format == "qcow2" && probed != "qcow2")
+    throw UserError(who + "target " + d.target + " is not a qcow2 image (it does not start with qcow2's magic); " +
+                    "use format=raw for a raw image");
+}
+
 void check_disk(const config::DiskSpec& d) {
   const std::string who = "disk " + d.vdev + ": ";
   if (!served_by_dom0(d.backend))
     throw UserError(who + "back-end domain '" + d.backend + "' is not supported (dom0 serves every disk)");
-  if (d.format != "raw" && !(d.format == "empty" && d.devtype == config::DiskDevType::kCdrom))
-    throw UserError(who + "format '" + d.format + "' is not supported (raw images and block devices only)");
+  if (d.format != "raw" && d.format != "qcow2" && !(d.format == "empty" && d.devtype == config::DiskDevType::kCdrom))
+    throw UserError(who + "format '" + d.format + "' is not supported (raw and qcow2 only)");
   if (!d.script.empty()) throw UserError(who + "block scripts are not supported");
   if (d.target.empty()) {
     if (d.devtype == config::DiskDevType::kCdrom) return;  // an empty drive
@@ -67,8 +87,11 @@ void check_disk(const config::DiskSpec& d) {
   if (::stat(d.target.c_str(), &st) != 0) throw UserError(who + "target " + d.target + " does not exist");
   if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
     throw UserError(who + "target " + d.target + " is neither a file nor a block device");
+  if (d.format == "qcow2" && !S_ISREG(st.st_mode))
+    throw UserError(who + "target " + d.target + " is a block device: qcow2 images are served from regular files only");
   if (::access(d.target.c_str(), d.readonly() ? R_OK : R_OK | W_OK) != 0)
     throw UserError(who + "target " + d.target + " is not " + (d.readonly() ? "readable" : "readable and writable"));
+  check_format(d, who);
 }
 
 // The vbd half: one disk's back-end and front-end directories.
@@ -85,6 +108,8 @@ void add_vbd_nodes(std::vector<NodeWrite>& out, uint32_t domid, const config::Di
   dirs.be("dev", d.vdev);
   dirs.be("type", "phy");
   dirs.be("params", d.target);
+  dirs.be("format", d.format);  // raw, qcow2, or empty (a cdrom with no target)
+  if (d.force_raw) dirs.be("force-raw", "1");
   dirs.be("mode", d.readonly() || cdrom ? "r" : "w");
   dirs.be("device-type", cdrom ? "cdrom" : "disk");
   dirs.be("discard-enable", d.discard && !d.readonly() ? "1" : "0");

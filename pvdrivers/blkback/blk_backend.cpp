@@ -1,5 +1,6 @@
 #include "blkback/blk_backend.h"
 
+#include "disk/open_disk_image.h"
 #include "pv/error.h"
 
 namespace pv::blkback {
@@ -14,18 +15,19 @@ BlkBackend::~BlkBackend() {
   io_errors_.flush();
 }
 
-void BlkBackend::open_store() {
-  if (store_ || params_.empty()) return;
+void BlkBackend::open_image() {
+  if (image_ || params_.empty()) return;
   try {
-    store_ = std::make_shared<disk::HostFile>(params_, readonly_);
-    store_error_.clear();
-    log(std::string("backing store ") + params_ + ": " + std::to_string(store_->bytes()) + " bytes, " +
-        (store_->block_device() ? "block device" : "file") + (readonly_ ? ", read-only" : "") +
-        (store_->direct() ? ", O_DIRECT" : ", buffered") +
-        (store_->direct() ? " (align " + std::to_string(store_->dio_offset_align()) + ")" : ""));
+    image_ = disk::open_disk_image(params_, format_, readonly_, force_raw_);
+    image_error_.clear();
+    const disk::HostFile& f = image_->file();
+    log("disk image " + params_ + " (" + std::string(image_->format()) + "): " + std::to_string(image_->bytes()) +
+        " bytes, " + (f.block_device() ? "block device" : "file") + (readonly_ ? ", read-only" : "") +
+        (f.direct() ? ", O_DIRECT" : ", buffered") +
+        (f.direct() ? " (align " + std::to_string(f.dio_offset_align()) + ")" : ""));
   } catch (const std::exception& e) {
-    if (store_error_ != e.what()) log(e.what(), pv::log::Level::kError);
-    store_error_ = e.what();
+    if (image_error_ != e.what()) log(e.what(), pv::log::Level::kError);
+    image_error_ = e.what();
   }
 }
 
@@ -34,17 +36,19 @@ void BlkBackend::publish_features() {
   readonly_ = read_backend("mode").value_or("r").find('w') == std::string::npos;
   cdrom_ = read_backend("device-type").value_or("disk") == "cdrom";
   if (cdrom_) readonly_ = true;
+  format_ = read_backend("format").value_or("raw");
+  force_raw_ = read_backend("force-raw").value_or("0") == "1";
   try {
     discard_enable_ = backend_uint("discard-enable", 1) != 0;
   } catch (const UserError&) {
     discard_enable_ = false;
   }
-  open_store();
+  open_image();
 
   limits_ = Limits{};
-  limits_.disk_sectors = store_ ? store_->sectors() : 0;
+  limits_.disk_sectors = image_ ? image_->sectors() : 0;
   limits_.readonly = readonly_;
-  limits_.discard = discard_enable_ && !readonly_ && store_ && store_->discard_supported();
+  limits_.discard = discard_enable_ && !readonly_ && image_ && image_->discard_supported();
   limits_.discard_secure = false;
   limits_.max_indirect_segments = kMaxIndirectSegments;
 
@@ -58,7 +62,7 @@ void BlkBackend::publish_features() {
   write_backend("multi-queue-max-queues", std::to_string(kMaxQueues));
   if (limits_.discard) {
     write_backend("feature-discard", "1");
-    write_backend("discard-granularity", std::to_string(store_->discard_granularity()));
+    write_backend("discard-granularity", std::to_string(image_->file().discard_granularity()));
     write_backend("discard-alignment", "0");
     write_backend("discard-secure", "0");
   } else {
@@ -77,18 +81,18 @@ void BlkBackend::publish_features() {
 }
 
 // The disk's geometry; written again at each connection (as Linux blkback
-// does), so a store that could only be opened later is described right.
+// does), so an image that could only be opened later is described right.
 void BlkBackend::write_disk_keys() {
   write_backend("sectors", std::to_string(limits_.disk_sectors));
   write_backend("sector-size", "512");
-  write_backend("physical-sector-size", std::to_string(store_ ? store_->physical_sector_size() : 512));
+  write_backend("physical-sector-size", std::to_string(image_ ? image_->file().physical_sector_size() : 512));
 }
 
 void BlkBackend::connect() {
-  if (!params_.empty() && !store_) {
-    open_store();
-    if (!store_) throw UserError(store_error_);
-    limits_.disk_sectors = store_->sectors();
+  if (!params_.empty() && !image_) {
+    open_image();
+    if (!image_) throw UserError(image_error_);
+    limits_.disk_sectors = image_->sectors();
     write_disk_keys();
   }
   Abi abi;
@@ -142,7 +146,7 @@ void BlkBackend::connect_queue(DomainLink& link, uint32_t index, const std::stri
   BoundEvtchn* ev = q.evtchn.get();
   c.notify = [ev] { ev->notify(); };
   c.grants = &link.grants();
-  c.store = store_;
+  c.image = image_;
   c.limits = limits_;
   c.persistent = persistent;
   c.stats = &stats_;

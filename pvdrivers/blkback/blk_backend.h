@@ -3,7 +3,9 @@
 //
 // Back-end keys read (written by pvd, libxl-style): params (the image file
 // or block device; empty for an empty CD-ROM drive), mode (r / w),
-// device-type (disk / cdrom), discard-enable.
+// device-type (disk / cdrom), discard-enable, format (raw / qcow2; absent:
+// raw, from a pvd that did not write it), force-raw (1: serve a raw image
+// even though it starts with a qcow2 header; disk/open_disk_image.h).
 // Published before InitWait: sectors, sector-size (512),
 // physical-sector-size, info (VDISK_READONLY / VDISK_CDROM|REMOVABLE),
 // feature-flush-cache, feature-discard (+ discard-granularity,
@@ -28,7 +30,7 @@
 #include "common/rate_limited_log.h"
 #include "common/stats_writer.h"
 #include "common/xenbus_device.h"
-#include "disk/host_file.h"
+#include "disk/disk_image.h"
 #include "blkback/blk_queue.h"
 #include "blkback/blk_stats.h"
 
@@ -52,14 +54,14 @@ class BlkBackend : public backd::XenbusDevice {
     std::unique_ptr<BoundEvtchn> evtchn;
     std::unique_ptr<BlkQueue> io;
   };
-  void open_store();
+  void open_image();
   void write_disk_keys();
   void connect_queue(DomainLink& link, uint32_t index, const std::string& dir, Abi abi, bool persistent);
 
-  std::string params_;
-  bool readonly_ = true, cdrom_ = false, discard_enable_ = true;
-  std::shared_ptr<disk::HostFile> store_;
-  std::string store_error_;
+  std::string params_, format_ = "raw";
+  bool readonly_ = true, cdrom_ = false, discard_enable_ = true, force_raw_ = false;
+  std::shared_ptr<disk::DiskImage> image_;
+  std::string image_error_;
   Limits limits_;
 
   BlkStats stats_;

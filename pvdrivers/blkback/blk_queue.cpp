@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 #include "pv/error.h"
@@ -15,37 +16,57 @@
 namespace pv::blkback {
 namespace B = xen::blkif;
 
+// One file run of a request in flight: its guest iovecs (a range of
+// Pending::iov) and where they go in which file. The io_uring's user data
+// of every SQE is a Part (a flush's fdatasync uses Pending::sync).
+struct BlkQueue::Part {
+  Pending* owner = nullptr;
+  const disk::HostFile* file = nullptr;
+  uint64_t offset = 0;  // file offset of iov[iov_next]
+  uint32_t iov_next = 0, iov_end = 0;
+  bool direct = false;
+};
+
 struct BlkQueue::Pending {
-  enum class Stage : uint8_t { kIo, kFsync, kDiscard };
+  enum class Stage : uint8_t { kIo, kFsync };
   BlkRequest req;
   std::vector<B::blkif_request_segment> segs;  // indirect descriptors
   std::vector<MappedGrant> temps;              // grant uses held for the I/O
-  std::vector<iovec> iov;
-  size_t iov_next = 0;      // first iovec not fully transferred
-  uint64_t offset = 0;      // file offset of iov[iov_next]
+  std::vector<iovec> iov;                      // guest memory, split along the file runs
+  std::vector<iovec> guest_iov;                // scratch: guest memory before the split
+  std::vector<Part> parts;                     // file runs (fixed once submitted)
+  Part sync;                                   // the fdatasync of a flush
+  uint32_t parts_left = 0;  // parts with I/O still to complete
+  int error = 1;            // first failed part's result (<= 0), 1: none
+  const disk::HostFile* error_file = nullptr;
   uint64_t sectors = 0;     // request length
   uint64_t write_seq = 0;   // 0: not a write in flight
   uint64_t barrier = 0;     // flush: writes up to this sequence first
   uint64_t taken_ns = 0;    // when it came off the ring
   Stage stage = Stage::kIo;
   bool flush_after = false;  // a flush carrying data: fdatasync after the write
-  bool direct = false;
   bool write = false;
 
   void reset() {
     segs.clear();
     temps.clear();
     iov.clear();
-    iov_next = 0;
-    offset = sectors = write_seq = barrier = 0;
+    parts.clear();
+    parts_left = 0;
+    error = 1;
+    error_file = nullptr;
+    sectors = write_seq = barrier = 0;
     stage = Stage::kIo;
-    flush_after = direct = write = false;
+    flush_after = write = false;
   }
 };
 
 namespace {
-// One SQE per request at a time (a ring can hold ring_size requests not
-// yet answered), the two polls, and slack.
+// One SQE per request at a time in the common case (a ring can hold
+// ring_size requests not yet answered), the two polls, and slack; a
+// request over several file runs takes more (sqe() hands a full queue to
+// the kernel, and the kernel keeps completions that do not fit in the
+// completion queue).
 unsigned uring_entries(uint32_t ring_size) {
   unsigned entries = 64;
   while (entries < ring_size + 8 && entries < 4096) entries *= 2;
@@ -157,7 +178,7 @@ void BlkQueue::on_cqe(uint64_t tag, int res) {
   } else if (tag == kStopTag) {
     stopping_ = true;
   } else {
-    on_completion(reinterpret_cast<Pending*>(tag), res);
+    on_completion(reinterpret_cast<Part*>(tag), res);
   }
 }
 
@@ -216,18 +237,35 @@ void BlkQueue::finish(Pending* p, Fault f) {
   put_pending(p);
 }
 
-void BlkQueue::host_error(const Pending* p, const char* op, int res) {
+void BlkQueue::host_error(const Pending* p, const char* op, const std::string& reason, const std::string& path) {
   if (!c_.io_errors) return;
   std::string m = op;
-  if (p->stage == Pending::Stage::kIo)
-    m += " of " + std::to_string(p->sectors) + " sectors at sector " + std::to_string(p->req.sector);
-  else if (p->stage == Pending::Stage::kDiscard || p->req.op == B::BLKIF_OP_DISCARD)
+  if (p->req.op == B::BLKIF_OP_DISCARD)
     m += " of " + std::to_string(p->req.nr_sectors) + " sectors at sector " + std::to_string(p->req.sector);
-  m += " failed: ";
-  m += res == 0 ? "end of file (the image is smaller than the disk)" : std::strerror(-res);
-  m += " (" + c_.store->path() + ")";
+  else if (p->stage == Pending::Stage::kIo)
+    m += " of " + std::to_string(p->sectors) + " sectors at sector " + std::to_string(p->req.sector);
+  m += " failed: " + reason + " (" + path + ")";
   c_.io_errors->report(m);
 }
+
+namespace {
+// What a failed transfer on a host file means.
+std::string io_reason(int res) {
+  return res == 0 ? "end of file (the image is smaller than the disk)" : std::strerror(-res);
+}
+
+// What an error from the disk image (map_read, map_write, flush) means.
+std::string image_reason(int rc, bool flushing) {
+  const std::string e = std::strerror(-rc);
+  switch (-rc) {
+    case EIO: return (flushing ? "writing the image's metadata failed (" : "the image's metadata cannot be read (") + e + ")";
+    case EUCLEAN: return "the image's metadata is corrupt (" + e + ")";
+    case ENOSPC: return "no space left to allocate in the image (" + e + ")";
+    case EROFS: return "the image is read-only (" + e + ")";
+    default: return e;
+  }
+}
+}  // namespace
 
 void BlkQueue::handle(const BlkRequest& r) {
   BlkStats& st = *c_.stats;
@@ -261,7 +299,7 @@ void BlkQueue::handle(const BlkRequest& r) {
     segs = p->segs.data();
   }
   if ((f = check_segments(r, segs, c_.limits, &p->sectors)) != Fault::kNone) return finish(p, f);
-  if (!c_.store) return finish(p, Fault::kBadRange);  // an empty drive has no sectors
+  if (!c_.image) return finish(p, Fault::kBadRange);  // an empty drive has no sectors
   if ((f = map_segments(p, segs)) != Fault::kNone) return finish(p, f);
   submit_rw(p);
 }
@@ -306,27 +344,124 @@ Fault BlkQueue::map_segments(Pending* p, const B::blkif_request_segment* segs) {
     else
       p->iov.push_back({base, len});
   }
-  p->offset = p->req.sector << B::kSectorShift;
-  bool direct = c_.store->direct();
-  for (const auto& v : p->iov)
-    if (!c_.store->direct_ok(p->offset, v.iov_len, v.iov_base)) direct = false;
-  p->direct = direct;
-  c_.stats->add(direct ? c_.stats->direct_io : c_.stats->buffered_io);
   return Fault::kNone;
+}
+
+void BlkQueue::map_error(Pending* p, const std::string& reason) {
+  p->temps.clear();
+  host_error(p, p->write ? "write" : "read", reason, c_.image->path());
+  finish(p, Fault::kIoError);
 }
 
 void BlkQueue::submit_rw(Pending* p) {
   p->stage = Pending::Stage::kIo;
-  const int fd = p->direct ? c_.store->direct_fd() : c_.store->buffered_fd();
-  io_uring_sqe* s = uring_.sqe();
-  const unsigned n = unsigned(p->iov.size() - p->iov_next);
-  if (p->write) io_uring_prep_writev(s, fd, &p->iov[p->iov_next], n, p->offset);
-  else io_uring_prep_readv(s, fd, &p->iov[p->iov_next], n, p->offset);
-  io_uring_sqe_set_data(s, p);
-  if (p->write && p->write_seq == 0) {
+  const uint64_t off = p->req.sector << B::kSectorShift, len = p->sectors << B::kSectorShift;
+  runs_.clear();
+  const int rc = p->write ? c_.image->map_write(off, len, runs_) : c_.image->map_read(off, len, runs_);
+  if (rc != 0) return map_error(p, image_reason(rc, false));
+  std::string why;
+  if (!split_runs(p, off, len, why)) return map_error(p, why);
+  BlkStats& st = *c_.stats;
+  if (p->parts.empty()) {  // zeros and bytes the image made: nothing for the kernel to do
+    st.add(st.sectors_read, p->sectors);
+    p->temps.clear();
+    return finish(p, Fault::kNone);
+  }
+  bool direct = true;
+  for (const Part& part : p->parts) direct = direct && part.direct;
+  st.add(direct ? st.direct_io : st.buffered_io);
+  if (p->write) {
     p->write_seq = ++write_seq_;
     writes_in_flight_.insert(p->write_seq);
   }
+  p->parts_left = uint32_t(p->parts.size());
+  for (Part& part : p->parts) submit_part(&part);
+}
+
+// Turns runs_ into p->parts (the file runs, each over its share of the
+// guest's iovecs, adjacent ones in the same file merged) and does the zero
+// and copy runs now. False, with `why`, when the runs are not a mapping of
+// the request (an image bug: nothing is submitted) or a copy run failed.
+bool BlkQueue::split_runs(Pending* p, uint64_t off, uint64_t len, std::string& why) {
+  uint64_t total = 0;
+  for (const auto& r : runs_) {
+    const bool file = r.kind == disk::ImageRun::Kind::kFile;
+    if ((file && !r.file) || (p->write && !file) || r.bytes > len - total) {
+      why = "the image mapped the range wrongly (Input/output error)";
+      return false;
+    }
+    total += r.bytes;
+  }
+  if (total != len) {
+    why = "the image mapped the range wrongly (Input/output error)";
+    return false;
+  }
+  if (runs_.size() == 1 && runs_[0].kind == disk::ImageRun::Kind::kFile) {
+    // Raw, and most requests of other formats: the iovecs as they are.
+    p->parts.push_back({p, runs_[0].file, runs_[0].file_offset, 0, uint32_t(p->iov.size()), false});
+  } else {
+    p->guest_iov.swap(p->iov);
+    p->iov.clear();
+    size_t gi = 0, gofs = 0;  // where the next run's guest memory starts
+    // Calls fn(address, bytes) over the next `bytes` of guest memory.
+    auto pieces = [&](uint64_t bytes, auto&& fn) {
+      while (bytes && gi < p->guest_iov.size()) {
+        const iovec& g = p->guest_iov[gi];
+        const size_t n = size_t(std::min<uint64_t>(g.iov_len - gofs, bytes));
+        fn(static_cast<uint8_t*>(g.iov_base) + gofs, n);
+        bytes -= n;
+        if ((gofs += n) == g.iov_len) gi++, gofs = 0;
+      }
+    };
+    uint64_t disk_off = off, part_end = 0;
+    for (const auto& r : runs_) {
+      if (r.bytes == 0) continue;
+      switch (r.kind) {
+        case disk::ImageRun::Kind::kFile: {
+          const uint32_t first = uint32_t(p->iov.size());
+          pieces(r.bytes, [&](uint8_t* a, size_t n) { p->iov.push_back({a, n}); });
+          if (!p->parts.empty() && p->parts.back().file == r.file && part_end == r.file_offset)
+            p->parts.back().iov_end = uint32_t(p->iov.size());  // continues the last one in its file
+          else
+            p->parts.push_back({p, r.file, r.file_offset, first, uint32_t(p->iov.size()), false});
+          part_end = r.file_offset + r.bytes;
+          break;
+        }
+        case disk::ImageRun::Kind::kZero:
+          pieces(r.bytes, [](uint8_t* a, size_t n) { std::memset(a, 0, n); });
+          break;
+        case disk::ImageRun::Kind::kCopy: {
+          copy_iov_.clear();
+          pieces(r.bytes, [&](uint8_t* a, size_t n) { copy_iov_.push_back({a, n}); });
+          const int rc = c_.image->read_sync(disk_off, r.bytes, copy_iov_.data(), int(copy_iov_.size()));
+          if (rc != 0) {
+            p->parts.clear();
+            why = std::string("the image could not produce the data (") + std::strerror(-rc) + ")";
+            return false;
+          }
+          break;
+        }
+      }
+      disk_off += r.bytes;
+    }
+  }
+  for (Part& part : p->parts) {
+    bool direct = part.file->direct();
+    for (uint32_t i = part.iov_next; i < part.iov_end && direct; i++)
+      direct = part.file->direct_ok(part.offset, p->iov[i].iov_len, p->iov[i].iov_base);
+    part.direct = direct;
+  }
+  return true;
+}
+
+void BlkQueue::submit_part(Part* part) {
+  const Pending* p = part->owner;
+  const int fd = part->direct ? part->file->direct_fd() : part->file->buffered_fd();
+  io_uring_sqe* s = uring_.sqe();
+  const unsigned n = part->iov_end - part->iov_next;
+  if (p->write) io_uring_prep_writev(s, fd, &p->iov[part->iov_next], n, part->offset);
+  else io_uring_prep_readv(s, fd, &p->iov[part->iov_next], n, part->offset);
+  io_uring_sqe_set_data(s, part);
   inflight_++;
 }
 
@@ -349,75 +484,75 @@ void BlkQueue::release_flushes() {
 }
 
 void BlkQueue::submit_fsync(Pending* p) {
-  if (!c_.store) return finish(p, Fault::kNone);  // an empty drive: nothing to flush
+  if (!c_.image) return finish(p, Fault::kNone);  // an empty drive: nothing to flush
   p->stage = Pending::Stage::kFsync;
+  p->sync = {p, &c_.image->file(), 0, 0, 0, false};
   io_uring_sqe* s = uring_.sqe();
-  io_uring_prep_fsync(s, c_.store->buffered_fd(), IORING_FSYNC_DATASYNC);
-  io_uring_sqe_set_data(s, p);
+  io_uring_prep_fsync(s, c_.image->file().buffered_fd(), IORING_FSYNC_DATASYNC);
+  io_uring_sqe_set_data(s, &p->sync);
   inflight_++;
 }
 
+// Synchronous (a raw image punches a hole or issues BLKDISCARD; another
+// format also updates its metadata): discards are rare.
 void BlkQueue::submit_discard(Pending* p) {
-  if (!c_.store) return finish(p, Fault::kUnsupportedOp);
+  if (!c_.image) return finish(p, Fault::kUnsupportedOp);
   const uint64_t off = p->req.sector << B::kSectorShift, len = p->req.nr_sectors << B::kSectorShift;
-  if (c_.store->block_device()) {
-    // BLKDISCARD has no io_uring operation: done here (discards are rare).
-    const int rc = c_.store->discard_sync(off, len);
-    if (rc != 0 && rc != -EOPNOTSUPP) host_error(p, "discard", rc);
-    if (rc == 0) c_.stats->add(c_.stats->sectors_discarded, p->req.nr_sectors);
-    return finish(p, rc == 0 ? Fault::kNone : rc == -EOPNOTSUPP ? Fault::kUnsupportedOp : Fault::kIoError);
-  }
-  p->stage = Pending::Stage::kDiscard;
-  io_uring_sqe* s = uring_.sqe();
-  io_uring_prep_fallocate(s, c_.store->buffered_fd(), disk::HostFile::punch_hole_mode(), off, len);
-  io_uring_sqe_set_data(s, p);
-  inflight_++;
+  const int rc = c_.image->discard(off, len);
+  if (rc != 0 && rc != -EOPNOTSUPP) host_error(p, "discard", image_reason(rc, false), c_.image->path());
+  if (rc == 0) c_.stats->add(c_.stats->sectors_discarded, p->req.nr_sectors);
+  finish(p, rc == 0 ? Fault::kNone : rc == -EOPNOTSUPP ? Fault::kUnsupportedOp : Fault::kIoError);
 }
 
-void BlkQueue::on_completion(Pending* p, int res) {
+void BlkQueue::on_completion(Part* part, int res) {
   inflight_--;
-  BlkStats& st = *c_.stats;
-  switch (p->stage) {
-    case Pending::Stage::kIo: {
-      if (res == -EAGAIN || res == -EINTR) return submit_rw(p);
-      bool failed = res <= 0;  // 0: end of file inside the disk (the image shrank)
-      if (!failed) {
-        // Short transfer: move past what was done and issue the rest.
-        size_t done = size_t(res);
-        p->offset += done;
-        while (p->iov_next < p->iov.size() && done >= p->iov[p->iov_next].iov_len) done -= p->iov[p->iov_next++].iov_len;
-        if (p->iov_next < p->iov.size()) {
-          p->iov[p->iov_next].iov_base = static_cast<uint8_t*>(p->iov[p->iov_next].iov_base) + done;
-          p->iov[p->iov_next].iov_len -= done;
-          if (p->direct && !c_.store->direct_ok(p->offset, p->iov[p->iov_next].iov_len, p->iov[p->iov_next].iov_base))
-            p->direct = false;
-          return submit_rw(p);
-        }
-      }
-      if (p->write_seq) {
-        writes_in_flight_.erase(p->write_seq);
-        p->write_seq = 0;
-      }
-      p->temps.clear();
-      if (failed) {
-        host_error(p, p->write ? "write" : "read", res);
-        finish(p, Fault::kIoError);
-      } else {
-        st.add(p->write ? st.sectors_written : st.sectors_read, p->sectors);
-        if (p->flush_after) queue_flush(p);
-        else finish(p, Fault::kNone);
-      }
-      release_flushes();
-      return;
+  Pending* p = part->owner;
+  if (p->stage == Pending::Stage::kFsync) {
+    if (res < 0) {
+      host_error(p, "flush (fdatasync)", std::strerror(-res), part->file->path());
+      return finish(p, Fault::kIoError);
     }
-    case Pending::Stage::kFsync:
-      if (res < 0) host_error(p, "flush (fdatasync)", res);
-      return finish(p, res < 0 ? Fault::kIoError : Fault::kNone);
-    case Pending::Stage::kDiscard:
-      if (res < 0 && res != -EOPNOTSUPP) host_error(p, "discard", res);
-      if (res >= 0) st.add(st.sectors_discarded, p->req.nr_sectors);
-      return finish(p, res >= 0 ? Fault::kNone : res == -EOPNOTSUPP ? Fault::kUnsupportedOp : Fault::kIoError);
+    // The data is stable: now the image's metadata that points at it.
+    if (const int rc = c_.image->flush(); rc != 0) {
+      host_error(p, "flush (image metadata)", image_reason(rc, true), c_.image->path());
+      return finish(p, Fault::kIoError);
+    }
+    return finish(p, Fault::kNone);
   }
+  if (res == -EAGAIN || res == -EINTR) return submit_part(part);
+  if (res > 0) {
+    // Short transfer: move past what was done and issue the rest.
+    size_t done = size_t(res);
+    part->offset += done;
+    while (part->iov_next < part->iov_end && done >= p->iov[part->iov_next].iov_len)
+      done -= p->iov[part->iov_next++].iov_len;
+    if (part->iov_next < part->iov_end) {
+      iovec& v = p->iov[part->iov_next];
+      v.iov_base = static_cast<uint8_t*>(v.iov_base) + done;
+      v.iov_len -= done;
+      if (part->direct && !part->file->direct_ok(part->offset, v.iov_len, v.iov_base)) part->direct = false;
+      return submit_part(part);
+    }
+  } else if (p->error > 0) {  // 0: end of file inside the disk (the image shrank)
+    p->error = res;
+    p->error_file = part->file;
+  }
+  if (--p->parts_left) return;  // the request's other parts are still in flight
+  if (p->write_seq) {
+    writes_in_flight_.erase(p->write_seq);
+    p->write_seq = 0;
+  }
+  p->temps.clear();
+  if (p->error <= 0) {
+    host_error(p, p->write ? "write" : "read", io_reason(p->error), p->error_file->path());
+    finish(p, Fault::kIoError);
+  } else {
+    BlkStats& st = *c_.stats;
+    st.add(p->write ? st.sectors_written : st.sectors_read, p->sectors);
+    if (p->flush_after) queue_flush(p);
+    else finish(p, Fault::kNone);
+  }
+  release_flushes();
 }
 
 }  // namespace pv::blkback

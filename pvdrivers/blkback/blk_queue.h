@@ -3,26 +3,35 @@
 //
 // The thread takes every request the ring holds (a copy: the guest may
 // change the slot at any time), checks it (request_check.h), maps its
-// grants with the access it needs and queues its I/O on the io_uring:
-// readv/writev straight between the backing store and the granted guest
-// pages (O_DIRECT when the alignment allows, else through the page cache),
-// fdatasync for a flush, a punched hole (or BLKDISCARD) for a discard. The
-// whole batch goes to the kernel with one io_uring_enter, which also waits
-// for the first completion; the guest's kicks arrive through the same
-// io_uring (a poll on the event channel's eventfd), so one wait sleeps for
-// both. Responses are pushed once per batch of completions, and the guest
-// is notified only when the ring protocol says it asked to be; req_event
-// is re-armed (final check) only when no I/O is in flight, because every
-// completion makes the thread look at the ring again anyway.
+// grants with the access it needs, asks the disk image where the bytes
+// are (disk/disk_image.h: map_read / map_write give runs of host files,
+// zeros, or bytes the image makes itself) and queues the I/O on the
+// io_uring: readv/writev straight between each host file and the granted
+// guest pages (one SQE per file run, the guest's iovecs split along the
+// runs; O_DIRECT when the run's file and alignment allow, else through
+// the page cache). Zero runs are filled in place, copy runs through the
+// image's read_sync. A request completes when all its parts did; a short
+// transfer or EAGAIN is continued per part. A flush is an fdatasync of the
+// image's file, then the image's own flush (its metadata), a discard the
+// image's discard. The whole batch goes to the kernel with one
+// io_uring_enter, which also waits for the first completion; the guest's
+// kicks arrive through the same io_uring (a poll on the event channel's
+// eventfd), so one wait sleeps for both. Responses are pushed once per
+// batch of completions, and the guest is notified only when the ring
+// protocol says it asked to be; req_event is re-armed (final check) only
+// when no I/O is in flight, because every completion makes the thread look
+// at the ring again anyway.
 //
-// Durability: a flush is acknowledged only after fdatasync completed, and
-// only after every write submitted before the flush completed (so every
-// write the guest saw acknowledged before it sent the flush is covered).
+// Durability: a flush is acknowledged only after fdatasync and the
+// image's flush completed, and only after every write submitted before
+// the flush completed (so every write the guest saw acknowledged before it
+// sent the flush is covered).
 //
-// A failure of the backing store itself (ENOSPC on a full file system,
-// EIO, an image that shrank) answers the request with BLKIF_RSP_ERROR, is
-// counted (err_io) and is logged with the operation, the sectors and the
-// error through the device's rate-limited log.
+// A failure of the disk itself (ENOSPC on a full file system, EIO, an
+// image that shrank, image metadata that cannot be read or is corrupt)
+// answers the request with BLKIF_RSP_ERROR, is counted (err_io) and is
+// logged with the operation, the sectors, the reason and the file through
+// the device's rate-limited log.
 //
 // Every request is untrusted: a bad one gets BLKIF_RSP_ERROR (or
 // EOPNOTSUPP) and a fault counter; a ring whose producer index is
@@ -41,7 +50,7 @@
 #include <thread>
 #include <vector>
 
-#include "disk/host_file.h"
+#include "disk/disk_image.h"
 #include "blkback/blk_ring.h"
 #include "blkback/blk_stats.h"
 #include "blkback/grant_cache.h"
@@ -65,7 +74,7 @@ struct QueueConfig {
   int kick_fd = -1;              // eventfd, readable when the guest sent on the port
   std::function<void()> notify;  // raises the guest's port
   GrantAccess* grants = nullptr;
-  std::shared_ptr<disk::HostFile> store;  // null: an empty drive (every data request fails)
+  std::shared_ptr<disk::DiskImage> image;  // null: an empty drive (every data request fails)
   Limits limits;
   bool persistent = false;
   uint32_t max_persistent = kMaxPersistentGrants;
@@ -90,6 +99,7 @@ class BlkQueue {
 
  private:
   struct Pending;
+  struct Part;
   enum Tag : uint64_t { kKickTag = 1, kStopTag = 2 };
 
   void run();
@@ -99,14 +109,17 @@ class BlkQueue {
   Fault fetch_indirect(Pending* p);
   Fault map_segments(Pending* p, const xen::blkif::blkif_request_segment* segs);
   void submit_rw(Pending* p);
+  bool split_runs(Pending* p, uint64_t off, uint64_t len, std::string& why);
+  void submit_part(Part* part);
+  void map_error(Pending* p, const std::string& reason);
   void queue_flush(Pending* p);
   void submit_fsync(Pending* p);
   void release_flushes();
   void submit_discard(Pending* p);
   void on_cqe(uint64_t tag, int res);
-  void on_completion(Pending* p, int res);
+  void on_completion(Part* part, int res);
   void finish(Pending* p, Fault f);
-  void host_error(const Pending* p, const char* op, int res);
+  void host_error(const Pending* p, const char* op, const std::string& reason, const std::string& path);
   void push_responses();
   void broken(const std::string& why);
   void arm_poll(int fd, uint64_t tag);
@@ -129,6 +142,8 @@ class BlkQueue {
   std::deque<Pending*> waiting_flushes_;  // in barrier order
   std::vector<std::unique_ptr<Pending>> pool_;
   std::vector<Pending*> free_;
+  std::vector<disk::ImageRun> runs_;  // scratch: one request's runs
+  std::vector<iovec> copy_iov_;       // scratch: a copy run's guest memory
 };
 
 }  // namespace pv::blkback

@@ -24,6 +24,7 @@ class HostFile {
   HostFile(const std::string& path, bool readonly);
 
   const std::string& path() const { return path_; }
+  bool readonly() const { return readonly_; }
   bool block_device() const { return block_device_; }
   uint64_t bytes() const { return bytes_; }
   uint64_t sectors() const { return bytes_ >> 9; }  // 512-byte units

@@ -2,8 +2,9 @@
 // (anonymous memory), a GrantShared region with one grant frame placed in
 // that RAM, the GrantAccess pv-backd would use over them, a blkif ring in
 // guest pages (driven with xen::ring::FrontRing, as a front-end does) and
-// the two event-channel eventfds. The backing store is a sparse temporary
-// file under /var/tmp (a real file system: O_DIRECT and hole punching work).
+// the two event-channel eventfds. The disk is a DiskImage: a RawImage over
+// a sparse temporary file under /var/tmp (a real file system: O_DIRECT and
+// hole punching work), or a test's own image.
 #pragma once
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -24,6 +25,7 @@
 #include <xen/io/blkif.h>
 
 #include "blkback/blk_queue.h"
+#include "disk/raw_image.h"
 #include "fake_guest_memory.h"
 #include "pv/error.h"
 #include "pv/unique_fd.h"
@@ -33,7 +35,9 @@ namespace blktest {
 namespace B = xen::blkif;
 namespace G = xen::gnttab;
 using namespace pv::blkback;
+using pv::disk::DiskImage;
 using pv::disk::HostFile;
+using pv::disk::RawImage;
 
 inline constexpr uint64_t kRamPages = 2048;   // 8 MiB by default
 inline constexpr uint64_t kGrantFrameGfn = 1;  // grant frames from here (512 entries each, up to 14)
@@ -91,9 +95,16 @@ class FakeGuest : public backtest::FakeGuestMemory {
   }
   ~FakeGuest() { queue_.reset(); }
 
-  // Starts a queue over a fresh ring of 2^order pages in `abi`.
-  void start(std::shared_ptr<HostFile> store, Limits limits, unsigned order = 0, Abi abi = Abi::kNative,
+  // Starts a queue over a fresh ring of 2^order pages in `abi`, serving
+  // `file` as a raw image (null: an empty drive).
+  void start(std::shared_ptr<HostFile> file, Limits limits, unsigned order = 0, Abi abi = Abi::kNative,
              bool persistent = false) {
+    start_image(file ? std::make_shared<RawImage>(std::move(file)) : nullptr, limits, order, abi, persistent);
+  }
+  void start(std::nullptr_t, Limits limits) { start_image(nullptr, limits); }
+  // The same over any disk image.
+  void start_image(std::shared_ptr<DiskImage> image, Limits limits, unsigned order = 0, Abi abi = Abi::kNative,
+                   bool persistent = false) {
     abi_ = abi;
     const uint64_t bytes = (1u << order) * 4096;
     std::memset(page(kRingGfn), 0, bytes);
@@ -115,7 +126,7 @@ class FakeGuest : public backtest::FakeGuestMemory {
       (void)!::write(irq, &one, 8);
     };
     c.grants = &access();
-    c.store = std::move(store);
+    c.image = std::move(image);
     c.limits = limits;
     c.persistent = persistent;
     c.stats = &stats;

@@ -132,10 +132,28 @@ TEST(DiskSpec, VdevNumbers) {
 
 TEST(DiskSpec, ToSpecRoundTrips) {
   for (const char* s : {"/a,,xvda", "/b.iso,,hdc,cdrom", ",hdc:cdrom,r", "/c,qcow2,xvdb,ro,no-discard,untrusted",
-                        "vdev=xvdc, backend=d1, backendtype=qdisk, script=s, direct-io-safe, target=/x,y z"}) {
+                        "/d,raw,xvde,force-raw", "vdev=xvdc, backend=d1, backendtype=qdisk, script=s, direct-io-safe, target=/x,y z"}) {
     DiskSpec d = good(s);
     auto again = parse_disk_spec(to_spec(d));
     ASSERT_TRUE(again.disk) << to_spec(d) << ": " << again.error;
     EXPECT_EQ(*again.disk, d) << to_spec(d);
   }
+}
+
+// format= in every form xl has, and force-raw (ours): serve a raw image
+// that starts with a qcow2 header as raw anyway; only with format raw.
+TEST(DiskSpec, FormatAndForceRaw) {
+  EXPECT_EQ(good("format=qcow2, vdev=xvda, target=/i.qcow2").format, "qcow2");
+  EXPECT_EQ(good("/i.qcow2,qcow2,xvda,w").format, "qcow2");
+  EXPECT_EQ(good("qcow2:/i.qcow2,xvda,w").format, "qcow2");
+  EXPECT_EQ(good("format=raw, vdev=xvda, target=/i.img").format, "raw");
+  EXPECT_EQ(good("vdev=xvda, target=/i.img").format, "raw");  // no format: raw, as xl
+  EXPECT_FALSE(good("/i.img,raw,xvda").force_raw);
+  DiskSpec f = good("format=raw, vdev=xvda, force-raw, target=/i.img");
+  EXPECT_TRUE(f.force_raw);
+  EXPECT_EQ(good("/i.img,,xvda,w,force-raw"), f);  // no format means raw
+  EXPECT_NE(to_spec(f).find(", force-raw"), std::string::npos) << to_spec(f);
+  EXPECT_NE(bad("format=qcow2, vdev=xvda, force-raw, target=/i.qcow2").find("force-raw is only for format=raw"),
+            std::string::npos);
+  EXPECT_NE(bad("/i.vhd,vhd,xvda,force-raw").find("force-raw is only for format=raw"), std::string::npos);
 }

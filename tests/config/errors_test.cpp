@@ -76,7 +76,7 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"disk = [ 'vdev=xvda, speed=fast, target=/a' ]\n",
              "guest.cfg:4: disk[0]: unknown parameter 'speed' (known: target, format, vdev, access, devtype, backend, "
              "backendtype, script, specification, and the flags cdrom, discard, no-discard, direct-io-safe, trusted, "
-             "untrusted) in \"vdev=xvda, speed=fast, target=/a\""},
+             "untrusted, force-raw) in \"vdev=xvda, speed=fast, target=/a\""},
         Case{"disk = [ '/a,,xvda', '/b,,xvda' ]\n", "guest.cfg:4: disk[1]: vdev xvda is the same device as xvda of an "
              "earlier disk; each disk needs its own vdev"},
         Case{"disk = [ [ '/a,,xvda' ] ]\n", "guest.cfg:4: disk[0]: expected a disk spec string, got a list"},

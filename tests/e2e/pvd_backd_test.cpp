@@ -75,7 +75,8 @@ TEST_F(PvdBackd, BadDisksCreateNothing) {
     std::string disk, message;
   } cases[] = {
       {"format=raw, vdev=xvda, target=" + dir_ + "/missing.img", "does not exist"},
-      {"format=qcow2, vdev=xvda, target=" + image("q.img"), "format 'qcow2' is not supported"},
+      {"format=vhd, vdev=xvda, target=" + image("v.img"), "format 'vhd' is not supported"},
+      {"format=qcow2, vdev=xvda, target=" + image("q.img"), "is not a qcow2 image"},
       {"format=raw, vdev=xvda, target=" + dir_, "neither a file nor a block device"},
       {"format=raw, vdev=xvda, backend=driverdom, target=" + image("b.img"), "back-end domain"},
   };

@@ -4,9 +4,12 @@
 // no console log, no pv-hv, no xenstore nodes, no list row. pv-hv checks
 // the boot image before it opens /dev/kvm, so these run without KVM; where
 // /dev/kvm is missing, a good kernel fails too, with pv-hv's KVM message.
+// A disk whose image does not match its format= (a qcow2 image configured
+// as raw, a raw file as qcow2) is refused before anything is built.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -43,6 +46,81 @@ class PvdCreate : public PvdFixture {
     EXPECT_EQ(ls.out.find("1"), std::string::npos) << ls.out;  // only dom0's node
   }
 };
+
+// ---- disk formats (format=, the probe, force-raw) ----
+
+class PvdCreateDiskFormat : public PvdCreate {
+ protected:
+  // A qcow2 image made by qemu-img, the reference.
+  std::string qcow2_image(const std::string& name) {
+    const std::string path = dir_ + "/" + name;
+    const std::string cmd = "qemu-img create -q -f qcow2 " + path + " 4M";
+    if (std::system(cmd.c_str()) != 0) return "";
+    return path;
+  }
+  std::string raw_image(const std::string& name) {
+    const std::string path = dir_ + "/" + name;
+    std::ofstream(path).close();
+    fs::resize_file(path, 4 << 20);
+    return path;
+  }
+  std::string disk_cfg(const std::string& name, const std::string& disk) {
+    return cfg(name, "memory = 64\nkernel = \"" + kGuest + "\"\nextra = \"idle\"\ndisk = [ '" + disk + "' ]\n");
+  }
+  // create is refused at the device check with `message`, nothing left.
+  void expect_refused(const std::string& name, const std::string& disk, const std::string& message) {
+    SCOPED_TRACE(disk);
+    Result r = pvctl({"create", disk_cfg(name, disk)});
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("cannot build the domain"), std::string::npos) << "refused too late: " << r.err;
+    EXPECT_EQ(row(name), "");
+    EXPECT_TRUE(pv_hv_processes(state_ + "/").empty());
+    EXPECT_TRUE(fs::is_empty(state_ + "/domains")) << "files left in domains/";
+    EXPECT_EQ(xs("ls", {"/local/domain"}).out.find("1"), std::string::npos);
+    EXPECT_NE(xs("read", {"/local/domain/0/backend/vbd/1/51712/params"}).exit_code, 0);
+  }
+  // create gets past the device check: built (with KVM; then destroyed)
+  // or refused by pv-hv for want of /dev/kvm, never for the disk.
+  void expect_past_device_check(const std::string& name, const std::string& disk, const std::string& format) {
+    SCOPED_TRACE(disk);
+    Result r = pvctl({"create", disk_cfg(name, disk)});
+    if (access("/dev/kvm", R_OK | W_OK) == 0) {
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      EXPECT_EQ(xs("read", {"/local/domain/0/backend/vbd/1/51712/format"}).out, format + "\n");
+      EXPECT_EQ(pvctl({"destroy", name}).exit_code, 0);
+    } else {
+      EXPECT_EQ(r.exit_code, 1) << r.out;
+      EXPECT_NE(r.err.find("/dev/kvm"), std::string::npos) << r.err;
+      EXPECT_EQ(r.err.find("disk xvda"), std::string::npos) << r.err;
+    }
+    EXPECT_TRUE(eventually([&] { return pv_hv_processes(state_ + "/").empty() && row(name).empty(); }, 5s));
+  }
+};
+
+TEST_F(PvdCreateDiskFormat, AQcow2ImageConfiguredAsRawIsRefused) {
+  const std::string q = qcow2_image("q.qcow2");
+  ASSERT_FALSE(q.empty()) << "qemu-img create failed (scripts/setup installs qemu-utils)";
+  const std::string use = "is a qcow2 image (it starts with qcow2's magic) but the disk is raw";
+  expect_refused("asraw", "format=raw, vdev=xvda, target=" + q, use);
+  expect_refused("noformat", "vdev=xvda, target=" + q, use);  // no format= is raw, as in xl
+  expect_refused("positional", q + ",raw,xvda,w", "use format=qcow2");
+  expect_refused("rawro", "format=raw, vdev=xvda, access=ro, target=" + q, "add force-raw");
+}
+
+TEST_F(PvdCreateDiskFormat, ARawFileConfiguredAsQcow2IsRefused) {
+  expect_refused("notq", "format=qcow2, vdev=xvda, target=" + raw_image("r.img"),
+                 "is not a qcow2 image (it does not start with qcow2's magic); use format=raw");
+  expect_refused("vhd", "format=vhd, vdev=xvda, target=" + raw_image("v.img"), "format 'vhd' is not supported");
+}
+
+TEST_F(PvdCreateDiskFormat, MatchingFormatsAndForceRawPassTheDeviceCheck) {
+  const std::string q = qcow2_image("q.qcow2");
+  ASSERT_FALSE(q.empty()) << "qemu-img create failed";
+  expect_past_device_check("q", "format=qcow2, vdev=xvda, target=" + q, "qcow2");
+  expect_past_device_check("r", "format=raw, vdev=xvda, target=" + raw_image("r.img"), "raw");
+  expect_past_device_check("forced", "format=raw, vdev=xvda, force-raw, target=" + q, "raw");
+}
 
 TEST_F(PvdCreate, AKernelThatIsNotAnElfFailsTheCreate) {
   const std::string junk = dir_ + "/junk.bin";
