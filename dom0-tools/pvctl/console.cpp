@@ -1,13 +1,14 @@
 #include "console.h"
 
 #include <poll.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <string_view>
+
+#include "raw_terminal.h"
 
 namespace pv::pvctl {
 namespace {
@@ -24,34 +25,16 @@ bool write_all(int fd, std::string_view s) {
   return true;
 }
 
-// Raw mode for as long as it lives (when stdin is a terminal).
-class RawTerminal {
- public:
-  RawTerminal() {
-    if (!::isatty(0) || ::tcgetattr(0, &saved_) != 0) return;
-    termios raw = saved_;
-    ::cfmakeraw(&raw);
-    active_ = ::tcsetattr(0, TCSANOW, &raw) == 0;
-  }
-  ~RawTerminal() {
-    if (active_) ::tcsetattr(0, TCSANOW, &saved_);
-  }
-
- private:
-  termios saved_{};
-  bool active_ = false;
-};
-
 }  // namespace
 
-int run_console(int fd, const std::string& early) {
+int run_console(int fd, const std::string& early, int in_fd, int out_fd) {
   std::fprintf(stderr, "Connected to the domain console. Escape character is ^]\n");
-  write_all(1, early);
-  RawTerminal raw;
+  RawTerminal raw(in_fd);
+  write_all(out_fd, early);
   bool stdin_open = true;
   char buf[4096];
   for (;;) {
-    pollfd fds[2] = {{fd, POLLIN, 0}, {0, static_cast<short>(stdin_open ? POLLIN : 0), 0}};
+    pollfd fds[2] = {{fd, POLLIN, 0}, {in_fd, static_cast<short>(stdin_open ? POLLIN : 0), 0}};
     if (::poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
       return 1;
@@ -59,10 +42,13 @@ int run_console(int fd, const std::string& early) {
     if (fds[0].revents) {
       const ssize_t n = ::read(fd, buf, sizeof buf);
       if (n <= 0) break;  // the domain ended or pvd went away
-      write_all(1, std::string_view(buf, static_cast<size_t>(n)));
+      if (!write_all(out_fd, std::string_view(buf, static_cast<size_t>(n)))) {
+        std::fprintf(stderr, "pvctl: cannot write the console's output: %s\n", std::strerror(errno));
+        return 1;
+      }
     }
     if (stdin_open && fds[1].revents) {
-      const ssize_t n = ::read(0, buf, sizeof buf);
+      const ssize_t n = ::read(in_fd, buf, sizeof buf);
       if (n <= 0) {
         stdin_open = false;  // keep showing output
         continue;

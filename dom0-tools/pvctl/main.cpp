@@ -115,17 +115,32 @@ void print_info(const A::DomainInfo& d) {
   std::printf("cpu time: %.1f s\n", d.cpu_time_s());
 }
 
+// Attaches pvctl's terminal to the console of `dom` (`console`, `create -c`).
+int attach_console(const Context& ctx, const std::string& dom) {
+  A::Request req;
+  req.mutable_console()->set_name_or_id(dom);
+  A::Reply reply;
+  std::unique_ptr<A::AdminClient> client;
+  if (const int rc = call(ctx, req, reply, client)) return rc;
+  return pv::pvctl::run_console(client->fd(), client->take_buffered());
+}
+
 int create(const Args& args, const Context& ctx) {
-  if (args.size() != 1) return usage_error("create takes one configuration FILE");
-  std::ifstream f(args[0], std::ios::binary);
-  if (!f) return usage_error("cannot read " + args[0]);
+  bool attach = false;
+  std::string error;
+  const Args words = pv::pvctl::parse_options(args, {}, [&](int, const char*) { attach = true; }, error, "c");
+  if (!error.empty()) return usage_error("create: " + error);
+  if (words.size() != 1) return usage_error("create takes one configuration FILE");
+  const std::string& file = words[0];
+  std::ifstream f(file, std::ios::binary);
+  if (!f) return usage_error("cannot read " + file);
   std::stringstream text;
   text << f.rdbuf();
-  const pv::pvctl::PreparedConfig cfg = pv::pvctl::prepare_config(text.str(), args[0]);
+  const pv::pvctl::PreparedConfig cfg = pv::pvctl::prepare_config(text.str(), file);
   if (!cfg.error.empty()) return std::fprintf(stderr, "pvctl: %s\n", cfg.error.c_str()), 1;
   A::Request req;
   req.mutable_create()->set_config_text(cfg.text);
-  req.mutable_create()->set_config_path(args[0]);
+  req.mutable_create()->set_config_path(file);
   A::Reply reply;
   if (const int rc = call(ctx, req, reply)) {
     // What pvd looked for, when a path it names came from a relative one.
@@ -133,7 +148,11 @@ int create(const Args& args, const Context& ctx) {
     return rc;
   }
   std::printf("created domain %s (id %u)\n", reply.domain().name().c_str(), reply.domain().domid());
-  return 0;
+  if (!attach) return 0;
+  // The domain is built; pv-hv's console history holds what it printed
+  // so far, so the console shows it from the first byte.
+  std::fflush(stdout);
+  return attach_console(ctx, std::to_string(reply.domain().domid()));
 }
 
 int list(const Args& args, const Context& ctx) {
@@ -159,14 +178,9 @@ int info(const Args& args, const Context& ctx) {
 }
 
 int console(const Args& args, const Context& ctx) {
-  A::Request req;
   const std::string dom = one_domain("console", args);
   if (dom.empty()) return 2;
-  req.mutable_console()->set_name_or_id(dom);
-  A::Reply reply;
-  std::unique_ptr<A::AdminClient> client;
-  if (const int rc = call(ctx, req, reply, client)) return rc;
-  return pv::pvctl::run_console(client->fd(), client->take_buffered());
+  return attach_console(ctx, dom);
 }
 
 struct ShutdownOptions {
@@ -282,14 +296,17 @@ int unpause(const Args& a, const Context& c) { return domain_verb<&A::Request::m
 int reboot(const Args& a, const Context& c) { return domain_verb<&A::Request::mutable_reboot>("reboot", a, c); }
 
 constexpr pv::pvctl::Verb kVerbs[] = {
-    {"create", create, "create FILE",
+    {"create", create, "create [-c] FILE",
      "create a domain from an xl.cfg configuration file; relative paths in\n"
      "it (kernel, ramdisk, disk targets) are taken from the file's directory\n"
-     "(not the working directory, as xl would)"},
+     "(not the working directory, as xl would); -c: then attach its console,\n"
+     "from the first byte the guest printed (as xl create -c)"},
     {"list", list, "list [--json]", "list domains (columns as xl list; Domain-0, the host, first)"},
     {"info", info, "info DOMAIN", "details of one domain"},
     {"destroy", destroy, "destroy DOMAIN", "stop a domain at once and remove it"},
-    {"console", console, "console DOMAIN", "attach to the guest console (Ctrl-] detaches)"},
+    {"console", console, "console DOMAIN",
+     "attach to the guest console: what it printed (the last 1 MiB), then\n"
+     "live output (Ctrl-] detaches)"},
     {"pause", pause, "pause DOMAIN", "stop running the domain's vCPUs"},
     {"unpause", unpause, "unpause DOMAIN", "let them run again"},
     {"shutdown", shutdown, "shutdown [-w|--wait [--timeout S]] [--ack-timeout S] -a|--all|DOMAIN",

@@ -288,6 +288,44 @@ TEST_F(Pvd, ConsoleShowsTheGuestUntilItEnds) {
   EXPECT_NE(none.err.find("no domain named 'chatty'"), std::string::npos) << none.err;
 }
 
+// pv-hv keeps the console's history: a console attached later shows what
+// the guest printed before, once, then live output.
+TEST_F(Pvd, ConsoleShowsWhatTheGuestPrintedBeforeAttach) {
+  ASSERT_EQ(pvctl({"create", config("early", "idle")}).exit_code, 0);
+  ASSERT_TRUE(console_has(1, "xenbus: watching control/shutdown")) << console(1);
+  Process attached({kPvctl, "--socket", socket_, "console", "early"});
+  ASSERT_TRUE(attached.wait_for_output("xenbus: watching control/shutdown", 10s)) << "no history";
+  EXPECT_EQ(pvctl({"shutdown", "early"}).exit_code, 0);
+  Result r = attached.wait(20s);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  // Everything the guest printed, the boot banner first and only once, as
+  // in the log; then its reaction to the shutdown, live.
+  const size_t banner = r.out.find("pvguest: Xen ");
+  ASSERT_NE(banner, std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("pvguest: Xen ", banner + 1), std::string::npos) << r.out;
+  EXPECT_LT(r.out.find("READY\n"), r.out.find("xenbus: control/shutdown=poweroff")) << r.out;
+  // Not a terminal: the guest's bytes unchanged (no "\r" added).
+  EXPECT_NE(r.out.find("\nREADY\n"), std::string::npos) << r.out;
+}
+
+// As xl create -c: the console from the guest's first line on.
+TEST_F(Pvd, CreateWithConsoleShowsTheFirstLine) {
+  Process created({kPvctl, "--socket", socket_, "create", "-c", config("talker", "idle")});
+  ASSERT_TRUE(created.wait_for_output("xenbus: watching control/shutdown", 30s));
+  EXPECT_EQ(pvctl({"shutdown", "talker"}).exit_code, 0);
+  Result r = created.wait(20s);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(r.out.rfind("created domain talker (id 1)\n", 0), 0u) << r.out;
+  EXPECT_NE(r.err.find("Escape character is ^]"), std::string::npos) << r.err;
+  // Right after pvctl's line, the reference guest's first line (its boot
+  // banner), though the guest printed it before the console attached.
+  const std::string shown = r.out.substr(std::string("created domain talker (id 1)\n").size());
+  EXPECT_EQ(shown.rfind("pvguest: Xen ", 0), 0u) << shown;
+  EXPECT_NE(r.out.find("xenbus: control/shutdown=poweroff"), std::string::npos) << r.out;
+}
+
 TEST_F(Pvd, HostileAdminInputDoesNotHurtPvd) {
   auto raw = [&](const std::string& bytes) {
     int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
@@ -318,7 +356,7 @@ TEST_F(Pvd, HostileAdminInputDoesNotHurtPvd) {
 TEST(PvctlCli, HelpForEveryVerbComesFromOneTable) {
   Result list = run({kPvctl, "help"}, 10s);
   EXPECT_EQ(list.exit_code, 0);
-  for (const char* verb : {"create FILE", "list [--json]", "info DOMAIN", "destroy DOMAIN", "console DOMAIN",
+  for (const char* verb : {"create [-c] FILE", "list [--json]", "info DOMAIN", "destroy DOMAIN", "console DOMAIN",
                            "pause DOMAIN", "unpause DOMAIN", "shutdown [-w|--wait [--timeout S]]", "reboot DOMAIN",
                            "domid NAME", "domname ID", "uptime [-s] [DOMAIN...]", "network"})
     EXPECT_NE(list.out.find(verb), std::string::npos) << verb << " in: " << list.out;
@@ -328,7 +366,8 @@ TEST(PvctlCli, HelpForEveryVerbComesFromOneTable) {
 
   Result help_create = run({kPvctl, "help", "create"}, 10s);
   EXPECT_EQ(help_create.exit_code, 0);
-  EXPECT_NE(help_create.out.find("usage: pvctl create FILE"), std::string::npos) << help_create.out;
+  EXPECT_NE(help_create.out.find("usage: pvctl create [-c] FILE"), std::string::npos) << help_create.out;
+  EXPECT_NE(help_create.out.find("-c: then attach its console"), std::string::npos) << help_create.out;
   Result create_help = run({kPvctl, "create", "--help"}, 10s);
   EXPECT_EQ(create_help.exit_code, 0);
   EXPECT_EQ(create_help.out, help_create.out);
@@ -356,6 +395,10 @@ TEST(PvctlCli, UnknownVerbsAndOptionsAreUsageErrors) {
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.err.find("--socket needs a value"), std::string::npos) << missing.err;
   EXPECT_EQ(run({kPvctl, "--socket=/nonexistent/pvd.sock", "info"}, 10s).exit_code, 2);
+  Result create = run({kPvctl, "--socket=/nonexistent/pvd.sock", "create", "-x", "a.cfg"}, 10s);
+  EXPECT_EQ(create.exit_code, 2);
+  EXPECT_NE(create.err.find("create: unknown option '-x'"), std::string::npos) << create.err;
+  EXPECT_EQ(run({kPvctl, "--socket=/nonexistent/pvd.sock", "create", "-c"}, 10s).exit_code, 2);
   Result mode = run({kPvctl, "--socket=/nonexistent/pvd.sock", "network", "create", "n1", "--mode"}, 10s);
   EXPECT_EQ(mode.exit_code, 2);
   EXPECT_NE(mode.err.find("--mode needs a value"), std::string::npos) << mode.err;
