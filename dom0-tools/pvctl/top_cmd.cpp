@@ -2,7 +2,6 @@
 
 #include <getopt.h>
 #include <poll.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -10,8 +9,10 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "pvd_call.h"
+#include "raw_terminal.h"
 
 namespace pv::pvctl {
 namespace A = pv::admin;
@@ -120,14 +121,9 @@ int top_verb(const std::vector<std::string>& args, const Context& ctx) {
   const bool interactive = !batch && ::isatty(1) && ::isatty(0);
   const auto delay = std::chrono::milliseconds(long(delay_s * 1000));
 
-  // Keystrokes without Enter on a terminal (q quits), output untouched.
-  termios saved{};
-  const bool raw = interactive && ::tcgetattr(0, &saved) == 0;
-  if (raw) {
-    termios t = saved;
-    t.c_lflag &= ~tcflag_t(ICANON | ECHO);
-    ::tcsetattr(0, TCSANOW, &t);
-  }
+  // Keystrokes without Enter on a terminal (q, or Ctrl-C as a byte, quits).
+  std::optional<RawTerminal> raw;
+  if (interactive) raw.emplace(0);
   Sample before, now;
   int rc = fetch(ctx, before);
   for (long n = 0; rc == 0 && (iterations < 0 || n < iterations); n++) {
@@ -139,7 +135,6 @@ int top_verb(const std::vector<std::string>& args, const Context& ctx) {
     std::fflush(stdout);
     before = now;
   }
-  if (raw) ::tcsetattr(0, TCSANOW, &saved);
   return rc;
 }
 
