@@ -149,7 +149,7 @@ void crash_round(bool with_backing, uint64_t seed) {
 
 TEST(Qcow2Crash, KilledWritersLeaveConsistentImages) {
   SKIP_WITHOUT_QEMU_IMG();
-  for (uint64_t seed = 1; seed <= 12; seed++) {
+  for (uint64_t seed = 1; seed <= 8; seed++) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     crash_round(false, seed);
     if (HasFatalFailure()) return;
@@ -158,7 +158,7 @@ TEST(Qcow2Crash, KilledWritersLeaveConsistentImages) {
 
 TEST(Qcow2Crash, KilledWritersOverABackingFile) {
   SKIP_WITHOUT_QEMU_IMG();
-  for (uint64_t seed = 101; seed <= 110; seed++) {
+  for (uint64_t seed = 101; seed <= 106; seed++) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     crash_round(true, seed);
     if (HasFatalFailure()) return;

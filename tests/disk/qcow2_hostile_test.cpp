@@ -111,7 +111,7 @@ TEST(Qcow2Hostile, CorruptHeadersAreRefusedByName) {
   for (const auto& p : patches) {
     SCOPED_TRACE(p.name);
     const auto img = dir.file("h.qcow2");
-    qemu("cp '" + pristine + "' '" + img + "'");
+    std::filesystem::copy_file(pristine, img, std::filesystem::copy_options::overwrite_existing);
     Patchable f(img);
     if (std::string(p.name) == "backing name too long") f.set64(8, 512);  // a backing name offset, so the size counts
     const uint64_t v = p.value == kPastEnd ? (f.size() + 16 * kCluster) & ~(kCluster - 1) : p.value;
@@ -184,7 +184,7 @@ TEST(Qcow2Hostile, CorruptL1AndL2EntriesFailIoWithEuclean) {
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
     const auto img = dir.file("c.qcow2");
-    qemu("cp '" + pristine + "' '" + img + "'");
+    std::filesystem::copy_file(pristine, img, std::filesystem::copy_options::overwrite_existing);
     {
       Patchable f(img);
       const Layout l = layout(f);

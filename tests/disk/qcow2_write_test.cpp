@@ -278,6 +278,24 @@ TEST(Qcow2Write, ReadOnlyImagesRefuseWrites) {
   EXPECT_EQ(q.flush(), 0);
 }
 
+TEST(Qcow2Write, AutoclearBitsAreClearedByAWriter) {
+  SKIP_WITHOUT_QEMU_IMG();
+  TempDir dir;
+  const auto img = dir.file("a.qcow2");
+  qemu("qemu-img create -q -f qcow2 '" + img + "' 1M");
+  pv::UniqueFd fd(::open(img.c_str(), O_RDWR));
+  const uint8_t bits[8] = {0, 0, 0, 0, 0, 0, 0x80, 0x01};  // an unknown autoclear bit and the bitmaps bit
+  ASSERT_EQ(::pwrite(fd.get(), bits, 8, 88), 8);
+  { Qcow2Image ro(img, true); }  // a reader leaves them
+  uint8_t now[8];
+  ASSERT_EQ(::pread(fd.get(), now, 8, 88), 8);
+  EXPECT_EQ(std::memcmp(now, bits, 8), 0);
+  { Qcow2Image rw(img, false); }
+  ASSERT_EQ(::pread(fd.get(), now, 8, 88), 8);
+  EXPECT_EQ(std::memcmp(now, std::vector<uint8_t>(8, 0).data(), 8), 0);
+  expect_clean(img);
+}
+
 TEST(Qcow2Create, ImagesQemuAccepts) {
   SKIP_WITHOUT_QEMU_IMG();
   for (uint64_t cs : {uint64_t(512), uint64_t(4096), uint64_t(65536), uint64_t(2 * kMiB)}) {

@@ -52,6 +52,7 @@ void create_qcow2(const std::string& path, uint64_t virtual_size, const std::str
     if (virtual_size == 0) virtual_size = backing_size;
   }
   if (virtual_size == 0) throw UserError("the virtual size of " + path + " must be given (no backing file to take it from)");
+  virtual_size = (virtual_size + 511) / 512 * 512;  // whole sectors, as qemu-img makes them
 
   const uint64_t cs = cluster_size;
   unsigned cluster_bits = 0;

@@ -9,7 +9,8 @@ namespace pv::disk {
 inline constexpr uint64_t kDefaultClusterSize = 64 * 1024;
 
 // Creates `path` (which must not exist yet) for a virtual disk of
-// `virtual_size` bytes (0 with a backing file: the backing file's size).
+// `virtual_size` bytes (0 with a backing file: the backing file's size;
+// rounded up to whole 512-byte sectors).
 // `backing_path`, when given, is stored as given; a relative name is
 // relative to the new image's directory, as QEMU resolves it. It is opened
 // and checked first (its whole chain); `backing_format` ("qcow2", "raw",
