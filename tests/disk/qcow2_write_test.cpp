@@ -278,6 +278,34 @@ TEST(Qcow2Write, ReadOnlyImagesRefuseWrites) {
   EXPECT_EQ(q.flush(), 0);
 }
 
+TEST(Qcow2Write, AVirtualSizeEndingInsideACluster) {
+  SKIP_WITHOUT_QEMU_IMG();
+  TempDir dir;
+  const uint64_t size = 3 * kMiB + 4096;  // the last 64 KiB cluster is mostly past the end
+  RawFile base(dir.file("base.raw"), 3 * kMiB + 1024);
+  base.write(0, pattern(3 * kMiB + 1024, 0, 4));
+  RawFile ref(dir.file("ref.raw"), size);
+  ref.write(0, pattern(3 * kMiB + 1024, 0, 4));
+  const auto img = dir.file("u.qcow2");
+  qemu("qemu-img create -q -f qcow2 -b base.raw -F raw '" + img + "' " + std::to_string(size));
+  {
+    Qcow2Image q(img, false);
+    EXPECT_EQ(q.bytes(), size);
+    auto d = pattern(512, size - 1024, 6);
+    ASSERT_EQ(image_write(q, size - 1024, d), 0);  // inside the last cluster
+    ref.write(size - 1024, d);
+    std::vector<ImageRun> runs;
+    EXPECT_EQ(q.map_write(size - 512, 1024, runs), -EINVAL);  // past the end
+    random_io(q, ref, 11, 60);
+    ASSERT_EQ(q.discard(3 * kMiB, 4096), 0);  // the whole (short) last cluster
+    ref.zero(3 * kMiB, 4096);
+    ASSERT_EQ(image_flush(q), 0);
+    EXPECT_EQ(image_read(q, 0, size), ref.read(0, size));
+  }
+  expect_clean(img);
+  expect_same(ref.path(), img);
+}
+
 TEST(Qcow2Write, AutoclearBitsAreClearedByAWriter) {
   SKIP_WITHOUT_QEMU_IMG();
   TempDir dir;
