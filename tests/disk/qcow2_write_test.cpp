@@ -306,6 +306,42 @@ TEST(Qcow2Write, AVirtualSizeEndingInsideACluster) {
   expect_same(ref.path(), img);
 }
 
+// qcow2 on a block device (a loop device, when this runs as root): the
+// device does not grow, so allocation ends with -ENOSPC, cleanly.
+TEST(Qcow2Write, OnABlockDeviceUntilItIsFull) {
+  SKIP_WITHOUT_QEMU_IMG();
+  TempDir dir;
+  RawFile backing(dir.file("dev.raw"), 4 * kMiB);
+  auto lo = run("losetup -f --show '" + backing.path() + "'");
+  std::string dev = lo.output;
+  while (!dev.empty() && (dev.back() == '\n' || dev.back() == ' ')) dev.pop_back();
+  if (lo.status != 0 || dev.rfind("/dev/", 0) != 0) GTEST_SKIP() << "no loop device (needs root and losetup)";
+  struct Detach {
+    std::string dev;
+    ~Detach() { run("losetup -d " + dev); }
+  } detach{dev};
+  qemu("qemu-img create -q -f qcow2 '" + dev + "' 16M");
+  RawFile ref(dir.file("ref.raw"), 16 * kMiB);
+  {
+    Qcow2Image q(dev, false);
+    EXPECT_TRUE(q.file().block_device());
+    uint64_t off = 0;
+    int r = 0;
+    for (; off < 16 * kMiB; off += 65536) {
+      auto d = pattern(65536, off, 2);
+      if ((r = image_write(q, off, d)) != 0) break;
+      ref.write(off, d);
+    }
+    EXPECT_EQ(r, -ENOSPC);
+    EXPECT_GT(off, 2 * kMiB);
+    EXPECT_LT(off, 4 * kMiB);
+    ASSERT_EQ(image_flush(q), 0);
+    EXPECT_EQ(image_read(q, 0, off), ref.read(0, off));
+  }
+  expect_clean(dev);
+  expect_same(ref.path(), dev);
+}
+
 TEST(Qcow2Write, AutoclearBitsAreClearedByAWriter) {
   SKIP_WITHOUT_QEMU_IMG();
   TempDir dir;

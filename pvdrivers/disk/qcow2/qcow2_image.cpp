@@ -84,6 +84,7 @@ void Qcow2Image::open(Chain& chain) {
     throw UserError(path_ + ": images with internal snapshots can only be opened read-only");
   const uint64_t cs = h_.cluster_size;
   alloc_end_ = (file_end_ + cs - 1) & ~(cs - 1);
+  used_end_known_ = !file_.block_device();
 
   std::vector<uint8_t> raw(uint64_t(h_.l1_size) * 8);
   if (!raw.empty() && pread_full(file_.buffered_fd(), raw.data(), raw.size(), h_.l1_offset) != ssize_t(raw.size()))
@@ -102,7 +103,7 @@ void Qcow2Image::open(Chain& chain) {
 
   if (!readonly_) {
     // Every cluster whole in the file, so no run ever ends at EOF.
-    if (alloc_end_ != file_end_) {
+    if (alloc_end_ != file_end_ && !file_.block_device()) {
       if (::ftruncate(file_.buffered_fd(), off_t(alloc_end_)) != 0) throw SystemError("ftruncate " + path_, errno);
       file_end_ = alloc_end_;
     }

@@ -95,6 +95,7 @@ class Qcow2Image : public DiskImage {
   int l2_for_write(uint64_t l1i, qcow2::ClusterCache::EntryPtr& l2);
   int allocate_cluster(uint64_t& host, bool& fresh);
   int reserve(size_t want);
+  int find_used_end();
   // The refcount block counting `cluster` (null when it has none yet).
   int refcount_block(uint64_t cluster, qcow2::ClusterCache::EntryPtr& block, uint64_t& index);
   uint64_t get_refcount(const uint8_t* block, uint64_t index) const;
@@ -134,6 +135,8 @@ class Qcow2Image : public DiskImage {
   std::deque<Reserved> reserved_;       // clusters with a durable refcount of 1, not used yet
   std::vector<uint64_t> free_;          // clusters freed this session (refcount 0, holes)
   std::vector<uint64_t> pending_drop_;  // host clusters to unref once the metadata no longer naming them is durable
+  bool used_end_known_ = false;         // alloc_end_ checked against the refcounts (block devices)
+  uint64_t reserve_batch_ = 0;          // clusters the next reserve() takes
   bool corrupt_found_ = false;
   unsigned corrupt_logged_ = 0;
 };

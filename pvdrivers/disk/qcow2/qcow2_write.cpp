@@ -168,9 +168,37 @@ int Qcow2Image::grow_refcount_table(uint64_t need_ti) {
   return 0;  // the refcount blocks are written by reserve(), our caller
 }
 
+int Qcow2Image::find_used_end() {
+  // On a block device the end of the device is not the end of the image:
+  // the last cluster with a refcount is.
+  const uint64_t rbe = h_.refblock_entries();
+  uint64_t end = 0;
+  for (uint64_t ti = refcount_table_.size(); ti-- > 0 && end == 0;) {
+    if ((refcount_table_[ti] & ~kRefTableReserved) == 0) continue;
+    qcow2::ClusterCache::EntryPtr block;
+    uint64_t index = 0;
+    if (int r = refcount_block((ti * rbe) << h_.cluster_bits, block, index)) return r;
+    for (uint64_t i = rbe; i-- > 0;)
+      if (get_refcount(block->bytes.data(), i) != 0) {
+        end = (ti * rbe + i + 1) << h_.cluster_bits;
+        break;
+      }
+  }
+  alloc_end_ = std::max(end, h_.cluster_size);
+  used_end_known_ = true;
+  return 0;
+}
+
 int Qcow2Image::reserve(size_t want) {
   const uint64_t cs = h_.cluster_size, rbe = h_.refblock_entries();
-  const size_t batch = std::max<size_t>(want, std::max<uint64_t>(4, (1u << 20) / cs));
+  if (!used_end_known_)
+    if (int r = find_used_end()) return r;
+  // 1 MiB worth at first, doubling up to 32 MiB while the guest keeps
+  // allocating: fewer syncs for a big write, a bounded leak on a crash.
+  const uint64_t first_batch = std::max<uint64_t>(4, (1u << 20) / cs), max_batch = std::max<uint64_t>(4, (32u << 20) / cs);
+  if (reserve_batch_ == 0) reserve_batch_ = first_batch;
+  const size_t batch = std::max<size_t>(want, reserve_batch_);
+  reserve_batch_ = std::min(reserve_batch_ * 2, max_batch);
   std::vector<Reserved> taken;
   std::vector<uint64_t> new_entries;  // refcount table indices given a new block
   while (taken.size() < batch && !free_.empty()) {
@@ -187,6 +215,11 @@ int Qcow2Image::reserve(size_t want) {
   }
   while (taken.size() < batch) {
     const uint64_t c = alloc_end_, ci = c >> h_.cluster_bits, ti = ci / rbe;
+    if (file_.block_device() && c + cs > file_.bytes()) {  // a block device does not grow
+      if (!taken.empty()) break;
+      log::error(path_ + ": no free cluster left on the block device");
+      return -ENOSPC;
+    }
     if (ti >= refcount_table_.size()) {
       if (int r = grow_refcount_table(ti)) return r;
       continue;
@@ -210,9 +243,9 @@ int Qcow2Image::reserve(size_t want) {
     if (get_refcount(block->bytes.data(), index) != 0) continue;  // leaked by an earlier crash: skip it
     set_refcount(block->bytes.data(), index, 1);
     block->dirty = true;
-    taken.push_back({c, true});
+    taken.push_back({c, !file_.block_device()});  // a device's unused space holds old data
   }
-  if (alloc_end_ > file_end_) {
+  if (alloc_end_ > file_end_ && !file_.block_device()) {
     if (::ftruncate(file_.buffered_fd(), off_t(alloc_end_)) != 0) return -errno;
     file_end_ = alloc_end_;
   }
@@ -282,7 +315,7 @@ int Qcow2Image::release_reserved() {
     alloc_end_ -= cs;
     free_.pop_back();
   }
-  if (alloc_end_ < before && ::ftruncate(file_.buffered_fd(), off_t(alloc_end_)) == 0) file_end_ = alloc_end_;
+  if (alloc_end_ < before && !file_.block_device() && ::ftruncate(file_.buffered_fd(), off_t(alloc_end_)) == 0) file_end_ = alloc_end_;
   return sync();
 }
 
