@@ -2,7 +2,8 @@
 // by their offset in the image file, each kept as its on-disk bytes.
 // A dirty cluster (changed in memory, not written yet) is never evicted:
 // it may only reach the disk in the image's flush, after the data it
-// points at; so dirty clusters may exceed the bound until then.
+// points at; so the cache may hold more than its bound, all of it dirty,
+// until then.
 // Not thread safe: the image's mutex guards it.
 #pragma once
 #include <cstdint>
@@ -22,7 +23,7 @@ class ClusterCache {
   };
   using EntryPtr = std::shared_ptr<Entry>;
 
-  explicit ClusterCache(size_t max_clean) : max_clean_(max_clean < 2 ? 2 : max_clean) {}
+  explicit ClusterCache(size_t max_entries) : max_clean_(max_entries < 2 ? 2 : max_entries) {}
 
   void set_max_clean(size_t n) { max_clean_ = n < 2 ? 2 : n; }
   // The cached cluster at `offset` (made most recent), or null.
@@ -58,15 +59,14 @@ class ClusterCache {
       if (e->dirty) out.push_back(e);
     return out;
   }
+  // Drops least recently used clean entries while there are more than the
+  // bound (dirty ones count towards it but stay).
   void evict() {
-    size_t clean = 0;
-    for (const auto& e : lru_) clean += !e->dirty;
-    for (auto it = lru_.end(); clean > max_clean_ && it != lru_.begin();) {
+    for (auto it = lru_.end(); lru_.size() > max_clean_ && it != lru_.begin();) {
       --it;
       if ((*it)->dirty) continue;
       index_.erase((*it)->offset);
       it = lru_.erase(it);
-      clean--;
     }
   }
   size_t size() const { return lru_.size(); }
