@@ -69,7 +69,7 @@ class Qcow2Image : public DiskImage {
   struct Mapping {
     enum class Kind { kUnallocated, kZero, kData, kCompressed } kind = Kind::kUnallocated;
     uint64_t host = 0;        // kData (and kZero when preallocated): cluster offset; kCompressed: byte offset
-    uint64_t csize = 0;       // kCompressed: bytes of compressed data (clamped to the file)
+    uint64_t csize = 0;       // kCompressed: bytes of compressed data (may run past the end of the file)
     bool copied = false;      // kData: refcount is exactly one (writable in place)
   };
   // Every helper below runs with mu_ held. 0 or -errno; -EUCLEAN after
