@@ -10,6 +10,7 @@ PACKAGES=(
   libboost-dev                        # Boost.Asio (header-only) for the admin socket
   libprotobuf-dev protobuf-compiler   # admin API / migration messages
   liburing-dev                        # pv-backd I/O
+  zlib1g-dev                          # pv-backd: qcow2 compressed clusters (inflate)
   libgtest-dev libgmock-dev           # unit tests
   iproute2 iputils-ping procps        # end-to-end tests (namespaces, tap, ping)
   xenstore-utils                      # xenstore conformance tests (real Xen clients)
