@@ -78,7 +78,9 @@ TEST(Qcow2Queue, GuestWritesOnAnOverlayAreWhatQemuImgReads) {
     std::memcpy(&model[sector * 512], g.page(kDataGfn) + first * 512, (8 - first) * 512);
     for (unsigned p = 1; p < pages; p++)
       std::memcpy(&model[(sector + (8 - first) + (p - 1) * 8) * 512], g.page(kDataGfn + p), 4096);
-    if (i % 50 == 49) ASSERT_EQ(g.run(rw_request(B::BLKIF_OP_FLUSH_DISKCACHE, 1000 + i, 0, 0, 0)).status, B::BLKIF_RSP_OKAY);
+    if (i % 50 == 49) {
+      ASSERT_EQ(g.run(rw_request(B::BLKIF_OP_FLUSH_DISKCACHE, 1000 + i, 0, 0, 0)).status, B::BLKIF_RSP_OKAY);
+    }
   }
   // Reads through the ring see the model, written and unwritten parts alike.
   for (uint64_t sector = 0; sector < kDiskSectors; sector += 64) {
