@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -48,13 +49,15 @@ const char* shutdown_reason_name(uint32_t reason) {
 
 Domain::Domain(DomainOptions cfg)
     : cfg_(std::move(cfg)),
-      mem_(cfg_.memory_bytes),
-      boot_(boot::load_pvh(mem_, cfg_.boot)),
+      mem_(std::max(cfg_.maxmem_bytes, cfg_.memory_bytes)),
+      boot_(boot::load_pvh(mem_, cfg_.boot, cfg_.memory_bytes)),
       vm_(kvm_),
       transport_(select_transport(kvm_, cfg_.transport)),
       evtchn_(cfg_.domid, cfg_.vcpus, [this](uint32_t v) { kick(v); }),
       gnttab_(mem_),
-      reservation_(std::make_unique<Reservation>(mem_, gnttab_.absent_bitmap(), 0, 0,
+      reservation_(std::make_unique<Reservation>(mem_, gnttab_.absent_bitmap(),
+                                                 boot::boot_ballooned_first_gfn(cfg_.memory_bytes),
+                                                 boot::special_base_gfn(mem_.size()),
                                                  [this](uint64_t gfn) { return is_special_gfn(gfn); })),
       console_out_(cfg_.console_fd),
       serial_(console_out_),
@@ -95,6 +98,7 @@ Domain::Domain(DomainOptions cfg)
     xenstore_link_ = std::make_unique<XenstoreLink>(cfg_.xenstore_socket, mem_.fd(), hello,
                                                     [this, store_port] { evtchn_.raise(store_port); });
   }
+  if (!cfg_.control_socket.empty()) control_ = std::make_unique<ControlServer>(cfg_.control_socket, *reservation_);
   if (!cfg_.backend_socket.empty())
     backend_link_ = std::make_unique<BackendLink>(cfg_.backend_socket, cfg_.domid, mem_, gnttab_, evtchn_);
   params_[P::CONSOLE_PFN] = console_gfn;

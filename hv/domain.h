@@ -24,6 +24,7 @@
 #include "cpu/cpu_state.h"
 #include "console/console_ring.h"
 #include "console/serial_port.h"
+#include "control/control_server.h"
 #include "evtchn/event_channels.h"
 #include "gnttab/grant_table.h"
 #include "hypercall/hypercall.h"
@@ -62,7 +63,8 @@ const char* shutdown_reason_name(uint32_t reason);
 struct DomainOptions {
   std::string name = "domain";
   xen::domid_t domid = 1;
-  uint64_t memory_bytes = 64ull << 20;
+  uint64_t memory_bytes = 64ull << 20;  // populated at boot (xl.cfg memory)
+  uint64_t maxmem_bytes = 0;             // guest RAM, the ceiling (xl.cfg maxmem); 0: memory_bytes
   uint32_t vcpus = 1;
   boot::BootFiles boot;
   TransportChoice transport = TransportChoice::kAuto;
@@ -75,6 +77,8 @@ struct DomainOptions {
   // Where the back-end daemon (pv-backd) reaches this domain's RAM, grants
   // and device event channels; empty: no back-end devices.
   std::string backend_socket;
+  // Where pvd changes the memory ceiling and reads the reservation; empty: none.
+  std::string control_socket;
 };
 
 class Domain {
@@ -163,6 +167,7 @@ class Domain {
   std::unique_ptr<ConsoleRing> console_;
   std::unique_ptr<XenstoreLink> xenstore_link_;
   std::unique_ptr<BackendLink> backend_link_;
+  std::unique_ptr<ControlServer> control_;
   HypercallStats stats_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   std::unique_ptr<DomainTimers> timers_;

@@ -18,7 +18,11 @@ Reservation::Reservation(const GuestMemory& mem, uint64_t* absent, uint64_t abse
   if (absent_first > absent_end || absent_end > mem.pages())
     throw UserError("ballooned-out range [" + std::to_string(absent_first) + ", " + std::to_string(absent_end) +
                     ") lies outside guest RAM (" + std::to_string(mem.pages()) + " frames)");
-  for (uint64_t g = absent_first; g < absent_end; g++) set_absent(g, true);
+  boot_absent_.assign((mem.pages() + 63) / 64, 0);
+  for (uint64_t g = absent_first; g < absent_end; g++) {
+    set_absent(g, true);
+    boot_absent_[g / 64] |= uint64_t{1} << (g % 64);
+  }
   populated_ = mem.pages() - (absent_end - absent_first);
 }
 
@@ -31,6 +35,8 @@ void Reservation::set_absent(uint64_t gfn, bool absent) {
   if (absent) __atomic_fetch_or(&absent_[gfn / 64], bit, __ATOMIC_ACQ_REL);
   else __atomic_fetch_and(&absent_[gfn / 64], ~bit, __ATOMIC_ACQ_REL);
 }
+
+bool Reservation::boot_absent(uint64_t gfn) const { return boot_absent_[gfn / 64] & (uint64_t{1} << (gfn % 64)); }
 
 bool Reservation::refusable(uint64_t gfn) const { return xen_pages_.count(gfn) || (is_special_ && is_special_(gfn)); }
 
@@ -90,10 +96,12 @@ uint64_t Reservation::decrease(uint64_t start, uint64_t nr, uint32_t order, cons
     if (!read(i, gfn)) break;
     if (gfn >= mem_.pages() || pages > mem_.pages() - gfn) break;  // outside RAM, overflow included
     bool ok = true;
-    for (uint64_t g = gfn; g < gfn + pages && ok; g++) ok = !absent(g) && !refusable(g);
+    for (uint64_t g = gfn; g < gfn + pages && ok; g++) ok = (!absent(g) || boot_absent(g)) && !refusable(g);
     if (!ok) break;  // not the guest's memory, special, or given back already
-    for (uint64_t g = gfn; g < gfn + pages; g++) set_absent(g, true);
-    populated_ -= pages;
+    for (uint64_t g = gfn; g < gfn + pages; g++) {
+      if (boot_absent(g)) boot_absent_[g / 64] &= ~(uint64_t{1} << (g % 64));  // a PoD entry: nothing was held
+      else populated_--, set_absent(g, true);
+    }
     runs.add(gfn, pages);
   }
   return i;
@@ -116,7 +124,10 @@ uint64_t Reservation::populate(uint64_t start, uint64_t nr, uint32_t order, cons
     bool ok = true;
     for (uint64_t g = gfn; g < gfn + pages && ok; g++) ok = absent(g) && !refusable(g);
     if (!ok) break;  // populated already
-    for (uint64_t g = gfn; g < gfn + pages; g++) set_absent(g, false);
+    for (uint64_t g = gfn; g < gfn + pages; g++) {
+      set_absent(g, false);
+      boot_absent_[g / 64] &= ~(uint64_t{1} << (g % 64));
+    }
     populated_ += pages;
     runs.add(gfn, pages);
   }
@@ -157,6 +168,7 @@ void Reservation::xen_page_placed(uint64_t gfn) {
   if (gfn >= mem_.pages()) return;
   std::lock_guard lk(mu_);
   if (!xen_pages_.insert(gfn).second) return;
+  boot_absent_[gfn / 64] &= ~(uint64_t{1} << (gfn % 64));
   if (absent(gfn)) set_absent(gfn, false);
   else populated_--;  // the RAM frame the Xen page replaces is freed
 }

@@ -18,6 +18,7 @@
 #include <functional>
 #include <mutex>
 #include <set>
+#include <vector>
 
 #include "memory/guest_memory.h"
 
@@ -39,7 +40,12 @@ class Reservation {
 
   // `absent`: the bitmap (GrantShared::absent_bytes(mem.pages()) long).
   // Frames [absent_first, absent_end) start ballooned out; the ceiling
-  // starts at every frame of `mem`.
+  // starts at every frame of `mem`. Those boot-time frames are like Xen's
+  // populate-on-demand entries for a domain built with memory < maxmem:
+  // the guest sees them as RAM and may give them back once with
+  // decrease_reservation (Linux's balloon driver, starting from the memory
+  // map, does so on its way down to the target), which frees nothing and
+  // leaves current() as it is.
   Reservation(const GuestMemory& mem, uint64_t* absent, uint64_t absent_first, uint64_t absent_end,
               IsSpecial is_special);
 
@@ -54,6 +60,7 @@ class Reservation {
   uint64_t current() const;  // populated RAM frames (Xen's tot_pages)
   uint64_t maximum() const;  // the ceiling (Xen's max_pages)
   uint64_t ballooned_out() const;
+  uint64_t ram_pages() const { return mem_.pages(); }
   // New ceiling in frames (mem-max); may be below current(), which then
   // only stops growth, as in Xen.
   void set_maximum(uint64_t pages);
@@ -70,6 +77,7 @@ class Reservation {
   bool absent(uint64_t gfn) const;
   void set_absent(uint64_t gfn, bool absent);
   bool refusable(uint64_t gfn) const;  // special or a Xen page
+  bool boot_absent(uint64_t gfn) const;
   void punch(uint64_t gfn, uint64_t pages) const;
 
   const GuestMemory& mem_;
@@ -79,6 +87,7 @@ class Reservation {
   uint64_t populated_;  // RAM frames backed, not counting Xen pages
   uint64_t maximum_;
   std::set<uint64_t> xen_pages_;
+  std::vector<uint64_t> boot_absent_;  // bit per frame: ballooned out at boot, not yet given back
 };
 
 }  // namespace pv
