@@ -81,6 +81,8 @@ class Session : public std::enable_shared_from_this<Session> {
       case R::kUnpause:
       case R::kShutdown:
       case R::kReboot:
+      case R::kMemSet:
+      case R::kMemMax:
         busy_ = true;
         // The callback owns the session: a reply that comes later (destroy
         // waits for the domain to go) still finds its connection.

@@ -9,6 +9,7 @@
 
 #include "asio.h"
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -33,6 +34,8 @@ void usage(std::FILE* out) {
       "                    default DIR/xenstored.sock\n"
       "  --pv-hv PATH      the pv-hv binary (default: beside pvd)\n"
       "  --pv-backd PATH   the back-end daemon pvd runs for disks and vifs (default: beside pvd)\n"
+      "  --mem-reserve SIZE      host memory kept from guests (default 512M; k/m/g/t, MiB bare)\n"
+      "  --mem-overcommit RATIO  admit up to RATIO x (MemTotal - reserve) of guest memory (default 1.0)\n"
       "  --daemon          detach and run in the background\n",
       out);
 }
@@ -46,17 +49,20 @@ std::string beside_self(const std::string& name) {
 struct Options {
   std::string state_dir, socket_path, xenstore_socket, pv_hv = beside_self("pv-hv"), pv_backd = beside_self("pv-backd");
   bool daemonize = false;
+  pv::pvd::MemoryPolicy memory;
 };
 
 // Fills `o` from the command line; -1 to go on, else the exit status.
 int parse_options(int argc, char** argv, Options& o) {
-  enum { kStateDir = 1, kSocket, kPvHv, kPvBackd, kXenstoreSocket, kDaemon };
+  enum { kStateDir = 1, kSocket, kPvHv, kPvBackd, kXenstoreSocket, kDaemon, kMemReserve, kMemOvercommit };
   const option options[] = {{"state-dir", required_argument, nullptr, kStateDir},
                             {"socket", required_argument, nullptr, kSocket},
                             {"pv-hv", required_argument, nullptr, kPvHv},
                             {"pv-backd", required_argument, nullptr, kPvBackd},
                             {"xenstore-socket", required_argument, nullptr, kXenstoreSocket},
                             {"daemon", no_argument, nullptr, kDaemon},
+                            {"mem-reserve", required_argument, nullptr, kMemReserve},
+                            {"mem-overcommit", required_argument, nullptr, kMemOvercommit},
                             {"help", no_argument, nullptr, 'h'},
                             {}};
   opterr = 0;  // the messages are ours
@@ -69,6 +75,24 @@ int parse_options(int argc, char** argv, Options& o) {
       case kPvBackd: o.pv_backd = optarg; break;
       case kXenstoreSocket: o.xenstore_socket = optarg; break;
       case kDaemon: o.daemonize = true; break;
+      case kMemReserve:
+        try {
+          o.memory.reserve_mib = pv::pvd::parse_size_mib("--mem-reserve", optarg);
+        } catch (const std::exception& e) {
+          pv::log::error(e.what());
+          return 2;
+        }
+        break;
+      case kMemOvercommit: {
+        char* end = nullptr;
+        const double r = std::strtod(optarg, &end);
+        if (end == optarg || *end || !(r > 0) || r > 1000) {
+          pv::log::error(std::string("--mem-overcommit: '") + optarg + "' is not a ratio above 0 (e.g. 1.5)");
+          return 2;
+        }
+        o.memory.overcommit = r;
+        break;
+      }
       case 'h': return usage(stdout), 0;
       case ':': pv::log::error(name + " needs a value"); return 2;
       default:
@@ -91,7 +115,7 @@ int main(int argc, char** argv) {
   pv::log::init("pvd");
   Options o;
   if (const int rc = parse_options(argc, argv, o); rc >= 0) return rc;
-  auto& [state_dir, socket_path, xenstore_socket, pv_hv, pv_backd, daemonize] = o;
+  auto& [state_dir, socket_path, xenstore_socket, pv_hv, pv_backd, daemonize, memory_policy] = o;
   if (state_dir.empty() || socket_path.empty()) {
     usage(stderr);
     return 2;
@@ -117,6 +141,7 @@ int main(int argc, char** argv) {
     // Networks (docs/networks.md) come before domains: vifs join their bridges.
     pv::net::NetworkManager networks(io, state_dir);
     pv::pvd::DomainManager domains(io, registry, xenstore, pv_hv);
+    domains.set_memory_policy(memory_policy);
     // A vif's bridge= names a pvd network or an existing bridge.
     domains.set_bridge_resolver([&networks](const std::string& b) { return networks.bridge_for(b); });
     domains.set_lease_hooks(
