@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -48,17 +49,22 @@ const char* shutdown_reason_name(uint32_t reason) {
 
 Domain::Domain(DomainOptions cfg)
     : cfg_(std::move(cfg)),
-      mem_(cfg_.memory_bytes),
-      boot_(boot::load_pvh(mem_, cfg_.boot)),
+      mem_(std::max(cfg_.maxmem_bytes, cfg_.memory_bytes)),
+      boot_(boot::load_pvh(mem_, cfg_.boot, cfg_.memory_bytes)),
       vm_(kvm_),
       transport_(select_transport(kvm_, cfg_.transport)),
       evtchn_(cfg_.domid, cfg_.vcpus, [this](uint32_t v) { kick(v); }),
       gnttab_(mem_),
+      reservation_(std::make_unique<Reservation>(mem_, gnttab_.absent_bitmap(),
+                                                 boot::boot_ballooned_first_gfn(cfg_.memory_bytes),
+                                                 boot::special_base_gfn(mem_.size()),
+                                                 [this](uint64_t gfn) { return is_special_gfn(gfn); })),
       console_out_(cfg_.console_fd),
       serial_(console_out_),
       vcpu_info_registered_(cfg_.vcpus, false),
       trace_(std::getenv("PV_HV_TRACE") ? std::atoi(std::getenv("PV_HV_TRACE")) : 0) {
   if (trace_) log::set_level(log::Level::kDebug);  // trace lines are debug lines
+  for (auto& g : vcpu_info_gfn_) g.store(~uint64_t{0});
   if (cfg_.vcpus == 0 || cfg_.vcpus > static_cast<uint32_t>(kvm_.check(KVM_CAP_MAX_VCPUS)))
     throw UserError("--vcpus must be between 1 and " + std::to_string(kvm_.check(KVM_CAP_MAX_VCPUS)));
   if (cfg_.vcpus > xen::XEN_LEGACY_MAX_VCPUS)
@@ -92,6 +98,7 @@ Domain::Domain(DomainOptions cfg)
     xenstore_link_ = std::make_unique<XenstoreLink>(cfg_.xenstore_socket, mem_.fd(), hello,
                                                     [this, store_port] { evtchn_.raise(store_port); });
   }
+  if (!cfg_.control_socket.empty()) control_ = std::make_unique<ControlServer>(cfg_.control_socket, *reservation_);
   if (!cfg_.backend_socket.empty())
     backend_link_ = std::make_unique<BackendLink>(cfg_.backend_socket, cfg_.domid, mem_, gnttab_, evtchn_);
   params_[P::CONSOLE_PFN] = console_gfn;
@@ -173,6 +180,13 @@ void Domain::vcpu_online_changed(int delta) {
 
 bool Domain::is_placeable_gfn(uint64_t gfn) const { return gfn < boot::special_base_gfn(mem_.size()); }
 
+bool Domain::is_special_gfn(uint64_t gfn) const {
+  if (gfn < (boot::kBootDataEnd >> 12) || gfn >= boot::special_base_gfn(mem_.size())) return true;
+  for (const auto& g : vcpu_info_gfn_)
+    if (g.load(std::memory_order_acquire) == gfn) return true;
+  return false;
+}
+
 int64_t Domain::get_param(uint32_t index, uint64_t& value) {
   if (index >= P::NR) return -xen::XEN_EINVAL;
   std::lock_guard lk(mu_);
@@ -200,20 +214,42 @@ int64_t Domain::set_param(uint32_t index, uint64_t value) {
 int64_t Domain::map_shared_info(uint64_t gfn) {
   if (!is_placeable_gfn(gfn)) return -xen::XEN_EINVAL;
   auto* to = reinterpret_cast<xen::shared_info*>(mem_.page(gfn));
-  std::lock_guard lk(mu_);
-  evtchn_.move_shared_info(to);
-  clock_->publish_wallclock(to);
-  for (uint32_t v = 0; v < cfg_.vcpus && v < xen::XEN_LEGACY_MAX_VCPUS; v++)
-    if (!vcpu_info_registered_[v]) clock_->publish(&to->vcpu_info[v].time);
+  std::lock_guard placing(physmap_mu_);
+  {
+    std::lock_guard lk(mu_);
+    evtchn_.move_shared_info(to);
+    clock_->publish_wallclock(to);
+    for (uint32_t v = 0; v < cfg_.vcpus && v < xen::XEN_LEGACY_MAX_VCPUS; v++)
+      if (!vcpu_info_registered_[v]) clock_->publish(&to->vcpu_info[v].time);
+  }
+  if (shared_info_gfn_ != gfn) {
+    reservation_->xen_page_placed(gfn);
+    if (shared_info_gfn_ != ~uint64_t{0}) reservation_->xen_page_removed(shared_info_gfn_);
+    shared_info_gfn_ = gfn;
+  }
   return 0;
+}
+
+int64_t Domain::map_grant_frame(uint32_t idx, uint64_t gfn) {
+  if (!is_placeable_gfn(gfn)) return -xen::XEN_EINVAL;
+  std::lock_guard placing(physmap_mu_);
+  const uint64_t old = gnttab_.frame_gfn(idx);
+  const int64_t rc = gnttab_.map_frame(idx, gfn);
+  if (rc == 0 && old != gfn) {
+    reservation_->xen_page_placed(gfn);
+    if (old != GrantTable::kInvalidGfn) reservation_->xen_page_removed(old);
+  }
+  return rc;
 }
 
 int64_t Domain::register_vcpu_info(uint32_t vcpu, uint64_t gfn, uint32_t offset) {
   if (vcpu >= cfg_.vcpus) return -xen::XEN_ENOENT;
-  if (offset > xen::kPageSize - sizeof(xen::vcpu_info) || (offset & 7) || !is_placeable_gfn(gfn))
-    return -xen::XEN_EINVAL;
+  if (offset > xen::kPageSize - sizeof(xen::vcpu_info) || (offset & 7) || !is_placeable_gfn(gfn) ||
+      !reservation_->populated(gfn))
+    return -xen::XEN_EINVAL;  // vcpu_info lives in the guest's own memory
   std::lock_guard lk(mu_);
   if (vcpu_info_registered_[vcpu]) return -xen::XEN_EINVAL;  // once per vCPU, as Xen
+  if (vcpu < vcpu_info_gfn_.size()) vcpu_info_gfn_[vcpu].store(gfn, std::memory_order_release);
   auto* to = reinterpret_cast<xen::vcpu_info*>(mem_.page(gfn) + offset);
   evtchn_.move_vcpu_info(vcpu, to);
   vcpu_info_registered_[vcpu] = true;

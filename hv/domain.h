@@ -24,12 +24,14 @@
 #include "cpu/cpu_state.h"
 #include "console/console_ring.h"
 #include "console/serial_port.h"
+#include "control/control_server.h"
 #include "evtchn/event_channels.h"
 #include "gnttab/grant_table.h"
 #include "hypercall/hypercall.h"
 #include "hypercall/transport.h"
 #include "kvm/kvm.h"
 #include "memory/guest_memory.h"
+#include "memory/reservation.h"
 #include "time/domain_timers.h"
 #include "time/pvclock.h"
 #include "xslink/xenstore_link.h"
@@ -61,7 +63,8 @@ const char* shutdown_reason_name(uint32_t reason);
 struct DomainOptions {
   std::string name = "domain";
   xen::domid_t domid = 1;
-  uint64_t memory_bytes = 64ull << 20;
+  uint64_t memory_bytes = 64ull << 20;  // populated at boot (xl.cfg memory)
+  uint64_t maxmem_bytes = 0;             // guest RAM, the ceiling (xl.cfg maxmem); 0: memory_bytes
   uint32_t vcpus = 1;
   boot::BootFiles boot;
   TransportChoice transport = TransportChoice::kAuto;
@@ -74,6 +77,8 @@ struct DomainOptions {
   // Where the back-end daemon (pv-backd) reaches this domain's RAM, grants
   // and device event channels; empty: no back-end devices.
   std::string backend_socket;
+  // Where pvd changes the memory ceiling and reads the reservation; empty: none.
+  std::string control_socket;
 };
 
 class Domain {
@@ -92,6 +97,7 @@ class Domain {
   // DOMID_SELF or this domain's own id: what a guest may name itself by.
   bool is_self(xen::domid_t id) const { return id == xen::DOMID_SELF || id == cfg_.domid; }
   GuestMemory& memory() { return mem_; }
+  Reservation& reservation() { return *reservation_; }
   EventChannels& evtchn() { return evtchn_; }
   GrantTable& gnttab() { return gnttab_; }
   DomainTimers& timers() { return *timers_; }
@@ -110,11 +116,18 @@ class Domain {
   int64_t set_param(uint32_t index, uint64_t value);
   uint8_t callback_vector() const { return callback_vector_.load(std::memory_order_relaxed); }
 
-  // XENMEM_add_to_physmap(shared_info) and VCPUOP_register_vcpu_info.
+  // XENMEM_add_to_physmap(shared_info / grant_table) and
+  // VCPUOP_register_vcpu_info. A Xen page may go to a ballooned-out frame
+  // (Linux puts its grant frames there); vcpu_info lives in a populated one.
   int64_t map_shared_info(uint64_t gfn);
+  int64_t map_grant_frame(uint32_t idx, uint64_t gfn);
   int64_t register_vcpu_info(uint32_t vcpu, uint64_t gfn, uint32_t offset);
   // A guest frame a guest may place a Xen page at: RAM, not a special page.
   bool is_placeable_gfn(uint64_t gfn) const;
+  // Frames the guest may not give back or repopulate: boot data, the ring
+  // pages, registered vcpu_info pages (shared_info and grant frames are
+  // the Reservation's Xen pages).
+  bool is_special_gfn(uint64_t gfn) const;
 
   // SCHEDOP_watchdog: 0 or a positive watchdog id, or a negative errno.
   int64_t watchdog(uint32_t id, uint32_t timeout_s);
@@ -148,11 +161,13 @@ class Domain {
   std::unique_ptr<PvClock> clock_;
   EventChannels evtchn_;
   GrantTable gnttab_;
+  std::unique_ptr<Reservation> reservation_;  // its bitmap lives in gnttab_'s shared region
   ConsoleSink console_out_;
   SerialPort serial_;
   std::unique_ptr<ConsoleRing> console_;
   std::unique_ptr<XenstoreLink> xenstore_link_;
   std::unique_ptr<BackendLink> backend_link_;
+  std::unique_ptr<ControlServer> control_;
   HypercallStats stats_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   std::unique_ptr<DomainTimers> timers_;
@@ -163,6 +178,9 @@ class Domain {
   std::array<uint64_t, xen::hvm::param::NR> params_{};
   std::atomic<uint8_t> callback_vector_{0};
   std::vector<bool> vcpu_info_registered_;
+  std::array<std::atomic<uint64_t>, xen::XEN_LEGACY_MAX_VCPUS> vcpu_info_gfn_;  // read without mu_
+  std::mutex physmap_mu_;  // where shared_info and grant frames are
+  uint64_t shared_info_gfn_ = ~uint64_t{0};
   std::array<uint32_t, xen::sched::kMaxWatchdogs> watchdog_timeout_{};
 
   const int trace_;

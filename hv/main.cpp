@@ -1,6 +1,6 @@
 // pv-hv: runs one Xen-ABI domain on KVM.
 //
-//   pv-hv --kernel FILE [--initrd FILE] [--cmdline STR] [--memory 64M]
+//   pv-hv --kernel FILE [--initrd FILE] [--cmdline STR] [--memory 64M] [--maxmem 256M]
 //         [--vcpus N] [--name NAME] [--domid N] [--hypercall-transport auto|port-io|kvm-xen]
 //
 // Every option takes its value as "--opt value" or "--opt=value". The
@@ -30,7 +30,8 @@ void usage(FILE* out) {
       "  --kernel FILE               PVH ELF kernel (needs the Xen PHYS32_ENTRY note)\n"
       "  --initrd FILE               module handed to the kernel in start_info\n"
       "  --cmdline STRING            kernel command line\n"
-      "  --memory SIZE               guest RAM, e.g. 64M, 1G (default 64M)\n"
+      "  --memory SIZE               guest RAM populated at boot, e.g. 64M, 1G (default 64M)\n"
+      "  --maxmem SIZE               guest RAM the domain may balloon up to (default: --memory)\n"
       "  --vcpus N                   number of vCPUs (default 1)\n"
       "  --name NAME                 domain name for messages\n"
       "  --domid N                   domain id the guest sees (default 1)\n"
@@ -39,26 +40,27 @@ void usage(FILE* out) {
       "  --xenstore-socket PATH      serve the xenstore ring to pvd's xenstored there\n"
       "  --console-socket PATH       clients there get console output and send input\n"
       "  --backend-socket PATH       serve guest RAM, grants and device event channels to pv-backd\n"
+      "  --control-socket PATH       pvd sets the memory ceiling (mem-max) and reads the reservation there\n"
       "  --ready-fd FD               once built, write 'built' there (or 'failed <why>') and close it\n"
       "exit status: 0 poweroff, 1 pv-hv error, 2 reboot, 3 suspend, 4 crash,\n"
       "             5 watchdog, 6 soft_reset, 7 destroyed by a signal\n",
       out);
 }
 
-uint64_t parse_size(const std::string& s) {
+uint64_t parse_size(const std::string& opt, const std::string& s) {
   char* end = nullptr;
   errno = 0;
   unsigned long long v = std::strtoull(s.c_str(), &end, 10);
-  if (errno || end == s.c_str()) throw UserError("--memory: '" + s + "' is not a size (e.g. 64M)");
+  if (errno || end == s.c_str()) throw UserError(opt + ": '" + s + "' is not a size (e.g. 64M)");
   std::string suffix(end);
   uint64_t mul = 1;
   if (suffix == "K" || suffix == "k") mul = 1ull << 10;
   else if (suffix == "M" || suffix == "m" || suffix.empty()) mul = 1ull << 20;  // bare numbers are MiB, as xl
   else if (suffix == "G" || suffix == "g") mul = 1ull << 30;
-  else throw UserError("--memory: unknown suffix '" + suffix + "' (use K, M or G)");
-  if (v == 0 || v > (1ull << 40) / mul) throw UserError("--memory: '" + s + "' is out of range");
+  else throw UserError(opt + ": unknown suffix '" + suffix + "' (use K, M or G)");
+  if (v == 0 || v > (1ull << 40) / mul) throw UserError(opt + ": '" + s + "' is out of range");
   const uint64_t bytes = v * mul;
-  if (bytes & 0xfff) throw UserError("--memory: must be a multiple of 4 KiB");
+  if (bytes & 0xfff) throw UserError(opt + ": must be a multiple of 4 KiB");
   return bytes;
 }
 
@@ -108,12 +110,13 @@ void report_build(pv::UniqueFd& fd, const std::string& line) {
 // Fills `o` from the command line ("--opt value" and "--opt=value" alike);
 // false after --help. Throws UserError for a bad option or value.
 bool parse_options(int argc, char** argv, Options& o) {
-  enum { kKernel = 1, kInitrd, kCmdline, kMemory, kVcpus, kName, kDomid, kTransport, kStatusFile, kXenstoreSocket,
-         kConsoleSocket, kBackendSocket, kReadyFd };
+  enum { kKernel = 1, kInitrd, kCmdline, kMemory, kMaxmem, kVcpus, kName, kDomid, kTransport, kStatusFile, kXenstoreSocket,
+         kConsoleSocket, kBackendSocket, kReadyFd, kControlSocket };
   const option options[] = {{"kernel", required_argument, nullptr, kKernel},
                             {"initrd", required_argument, nullptr, kInitrd},
                             {"cmdline", required_argument, nullptr, kCmdline},
                             {"memory", required_argument, nullptr, kMemory},
+                            {"maxmem", required_argument, nullptr, kMaxmem},
                             {"vcpus", required_argument, nullptr, kVcpus},
                             {"name", required_argument, nullptr, kName},
                             {"domid", required_argument, nullptr, kDomid},
@@ -123,6 +126,7 @@ bool parse_options(int argc, char** argv, Options& o) {
                             {"console-socket", required_argument, nullptr, kConsoleSocket},
                             {"backend-socket", required_argument, nullptr, kBackendSocket},
                             {"ready-fd", required_argument, nullptr, kReadyFd},
+                            {"control-socket", required_argument, nullptr, kControlSocket},
                             {"help", no_argument, nullptr, 'h'},
                             {}};
   pv::DomainOptions& cfg = o.cfg;
@@ -135,7 +139,8 @@ bool parse_options(int argc, char** argv, Options& o) {
       case kKernel: cfg.boot.kernel_path = value, have_kernel = true; break;
       case kInitrd: cfg.boot.initrd_path = value; break;
       case kCmdline: cfg.boot.cmdline = value; break;
-      case kMemory: cfg.memory_bytes = parse_size(value); break;
+      case kMemory: cfg.memory_bytes = parse_size("--memory", value); break;
+      case kMaxmem: cfg.maxmem_bytes = parse_size("--maxmem", value); break;
       case kVcpus: cfg.vcpus = static_cast<uint32_t>(parse_uint("--vcpus", value, 1024)); break;
       case kName: cfg.name = value; break;
       case kDomid:
@@ -146,6 +151,7 @@ bool parse_options(int argc, char** argv, Options& o) {
       case kXenstoreSocket: cfg.xenstore_socket = value; break;
       case kConsoleSocket: cfg.console_socket = value; break;
       case kBackendSocket: cfg.backend_socket = value; break;
+      case kControlSocket: cfg.control_socket = value; break;
       case kReadyFd: o.ready_fd.reset(static_cast<int>(parse_uint("--ready-fd", value, 1 << 20))); break;
       case 'h': return usage(stdout), false;
       case ':': throw UserError(name + " needs a value");
@@ -155,6 +161,9 @@ bool parse_options(int argc, char** argv, Options& o) {
   if (optind < argc) throw UserError("unexpected argument '" + std::string(argv[optind]) + "'");
   if (!have_kernel) throw UserError("--kernel is required (see --help)");
   if (cfg.domid == 0) throw UserError("--domid: 0 is dom0, the host");
+  if (cfg.maxmem_bytes && cfg.maxmem_bytes < cfg.memory_bytes)
+    throw UserError("--maxmem (" + std::to_string(cfg.maxmem_bytes >> 20) + " MiB) must be at least --memory (" +
+                    std::to_string(cfg.memory_bytes >> 20) + " MiB)");
   return true;
 }
 

@@ -106,13 +106,9 @@ class Builder {
   }
 
   // Keys this platform accepts with xl's meaning (and checks) but does not
-  // act on yet: told, never silently dropped. A maxmem or maxvcpus equal to
-  // memory or vcpus asks for nothing more, so it earns nothing.
+  // act on yet: told, never silently dropped. A maxvcpus equal to vcpus
+  // asks for nothing more, so it earns nothing.
   void unimplemented() {
-    if (const Setting* s = syn_.find("maxmem"); s && c_.maxmem_mib > c_.memory_mib)
-      warn(s->line, "maxmem", "not implemented yet (no ballooning): the domain gets memory = " +
-                                  std::to_string(c_.memory_mib) + " MiB and cannot grow to " +
-                                  std::to_string(c_.maxmem_mib));
     if (const Setting* s = syn_.find("maxvcpus"); s && c_.maxvcpus > c_.vcpus)
       warn(s->line, "maxvcpus", "not implemented yet (no vCPU hot-plug): the domain runs " +
                                     std::to_string(c_.vcpus) + " vCPU(s), not up to " + std::to_string(c_.maxvcpus));

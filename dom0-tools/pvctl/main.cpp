@@ -10,6 +10,7 @@
 // --timeout.
 #include <getopt.h>
 
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -290,6 +291,40 @@ int domain_verb(const std::string& verb, const Args& args, const Context& ctx) {
   A::Reply reply;
   return call(ctx, req, reply);
 }
+// A size as xl's mem-set / mem-max take it: MiB without a suffix, or with
+// b, k, m, g or t. MiB (bytes and KiB rounded up), or nullopt.
+std::optional<uint64_t> size_mib(const std::string& s) {
+  size_t digits = 0;
+  while (digits < s.size() && std::isdigit(static_cast<unsigned char>(s[digits]))) digits++;
+  if (digits == 0 || digits > 15 || s.size() - digits > 1) return std::nullopt;
+  const uint64_t v = std::stoull(s.substr(0, digits));
+  const char unit = digits < s.size() ? static_cast<char>(std::tolower(static_cast<unsigned char>(s[digits]))) : 'm';
+  switch (unit) {
+    case 'b': return (v + (1u << 20) - 1) >> 20;
+    case 'k': return (v + 1023) / 1024;
+    case 'm': return v;
+    case 'g': return v < (uint64_t{1} << 40) ? std::optional<uint64_t>(v << 10) : std::nullopt;
+    case 't': return v < (uint64_t{1} << 30) ? std::optional<uint64_t>(v << 20) : std::nullopt;
+    default: return std::nullopt;
+  }
+}
+
+// mem-set / mem-max DOMAIN SIZE.
+template <A::MemoryRequest* (A::Request::*kField)()>
+int memory_verb(const std::string& verb, const Args& args, const Context& ctx) {
+  if (args.size() != 2) return usage_error(verb + ": expected DOMAIN SIZE (see pvctl help " + verb + ")");
+  const auto mib = size_mib(args[1]);
+  if (!mib || *mib == 0)
+    return usage_error(verb + ": '" + args[1] + "' is not a size (MiB, or a number with b, k, m, g or t)");
+  A::Request req;
+  (req.*kField)()->mutable_domain()->set_name_or_id(args[0]);
+  (req.*kField)()->set_mib(*mib);
+  A::Reply reply;
+  return call(ctx, req, reply);
+}
+int mem_set(const Args& a, const Context& c) { return memory_verb<&A::Request::mutable_mem_set>("mem-set", a, c); }
+int mem_max(const Args& a, const Context& c) { return memory_verb<&A::Request::mutable_mem_max>("mem-max", a, c); }
+
 int destroy(const Args& a, const Context& c) { return domain_verb<&A::Request::mutable_destroy>("destroy", a, c); }
 int pause(const Args& a, const Context& c) { return domain_verb<&A::Request::mutable_pause>("pause", a, c); }
 int unpause(const Args& a, const Context& c) { return domain_verb<&A::Request::mutable_unpause>("unpause", a, c); }
@@ -316,6 +351,12 @@ constexpr pv::pvctl::Verb kVerbs[] = {
      "0 for ever; exit 5 past it); -a/--all: every running domain"},
     {"reboot", reboot, "reboot DOMAIN",
      "ask the guest to reboot through xenstore control/shutdown\n(exit 4 if it does not acknowledge within 10 s)"},
+    {"mem-set", mem_set, "mem-set DOMAIN SIZE",
+     "set the domain's balloon target (xenstore memory/target; SIZE in MiB,\n"
+     "or with a b, k, m, g suffix), at most its maxmem"},
+    {"mem-max", mem_max, "mem-max DOMAIN SIZE",
+     "set the most memory the domain may balloon up to (pv-hv enforces it),\n"
+     "at most the maxmem it was created with"},
     {"domid", pv::pvctl::domid_verb, "domid NAME", "the ID of a domain (Domain-0 is 0)"},
     {"domname", pv::pvctl::domname_verb, "domname ID", "the name of a domain"},
     {"uptime", pv::pvctl::uptime_verb, "uptime [-s] [DOMAIN...]",

@@ -6,10 +6,12 @@
 #include <uuid/uuid.h>
 
 #include <algorithm>
+#include <cstring>
 #include <ctime>
 #include <set>
 
 #include "admin_framing.h"
+#include "domain_control.h"
 #include "admin_utf8.h"
 #include "domain0.h"
 #include "pv/error.h"
@@ -222,6 +224,10 @@ void DomainManager::handle(const A::Request& req, ReplyFn reply) {
       return reply(vcpu_pin(req.vcpu_pin()));
     case A::Request::kTop:
       return reply(top());
+    case A::Request::kMemSet:
+      return with_domain(req.mem_set().domain(), [&](Domain& d) { reply(mem_set(d, req.mem_set().mib())); });
+    case A::Request::kMemMax:
+      return with_domain(req.mem_max().domain(), [&](Domain& d) { reply(mem_max(d, req.mem_max().mib())); });
     case A::Request::kConsole:  // served by the admin session itself (a byte stream)
     case A::Request::OP_NOT_SET:
     default:  // the admin server routes only domain requests here
@@ -236,6 +242,13 @@ void DomainManager::create(const A::CreateRequest& c, ReplyFn reply) {
   if (!parsed.config) return reply(error_reply(A::ERROR_BAD_CONFIG, parsed.message));
   if (find(parsed.config->name) || is_domain0(parsed.config->name))
     return reply(error_reply(A::ERROR_EXISTS, "a domain named '" + parsed.config->name + "' already exists"));
+  // Host memory is admitted before anything is created.
+  try {
+    if (auto why = admission_refusal(memory_policy_, parsed.config->name, parsed.config->memory_mib, memory_in_use_mib()))
+      return reply(error_reply(A::ERROR_NO_MEMORY, *why));
+  } catch (const std::exception& e) {
+    return reply(error_reply(A::ERROR_INTERNAL, std::string("cannot tell how much host memory is free: ") + e.what()));
+  }
   // Devices are checked before anything is created (the image exists, the
   // bridge is there ...); start() builds their nodes again for real.
   try {
@@ -319,12 +332,22 @@ void DomainManager::start(Domain& d, DomainProcess::ReadyFn on_ready) {
       (void)e;
     }
   }
+  // The balloon's keys, in kB as libxl writes them: the ceiling and the
+  // target the guest's balloon driver follows. The guest owns memory/ for
+  // what it reports; the two are dom0's, readable by it.
+  const std::string id = std::to_string(domid), mem_dir = "/local/domain/" + id + "/memory";
+  const uint64_t maxmem_mib = std::max(d.spec.maxmem_mib, d.spec.memory_mib);
+  devices.push_back({mem_dir, "", {}, true});
+  devices.push_back({mem_dir + "/static-max", std::to_string(maxmem_mib * 1024), {"n0", "r" + id}, false});
+  devices.push_back({mem_dir + "/target", std::to_string(d.spec.memory_mib * 1024), {"n0", "r" + id}, false});
   std::vector<std::string> argv = {pv_hv_, "--kernel", d.spec.kernel, "--memory", std::to_string(d.spec.memory_mib) + "M",
+                                   "--maxmem", std::to_string(maxmem_mib) + "M",
                                    "--vcpus", std::to_string(d.spec.vcpus), "--name", d.spec.name, "--domid",
                                    std::to_string(domid), "--status-file", registry_.status_file(domid),
                                    "--xenstore-socket", registry_.xenstore_link(domid),
                                    "--console-socket", registry_.console_socket(domid),
-                                   "--backend-socket", registry_.backend_link(domid)};
+                                   "--backend-socket", registry_.backend_link(domid),
+                                   "--control-socket", registry_.control_socket(domid)};
   if (!d.spec.ramdisk.empty()) argv.insert(argv.end(), {"--initrd", d.spec.ramdisk});
   if (!d.spec.cmdline.empty()) argv.insert(argv.end(), {"--cmdline", d.spec.cmdline});
   d.building = static_cast<bool>(on_ready);
@@ -461,6 +484,62 @@ A::Reply DomainManager::list() const {
   *l->add_domains() = domain0_info();  // as xl list: the host first
   for (const auto& [id, d] : domains_) *l->add_domains() = info(*d);
   return r;
+}
+
+A::Reply DomainManager::mem_set(Domain& d, uint64_t mib) {
+  const std::string name = "domain '" + d.rec.name() + "'";
+  if (!d.proc) return error_reply(A::ERROR_INVALID_STATE, name + " is not running");
+  const uint64_t ceiling = d.maxmem_mib ? d.maxmem_mib : std::max(d.spec.maxmem_mib, d.spec.memory_mib);
+  if (mib == 0 || mib > ceiling)
+    return error_reply(A::ERROR_BAD_REQUEST, "mem-set " + std::to_string(mib) + " MiB refused: " + name +
+                                                 " may have 1 to " + std::to_string(ceiling) +
+                                                 " MiB (its maxmem; raise it with mem-max first)");
+  const uint64_t old = d.target_mib ? d.target_mib : d.spec.memory_mib;
+  if (mib > old) {
+    try {
+      if (auto why = admission_refusal(memory_policy_, d.rec.name(), mib - old, memory_in_use_mib()))
+        return error_reply(A::ERROR_NO_MEMORY, "mem-set " + std::to_string(mib) + " MiB refused: " + *why);
+    } catch (const std::exception& e) {
+      return error_reply(A::ERROR_INTERNAL, std::string("cannot tell how much host memory is free: ") + e.what());
+    }
+  }
+  const std::string path = "/local/domain/" + std::to_string(d.rec.domid()) + "/memory/target";
+  if (!xenstore_.write(path, std::to_string(mib * 1024)))
+    return error_reply(A::ERROR_INTERNAL, "cannot write " + path);
+  d.target_mib = mib;
+  A::Reply r;
+  *r.mutable_domain() = info(d);
+  return r;
+}
+
+A::Reply DomainManager::mem_max(Domain& d, uint64_t mib) {
+  const std::string name = "domain '" + d.rec.name() + "'";
+  if (!d.proc) return error_reply(A::ERROR_INVALID_STATE, name + " is not running");
+  const uint64_t booted = std::max(d.spec.maxmem_mib, d.spec.memory_mib);
+  if (mib == 0 || mib > booted)
+    return error_reply(A::ERROR_BAD_REQUEST, "mem-max " + std::to_string(mib) + " MiB refused: " + name +
+                                                 " was booted with maxmem = " + std::to_string(booted) +
+                                                 " MiB, and its RAM cannot grow past that (recreate it with a larger maxmem)");
+  try {
+    const auto r = call_domain_control(registry_.control_socket(d.rec.domid()), ctl::Op::kSetMaxMemory, mib * 256);
+    if (r.status != 0) return error_reply(A::ERROR_INTERNAL, "pv-hv refused mem-max: " + std::string(std::strerror(-r.status)));
+  } catch (const std::exception& e) {
+    return error_reply(A::ERROR_INTERNAL, std::string("mem-max: ") + e.what());
+  }
+  d.maxmem_mib = mib;
+  const std::string path = "/local/domain/" + std::to_string(d.rec.domid()) + "/memory/static-max";
+  if (!xenstore_.write(path, std::to_string(mib * 1024)))
+    return error_reply(A::ERROR_INTERNAL, "the ceiling is set, but " + path + " could not be written");
+  A::Reply r;
+  *r.mutable_domain() = info(d);
+  return r;
+}
+
+uint64_t DomainManager::memory_in_use_mib() const {
+  uint64_t mib = 0;
+  for (const auto& [id, d] : domains_)
+    if (d->proc || d->building) mib += d->target_mib ? d->target_mib : d->spec.memory_mib;
+  return mib;
 }
 
 A::DomainInfo DomainManager::info(const Domain& d) const {

@@ -12,6 +12,7 @@
 
 #include "admin.pb.h"
 #include "domain_process.h"
+#include "memory_policy.h"
 #include "config/domain_config.h"
 #include "cpu_cgroups.h"
 #include "device_nodes.h"
@@ -42,6 +43,12 @@ class DomainManager {
   // A vif with ip= gets that address from its network's DHCP server:
   // `add(bridge, mac, ip)` while the domain exists, `remove(bridge, mac)`
   // after. Either may throw (a bridge pvd does not serve DHCP on): ignored.
+  // Host memory admission (memory_policy.h); the default admits MemTotal
+  // less 512 MiB, without overcommit.
+  void set_memory_policy(MemoryPolicy p) { memory_policy_ = p; }
+  // MiB the running domains hold as their targets.
+  uint64_t memory_in_use_mib() const;
+
   void set_lease_hooks(std::function<void(const std::string&, const std::string&, const std::string&)> add,
                        std::function<void(const std::string&, const std::string&)> remove) {
     add_lease_ = std::move(add);
@@ -71,6 +78,8 @@ class DomainManager {
     std::unique_ptr<boost::asio::steady_timer> kill_timer;
     std::vector<std::chrono::steady_clock::time_point> recent_starts;
     std::vector<VifAddress> leases;  // fixed DHCP addresses given out for its vifs
+    uint64_t target_mib = 0;         // mem-set's balloon target; 0: spec.memory_mib
+    uint64_t maxmem_mib = 0;         // mem-max's ceiling; 0: the spec's maxmem
   };
 
   // Answers once pv-hv has built the domain, or with pv-hv's reason why
@@ -79,6 +88,9 @@ class DomainManager {
   admin::Reply list() const;
   void destroy(Domain& d, ReplyFn reply);
   admin::Reply pause(Domain& d, bool pause);
+  // xl mem-set / mem-max: the balloon target in xenstore, the ceiling in pv-hv.
+  admin::Reply mem_set(Domain& d, uint64_t mib);
+  admin::Reply mem_max(Domain& d, uint64_t mib);
 
   // shutdown / reboot (domain_shutdown.cpp): write control/shutdown, then
   // wait for the guest's acknowledgement and, with `wait`, its end.
@@ -114,6 +126,7 @@ class DomainManager {
   Registry& registry_;
   XenstoreHost& xenstore_;
   std::string pv_hv_;
+  MemoryPolicy memory_policy_;
   std::map<uint32_t, std::unique_ptr<Domain>> domains_;
   uint32_t last_domid_ = 0;
   std::function<std::string(const std::string&)> resolve_bridge_ = [](const std::string& b) { return b; };

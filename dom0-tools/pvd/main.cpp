@@ -9,6 +9,7 @@
 
 #include "asio.h"
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -36,6 +37,8 @@ void usage(std::FILE* out) {
       "  --cgroup-slice NAME  the cgroup domains' CPU shares live under (one group\n"
       "                    per domain, in the cpu controller's hierarchy); default\n"
       "                    pvd.slice for /var/lib/pvd, else pvd-<hash of DIR>.slice\n"
+      "  --mem-reserve SIZE      host memory kept from guests (default 512M; k/m/g/t, MiB bare)\n"
+      "  --mem-overcommit RATIO  admit up to RATIO x (MemTotal - reserve) of guest memory (default 1.0)\n"
       "  --daemon          detach and run in the background\n",
       out);
 }
@@ -50,6 +53,7 @@ struct Options {
   std::string state_dir, socket_path, xenstore_socket, pv_hv = beside_self("pv-hv"), pv_backd = beside_self("pv-backd");
   std::string cgroup_slice;
   bool daemonize = false;
+  pv::pvd::MemoryPolicy memory;
 };
 
 // One slice per state dir: two pvds (tests run many) never share a domain's group.
@@ -66,7 +70,7 @@ std::string default_cgroup_slice(const std::string& state_dir) {
 
 // Fills `o` from the command line; -1 to go on, else the exit status.
 int parse_options(int argc, char** argv, Options& o) {
-  enum { kStateDir = 1, kSocket, kPvHv, kPvBackd, kXenstoreSocket, kCgroupSlice, kDaemon };
+  enum { kStateDir = 1, kSocket, kPvHv, kPvBackd, kXenstoreSocket, kCgroupSlice, kDaemon, kMemReserve, kMemOvercommit };
   const option options[] = {{"state-dir", required_argument, nullptr, kStateDir},
                             {"socket", required_argument, nullptr, kSocket},
                             {"pv-hv", required_argument, nullptr, kPvHv},
@@ -74,6 +78,8 @@ int parse_options(int argc, char** argv, Options& o) {
                             {"xenstore-socket", required_argument, nullptr, kXenstoreSocket},
                             {"cgroup-slice", required_argument, nullptr, kCgroupSlice},
                             {"daemon", no_argument, nullptr, kDaemon},
+                            {"mem-reserve", required_argument, nullptr, kMemReserve},
+                            {"mem-overcommit", required_argument, nullptr, kMemOvercommit},
                             {"help", no_argument, nullptr, 'h'},
                             {}};
   opterr = 0;  // the messages are ours
@@ -87,6 +93,24 @@ int parse_options(int argc, char** argv, Options& o) {
       case kXenstoreSocket: o.xenstore_socket = optarg; break;
       case kCgroupSlice: o.cgroup_slice = optarg; break;
       case kDaemon: o.daemonize = true; break;
+      case kMemReserve:
+        try {
+          o.memory.reserve_mib = pv::pvd::parse_size_mib("--mem-reserve", optarg);
+        } catch (const std::exception& e) {
+          pv::log::error(e.what());
+          return 2;
+        }
+        break;
+      case kMemOvercommit: {
+        char* end = nullptr;
+        const double r = std::strtod(optarg, &end);
+        if (end == optarg || *end || !(r > 0) || r > 1000) {
+          pv::log::error(std::string("--mem-overcommit: '") + optarg + "' is not a ratio above 0 (e.g. 1.5)");
+          return 2;
+        }
+        o.memory.overcommit = r;
+        break;
+      }
       case 'h': return usage(stdout), 0;
       case ':': pv::log::error(name + " needs a value"); return 2;
       default:
@@ -109,7 +133,7 @@ int main(int argc, char** argv) {
   pv::log::init("pvd");
   Options o;
   if (const int rc = parse_options(argc, argv, o); rc >= 0) return rc;
-  auto& [state_dir, socket_path, xenstore_socket, pv_hv, pv_backd, cgroup_slice, daemonize] = o;
+  auto& [state_dir, socket_path, xenstore_socket, pv_hv, pv_backd, cgroup_slice, daemonize, memory_policy] = o;
   if (state_dir.empty() || socket_path.empty()) {
     usage(stderr);
     return 2;
@@ -142,6 +166,7 @@ int main(int argc, char** argv) {
       else pv::log::warning("CPU shares cannot be enforced: " + why + " (domains get the host's default share)");
       domains.set_cpu_cgroups(std::move(cg), why);
     }
+    domains.set_memory_policy(memory_policy);
     // A vif's bridge= names a pvd network or an existing bridge.
     domains.set_bridge_resolver([&networks](const std::string& b) { return networks.bridge_for(b); });
     domains.set_lease_hooks(

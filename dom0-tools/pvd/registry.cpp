@@ -30,6 +30,7 @@ std::string Registry::console_socket(uint32_t domid) const {
 }
 
 std::string Registry::backend_link(uint32_t domid) const { return dir_ + "/" + std::to_string(domid) + ".be.sock"; }
+std::string Registry::control_socket(uint32_t domid) const { return dir_ + "/" + std::to_string(domid) + ".ctl.sock"; }
 
 void Registry::save(const registry::DomainRecord& rec) const {
   write_file_atomically(record_path(rec.domid()), rec.SerializeAsString(), 0600);
@@ -46,7 +47,7 @@ void Registry::remove(uint32_t domid, const std::string& name) const {
   keep_console_log(domid, name);
   for (const auto& p :
        {record_path(domid), status_file(domid), console_log(domid), xenstore_link(domid), console_socket(domid),
-        backend_link(domid)})
+        backend_link(domid), control_socket(domid)})
     ::unlink(p.c_str());
 }
 

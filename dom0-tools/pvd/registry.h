@@ -28,6 +28,7 @@ class Registry {
   std::string xenstore_link(uint32_t domid) const;  // pv-hv's --xenstore-socket
   std::string console_socket(uint32_t domid) const;  // pv-hv's --console-socket
   std::string backend_link(uint32_t domid) const;    // pv-hv's --backend-socket (pv-backd finds it by name)
+  std::string control_socket(uint32_t domid) const;  // pv-hv's --control-socket
   // The last domain ID pvd gave out (<state-dir>/last-domid, written
   // atomically), 0 when none was recorded.
   uint32_t last_domid() const;

@@ -7,6 +7,11 @@
 //   ...               initrd, page aligned, just below the special pages
 //   RAM end - 2 pages special pages, reserved in the memory map:
 //                     console ring, xenstore ring
+//
+// RAM is maxmem long; with memory < maxmem the frames from (memory - 2
+// pages) up to the special pages start ballooned out (not populated), as
+// Xen builds a domain with memory < maxmem, and the guest's balloon driver
+// grows into them. The memory map covers all of maxmem.
 #pragma once
 #include <cstdint>
 
@@ -25,5 +30,8 @@ enum SpecialPage : uint64_t { kConsolePage = 0, kXenstorePage = 1 };
 // First frame of the special-page region for a domain with `ram_bytes`.
 constexpr uint64_t special_base_gfn(uint64_t ram_bytes) { return (ram_bytes >> 12) - kSpecialPages; }
 constexpr uint64_t special_gfn(uint64_t ram_bytes, SpecialPage p) { return special_base_gfn(ram_bytes) + p; }
+// With `boot_bytes` populated at boot out of `ram_bytes`: the frames
+// [first, special_base_gfn(ram_bytes)) start ballooned out.
+constexpr uint64_t boot_ballooned_first_gfn(uint64_t boot_bytes) { return (boot_bytes >> 12) - kSpecialPages; }
 
 }  // namespace pv::boot

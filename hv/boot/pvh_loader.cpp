@@ -39,9 +39,12 @@ std::vector<uint8_t> read_file(const std::string& path, uint64_t max_bytes) {
   return buf;
 }
 
-BootInfo load_pvh(GuestMemory& mem, const BootFiles& files) {
-  const uint64_t special = special_base_gfn(mem.size()) << 12;
-  if (mem.size() < (4u << 20)) throw UserError("guest memory must be at least 4 MiB");
+BootInfo load_pvh(GuestMemory& mem, const BootFiles& files, uint64_t boot_bytes) {
+  if (boot_bytes == 0 || boot_bytes > mem.size()) boot_bytes = mem.size();
+  if (boot_bytes < (4u << 20)) throw UserError("guest memory must be at least 4 MiB");
+  // The end of what is loadable: the special pages, or where the frames
+  // ballooned out at boot begin.
+  const uint64_t special = special_base_gfn(boot_bytes) << 12;
 
   auto image_bytes = read_file(files.kernel_path, mem.size());
   ElfImage img = parse_elf(image_bytes, files.kernel_path);

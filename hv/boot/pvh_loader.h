@@ -35,6 +35,9 @@ std::vector<MemRegion> memory_map(uint64_t ram_bytes);
 std::vector<uint8_t> read_file(const std::string& path, uint64_t max_bytes);
 
 // Loads everything into `mem`. Throws UserError on any bad input.
-BootInfo load_pvh(GuestMemory& mem, const BootFiles& files);
+// `boot_bytes` (0: all of it): the RAM populated at boot (memory, with
+// maxmem the size of `mem`); the kernel and initrd go below its end, less
+// the special pages. The memory map covers all of `mem`.
+BootInfo load_pvh(GuestMemory& mem, const BootFiles& files, uint64_t boot_bytes = 0);
 
 }  // namespace pv::boot

@@ -13,7 +13,7 @@ namespace G = xen::gnttab;
 
 GrantTable::GrantTable(const GuestMemory& mem, uint32_t max_frames)
     : mem_(mem), max_frames_(std::min(max_frames, GrantShared::kMaxFrames)) {
-  const uint64_t bytes = GrantShared::bytes_for(max_frames_);
+  const uint64_t bytes = GrantShared::bytes_for(max_frames_, mem.pages());
   shared_fd_.reset(::memfd_create("pv-grant-state", MFD_CLOEXEC));
   if (!shared_fd_) throw_errno("memfd_create(grant state)");
   if (::ftruncate(shared_fd_.get(), static_cast<off_t>(bytes)) != 0) throw_errno("ftruncate(grant state)");

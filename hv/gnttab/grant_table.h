@@ -50,6 +50,11 @@ class GrantTable {
   // The shared region for the back-end daemon.
   int shared_fd() const { return shared_fd_.get(); }
   uint64_t shared_bytes() const { return shared_map_.size(); }
+  // The ballooned-out bitmap in the shared region (GrantShared), one bit
+  // per guest frame; the domain's Reservation keeps it.
+  uint64_t* absent_bitmap() const {
+    return reinterpret_cast<uint64_t*>(shared_map_.data() + GrantShared::absent_offset(max_frames_));
+  }
 
  private:
   GrantShared* shared() const { return reinterpret_cast<GrantShared*>(shared_map_.data()); }

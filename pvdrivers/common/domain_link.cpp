@@ -97,7 +97,7 @@ std::shared_ptr<DomainLink> DomainLink::connect(const std::string& socket_path, 
   if (gs == MAP_FAILED) throw_errno(who + ": mmap(grant state)");
   l->grant_state_ = Mapping(gs, hello.grant_bytes);
   auto* shared = reinterpret_cast<GrantShared*>(gs);
-  if (shared->magic != GrantShared::kMagic || GrantShared::bytes_for(shared->max_frames) > hello.grant_bytes)
+  if (shared->magic != GrantShared::kMagic || GrantShared::bytes_for(shared->max_frames, hello.ram_bytes >> 12) > hello.grant_bytes)
     throw UserError(who + ": grant state has a bad header");
   l->ram_fd_ = std::move(fds[0]);
   l->access_ = std::make_unique<GrantAccess>(l->ram_.data(), l->ram_.size(), shared);

@@ -37,7 +37,7 @@ class FakeGuestMemory {
  public:
   FakeGuestMemory(uint64_t ram_pages, uint32_t grant_frames, uint64_t first_frame_gfn)
       : ram_(anonymous_mapping(ram_pages * 4096)),
-        shared_(anonymous_mapping(pv::GrantShared::bytes_for(grant_frames))),
+        shared_(anonymous_mapping(pv::GrantShared::bytes_for(grant_frames, ram_pages))),
         first_frame_gfn_(first_frame_gfn) {
     auto* gs = reinterpret_cast<pv::GrantShared*>(shared_.data());
     gs->magic = pv::GrantShared::kMagic;

@@ -73,9 +73,13 @@ class PvdFixture : public ::testing::Test {
   // False for a fixture whose tests run no guest (pvd alone needs no KVM).
   virtual bool needs_kvm() const { return true; }
 
+  // More pvd options, for a fixture that needs them.
+  virtual std::vector<std::string> pvd_options() const { return {}; }
+
   void start_pvd() {
-    pvd_ = std::make_unique<Process>(std::vector<std::string>{kPvd, "--state-dir", state_, "--socket", socket_,
-                                                              "--pv-hv", kPvHv, "--cgroup-slice", cgroup_slice()});
+    std::vector<std::string> argv{kPvd, "--state-dir", state_, "--socket", socket_, "--pv-hv", kPvHv, "--cgroup-slice", cgroup_slice()};
+    for (const auto& o : pvd_options()) argv.push_back(o);
+    pvd_ = std::make_unique<Process>(argv);
     // Ready when it answers (a killed pvd's stale socket file may still be there).
     ASSERT_TRUE(eventually([&] { return pvctl({"list"}).exit_code == 0; }, 10s)) << "pvd does not answer";
   }

@@ -358,7 +358,8 @@ TEST(PvctlCli, HelpForEveryVerbComesFromOneTable) {
   EXPECT_EQ(list.exit_code, 0);
   for (const char* verb : {"create [-c] FILE", "list [--json]", "info DOMAIN", "destroy DOMAIN", "console DOMAIN",
                            "pause DOMAIN", "unpause DOMAIN", "shutdown [-w|--wait [--timeout S]]", "reboot DOMAIN",
-                           "domid NAME", "domname ID", "uptime [-s] [DOMAIN...]", "network"})
+                           "mem-set DOMAIN SIZE", "mem-max DOMAIN SIZE", "domid NAME", "domname ID",
+                           "uptime [-s] [DOMAIN...]", "network"})
     EXPECT_NE(list.out.find(verb), std::string::npos) << verb << " in: " << list.out;
   Result bare = run({kPvctl}, 10s);
   EXPECT_EQ(bare.exit_code, 2);

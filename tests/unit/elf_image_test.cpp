@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -518,6 +520,33 @@ TEST(LoadPvh, PlacesInitrdBelowSpecialPages) {
   EXPECT_GE(mod->paddr, bi.kernel_end);
   EXPECT_EQ(0, std::memcmp(mem.host(mod->paddr, mod->size), initrd.data(), initrd.size()));
   EXPECT_STREQ(reinterpret_cast<const char*>(mem.host(kCmdlineGpa, 1)), "");
+}
+
+// memory < maxmem: RAM (and the memory map) is maxmem long; the initrd goes
+// below the end of what is populated at boot, not into the frames that
+// start ballooned out.
+TEST(LoadPvh, WithMaxmemLoadsBelowThePopulatedPart) {
+  TempDir dir;
+  const std::string kernel = dir.write("vmlinux", build());
+  const std::string initrd_path = dir.write("initrd", Bytes(5000, 0x3c));
+  const uint64_t boot = kRam / 2;
+  GuestMemory mem(kRam);
+  load_pvh(mem, {kernel, initrd_path, ""}, boot);
+  const auto* mod = mem.object<xen::pvh::hvm_modlist_entry>(kModlistGpa);
+  const uint64_t populated_end = boot_ballooned_first_gfn(boot) << 12;
+  EXPECT_LE(mod->paddr + mod->size, populated_end);
+  EXPECT_GT(mod->paddr + mod->size + 4096, populated_end);
+  const auto* si = mem.object<xen::pvh::hvm_start_info>(kStartInfoGpa);
+  ASSERT_EQ(si->memmap_entries, 2u);
+  const auto* ram = mem.object<xen::pvh::hvm_memmap_table_entry>(si->memmap_paddr);
+  EXPECT_EQ(ram->size, special_base_gfn(kRam) << 12);  // the map covers maxmem
+  // Nothing written into the part that starts ballooned out.
+  struct stat st{};
+  ASSERT_EQ(::fstat(mem.fd(), &st), 0);
+  EXPECT_LE(uint64_t(st.st_blocks) * 512, boot);
+  const std::string too_big = dir.write("initrd2", Bytes(populated_end - 0x103000 + 1, 0x5a));
+  GuestMemory mem2(kRam);
+  expect_user_error([&] { load_pvh(mem2, {kernel, too_big, ""}, boot); }, "does not fit");
 }
 
 TEST(LoadPvh, InitrdThatDoesNotFitIsRefused) {

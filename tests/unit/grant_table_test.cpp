@@ -323,7 +323,7 @@ TEST_F(GrantTableTest, GrantStateHeaderDescribesFrames) {
   EXPECT_EQ(s->nr_frames, 2u);
   EXPECT_EQ(s->frame_gfn[0], GrantShared::kInvalidGfn);
   EXPECT_EQ(s->frame_gfn[1], 12u);
-  EXPECT_EQ(gt.shared_bytes(), GrantShared::bytes_for(kMaxFrames));
+  EXPECT_EQ(gt.shared_bytes(), GrantShared::bytes_for(kMaxFrames, mem.pages()));
   ::munmap(s, gt.shared_bytes());
 }
 

@@ -13,7 +13,9 @@ GrantAccess::GrantAccess(uint8_t* ram, uint64_t ram_bytes, GrantShared* shared)
     : ram_(ram),
       ram_pages_(ram_bytes >> 12),
       shared_(shared),
-      pins_(reinterpret_cast<uint32_t*>(reinterpret_cast<uint8_t*>(shared) + GrantShared::kPinsOffset)) {}
+      pins_(reinterpret_cast<uint32_t*>(reinterpret_cast<uint8_t*>(shared) + GrantShared::kPinsOffset)),
+      absent_(reinterpret_cast<const uint64_t*>(reinterpret_cast<uint8_t*>(shared) +
+                                                GrantShared::absent_offset(shared->max_frames))) {}
 
 G::grant_entry_v1* GrantAccess::entry(xen::grant_ref_t ref) const {
   const uint32_t frame = ref / G::kEntriesPerFrameV1;
@@ -46,7 +48,7 @@ int16_t GrantAccess::acquire(xen::grant_ref_t ref, xen::domid_t grantee, bool wr
     if (__atomic_compare_exchange_n(word, &cur, want, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) break;
   }
   const uint32_t frame = __atomic_load_n(&e->frame, __ATOMIC_ACQUIRE);
-  if (frame >= ram_pages_) {
+  if (!populated(frame)) {
     // Undo the flags this call set before refusing.
     uint32_t clear = 0;
     if (readers(held) == 0) clear |= G::GTF_reading;

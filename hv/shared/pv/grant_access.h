@@ -4,7 +4,8 @@
 // acquire() maps a grant reference to the guest frame it grants, after
 // checking that the entry permits access, names `grantee` as the domain
 // allowed, allows the access wanted (no write through a GTF_readonly
-// grant) and names a frame inside guest RAM. It sets GTF_reading (and
+// grant) and names a populated frame inside guest RAM (not one the guest
+// ballooned out). It sets GTF_reading (and
 // GTF_writing) with compare-and-swap, as Xen does, so the granting guest
 // sees the grant in use and cannot revoke it until release(). Uses are
 // counted in the shared pin words (grant_shared.h); nothing read from
@@ -22,7 +23,7 @@ namespace pv {
 class GrantAccess {
  public:
   // `ram`/`ram_bytes`: the guest's RAM as mapped in this process;
-  // `shared`: the GrantShared region (bytes_for(max_frames) long).
+  // `shared`: the GrantShared region (bytes_for(max_frames, ram pages) long).
   GrantAccess(uint8_t* ram, uint64_t ram_bytes, GrantShared* shared);
 
   // GNTST_okay and the granted frame, or a GNTST_* error.
@@ -35,6 +36,10 @@ class GrantAccess {
   // Host address of guest frame `gfn`, or nullptr outside RAM.
   uint8_t* page(uint64_t gfn) const { return gfn < ram_pages_ ? ram_ + (gfn << 12) : nullptr; }
   uint64_t ram_pages() const { return ram_pages_; }
+  // False for a frame outside RAM or ballooned out (GrantShared's bitmap).
+  bool populated(uint64_t gfn) const {
+    return gfn < ram_pages_ && !(__atomic_load_n(&absent_[gfn / 64], __ATOMIC_ACQUIRE) & (uint64_t{1} << (gfn % 64)));
+  }
   uint32_t max_refs() const { return shared_->max_frames * xen::gnttab::kEntriesPerFrameV1; }
 
  private:
@@ -45,6 +50,7 @@ class GrantAccess {
   uint64_t ram_pages_;
   GrantShared* shared_;
   uint32_t* pins_;
+  const uint64_t* absent_;
   std::mutex mu_;  // orders flag changes with pin counts in this process
 };
 

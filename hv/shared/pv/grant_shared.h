@@ -26,10 +26,16 @@ struct GrantShared {
   uint64_t frame_gfn[kMaxFrames];  // kInvalidGfn: not placed yet
 
   static constexpr uint64_t kPinsOffset = 4096;
+  static constexpr uint64_t page_round(uint64_t n) { return (n + 4095) & ~uint64_t{4095}; }
   // A pin word: readers in the low 16 bits, writers in the high 16.
-  static constexpr uint64_t bytes_for(uint32_t max_frames) {
-    const uint64_t pins = uint64_t(max_frames) * xen::gnttab::kEntriesPerFrameV1 * sizeof(uint32_t);
-    return kPinsOffset + ((pins + 4095) & ~uint64_t{4095});
+  static constexpr uint64_t pins_bytes(uint32_t max_frames) {
+    return page_round(uint64_t(max_frames) * xen::gnttab::kEntriesPerFrameV1 * sizeof(uint32_t));
+  }
+  // The ballooned-out bitmap: 64-bit words, bit (gfn % 64) of word gfn / 64.
+  static constexpr uint64_t absent_offset(uint32_t max_frames) { return kPinsOffset + pins_bytes(max_frames); }
+  static constexpr uint64_t absent_bytes(uint64_t ram_pages) { return page_round((ram_pages + 63) / 64 * 8); }
+  static constexpr uint64_t bytes_for(uint32_t max_frames, uint64_t ram_pages) {
+    return absent_offset(max_frames) + absent_bytes(ram_pages);
   }
 };
 static_assert(sizeof(GrantShared) <= GrantShared::kPinsOffset);

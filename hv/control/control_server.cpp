@@ -1,0 +1,79 @@
+#include "control/control_server.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "pv/error.h"
+#include "pv/log.h"
+#include "pv/unix_socket.h"
+
+namespace pv {
+
+ControlServer::ControlServer(const std::string& socket_path, Reservation& reservation)
+    : path_(socket_path), reservation_(reservation) {
+  listen_fd_ = listen_unix(path_, "--control-socket", SOCK_SEQPACKET);
+  wake_fd_.reset(::eventfd(0, EFD_CLOEXEC));
+  if (!wake_fd_) throw_errno("eventfd");
+  thread_ = std::thread([this] { run(); });
+  pthread_setname_np(thread_.native_handle(), "pv-control");
+}
+
+ControlServer::~ControlServer() {
+  uint64_t one = 1;
+  if (::write(wake_fd_.get(), &one, sizeof one) < 0) log::warning(std::string("control: eventfd: ") + std::strerror(errno));
+  if (thread_.joinable()) thread_.join();
+  ::unlink(path_.c_str());
+}
+
+ctl::Reply ControlServer::handle(const ctl::Request& req) {
+  ctl::Reply r{};
+  r.magic = ctl::kMagic;
+  if (req.magic != ctl::kMagic) {
+    r.status = -EINVAL;
+  } else if (req.op == static_cast<uint32_t>(ctl::Op::kSetMaxMemory)) {
+    if (req.value == 0) r.status = -EINVAL;
+    else reservation_.set_maximum(req.value);
+  } else if (req.op != static_cast<uint32_t>(ctl::Op::kQueryMemory)) {
+    r.status = -EINVAL;
+  }
+  r.current_pages = reservation_.current();
+  r.maximum_pages = reservation_.maximum();
+  r.ballooned_pages = reservation_.ballooned_out();
+  r.ram_pages = reservation_.ram_pages();
+  return r;
+}
+
+void ControlServer::serve(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, 1000) != 1) return;  // a client that says nothing is dropped
+  ctl::Request req{};
+  const ssize_t n = ::recv(fd, &req, sizeof req, MSG_DONTWAIT);
+  if (n != static_cast<ssize_t>(sizeof req)) return;
+  const ctl::Reply r = handle(req);
+  if (::send(fd, &r, sizeof r, MSG_DONTWAIT | MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof r))
+    log::warning(std::string("control: cannot answer: ") + std::strerror(errno));
+}
+
+void ControlServer::run() {
+  for (;;) {
+    pollfd fds[2] = {{wake_fd_.get(), POLLIN, 0}, {listen_fd_.get(), POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      log::error(std::string("control socket: poll: ") + std::strerror(errno));
+      return;
+    }
+    if (fds[0].revents) return;
+    if (fds[1].revents & POLLIN) {
+      UniqueFd fd = accept_trusted(listen_fd_.get());  // root or our own user only
+      if (fd) serve(fd.get());
+    }
+  }
+}
+
+}  // namespace pv

@@ -1,0 +1,34 @@
+// pv-hv's end of the control socket (pv/control_protocol.h): a small
+// thread answers one request per connection from pvd, against the domain's
+// Reservation (xl mem-max; the memory figures of pvctl info).
+#pragma once
+#include <string>
+#include <thread>
+
+#include "memory/reservation.h"
+#include "pv/control_protocol.h"
+#include "pv/unique_fd.h"
+
+namespace pv {
+
+class ControlServer {
+ public:
+  ControlServer(const std::string& socket_path, Reservation& reservation);
+  ~ControlServer();
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+
+  // The answer to one request (public for tests).
+  ctl::Reply handle(const ctl::Request& req);
+
+ private:
+  void run();
+  void serve(int fd);
+
+  std::string path_;
+  Reservation& reservation_;
+  UniqueFd listen_fd_, wake_fd_;
+  std::thread thread_;
+};
+
+}  // namespace pv

@@ -1,0 +1,101 @@
+// pv-hv's control socket over a real Unix socket: what pvd's mem-max and
+// the memory queries get.
+#include <gtest/gtest.h>
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <memory>
+#include <cstring>
+#include <string>
+
+#include "control/control_server.h"
+#include "gnttab/grant_table.h"
+#include "memory/guest_memory.h"
+#include "memory/reservation.h"
+
+namespace pv {
+namespace {
+
+constexpr uint64_t kPages = 1024;
+
+class ControlServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/pv-control-test.XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    path_ = dir_ + "/ctl.sock";
+    server_ = std::make_unique<ControlServer>(path_, res_);
+  }
+  void TearDown() override {
+    server_.reset();
+    ::rmdir(dir_.c_str());
+  }
+
+  // One request, one reply, as pvd sends it; false if the server closed
+  // without answering.
+  bool call(const void* req, size_t len, ctl::Reply& reply) {
+    UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strcpy(addr.sun_path, path_.c_str());
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return false;
+    if (::send(fd.get(), req, len, 0) != static_cast<ssize_t>(len)) return false;
+    return ::recv(fd.get(), &reply, sizeof reply, 0) == static_cast<ssize_t>(sizeof reply);
+  }
+  ctl::Reply request(ctl::Op op, uint64_t value = 0, uint32_t magic = ctl::kMagic) {
+    const ctl::Request req{magic, static_cast<uint32_t>(op), value};
+    ctl::Reply r{};
+    EXPECT_TRUE(call(&req, sizeof req, r));
+    return r;
+  }
+
+  GuestMemory mem_{kPages * 4096};
+  GrantTable gt_{mem_, 1};
+  Reservation res_{mem_, gt_.absent_bitmap(), 512, 768, nullptr};
+  std::string dir_, path_;
+  std::unique_ptr<ControlServer> server_;
+};
+
+TEST_F(ControlServerTest, QueryReportsTheReservation) {
+  const ctl::Reply r = request(ctl::Op::kQueryMemory);
+  EXPECT_EQ(r.magic, ctl::kMagic);
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.current_pages, kPages - 256);
+  EXPECT_EQ(r.maximum_pages, kPages);
+  EXPECT_EQ(r.ballooned_pages, 256u);
+  EXPECT_EQ(r.ram_pages, kPages);
+}
+
+TEST_F(ControlServerTest, SetMaxMemoryChangesTheCeilingTheGuestMeets) {
+  const ctl::Reply r = request(ctl::Op::kSetMaxMemory, kPages - 200);
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.maximum_pages, kPages - 200);
+  EXPECT_EQ(res_.maximum(), kPages - 200);
+  // The guest grows to the new ceiling and no further.
+  uint64_t next = 512;
+  const auto extents = [&](uint64_t, uint64_t& gfn) {
+    gfn = next++;
+    return true;
+  };
+  EXPECT_EQ(res_.populate(0, 100, 0, extents), 56u);
+  EXPECT_EQ(res_.current(), kPages - 200);
+}
+
+TEST_F(ControlServerTest, BadRequestsAreRefusedAndChangeNothing) {
+  EXPECT_EQ(request(ctl::Op::kSetMaxMemory, 0).status, -EINVAL);
+  EXPECT_EQ(request(static_cast<ctl::Op>(77), 5).status, -EINVAL);
+  EXPECT_EQ(request(ctl::Op::kSetMaxMemory, 10, 0x1234).status, -EINVAL);
+  EXPECT_EQ(res_.maximum(), kPages);
+  // A short message gets no answer; the server goes on serving.
+  const uint32_t half = ctl::kMagic;
+  ctl::Reply r{};
+  EXPECT_FALSE(call(&half, sizeof half, r));
+  EXPECT_EQ(request(ctl::Op::kQueryMemory).status, 0);
+}
+
+}  // namespace
+}  // namespace pv
