@@ -14,7 +14,9 @@
 
 namespace pv::config {
 
-enum class DiskAccess { kReadWrite, kReadOnly };
+// kSharedWrite is xl's `w!`: read-write, and shared with other domains on
+// purpose (pvd then skips its one-writer check, as Xen's block script does).
+enum class DiskAccess { kReadWrite, kReadOnly, kSharedWrite };
 enum class DiskDevType { kDisk, kCdrom };
 
 struct DiskSpec {
@@ -31,6 +33,7 @@ struct DiskSpec {
   bool trusted = true;          // trusted / untrusted flags
 
   bool readonly() const { return access == DiskAccess::kReadOnly; }
+  bool shared_write() const { return access == DiskAccess::kSharedWrite; }
   bool operator==(const DiskSpec&) const = default;
 };
 
