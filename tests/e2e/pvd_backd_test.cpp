@@ -9,8 +9,11 @@
 namespace pvtest {
 namespace {
 
+// pvd's side of pv-backd and of the devices' nodes: pvd logic, run on
+// pv-hv-double (no /dev/kvm needed; the guest's side is blk_test.cpp).
 class PvdBackd : public PvdFixture {
  protected:
+  bool with_pv_hv_double() const override { return true; }
   pid_t backd_pid() {
     std::ifstream f(state_ + "/pv-backd.pid");
     pid_t pid = 0;
@@ -49,9 +52,10 @@ TEST_F(PvdBackd, PvdRunsAndRestartsPvBackd) {
 }
 
 TEST_F(PvdBackd, DiskNodesAreWrittenAndRemoved) {
-  const std::string img = image("d.img");
+  // Two images: one may not be attached read-write and read-only at once.
+  const std::string img = image("d.img"), ro = image("e.img");
   const auto cfg = config("withdisk", "idle", "disk = ['format=raw, vdev=xvda, access=rw, target=" + img +
-                                                  "', 'vdev=xvdb, access=ro, target=" + img + "']\n");
+                                                  "', 'vdev=xvdb, access=ro, target=" + ro + "']\n");
   ASSERT_EQ(pvctl({"create", cfg}).exit_code, 0);
   const std::string be = "/local/domain/0/backend/vbd/1/51712";
   EXPECT_EQ(read_when_there(be + "/params"), img + "\n");
