@@ -2,7 +2,9 @@
 
 #include <cstdio>
 #include <ctime>
+#include <iterator>
 #include <memory>
+#include <utility>
 
 #include "identity_cmd.h"
 #include "json.h"
