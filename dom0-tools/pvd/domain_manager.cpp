@@ -491,10 +491,6 @@ A::DomainInfo DomainManager::info(const Domain& d) const {
   return i;
 }
 
-}  // namespace pv::pvd
-
-namespace pv::pvd {
-
 A::DomainInfo DomainManager::details(const Domain& d) const {
   A::DomainInfo i = info(d);
   const uint32_t domid = d.rec.domid();

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "pvd_fixture.h"
+#include "registry.pb.h"
 
 namespace {
 
@@ -149,6 +150,34 @@ TEST_F(PvdDiskSharing, AdoptedDomainsKeepTheirDisks) {
   EXPECT_NE(row("keep1").find("r-----"), std::string::npos);
   EXPECT_NE(row("keep2").find("r-----"), std::string::npos);
   expect_refused("late", {disk("xvda", "rw", image_)}, "is attached to domain 'keep1' (id 1) as xvda");
+}
+
+// A clash among adopted domains (records an older pvd wrote, that did not
+// check) is logged, and both domains go on running.
+TEST_F(PvdDiskSharing, AClashAmongAdoptedDomainsIsLoggedNotActedOn) {
+  ASSERT_EQ(create("old1", {disk("xvda", "rw", image_)}).exit_code, 0);
+  ASSERT_EQ(create("old2", {disk("xvda", "w!", image_)}).exit_code, 0);
+  const pid_t p1 = pid_of("old1"), p2 = pid_of("old2");
+  pvd_->signal(SIGKILL);
+  pvd_.reset();
+  // As if an older pvd had let old2 have the image read-write, unshared.
+  const std::string path = state_ + "/domains/2.rec";
+  pv::registry::DomainRecord rec;
+  ASSERT_TRUE(rec.ParseFromString(slurp(path)));
+  std::string text = rec.config_text();
+  const size_t at = text.find("access=w!");
+  ASSERT_NE(at, std::string::npos) << text;
+  rec.set_config_text(text.replace(at, 9, "access=rw"));
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << rec.SerializeAsString();
+  start_pvd();
+  EXPECT_TRUE(pvd_->wait_for_output("domain 2 (old2), adopted as it runs: disk xvda: " + image_ +
+                                        " is attached to domain 'old1' (id 1) as xvda, read-write",
+                                    10s, true));
+  EXPECT_EQ(pid_of("old1"), p1);
+  EXPECT_EQ(pid_of("old2"), p2);
+  EXPECT_NE(row("old2").find("r-----"), std::string::npos) << row("old2");
+  EXPECT_EQ(pvctl({"destroy", "old2"}).exit_code, 0);
+  EXPECT_EQ(pvctl({"destroy", "old1"}).exit_code, 0);
 }
 
 // Block devices are the same device by number (st_rdev), whichever node
