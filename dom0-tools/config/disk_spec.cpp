@@ -185,8 +185,9 @@ class DiskParser {
   void set_access(std::string_view a, bool positional) {
     if (a == "r" || a == "ro") d_.access = DiskAccess::kReadOnly;
     else if (a == "rw" || a == "w" || a.empty()) d_.access = DiskAccess::kReadWrite;
+    else if (a == "w!") d_.access = DiskAccess::kSharedWrite;
     else {
-      fail("unknown value for access: '" + std::string(a) + "' (ro, r, rw or w)" +
+      fail("unknown value for access: '" + std::string(a) + "' (ro, r, rw, w, or w! to share it read-write)" +
            (positional ? " (the order is target, format, vdev, access)" : ""));
       return;
     }
@@ -204,8 +205,8 @@ class DiskParser {
 
   void finish() {
     if (d_.devtype == DiskDevType::kCdrom) {
-      if (access_explicit_ && d_.access == DiskAccess::kReadWrite)
-        warnings_.push_back("a cdrom is always read-only; access=rw ignored");
+      if (access_explicit_ && d_.access != DiskAccess::kReadOnly)
+        warnings_.push_back("a cdrom is always read-only; read-write access ignored");
       d_.access = DiskAccess::kReadOnly;
       if (!target_ || target_->empty()) d_.format = "empty";
     }
@@ -288,7 +289,8 @@ bool parse_decimal(std::string_view s, long max, long& out) {
 DiskParseResult parse_disk_spec(std::string_view spec) { return DiskParser(spec).run(); }
 
 std::string to_spec(const DiskSpec& d) {
-  std::string s = "format=" + d.format + ", vdev=" + d.vdev + ", access=" + (d.readonly() ? "ro" : "rw");
+  const char* access = d.readonly() ? "ro" : d.shared_write() ? "w!" : "rw";
+  std::string s = "format=" + d.format + ", vdev=" + d.vdev + ", access=" + access;
   if (d.devtype == DiskDevType::kCdrom) s += ", devtype=cdrom";
   if (!d.discard) s += ", no-discard";
   if (d.direct_io_safe) s += ", direct-io-safe";

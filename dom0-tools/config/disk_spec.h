@@ -14,7 +14,9 @@
 
 namespace pv::config {
 
-enum class DiskAccess { kReadWrite, kReadOnly };
+// kSharedWrite is xl's `w!`: read-write, and shared with other domains on
+// purpose (pvd then skips its one-writer check, as Xen's block script does).
+enum class DiskAccess { kReadWrite, kReadOnly, kSharedWrite };
 enum class DiskDevType { kDisk, kCdrom };
 
 struct DiskSpec {
@@ -32,6 +34,7 @@ struct DiskSpec {
   bool force_raw = false;       // force-raw (ours, not xl's): serve a raw image even if it starts with a qcow2 header
 
   bool readonly() const { return access == DiskAccess::kReadOnly; }
+  bool shared_write() const { return access == DiskAccess::kSharedWrite; }
   bool operator==(const DiskSpec&) const = default;
 };
 

@@ -25,6 +25,7 @@
 #include "config_text.h"
 #include "console.h"
 #include "identity_cmd.h"
+#include "info_cmd.h"
 #include "sched_cmd.h"
 #include "top_cmd.h"
 #include "json.h"
@@ -73,18 +74,6 @@ std::string one_domain(const std::string& verb, const Args& args) {
   return "";
 }
 
-// xl's state flags: r running, b blocked, p paused, s shutdown, c crashed, d dying.
-std::string state_flags(A::DomainState s) {
-  switch (s) {
-    case A::STATE_RUNNING: return "r-----";
-    case A::STATE_PAUSED: return "--p---";
-    case A::STATE_SHUTDOWN: return "---s--";
-    case A::STATE_CRASHED: return "----c-";
-    case A::STATE_DYING: return "-----d";
-    default: return "------";
-  }
-}
-
 void print_list(const A::DomainList& l, bool json) {
   if (json) {
     std::vector<pv::pvctl::Json> rows;
@@ -93,7 +82,7 @@ void print_list(const A::DomainList& l, bool json) {
                       {"id", d.domid()},
                       {"mem", d.memory_mib()},
                       {"vcpus", d.vcpus()},
-                      {"state", state_flags(d.state())},
+                      {"state", pv::pvctl::state_flags(d.state())},
                       {"time", d.cpu_time_s()},
                       {"pid", d.pid()},
                       {"shutdown_reason", d.shutdown_reason()}});
@@ -103,17 +92,8 @@ void print_list(const A::DomainList& l, bool json) {
   std::printf("%-40s %5s %5s %5s %10s %9s\n", "Name", "ID", "Mem", "VCPUs", "State", "Time(s)");
   for (const auto& d : l.domains())
     std::printf("%-40s %5u %5llu %5u %10s %9.1f\n", d.name().c_str(), d.domid(),
-                static_cast<unsigned long long>(d.memory_mib()), d.vcpus(), state_flags(d.state()).c_str(),
+                static_cast<unsigned long long>(d.memory_mib()), d.vcpus(), pv::pvctl::state_flags(d.state()).c_str(),
                 d.cpu_time_s());
-}
-
-void print_info(const A::DomainInfo& d) {
-  std::printf("name: %s\nid: %u\nstate: %s\nmemory: %llu MiB\nvcpus: %u\nkernel: %s\ncmdline: %s\npid: %u\n",
-              d.name().c_str(), d.domid(), state_flags(d.state()).c_str(),
-              static_cast<unsigned long long>(d.memory_mib()), d.vcpus(), d.kernel().c_str(), d.cmdline().c_str(),
-              d.pid());
-  if (!d.shutdown_reason().empty()) std::printf("shutdown reason: %s\n", d.shutdown_reason().c_str());
-  std::printf("cpu time: %.1f s\n", d.cpu_time_s());
 }
 
 // Attaches pvctl's terminal to the console of `dom` (`console`, `create -c`).
@@ -164,17 +144,6 @@ int list(const Args& args, const Context& ctx) {
   A::Reply reply;
   if (const int rc = call(ctx, req, reply)) return rc;
   print_list(reply.list(), json);
-  return 0;
-}
-
-int info(const Args& args, const Context& ctx) {
-  A::Request req;
-  const std::string dom = one_domain("info", args);
-  if (dom.empty()) return 2;
-  req.mutable_info()->set_name_or_id(dom);
-  A::Reply reply;
-  if (const int rc = call(ctx, req, reply)) return rc;
-  print_info(reply.domain());
   return 0;
 }
 
@@ -337,7 +306,9 @@ constexpr pv::pvctl::Verb kVerbs[] = {
      "(not the working directory, as xl would); -c: then attach its console,\n"
      "from the first byte the guest printed (as xl create -c)"},
     {"list", list, "list [--json]", "list domains (columns as xl list; Domain-0, the host, first)"},
-    {"info", info, "info DOMAIN", "details of one domain"},
+    {"info", pv::pvctl::info_verb, "info [--json] DOMAIN",
+     "one domain in full: uuid, state, uptime, memory, vCPUs, disks and vifs\n"
+     "(with their back-ends' state), on_* actions"},
     {"destroy", destroy, "destroy DOMAIN", "stop a domain at once and remove it"},
     {"console", console, "console DOMAIN",
      "attach to the guest console: what it printed (the last 1 MiB), then\n"

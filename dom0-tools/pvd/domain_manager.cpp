@@ -13,6 +13,7 @@
 #include "admin_framing.h"
 #include "domain_control.h"
 #include "admin_utf8.h"
+#include "config/vif_spec.h"
 #include "domain0.h"
 #include "pv/error.h"
 #include "pv/log.h"
@@ -118,7 +119,11 @@ DomainManager::DomainManager(boost::asio::io_context& io, Registry& registry, Xe
 
 void DomainManager::reattach() {
   std::set<uint32_t> known;
-  for (auto& rec : registry_.load_all()) {
+  // In the order they were created (IDs go up), so the disk-sharing check
+  // below sees each domain after those that were there before it.
+  auto records = registry_.load_all();
+  std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) { return a.domid() < b.domid(); });
+  for (auto& rec : records) {
     known.insert(rec.domid());
     auto parsed = parse(rec.config_text(), rec.config_path());
     if (!parsed.config) {
@@ -138,6 +143,11 @@ void DomainManager::reattach() {
     if (rec.pid() && cmdline_names_domid(static_cast<pid_t>(rec.pid()), domid))
       ref.proc = DomainProcess::attach(io_, static_cast<pid_t>(rec.pid()), [this, domid] { on_exit(domid); });
     if (ref.proc) {
+      // Adopted as it runs: a clash with a domain adopted before (two pvds'
+      // worth of history, an older pvd that did not check) is reported,
+      // never acted on.
+      if (auto why = disk_sharing_conflict(rec.name(), ref.spec, disks_in_use(domid)); !why.empty())
+        log::warning("domain " + std::to_string(domid) + " (" + rec.name() + "), adopted as it runs: " + why);
       // The restored store still has the domain (add_domain then only serves
       // its ring again); its nodes are made anew only if the store was lost.
       std::vector<NodeWrite> devices;
@@ -202,7 +212,7 @@ void DomainManager::handle(const A::Request& req, ReplyFn reply) {
       }
       return with_domain(req.info(), [&](Domain& d) {
         A::Reply r;
-        *r.mutable_domain() = info(d);
+        *r.mutable_domain() = details(d);
         reply(r);
       });
     case A::Request::kDestroy:
@@ -256,6 +266,9 @@ void DomainManager::create(const A::CreateRequest& c, ReplyFn reply) {
   } catch (const std::exception& e) {
     return reply(error_reply(A::ERROR_BAD_CONFIG, path + ": " + e.what()));
   }
+  // One writer per disk (disk_sharing.h), also before anything exists.
+  if (auto why = disk_sharing_conflict(parsed.config->name, *parsed.config, disks_in_use(0)); !why.empty())
+    return reply(error_reply(A::ERROR_IN_USE, path + ": " + why));
   std::string uuid = parsed.config->uuid;
   if (uuid.empty()) {
     try {
@@ -542,6 +555,16 @@ uint64_t DomainManager::memory_in_use_mib() const {
   return mib;
 }
 
+std::vector<AttachedDisk> DomainManager::disks_in_use(uint32_t except) const {
+  std::vector<AttachedDisk> out;
+  for (const auto& [id, d] : domains_) {
+    if (id == except || !d->proc) continue;
+    auto disks = attached_disks(id, d->rec.name(), d->spec);
+    out.insert(out.end(), disks.begin(), disks.end());
+  }
+  return out;
+}
+
 A::DomainInfo DomainManager::info(const Domain& d) const {
   A::DomainInfo i;
   i.set_domid(d.rec.domid());
@@ -555,6 +578,52 @@ A::DomainInfo DomainManager::info(const Domain& d) const {
   i.set_kernel(d.spec.kernel);
   i.set_cmdline(d.spec.cmdline);
   i.set_created_unix_s(d.rec.created_unix_s());
+  return i;
+}
+
+A::DomainInfo DomainManager::details(const Domain& d) const {
+  A::DomainInfo i = info(d);
+  const uint32_t domid = d.rec.domid();
+  i.set_uuid(d.rec.uuid());
+  i.set_on_poweroff(std::string(config::to_string(d.spec.on_poweroff)));
+  i.set_on_reboot(std::string(config::to_string(d.spec.on_reboot)));
+  i.set_on_watchdog(std::string(config::to_string(d.spec.on_watchdog)));
+  i.set_on_crash(std::string(config::to_string(d.spec.on_crash)));
+  i.set_on_soft_reset(std::string(config::to_string(d.spec.on_soft_reset)));
+  // A back-end's state, as pv-backd wrote it; 0 when there is none.
+  auto backend_state = [&](const char* type, uint32_t devid) -> uint32_t {
+    const auto v = xenstore_.read("/local/domain/0/backend/" + std::string(type) + "/" + std::to_string(domid) + "/" +
+                                  std::to_string(devid) + "/state");
+    if (!v || v->empty() || v->size() > 2 || v->find_first_not_of("0123456789") != std::string::npos) return 0;
+    return static_cast<uint32_t>(std::stoul(*v));
+  };
+  for (const auto& disk : d.spec.disks) {
+    auto* o = i.add_disks();
+    o->set_vdev(disk.vdev);
+    o->set_target(disk.target);
+    o->set_format(disk.format);
+    o->set_access(disk.readonly() ? "ro" : disk.shared_write() ? "w!" : "rw");
+    o->set_devtype(disk.devtype == config::DiskDevType::kCdrom ? "cdrom" : "disk");
+    const uint32_t devid = config::vdev_to_devid(disk.vdev).value_or(0);
+    o->set_devid(devid);
+    if (d.proc) o->set_backend_state(backend_state("vbd", devid));
+  }
+  for (uint32_t n = 0; n < d.spec.vifs.size(); n++) {
+    const auto& v = d.spec.vifs[n];
+    auto* o = i.add_vifs();
+    const uint32_t devid = v.devid.value_or(n);  // as device_nodes() numbers them
+    o->set_devid(devid);
+    o->set_mac(v.mac ? config::to_string(*v.mac) : default_mac(d.rec.uuid(), devid));
+    try {
+      o->set_bridge(resolve_bridge_(v.bridge));
+    } catch (const std::exception&) {
+      o->set_bridge(v.bridge);  // a network destroyed since: as configured
+    }
+    for (const auto& ip : v.ips) o->add_ips(ip);
+    for (const auto& lease : d.leases)
+      if (lease.mac == o->mac()) o->set_leased_ip(lease.ip);
+    if (d.proc) o->set_backend_state(backend_state("vif", devid));
+  }
   return i;
 }
 

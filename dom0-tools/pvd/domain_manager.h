@@ -16,6 +16,7 @@
 #include "config/domain_config.h"
 #include "cpu_cgroups.h"
 #include "device_nodes.h"
+#include "disk_sharing.h"
 #include "registry.h"
 #include "xenstore_host.h"
 
@@ -120,6 +121,12 @@ class DomainManager {
   void on_exit(uint32_t domid);
   void forget(uint32_t domid);
   admin::DomainInfo info(const Domain& d) const;
+  // info() and what `pvctl info` adds: uuid, the on_* actions, each disk
+  // and vif with its back-end's state in xenstore.
+  admin::DomainInfo details(const Domain& d) const;
+  // The disks of every domain whose pv-hv runs (or is starting), but
+  // `except`: what a new attach must not clash with (disk_sharing.h).
+  std::vector<AttachedDisk> disks_in_use(uint32_t except) const;
   void save(const Domain& d) const { registry_.save(d.rec); }
 
   boost::asio::io_context& io_;

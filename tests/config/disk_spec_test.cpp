@@ -54,6 +54,25 @@ TEST(DiskSpec, PositionalAndKeyValue) {
   EXPECT_NE(bad("/a,xvda").find("unknown value for format: 'xvda'"), std::string::npos);
 }
 
+// xl's w!: read-write, shared with other domains on purpose (pvd does not
+// refuse it beside another writer).
+TEST(DiskSpec, SharedWriteAccess) {
+  DiskSpec d = good("format=raw, vdev=xvda, access=w!, target=/img");
+  EXPECT_EQ(d.access, DiskAccess::kSharedWrite);
+  EXPECT_TRUE(d.shared_write());
+  EXPECT_FALSE(d.readonly());
+  EXPECT_EQ(good("/img,raw,xvda,w!").access, DiskAccess::kSharedWrite);
+  EXPECT_FALSE(good("/img,raw,xvda,rw").shared_write());
+  EXPECT_NE(to_spec(d).find("access=w!"), std::string::npos) << to_spec(d);
+  EXPECT_NE(bad("/img,raw,xvda,!w").find("(ro, r, rw, w, or w! to share it read-write)"), std::string::npos);
+  // A cdrom stays read-only, and says so.
+  auto cd = parse_disk_spec("/x.iso,raw,hdc,w!,cdrom");
+  ASSERT_TRUE(cd.disk);
+  EXPECT_TRUE(cd.disk->readonly());
+  ASSERT_EQ(cd.warnings.size(), 1u);
+  EXPECT_NE(cd.warnings[0].find("a cdrom is always read-only"), std::string::npos);
+}
+
 TEST(DiskSpec, FlagsAndOptions) {
   DiskSpec d = good("/a,raw,xvda,rw,no-discard,direct-io-safe,untrusted,backend=drv,backendtype=phy,script=block-x");
   EXPECT_FALSE(d.discard);
@@ -132,7 +151,8 @@ TEST(DiskSpec, VdevNumbers) {
 
 TEST(DiskSpec, ToSpecRoundTrips) {
   for (const char* s : {"/a,,xvda", "/b.iso,,hdc,cdrom", ",hdc:cdrom,r", "/c,qcow2,xvdb,ro,no-discard,untrusted",
-                        "/d,raw,xvde,force-raw", "vdev=xvdc, backend=d1, backendtype=qdisk, script=s, direct-io-safe, target=/x,y z"}) {
+                        "/d,raw,xvde,force-raw", "/shared,raw,xvdd,w!",
+                        "vdev=xvdc, backend=d1, backendtype=qdisk, script=s, direct-io-safe, target=/x,y z"}) {
     DiskSpec d = good(s);
     auto again = parse_disk_spec(to_spec(d));
     ASSERT_TRUE(again.disk) << to_spec(d) << ": " << again.error;

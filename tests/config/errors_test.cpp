@@ -71,7 +71,7 @@ INSTANTIATE_TEST_SUITE_P(
              "vdev=xvda, access=rw, target=/path/disk.img' ]"},
         Case{"disk = [\n  '/a,raw,xvda',\n  '/b,raw',\n]\n",
              "guest.cfg:6: disk[1]: no vdev specified (the guest's device name, e.g. vdev=xvda) in \"/b,raw\""},
-        Case{"disk = [ '/a,raw,xvda,rx' ]\n", "guest.cfg:4: disk[0]: unknown value for access: 'rx' (ro, r, rw or w) "
+        Case{"disk = [ '/a,raw,xvda,rx' ]\n", "guest.cfg:4: disk[0]: unknown value for access: 'rx' (ro, r, rw, w, or w! to share it read-write) "
              "(the order is target, format, vdev, access) in \"/a,raw,xvda,rx\""},
         Case{"disk = [ 'vdev=xvda, speed=fast, target=/a' ]\n",
              "guest.cfg:4: disk[0]: unknown parameter 'speed' (known: target, format, vdev, access, devtype, backend, "

@@ -3,6 +3,10 @@
 // reference guest on pv-hv). Teardown kills pvd and every pv-hv and
 // pv-backd that names the test's state directory (pv-backd outlives pvd),
 // whatever the test left behind.
+//
+// A fixture whose with_pv_hv_double() is true runs pvd with pv-hv-double
+// as its pv-hv (pvd --pv-hv, pv_hv_double.cpp): its domains "run" without
+// a VM, so tests of pvd's and pvctl's own logic need no /dev/kvm.
 #pragma once
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -28,6 +32,7 @@ namespace fs = std::filesystem;
 inline const std::string kPvd = PVD_PATH;
 inline const std::string kPvctl = PVCTL_PATH;
 inline const std::string kPvHv = PV_HV_PATH;
+inline const std::string kPvHvDouble = PV_HV_DOUBLE_PATH;
 inline const std::string kGuest = PV_GUEST_PATH;
 
 // Every live process of `binary` (argv[0]'s file name) whose command line
@@ -46,13 +51,19 @@ inline std::vector<pid_t> processes_of(const std::string& binary, const std::str
   }
   return out;
 }
-inline std::vector<pid_t> pv_hv_processes(const std::string& needle) { return processes_of("pv-hv", needle); }
+// pv-hv processes, and the double standing in for it.
+inline std::vector<pid_t> pv_hv_processes(const std::string& needle) {
+  auto out = processes_of("pv-hv", needle);
+  for (pid_t pid : processes_of("pv-hv-double", needle)) out.push_back(pid);
+  return out;
+}
 inline std::vector<pid_t> backd_processes(const std::string& needle) { return processes_of("pv-backd", needle); }
 
 class PvdFixture : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (needs_kvm() && access("/dev/kvm", R_OK | W_OK) != 0) GTEST_SKIP() << "/dev/kvm is not usable here";
+    if (with_pv_hv_double()) pv_hv_ = kPvHvDouble;
+    else if (needs_kvm() && access("/dev/kvm", R_OK | W_OK) != 0) GTEST_SKIP() << "/dev/kvm is not usable here";
     char tmpl[] = "/tmp/pvd-test.XXXXXX";
     dir_ = mkdtemp(tmpl);
     state_ = dir_ + "/state";
@@ -72,12 +83,20 @@ class PvdFixture : public ::testing::Test {
 
   // False for a fixture whose tests run no guest (pvd alone needs no KVM).
   virtual bool needs_kvm() const { return true; }
+  // True: pvd runs pv-hv-double instead of pv-hv (no KVM needed either).
+  virtual bool with_pv_hv_double() const { return false; }
+
+  // Words before pvd's own command line (e.g. ip netns exec NS).
+  virtual std::vector<std::string> pvd_prefix() const { return {}; }
 
   // More pvd options, for a fixture that needs them.
   virtual std::vector<std::string> pvd_options() const { return {}; }
 
   void start_pvd() {
-    std::vector<std::string> argv{kPvd, "--state-dir", state_, "--socket", socket_, "--pv-hv", kPvHv, "--cgroup-slice", cgroup_slice()};
+    std::vector<std::string> argv = pvd_prefix();
+    for (const auto& a : {kPvd, std::string("--state-dir"), state_, std::string("--socket"), socket_,
+                          std::string("--pv-hv"), pv_hv_, std::string("--cgroup-slice"), cgroup_slice()})
+      argv.push_back(a);
     for (const auto& o : pvd_options()) argv.push_back(o);
     pvd_ = std::make_unique<Process>(argv);
     // Ready when it answers (a killed pvd's stale socket file may still be there).
@@ -129,6 +148,7 @@ class PvdFixture : public ::testing::Test {
   }
 
   unsigned vcpus_ = 2;     // of the domains config() describes
+  std::string pv_hv_ = kPvHv;  // what pvd runs for a domain
   std::string dir_, state_, socket_;
   std::unique_ptr<Process> pvd_;
 };

@@ -22,6 +22,13 @@ using namespace pvtest;
 
 using Pvd = PvdFixture;
 
+// Tests of pvd's own logic (IDs, names, pause, adoption, the admin socket):
+// they run on pv-hv-double, so also where there is no /dev/kvm.
+class PvdLogic : public PvdFixture {
+ protected:
+  bool with_pv_hv_double() const override { return true; }
+};
+
 TEST_F(Pvd, CreateListInfoDestroy) {
   Result c = pvctl({"create", config("alpha", "watchdog=3600")});
   ASSERT_EQ(c.exit_code, 0) << c.err;
@@ -54,7 +61,7 @@ TEST_F(Pvd, CreateListInfoDestroy) {
   EXPECT_FALSE(fs::exists(state_ + "/domains/1.rec"));
 }
 
-TEST_F(Pvd, SeveralDomainsAtOnce) {
+TEST_F(PvdLogic, SeveralDomainsAtOnce) {
   for (const char* n : {"one", "two", "three"}) ASSERT_EQ(pvctl({"create", config(n, "watchdog=3600")}).exit_code, 0);
   EXPECT_NE(row("one").find(" 1 "), std::string::npos);
   EXPECT_NE(row("two").find(" 2 "), std::string::npos);
@@ -75,7 +82,7 @@ TEST_F(Pvd, SeveralDomainsAtOnce) {
   for (const char* n : {"one", "three", "four", "five"}) EXPECT_EQ(pvctl({"destroy", n}).exit_code, 0);
 }
 
-TEST_F(Pvd, NamesAreUniqueAndUnknownDomainsAreErrors) {
+TEST_F(PvdLogic, NamesAreUniqueAndUnknownDomainsAreErrors) {
   ASSERT_EQ(pvctl({"create", config("solo", "watchdog=3600")}).exit_code, 0);
   Result again = pvctl({"create", config("solo", "watchdog=3600")});
   EXPECT_EQ(again.exit_code, 1);
@@ -86,7 +93,7 @@ TEST_F(Pvd, NamesAreUniqueAndUnknownDomainsAreErrors) {
   EXPECT_EQ(pvctl({"destroy", "solo"}).exit_code, 0);
 }
 
-TEST_F(Pvd, BadConfigCreatesNothing) {
+TEST_F(PvdLogic, BadConfigCreatesNothing) {
   const std::string path = dir_ + "/bad.cfg";
   std::ofstream(path) << "name = \"bad\"\nmemory = \"lots\"\nkernel = \"" << kGuest << "\"\n";
   Result r = pvctl({"create", path});
@@ -123,7 +130,7 @@ TEST_F(Pvd, OnRebootRestartRebootsUntilTheLoopGuardStopsIt) {
   EXPECT_EQ(boots, 10u);
 }
 
-TEST_F(Pvd, PauseAndUnpause) {
+TEST_F(PvdLogic, PauseAndUnpause) {
   ASSERT_EQ(pvctl({"create", config("napper", "watchdog=3600")}).exit_code, 0);
   EXPECT_EQ(pvctl({"pause", "napper"}).exit_code, 0);
   EXPECT_NE(row("napper").find("--p---"), std::string::npos) << row("napper");
@@ -137,7 +144,7 @@ TEST_F(Pvd, PauseAndUnpause) {
   EXPECT_EQ(row("napper"), "");
 }
 
-TEST_F(Pvd, KilledPvdLeavesDomainsRunningAndANewOneReattaches) {
+TEST_F(PvdLogic, KilledPvdLeavesDomainsRunningAndANewOneReattaches) {
   ASSERT_EQ(pvctl({"create", config("survivor", "watchdog=3600")}).exit_code, 0);
   const pid_t pid = pid_of("survivor");
   ASSERT_TRUE(alive(pid));
@@ -326,7 +333,7 @@ TEST_F(Pvd, CreateWithConsoleShowsTheFirstLine) {
   EXPECT_NE(r.out.find("xenbus: control/shutdown=poweroff"), std::string::npos) << r.out;
 }
 
-TEST_F(Pvd, HostileAdminInputDoesNotHurtPvd) {
+TEST_F(PvdLogic, HostileAdminInputDoesNotHurtPvd) {
   auto raw = [&](const std::string& bytes) {
     int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
     sockaddr_un a{};
@@ -356,7 +363,7 @@ TEST_F(Pvd, HostileAdminInputDoesNotHurtPvd) {
 TEST(PvctlCli, HelpForEveryVerbComesFromOneTable) {
   Result list = run({kPvctl, "help"}, 10s);
   EXPECT_EQ(list.exit_code, 0);
-  for (const char* verb : {"create [-c] FILE", "list [--json]", "info DOMAIN", "destroy DOMAIN", "console DOMAIN",
+  for (const char* verb : {"create [-c] FILE", "list [--json]", "info [--json] DOMAIN", "destroy DOMAIN", "console DOMAIN",
                            "pause DOMAIN", "unpause DOMAIN", "shutdown [-w|--wait [--timeout S]]", "reboot DOMAIN",
                            "mem-set DOMAIN SIZE", "mem-max DOMAIN SIZE", "domid NAME", "domname ID",
                            "uptime [-s] [DOMAIN...]", "network"})
