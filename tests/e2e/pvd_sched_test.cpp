@@ -19,18 +19,9 @@ using namespace pvtest;
 
 // The domain's group directory in the cpu controller's hierarchy, or "".
 std::string cpu_group(const std::string& slice, uint32_t domid) {
-  std::ifstream in("/proc/self/mountinfo");
-  for (std::string line; std::getline(in, line);) {
-    const size_t dash = line.find(" - ");
-    if (dash == std::string::npos) continue;
-    std::istringstream head(line.substr(0, dash)), tail(line.substr(dash + 3));
-    std::string id, parent, dev, root, mountpoint, fstype;
-    head >> id >> parent >> dev >> root >> mountpoint;
-    tail >> fstype;
+  for (const std::string& mountpoint : cgroup_mounts()) {
     const std::string dir = mountpoint + "/" + slice + "/dom" + std::to_string(domid);
-    struct stat st{};
-    if ((fstype == "cgroup" || fstype == "cgroup2") && ::stat((dir + "/cgroup.procs").c_str(), &st) == 0 &&
-        (::stat((dir + "/cpu.shares").c_str(), &st) == 0 || ::stat((dir + "/cpu.weight").c_str(), &st) == 0))
+    if (fs::exists(dir + "/cgroup.procs") && (fs::exists(dir + "/cpu.shares") || fs::exists(dir + "/cpu.weight")))
       return dir;
   }
   return "";

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace pvtest {
 
@@ -38,10 +39,9 @@ inline bool alive(pid_t pid) {
   return paren == std::string::npos || paren + 2 >= stat.size() || stat[paren + 2] != 'Z';
 }
 
-// Removes a pvd's cgroup slice (pvd --cgroup-slice), its per-domain
-// groups first, from every mounted cgroup hierarchy: a pvd killed by a
-// test cannot remove it itself. Groups still holding a process stay.
-inline void remove_cgroup_slice(const std::string& slice) {
+// The mount points of every cgroup hierarchy (v1 and v2), from mountinfo.
+inline std::vector<std::string> cgroup_mounts() {
+  std::vector<std::string> out;
   std::ifstream in("/proc/self/mountinfo");
   for (std::string line; std::getline(in, line);) {
     const size_t dash = line.find(" - ");
@@ -50,7 +50,16 @@ inline void remove_cgroup_slice(const std::string& slice) {
     std::string id, parent, dev, root, mountpoint, fstype;
     head >> id >> parent >> dev >> root >> mountpoint;
     tail >> fstype;
-    if (fstype != "cgroup" && fstype != "cgroup2") continue;
+    if (fstype == "cgroup" || fstype == "cgroup2") out.push_back(mountpoint);
+  }
+  return out;
+}
+
+// Removes a pvd's cgroup slice (pvd --cgroup-slice), its per-domain
+// groups first, from every mounted cgroup hierarchy: a pvd killed by a
+// test cannot remove it itself. Groups still holding a process stay.
+inline void remove_cgroup_slice(const std::string& slice) {
+  for (const std::string& mountpoint : cgroup_mounts()) {
     const std::string dir = mountpoint + "/" + slice;
     std::error_code ec;
     for (const auto& e : std::filesystem::directory_iterator(dir, ec))
