@@ -26,6 +26,8 @@
 #include "console.h"
 #include "identity_cmd.h"
 #include "info_cmd.h"
+#include "config/size.h"
+#include "disk_cmd.h"
 #include "sched_cmd.h"
 #include "top_cmd.h"
 #include "json.h"
@@ -260,29 +262,11 @@ int domain_verb(const std::string& verb, const Args& args, const Context& ctx) {
   A::Reply reply;
   return call(ctx, req, reply);
 }
-// A size as xl's mem-set / mem-max take it: MiB without a suffix, or with
-// b, k, m, g or t. MiB (bytes and KiB rounded up), or nullopt.
-std::optional<uint64_t> size_mib(const std::string& s) {
-  size_t digits = 0;
-  while (digits < s.size() && std::isdigit(static_cast<unsigned char>(s[digits]))) digits++;
-  if (digits == 0 || digits > 15 || s.size() - digits > 1) return std::nullopt;
-  const uint64_t v = std::stoull(s.substr(0, digits));
-  const char unit = digits < s.size() ? static_cast<char>(std::tolower(static_cast<unsigned char>(s[digits]))) : 'm';
-  switch (unit) {
-    case 'b': return (v + (1u << 20) - 1) >> 20;
-    case 'k': return (v + 1023) / 1024;
-    case 'm': return v;
-    case 'g': return v < (uint64_t{1} << 40) ? std::optional<uint64_t>(v << 10) : std::nullopt;
-    case 't': return v < (uint64_t{1} << 30) ? std::optional<uint64_t>(v << 20) : std::nullopt;
-    default: return std::nullopt;
-  }
-}
-
 // mem-set / mem-max DOMAIN SIZE.
 template <A::MemoryRequest* (A::Request::*kField)()>
 int memory_verb(const std::string& verb, const Args& args, const Context& ctx) {
   if (args.size() != 2) return usage_error(verb + ": expected DOMAIN SIZE (see pvctl help " + verb + ")");
-  const auto mib = size_mib(args[1]);
+  const auto mib = pv::config::parse_size_mib(args[1]);
   if (!mib || *mib == 0)
     return usage_error(verb + ": '" + args[1] + "' is not a size (MiB, or a number with b, k, m, g or t)");
   A::Request req;
@@ -345,6 +329,7 @@ constexpr pv::pvctl::Verb kVerbs[] = {
     {"top", pv::pvctl::top_verb, "top [-b|--batch] [-d|--delay S] [-i|--iterations N]",
      "every domain's CPU %, memory, vCPUs and I/O counters, every S seconds\n"
      "(default 3) as xentop; q quits; --batch prints rows for scripts"},
+    {"disk", nullptr, "disk create|info ...", "disk images: qcow2 and raw (pvctl disk --help)", &pv::pvctl::kDiskVerbs},
     {"network", nullptr, "network create|list|destroy ...", "virtual networks (pvctl network --help)",
      &pv::pvctl::kNetworkVerbs},
     {"help", nullptr, "help [VERB]", "this list, or the usage of one verb (also: pvctl VERB --help)"},

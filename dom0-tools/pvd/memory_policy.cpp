@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "config/size.h"
 #include "pv/error.h"
 
 namespace pv::pvd {
@@ -44,24 +45,11 @@ std::optional<std::string> admission_refusal(const MemoryPolicy& p, const std::s
 }
 
 uint64_t parse_size_mib(const std::string& what, const std::string& text) {
-  const auto bad = [&] {
-    return UserError(what + ": '" + text + "' is not a size (a number of MiB, or with a k, m, g or t suffix)");
-  };
-  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0]))) throw bad();
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
-  if (errno) throw bad();
-  const std::string suffix(end);
   constexpr uint64_t kMaxMib = uint64_t{1} << 40;  // far beyond any host; keeps the arithmetic exact
-  uint64_t mib = 0;
-  if (suffix == "k" || suffix == "K") mib = (v + 1023) / 1024;
-  else if (suffix.empty() || suffix == "m" || suffix == "M") mib = v;
-  else if (suffix == "g" || suffix == "G") mib = v > kMaxMib / 1024 ? kMaxMib + 1 : v * 1024;
-  else if (suffix == "t" || suffix == "T") mib = v > kMaxMib / (1024 * 1024) ? kMaxMib + 1 : v * 1024 * 1024;
-  else throw bad();
-  if (mib > kMaxMib) throw UserError(what + ": '" + text + "' is too large");
-  return mib;
+  const auto mib = config::parse_size_mib(text);
+  if (!mib) throw UserError(what + ": '" + text + "' is not a size (a number of MiB, or with a k, m, g or t suffix)");
+  if (*mib > kMaxMib) throw UserError(what + ": '" + text + "' is too large");
+  return *mib;
 }
 
 }  // namespace pv::pvd

@@ -1,0 +1,152 @@
+#include "disk_cmd.h"
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "config/size.h"
+#include "disk/image_info.h"
+#include "disk/qcow2/qcow2_create.h"
+#include "json.h"
+#include "pv/error.h"
+#include "pv/unique_fd.h"
+
+namespace pv::pvctl {
+namespace {
+
+using Args = std::vector<std::string>;
+
+int usage_error(const std::string& m) {
+  std::fprintf(stderr, "pvctl: disk %s (see pvctl disk --help)\n", m.c_str());
+  return 2;
+}
+
+int refused(const std::exception& e) {
+  std::fprintf(stderr, "pvctl: %s\n", e.what());
+  return 1;
+}
+
+// A raw image: a sparse file of `bytes` (a new file only: nothing is
+// overwritten).
+void create_raw(const std::string& path, uint64_t bytes) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!fd) throw UserError("cannot create " + path + ": " + std::strerror(errno));
+  if (::ftruncate(fd.get(), static_cast<off_t>(bytes)) != 0) {
+    const int err = errno;
+    ::unlink(path.c_str());
+    throw UserError("cannot size " + path + ": " + std::strerror(err));
+  }
+}
+
+int create(const Args& args, const Context&) {
+  std::string format = "qcow2", backing, backing_format, error;
+  uint64_t cluster = disk::kDefaultClusterSize;
+  // PATH [SIZE] first, then the options (as `network create NAME ...`).
+  Args words, opts;
+  for (const auto& a : args) {
+    if (opts.empty() && words.size() < 2 && !a.empty() && a[0] != '-') words.push_back(a);
+    else opts.push_back(a);
+  }
+  const auto extra = parse_options(
+      opts,
+      {{"format", required_argument, nullptr, 'f'},
+       {"backing", required_argument, nullptr, 'b'},
+       {"backing-format", required_argument, nullptr, 'F'},
+       {"cluster-size", required_argument, nullptr, 'c'}},
+      [&](int opt, const char* v) {
+        if (opt == 'f') format = v;
+        else if (opt == 'b') backing = v;
+        else if (opt == 'F') backing_format = v;
+        else if (opt == 'c') {
+          const auto n = config::parse_size_bytes(v, 1);
+          if (!n) error = "create: --cluster-size '" + std::string(v) + "' is not a size";
+          else cluster = *n;
+        }
+      },
+      error, "f:b:F:c:");
+  if (!error.empty()) return usage_error(error);
+  if (words.empty() || !extra.empty()) return usage_error("create takes PATH [SIZE], then its options");
+  if (format != "qcow2" && format != "raw") return usage_error("create: --format is qcow2 or raw, not '" + format + "'");
+  uint64_t bytes = 0;
+  if (words.size() == 2) {
+    const auto b = config::parse_size_bytes(words[1], 1);
+    if (!b || *b == 0) return usage_error("create: '" + words[1] + "' is not a size (bytes, or with k, m, g, t)");
+    bytes = *b;
+  } else if (backing.empty()) {
+    return usage_error("create needs a SIZE (or --backing, whose size it then takes)");
+  }
+  try {
+    if (format == "raw") {
+      if (!backing.empty()) return usage_error("create: a raw image has no backing file (use --format qcow2)");
+      create_raw(words[0], bytes);
+    } else {
+      disk::create_qcow2(words[0], bytes, backing, backing_format, cluster);
+    }
+    const disk::ImageInfo i = disk::describe_image(words[0]);
+    std::printf("created %s (%s, %llu bytes%s%s)\n", words[0].c_str(), i.format.c_str(),
+                static_cast<unsigned long long>(i.virtual_size), backing.empty() ? "" : ", backing ",
+                backing.c_str());
+  } catch (const std::exception& e) {
+    return refused(e);
+  }
+  return 0;
+}
+
+int info(const Args& args, const Context&) {
+  bool json = false;
+  Args rest;
+  for (const auto& a : args) {
+    if (a == "--json") json = true;
+    else rest.push_back(a);
+  }
+  if (rest.size() != 1 || rest[0].empty() || rest[0][0] == '-') return usage_error("info takes PATH [--json]");
+  try {
+    const disk::ImageInfo i = disk::describe_image(rest[0]);
+    if (json) {
+      Json chain = Json::array();
+      for (const auto& b : i.backing_chain)
+        chain.push_back({{"path", b.path}, {"format", b.format}, {"virtual_size", b.virtual_size}});
+      Json j = {{"path", i.path},
+                {"format", i.format},
+                {"virtual_size", i.virtual_size},
+                {"allocated_bytes", i.allocated_bytes},
+                {"file_bytes", i.file_bytes}};
+      if (i.cluster_size) j["cluster_size"] = i.cluster_size;
+      j["backing_chain"] = chain;
+      std::printf("%s\n", json_line(j).c_str());
+      return 0;
+    }
+    std::printf("image: %s\nformat: %s\nvirtual size: %llu bytes\nallocated: %llu bytes\n", i.path.c_str(),
+                i.format.c_str(), static_cast<unsigned long long>(i.virtual_size),
+                static_cast<unsigned long long>(i.allocated_bytes));
+    if (i.cluster_size) std::printf("cluster size: %llu\n", static_cast<unsigned long long>(i.cluster_size));
+    for (const auto& b : i.backing_chain)
+      std::printf("backing file: %s (%s, %llu bytes)\n", b.path.c_str(), b.format.c_str(),
+                  static_cast<unsigned long long>(b.virtual_size));
+  } catch (const std::exception& e) {
+    return refused(e);
+  }
+  return 0;
+}
+
+constexpr Verb kVerbs[] = {
+    {"create", create,
+     "create PATH [SIZE] [--format qcow2|raw] [--backing BASE]\n"
+     "              [--backing-format qcow2|raw] [--cluster-size BYTES]",
+     "a new image (never over an existing file): qcow2 (the default; v3,\n"
+     "thin, copy-on-write over BASE when given, SIZE then defaulting to\n"
+     "BASE's) or a sparse raw file. SIZE in bytes, or with k, m, g, t"},
+    {"info", info, "info PATH [--json]",
+     "format, virtual size, host space allocated, cluster size and the\n"
+     "backing chain (each file opened and checked as pv-backd would)"},
+};
+
+}  // namespace
+
+const VerbSet kDiskVerbs = {"disk", kVerbs, ""};
+
+}  // namespace pv::pvctl
