@@ -3,11 +3,14 @@
 // and supervises it (a restarted pvd adopts it); it finds its work in
 // xenstore and outlives xenstored's restarts.
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -26,7 +29,8 @@ void usage(FILE* out) {
       "  --state-dir DIR          pvd's state directory (domains/N.be.sock are the\n"
       "                           back-end links of the running domains)\n"
       "Serves every device under /local/domain/0/backend/{vbd,vif}. When xenstored\n"
-      "goes away (pvd restarting) the devices keep serving and pv-backd reconnects.\n"
+      "goes away (pvd restarting) the devices keep serving and pv-backd reconnects;\n"
+      "at start it waits up to 30 s for xenstored to be there.\n"
       "Exits 0 on SIGTERM/SIGINT, 1 on errors, 2 when xenstored is away and the\n"
       "state directory has been removed.\n",
       out);
@@ -83,6 +87,29 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
   }
   return o;
 }
+// How long pv-backd waits for xenstored when it starts: pvd serves
+// xenstored, and a pvd that dies (or is restarted) just after starting
+// pv-backd leaves it nothing to connect to until the next pvd is up; once
+// connected, XsClient reconnects on its own for as long as it takes.
+constexpr auto kFirstConnectWait = std::chrono::seconds(30);
+
+// The first connection to xenstored, retried until kFirstConnectWait has
+// passed; null when SIGTERM/SIGINT came first. Throws the last error.
+std::unique_ptr<pv::XsClient> connect_xenstored(const std::string& path, int stop_fd) {
+  const auto deadline = std::chrono::steady_clock::now() + kFirstConnectWait;
+  for (bool told = false;;) {
+    try {
+      return std::make_unique<pv::XsClient>(path);
+    } catch (const pv::SystemError& e) {
+      if (std::chrono::steady_clock::now() >= deadline) throw;
+      if (!told) pv::log::warning(std::string(e.what()) + "; waiting for it (pvd restarting?)");
+      told = true;
+    }
+    pollfd p{stop_fd, POLLIN, 0};
+    if (::poll(&p, 1, 200) > 0) return nullptr;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -99,8 +126,9 @@ int main(int argc, char** argv) {
   try {
     pv::UniqueFd stop(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
     if (!stop) pv::throw_errno("signalfd");
-    pv::XsClient xs(opts->xs_path);
-    pv::backd::DeviceManager manager(xs, opts->state_dir);
+    std::unique_ptr<pv::XsClient> xs = connect_xenstored(opts->xs_path, stop.get());
+    if (!xs) return 0;  // stopped before there was anything to serve
+    pv::backd::DeviceManager manager(*xs, opts->state_dir);
     pv::backd::register_device_types(manager);
     pv::log::info("serving (pid " + std::to_string(::getpid()) + ")");
     if (!manager.run(stop.get())) return 2;

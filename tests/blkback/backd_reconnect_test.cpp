@@ -192,4 +192,30 @@ TEST_F(BackdReconnect, VanishedDevicesGoAndNewOnesCome) {
   EXPECT_EQ(read(std::string(kBe) + "/state"), "");  // the old one wrote nothing back
 }
 
+// The pv-backd binary started while no xenstored is there (pvd died, or
+// restarts, right after starting it): it waits, and serves once xenstored
+// comes; stopped while waiting, it exits 0.
+TEST(BackdStart, WaitsForXenstoredThatIsNotThereYet) {
+  char tmpl[] = "/tmp/backd-start.XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl, sock = dir + "/xenstored.sock";
+  {
+    pvtest::Process backd({PV_BACKD_PATH, "--xenstore-socket", sock, "--state-dir", dir});
+    EXPECT_TRUE(backd.wait_for_output("waiting for it", 10s, true));
+    std::this_thread::sleep_for(500ms);
+    pvtest::Process xenstored({XENSTORED_TEST_PATH, "--socket", sock});
+    ASSERT_TRUE(xenstored.wait_for_output("listening on", 10s));
+    EXPECT_TRUE(backd.wait_for_output("serving", 10s, true)) << "pv-backd did not connect once xenstored came";
+  }
+  {
+    pvtest::Process backd({PV_BACKD_PATH, "--xenstore-socket", dir + "/none.sock", "--state-dir", dir});
+    ASSERT_TRUE(backd.wait_for_output("waiting for it", 10s, true));
+    backd.signal(SIGTERM);
+    const pvtest::Result r = backd.wait(10s);
+    EXPECT_FALSE(r.timed_out);
+    EXPECT_EQ(r.exit_code, 0);
+  }
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
