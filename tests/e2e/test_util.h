@@ -57,14 +57,19 @@ inline std::vector<std::string> cgroup_mounts() {
 
 // Removes a pvd's cgroup slice (pvd --cgroup-slice), its per-domain
 // groups first, from every mounted cgroup hierarchy: a pvd killed by a
-// test cannot remove it itself. Groups still holding a process stay.
+// test cannot remove it itself. A group still holds a killed process
+// until the process is reaped (by init, a moment later): tried again for up
+// to 3 s; one holding a live process stays.
 inline void remove_cgroup_slice(const std::string& slice) {
   for (const std::string& mountpoint : cgroup_mounts()) {
     const std::string dir = mountpoint + "/" + slice;
-    std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(dir, ec))
-      if (e.is_directory()) ::rmdir(e.path().c_str());
-    ::rmdir(dir.c_str());
+    for (int attempt = 0; attempt < 60 && std::filesystem::exists(dir); attempt++) {
+      std::error_code ec;
+      for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+        if (e.is_directory()) ::rmdir(e.path().c_str());
+      if (::rmdir(dir.c_str()) == 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
   }
 }
 
