@@ -1,6 +1,7 @@
 #include "guest_ring_link.h"
 
 #include "pv/fd_passing.h"
+#include "pv/files.h"
 #include "pv/log.h"
 
 #include <poll.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 
 namespace pv::pvd {
 namespace {
@@ -24,9 +26,9 @@ void store(uint32_t* p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); 
 }  // namespace
 
 GuestRingLink::GuestRingLink(boost::asio::io_context& io, pv::xenstore::XenstoreServer& server, uint32_t domid,
-                             std::string socket_path, ReadyFn on_ready)
+                             std::string socket_path, std::string partial_path, ReadyFn on_ready)
     : io_(io), server_(server), domid_(domid), path_(std::move(socket_path)), on_ready_(std::move(on_ready)),
-      sock_(io), retry_(io) {
+      sock_(io), retry_(io), partial_path_(std::move(partial_path)) {
   // Never from the constructor: on_ready must find this link registered.
   boost::asio::post(io_, [this, alive = alive_] {
     if (*alive) try_connect();
@@ -86,6 +88,7 @@ bool GuestRingLink::receive_hello() {
 void GuestRingLink::attach() {
   if (!ring_ || conn_) return;
   conn_ = server_.connect(static_cast<pv::xenstore::DomId>(domid_), "domain " + std::to_string(domid_));
+  load_partial();
   // Watch events for this domain can come from anyone's writes.
   conn_->set_output_notifier([this, alive = alive_] {
     boost::asio::post(io_, [this, alive] {
@@ -119,24 +122,40 @@ void GuestRingLink::process() {
   uint32_t cons = load(&ring_->req_cons);
   const uint32_t prod = load(&ring_->req_prod);
   if (prod - cons > kRing) return broken(xen::xenstore::XENSTORE_ERROR_RINGIDX, "request indices prod " + std::to_string(prod) + " cons " + std::to_string(cons));
-  // Whole requests only: a request half in the ring stays there, so a pvd
-  // killed now leaves nothing half-read behind for the next pvd.
+  // Whole requests only, but for one longer than the ring (class comment).
   std::string in;
-  while (prod - cons >= sizeof(pv::xenstore::WireHeader) && server_.wants_input(*conn_) &&
-         out_.size() < kMaxPendingOut) {
+  const std::string partial_before = partial_;
+  while (server_.wants_input(*conn_) && out_.size() < kMaxPendingOut) {
+    if (!partial_.empty()) {
+      if (!take_partial(cons, prod, in)) break;
+      continue;
+    }
+    if (prod - cons < sizeof(pv::xenstore::WireHeader)) break;
     pv::xenstore::WireHeader h{};
     std::string head = copy_request(cons, sizeof h);
     std::memcpy(&h, head.data(), sizeof h);
-    // An oversized length is passed on whole: the server closes the connection.
-    const uint32_t len = h.len > pv::xenstore::kPayloadMax ? prod - cons - sizeof h : h.len;
-    if (prod - cons - sizeof h < len) break;  // the rest is still being written
-    in += head;
-    in += copy_request(cons + static_cast<uint32_t>(sizeof h), len);
-    cons += static_cast<uint32_t>(sizeof h) + len;
+    if (h.len > pv::xenstore::kPayloadMax) {
+      // Passed on with what is there: the server closes the connection.
+      in += copy_request(cons, prod - cons);
+      cons = prod;
+      break;
+    }
+    const uint32_t total = static_cast<uint32_t>(sizeof h) + h.len;
+    if (total > kRing) {
+      partial_start_ = cons;
+      if (!take_partial(cons, prod, in)) break;
+      continue;
+    }
+    if (prod - cons < total) break;  // the rest is still being written
+    in += copy_request(cons, total);
+    cons += total;
   }
-  if (!in.empty()) {
+  if (partial_ != partial_before) save_partial();  // before req_cons says the bytes were taken
+  if (cons != load(&ring_->req_cons)) {
     store(&ring_->req_cons, cons);
     moved = true;
+  }
+  if (!in.empty()) {
     server_.receive(*conn_, in);
     if (!conn_ || conn_->closed()) return broken(xen::xenstore::XENSTORE_ERROR_PROTO, "protocol error");
   }
@@ -160,6 +179,57 @@ void GuestRingLink::process() {
   }
   // More input may now be accepted (replies drained): go round again later.
   if (moved) ring_doorbell();
+}
+
+bool GuestRingLink::take_partial(uint32_t& cons, uint32_t prod, std::string& in) {
+  pv::xenstore::WireHeader h{};
+  if (partial_.empty()) {  // a new one: its header is in the ring
+    partial_ = copy_request(cons, sizeof h);
+    cons += sizeof h;
+  }
+  std::memcpy(&h, partial_.data(), sizeof h);
+  const uint32_t need = static_cast<uint32_t>(sizeof h + h.len - partial_.size());
+  const uint32_t n = std::min(need, prod - cons);
+  partial_ += copy_request(cons, n);
+  cons += n;
+  if (n < need) return false;
+  in += partial_;
+  partial_.clear();
+  return true;
+}
+
+void GuestRingLink::save_partial() const {
+  std::error_code ec;
+  if (partial_.empty()) {
+    std::filesystem::remove(partial_path_, ec);
+    return;
+  }
+  std::string bytes(sizeof partial_start_, '\0');
+  std::memcpy(bytes.data(), &partial_start_, sizeof partial_start_);
+  pv::write_file_atomically(partial_path_, bytes + partial_, 0600);
+}
+
+void GuestRingLink::load_partial() {
+  partial_.clear();
+  const std::string bytes = pv::read_file(partial_path_);
+  if (bytes.empty()) return;
+  pv::xenstore::WireHeader h{};
+  if (bytes.size() >= sizeof partial_start_ + sizeof h) {
+    std::memcpy(&partial_start_, bytes.data(), sizeof partial_start_);
+    std::memcpy(&h, bytes.data() + sizeof partial_start_, sizeof h);
+    const size_t kept = bytes.size() - sizeof partial_start_;
+    const uint32_t taken = load(&ring_->req_cons) - partial_start_;
+    // taken > kept: the request was whole and passed on before the file went.
+    if (h.len <= pv::xenstore::kPayloadMax && kept <= sizeof h + h.len && taken <= kept && taken >= sizeof h)
+      partial_ = bytes.substr(sizeof partial_start_, taken);
+  }
+  if (partial_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove(partial_path_, ec);
+    return;
+  }
+  pv::log::info("domain " + std::to_string(domid_) + ": carrying on with a " + std::to_string(sizeof h + h.len) +
+                "-byte xenstore request, " + std::to_string(partial_.size()) + " bytes in");
 }
 
 std::string GuestRingLink::copy_request(uint32_t from, uint32_t n) const {

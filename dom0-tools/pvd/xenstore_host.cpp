@@ -1,6 +1,7 @@
 #include "xenstore_host.h"
 
 #include <cstring>
+#include <filesystem>
 
 #include "pv/log.h"
 #include "xenstore/wire.h"
@@ -12,7 +13,8 @@ XenstoreHost::XenstoreHost(boost::asio::io_context& io, const std::string& dom0_
     : io_(io),
       server_(X::Quotas{}, this, [](std::string_view line) { pv::log::info("xenstored: " + std::string(line)); }),
       dom0_socket_(io, server_, dom0_socket),
-      self_(server_.connect(0, "pvd")) {
+      self_(server_.connect(0, "pvd")),
+      state_dir_(state_dir) {
   server_.make_durable(state_dir);  // before any guest ring connects
 }
 
@@ -117,7 +119,7 @@ void XenstoreHost::add_domain(uint32_t domid, const std::string& name, const std
                               const std::string& link_socket, std::vector<NodeWrite> devices) {
   links_.erase(domid);
   links_[domid] = std::make_unique<GuestRingLink>(
-      io_, server_, domid, link_socket,
+      io_, server_, domid, link_socket, partial_request_path(domid),
       [this, domid, name, uuid, devices = std::move(devices)](const xslink::LinkHello& hello) {
         if (server_.is_introduced(static_cast<X::DomId>(domid))) {
           // pvd restarted or pv-hv reconnected: reattach the ring only.
@@ -131,7 +133,13 @@ void XenstoreHost::add_domain(uint32_t domid, const std::string& name, const std
       });
 }
 
+std::string XenstoreHost::partial_request_path(uint32_t domid) const {
+  return state_dir_ + "/partial-request-" + std::to_string(domid);
+}
+
 void XenstoreHost::remove_domain(uint32_t domid) {
+  std::error_code ec;
+  std::filesystem::remove(partial_request_path(domid), ec);
   // After a restart only the store knows the domain's /vm path.
   if (!vm_paths_.contains(domid))
     if (auto vm = ask(X::MsgType::kRead, "/local/domain/" + std::to_string(domid) + "/vm" + '\0'); vm && vm->starts_with("/vm/"))

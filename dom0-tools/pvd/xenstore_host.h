@@ -55,6 +55,8 @@ class XenstoreHost : public pv::xenstore::DomainHooks {
   std::optional<std::string> ask(pv::xenstore::MsgType type, const std::string& payload);
   void create_nodes(uint32_t domid, const std::string& name, const std::string& uuid);
   void write_devices(const std::vector<NodeWrite>& nodes);
+  // Where a domain's ring keeps a request longer than the ring (GuestRingLink).
+  std::string partial_request_path(uint32_t domid) const;
   std::map<uint32_t, std::string> vm_paths_;  // /vm/<uuid> of each domain
 
   boost::asio::io_context& io_;
@@ -63,6 +65,7 @@ class XenstoreHost : public pv::xenstore::DomainHooks {
   std::shared_ptr<pv::xenstore::Connection> self_;  // pvd's own dom0 connection
   uint32_t next_req_ = 1;
   std::map<uint32_t, std::unique_ptr<GuestRingLink>> links_;
+  std::string state_dir_;
 };
 
 }  // namespace pv::pvd

@@ -87,7 +87,10 @@ class PvdCreateDiskFormat : public PvdCreate {
     Result r = pvctl({"create", disk_cfg(name, disk)});
     if (access("/dev/kvm", R_OK | W_OK) == 0) {
       ASSERT_EQ(r.exit_code, 0) << r.err;
-      EXPECT_EQ(xs("read", {"/local/domain/0/backend/vbd/1/51712/format"}).out, format + "\n");
+      const std::string domid = pvctl({"domid", name}).out;  // IDs are not reused: not 1 for the second
+      ASSERT_FALSE(domid.empty());
+      EXPECT_EQ(xs("read", {"/local/domain/0/backend/vbd/" + domid.substr(0, domid.size() - 1) + "/51712/format"}).out,
+                format + "\n");
       EXPECT_EQ(pvctl({"destroy", name}).exit_code, 0);
     } else {
       EXPECT_EQ(r.exit_code, 1) << r.out;

@@ -142,7 +142,17 @@ class PvdFixture : public ::testing::Test {
   }
 
   // The domain's console log, as pvd keeps it.
-  std::string console(uint32_t domid) { return slurp(state_ + "/domains/" + std::to_string(domid) + ".console.log"); }
+  // The domain's console log: live, or kept by pvd once the domain is gone
+  // (console-logs/<name>.<domid>.log).
+  std::string console(uint32_t domid) {
+    const std::string live = slurp(state_ + "/domains/" + std::to_string(domid) + ".console.log");
+    if (!live.empty()) return live;
+    std::error_code ec;
+    const std::string suffix = "." + std::to_string(domid) + ".log";
+    for (const auto& e : std::filesystem::directory_iterator(state_ + "/console-logs", ec))
+      if (e.path().filename().string().ends_with(suffix)) return slurp(e.path().string());
+    return "";
+  }
   bool console_has(uint32_t domid, const std::string& text, std::chrono::milliseconds timeout = 20s) {
     return eventually([&] { return console(domid).find(text) != std::string::npos; }, timeout);
   }

@@ -131,7 +131,7 @@ TEST_F(PvdSchedDouble, TheDomainsGroupFollowsItsShareAcrossARestart) {
 using PvdSched = PvdFixture;
 
 TEST_F(PvdSched, VcpusAreListedAndPinned) {
-  ASSERT_EQ(pvctl({"create", config("g", "")}).exit_code, 0);  // 2 vCPUs
+  ASSERT_EQ(pvctl({"create", config("g", "idle")}).exit_code, 0);  // 2 vCPUs
   ASSERT_TRUE(eventually([&] { return pvctl({"vcpu-list", "g"}).out.find("\ng ") != std::string::npos; }, 10s));
   Result l = pvctl({"vcpu-list", "g"});
   EXPECT_TRUE(std::regex_search(l.out, std::regex("\ng +1 +0 +[0-9]+ +(r--|-b-) +[0-9.]+ all / all\n"))) << l.out;

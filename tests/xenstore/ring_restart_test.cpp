@@ -59,6 +59,7 @@ class RingRestart : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
   std::string socket_path() const { return dir_ + "/5.xs.sock"; }
+  std::string partial_path() const { return dir_ + "/partial-request-5"; }
 
   // As pvd: a (restored) server, and the link to the ring, attached.
   void start_pvd() {
@@ -72,7 +73,7 @@ class RingRestart : public ::testing::Test {
       pv::send_with_fds(peer_.get(), hello, {memfd_.get()});
     });
     bool ready = false;
-    link_ = std::make_unique<pv::pvd::GuestRingLink>(io_, *server_, kDomid, socket_path(),
+    link_ = std::make_unique<pv::pvd::GuestRingLink>(io_, *server_, kDomid, socket_path(), partial_path(),
                                                      [&](const pv::xslink::LinkHello&) {
                                                        link_->attach();
                                                        ready = true;
@@ -115,6 +116,31 @@ class RingRestart : public ::testing::Test {
     std::vector<Message> out;
     while (auto m = reader_.next()) out.push_back(std::move(*m));
     return out;
+  }
+  // A guest node the domain may write, and a request writing `value` to it
+  // that is longer than the ring.
+  std::string long_write(const std::string& value) {
+    xstest::TestClient dom0(*server_, 0);
+    EXPECT_TRUE(dom0.mkdir("/local/domain/5/data").ok());
+    EXPECT_TRUE(dom0.set_perms("/local/domain/5", {"n5"}).ok());
+    EXPECT_TRUE(dom0.set_perms("/local/domain/5/data", {"n5"}).ok());
+    std::string payload = "data/big";
+    payload += '\0';
+    payload += value;
+    return request(MsgType::kWrite, 9, payload);
+  }
+  void expect_long_write_served(const std::string& value) {
+    std::vector<Message> got;
+    ASSERT_TRUE(run_until([&] {
+      for (auto& m : guest_receive()) got.push_back(std::move(m));
+      return !got.empty();
+    }));
+    EXPECT_EQ(got[0].msg_type(), MsgType::kWrite);
+    EXPECT_EQ(got[0].req_id, 9u);
+    EXPECT_EQ(got[0].payload, std::string("OK") + '\0');
+    xstest::TestClient dom0(*server_, 0);
+    EXPECT_TRUE(dom0.read("/local/domain/5/data/big").value() == value) << "the value written is the one read";
+    EXPECT_FALSE(std::filesystem::exists(partial_path())) << "the kept part goes once the request is whole";
   }
   static std::string request(MsgType type, uint32_t req_id, const std::string& payload) {
     return pv::xenstore::encode(Message{static_cast<uint32_t>(type), req_id, 0, payload});
@@ -192,4 +218,40 @@ TEST_F(RingRestart, GuestWatchFiresOnTheSameRingAfterARestart) {
   }));
   EXPECT_EQ(got[0].req_id, 8u);
   EXPECT_EQ(got[0].payload, "poweroff");
+}
+
+// A request longer than the ring is taken as it comes; a pvd restarted in
+// the middle of it carries on with the part the last one kept.
+TEST_F(RingRestart, ARequestLongerThanTheRingIsServedAcrossARestart) {
+  start_pvd();
+  const std::string value(2040, 'v');  // within the 2048-byte entry quota
+  const std::string write = long_write(value);
+  ASSERT_GT(write.size(), 2 * kRing);
+  guest_send(write.substr(0, kRing));
+  ASSERT_TRUE(run_until([&] { return load(&ring_->req_cons) == kRing; })) << "a full ring is taken";
+  EXPECT_TRUE(std::filesystem::exists(partial_path()));
+  stop_pvd();
+  start_pvd();
+  guest_send(write.substr(kRing, kRing));
+  ASSERT_TRUE(run_until([&] { return load(&ring_->req_cons) == 2 * kRing; }));
+  guest_send(write.substr(2 * kRing));
+  expect_long_write_served(value);
+}
+
+// pvd died after keeping the first part but before moving req_cons: the next
+// one reads those bytes from the ring again, and only once.
+TEST_F(RingRestart, AKeptPartTheRingDidNotGiveUpIsReadAgainOnce) {
+  start_pvd();
+  const std::string value(2030, 'w');
+  const std::string write = long_write(value);
+  guest_send(write.substr(0, kRing));
+  ASSERT_TRUE(run_until([&] { return load(&ring_->req_cons) == kRing; }));
+  stop_pvd();
+  store(&ring_->req_cons, 0);  // as if the index never moved
+  start_pvd();
+  ASSERT_TRUE(run_until([&] { return load(&ring_->req_cons) == kRing; }));
+  guest_send(write.substr(kRing, kRing));
+  ASSERT_TRUE(run_until([&] { return load(&ring_->req_cons) == 2 * kRing; }));
+  guest_send(write.substr(2 * kRing));
+  expect_long_write_served(value);
 }
