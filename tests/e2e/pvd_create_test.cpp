@@ -38,12 +38,7 @@ class PvdCreate : public PvdFixture {
     EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
     EXPECT_NE(r.err.find("cannot build the domain: "), std::string::npos) << r.err;
     EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
-    EXPECT_EQ(row(name), "");
-    EXPECT_NE(pvctl({"info", name}).exit_code, 0);
-    EXPECT_TRUE(eventually([&] { return pv_hv_processes(state_ + "/").empty(); }, 5s));
-    EXPECT_TRUE(eventually([&] { return fs::is_empty(state_ + "/domains"); }, 5s)) << "files left in domains/";
-    Result ls = xs("ls", {"/local/domain"});
-    EXPECT_EQ(ls.out.find("1"), std::string::npos) << ls.out;  // only dom0's node
+    expect_nothing_left_of(name);
   }
 };
 
@@ -74,10 +69,7 @@ class PvdCreateDiskFormat : public PvdCreate {
     EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
     EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
     EXPECT_EQ(r.err.find("cannot build the domain"), std::string::npos) << "refused too late: " << r.err;
-    EXPECT_EQ(row(name), "");
-    EXPECT_TRUE(pv_hv_processes(state_ + "/").empty());
-    EXPECT_TRUE(fs::is_empty(state_ + "/domains")) << "files left in domains/";
-    EXPECT_EQ(xs("ls", {"/local/domain"}).out.find("1"), std::string::npos);
+    expect_nothing_left_of(name);
     EXPECT_NE(xs("read", {"/local/domain/0/backend/vbd/1/51712/params"}).exit_code, 0);
   }
   // create gets past the device check: built (with KVM; then destroyed)

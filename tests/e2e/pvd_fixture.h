@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -142,6 +143,22 @@ class PvdFixture : public ::testing::Test {
   }
 
   // The domain's console log, as pvd keeps it.
+  // Nothing of domain `name` (refused or gone) is left: no list row, no
+  // info, no pv-hv beyond the `others` domains that run on, no files in
+  // domains/ (when none runs) and no node of it under /local/domain.
+  void expect_nothing_left_of(const std::string& name, size_t others = 0) {
+    EXPECT_EQ(row(name), "");
+    EXPECT_NE(pvctl({"info", name}).exit_code, 0);
+    EXPECT_TRUE(eventually([&] { return pv_hv_processes(state_ + "/").size() == others; }, 5s));
+    if (others == 0) {
+      EXPECT_TRUE(eventually([&] { return std::filesystem::is_empty(state_ + "/domains"); }, 5s))
+          << "files left in domains/";
+    }
+    Result ls = xs("list", {"/local/domain"});
+    EXPECT_EQ(static_cast<size_t>(std::count(ls.out.begin(), ls.out.end(), '\n')), 1 + others)
+        << ls.out;  // dom0's node and the others'
+  }
+
   // The domain's console log: live, or kept by pvd once the domain is gone
   // (console-logs/<name>.<domid>.log).
   std::string console(uint32_t domid) {

@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -42,18 +41,6 @@ class PvdMemory : public PvdFixture {
                         << body;
     return path;
   }
-
-  // Nothing of the refused domain `name` is left; `others` domains run on.
-  void expect_nothing_left(const std::string& name, size_t others = 0) {
-    EXPECT_EQ(row(name), "");
-    EXPECT_NE(pvctl({"info", name}).exit_code, 0);
-    EXPECT_TRUE(eventually([&] { return pv_hv_processes(state_ + "/").size() == others; }, 5s));
-    if (others == 0) {
-      EXPECT_TRUE(eventually([&] { return fs::is_empty(state_ + "/domains"); }, 5s)) << "files left in domains/";
-    }
-    Result ls = xs("list", {"/local/domain"});
-    EXPECT_EQ(static_cast<size_t>(std::count(ls.out.begin(), ls.out.end(), '\n')), 1 + others) << ls.out;  // dom0's and theirs
-  }
 };
 
 TEST_F(PvdMemory, ACreateThatDoesNotFitIsRefusedSayingWhatIsFree) {
@@ -64,7 +51,7 @@ TEST_F(PvdMemory, ACreateThatDoesNotFitIsRefusedSayingWhatIsFree) {
             std::string::npos)
       << r.err;
   EXPECT_EQ(r.err.find("cannot build"), std::string::npos) << "pv-hv was started: " << r.err;
-  expect_nothing_left("big");
+  expect_nothing_left_of("big");
 }
 
 TEST_F(PvdMemory, ACreateThatFitsIsAdmitted) {
@@ -81,7 +68,7 @@ TEST_F(PvdMemory, ACreateThatFitsIsAdmitted) {
   EXPECT_EQ(second.exit_code, 1);
   EXPECT_NE(second.err.find("it needs 64 MiB, 36 MiB of the 100 MiB pvd admits are free"), std::string::npos)
       << second.err;
-  expect_nothing_left("second", 1);
+  expect_nothing_left_of("second", 1);
   // Once the first is gone, its memory is free again.
   ASSERT_EQ(pvctl({"destroy", "small"}).exit_code, 0);
   EXPECT_TRUE(eventually([&] { return row("small").empty(); }, 10s));
