@@ -19,6 +19,13 @@ namespace {
 using namespace pvtest;
 constexpr int64_t kMiB = 1024 * 1024;
 
+// A number field of pvctl's --json output.
+int64_t json_number(const std::string& json, const std::string& key) {
+  std::smatch m;
+  if (!std::regex_search(json, m, std::regex("\"" + key + "\":\\s*([0-9]+)"))) return -1;
+  return std::stoll(m[1]);
+}
+
 size_t count_of(const std::string& text, const std::string& what) {
   size_t n = 0;
   for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) n++;
@@ -60,6 +67,26 @@ TEST_F(PvdBalloonGuest, MemtouchDomainBalloonsDownAndUpAndTheHostMemoryFollows) 
   EXPECT_GE(full.memfd_bytes - low.memfd_bytes, 185 * kMiB) << full.memfd_bytes << " -> " << low.memfd_bytes;
   EXPECT_LE(full.memfd_bytes - low.memfd_bytes, 193 * kMiB) << full.memfd_bytes << " -> " << low.memfd_bytes;
   EXPECT_GE(full.rss - low.rss, 185 * kMiB) << full.rss << " -> " << low.rss;
+
+  // pvctl list shows the current allocation; info the target, maximum,
+  // ballooned-out and host-resident memory (the memfd, as measured here).
+  const std::string row_low = row("touch");
+  EXPECT_TRUE(std::regex_search(row_low, std::regex("^touch +[0-9]+ +64 "))) << row_low;
+  const std::string json = pvctl({"info", "--json", "touch"}).out;
+  EXPECT_NEAR(json_number(json, "current_kib"), 65536, 64) << json;
+  EXPECT_EQ(json_number(json, "target_kib"), 65536) << json;
+  EXPECT_EQ(json_number(json, "maximum_kib"), 262144) << json;
+  EXPECT_NEAR(json_number(json, "ballooned_kib"), 196608, 64) << json;
+  EXPECT_NEAR(json_number(json, "resident_kib"), low.memfd_bytes / 1024, 2048) << json;
+  EXPECT_GT(json_number(json, "pv_hv_rss_kib"), 60000) << json;
+  // What the guest's driver reports in xenstore.
+  const std::string home = "/local/domain/" + std::to_string(id) + "/";
+  EXPECT_EQ(xs("read", {home + "control/feature-balloon"}).out, "1\n");
+  EXPECT_EQ(xs("read", {home + "data/meminfo_total"}).out, "65536\n");
+  const std::string text = pvctl({"info", "touch"}).out;
+  EXPECT_NE(text.find("memory target: 64.0 MiB\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("memory ballooned out: 192.0 MiB\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("memory maximum: 256.0 MiB\n"), std::string::npos) << text;
 
   ASSERT_EQ(pvctl({"mem-set", "touch", "256"}).exit_code, 0);
   ASSERT_TRUE(console_has(id, "BALLOON reached target_kib=262144", 120s)) << console(id);
