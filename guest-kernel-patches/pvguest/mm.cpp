@@ -27,6 +27,40 @@ inline bool used(uint64_t i) { return (bitmap[i / 64] >> (i % 64)) & 1; }
 inline void set_used(uint64_t i) { bitmap[i / 64] |= 1ull << (i % 64); }
 inline void set_free(uint64_t i) { bitmap[i / 64] &= ~(1ull << (i % 64)); }
 inline bool is_unbacked(uint64_t i) { return (unbacked[i / 64] >> (i % 64)) & 1; }
+// Bits [a, b) of `map` set to `v`, whole words where they can be: the
+// balloon moves hundreds of thousands of pages, and every emulated
+// instruction costs ~1 us.
+void fill_bits(uint64_t* map, uint64_t a, uint64_t b, bool v) {
+  for (; a < b && (a % 64); a++) map[a / 64] = v ? map[a / 64] | (1ull << (a % 64)) : map[a / 64] & ~(1ull << (a % 64));
+  for (; b - a >= 64 && a < b; a += 64) map[a / 64] = v ? ~0ull : 0;
+  for (; a < b; a++) map[a / 64] = v ? map[a / 64] | (1ull << (a % 64)) : map[a / 64] & ~(1ull << (a % 64));
+}
+// True when no bit of [a, b) is set.
+bool all_clear(const uint64_t* map, uint64_t a, uint64_t b) {
+  while (a < b) {
+    if (!(a % 64) && b - a >= 64) {
+      if (map[a / 64]) return false;
+      a += 64;
+      continue;
+    }
+    if ((map[a / 64] >> (a % 64)) & 1) return false;
+    a++;
+  }
+  return true;
+}
+// True when every bit of [a, b) is set.
+bool all_set(const uint64_t* map, uint64_t a, uint64_t b) {
+  while (a < b) {
+    if (!(a % 64) && b - a >= 64) {
+      if (map[a / 64] != ~0ull) return false;
+      a += 64;
+      continue;
+    }
+    if (!((map[a / 64] >> (a % 64)) & 1)) return false;
+    a++;
+  }
+  return true;
+}
 
 bool is_ram(uint64_t a) {
   bool ram = false;
@@ -106,7 +140,15 @@ void* alloc_pages(size_t n, unsigned flags) {
       continue;
     }
     uint64_t run = 1;
-    while (run < n && !used(i + run)) run++;
+    while (run < n) {
+      const uint64_t j = i + run;
+      if (!(j % 64) && n - run >= 64 && !bitmap[j / 64]) {
+        run += 64;
+        continue;
+      }
+      if (used(j)) break;
+      run++;
+    }
     if (run == n) {
       found = i;
       break;
@@ -117,11 +159,12 @@ void* alloc_pages(size_t n, unsigned flags) {
     arch::unlock_irqrestore(lock, f);
     return nullptr;
   }
-  for (uint64_t i = found; i < found + n; i++) set_used(i);
+  fill_bits(bitmap, found, found + n, true);
   nfree -= n;
   if (found == hint) hint = found + n;
   uint64_t missing = 0;
-  for (uint64_t i = found; nunbacked && i < found + n; i++) missing += is_unbacked(i);
+  if (nunbacked && !all_clear(unbacked, found, found + n))
+    for (uint64_t i = found; i < found + n; i++) missing += is_unbacked(i);
   arch::unlock_irqrestore(lock, f);
   void* p = reinterpret_cast<void*>(base + (found << kPageShift));
   // Reported pages come back from the host (zeroed) before they are used.
@@ -163,9 +206,7 @@ void free_pages(void* p, size_t n, unsigned flags) {
   uint64_t reported = 0;
   const ReportHooks hooks = report_hooks;
   if (hooks.report && !(flags & kNoReport) && n >= hooks.min_pages) {
-    bool all_used = true;
-    for (uint64_t i = first; i < first + n && all_used; i++) all_used = used(i);
-    if (all_used) {
+    if (all_set(bitmap, first, first + n)) {
       // The run is still ours (allocated) while the host takes it.
       arch::unlock_irqrestore(lock, f);
       reported = hooks.report(gfn(p), n);
@@ -174,6 +215,13 @@ void free_pages(void* p, size_t n, unsigned flags) {
     }
   }
   uint64_t bad = 0;
+  if (all_set(bitmap, first, first + n)) {  // the usual case: a run that was allocated, freed whole
+    fill_bits(bitmap, first, first + n, false);
+    nfree += n;
+    if (reported) fill_bits(unbacked, first, first + reported, true);
+    nunbacked += reported;
+    n = 0;  // nothing left for the page-by-page loop
+  }
   for (uint64_t i = first; i < first + n; i++) {
     if (!used(i)) {
       bad++;
