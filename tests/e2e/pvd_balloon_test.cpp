@@ -111,3 +111,38 @@ TEST_F(PvdBalloonGuest, MemtouchDomainBalloonsDownAndUpAndTheHostMemoryFollows) 
 }
 
 }  // namespace
+
+namespace {
+
+// memory = 64, maxmem = 128: the top 64 MiB start ballooned out. The guest
+// gives those frames back once at start (freeing nothing) and grows into them
+// when the target rises: the host's memory follows, and what it had touched
+// before is intact.
+TEST_F(PvdBalloonGuest, ADomainBuiltBelowMaxmemGrowsIntoItsBootBalloonedFrames) {
+  const uint32_t id = create("grow", "memtouch", "memory = 64\nmaxmem = 128\n");
+  ASSERT_NE(id, 0u);
+  ASSERT_TRUE(console_has(id, "MEMTOUCH done", 120s)) << console(id);
+  const std::string start = console(id);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(start, m, std::regex("BALLOON started current_kib=([0-9]+) ballooned_kib=([0-9]+) "
+                                                     "\\(of them ([0-9]+) KiB from boot\\)")))
+      << start;
+  EXPECT_EQ(std::stoull(m[1]), 65536u) << start;
+  EXPECT_NEAR(static_cast<double>(std::stoull(m[3])), 65536.0, 64.0) << start;
+  EXPECT_NE(start.find("BALLOON reached target_kib=65536 current_kib=65536"), std::string::npos) << start;
+  const pid_t pid = pid_of("grow");
+  ASSERT_GT(pid, 0);
+  const HostMemory small = host_memory(pid);
+  EXPECT_LE(small.memfd_bytes, 66 * kMiB) << "more than memory is held before growing";
+
+  ASSERT_EQ(pvctl({"mem-set", "grow", "128"}).exit_code, 0);
+  ASSERT_TRUE(console_has(id, "BALLOON reached target_kib=131072", 120s)) << console(id);
+  ASSERT_TRUE(eventually([&] { return count_of(console(id), "MEMTOUCH verify ok") >= 1; }, 60s)) << console(id);
+  const HostMemory big = host_memory(pid);
+  EXPECT_GE(big.memfd_bytes - small.memfd_bytes, 60 * kMiB) << small.memfd_bytes << " -> " << big.memfd_bytes;
+  EXPECT_EQ(console(id).find("FAILED"), std::string::npos) << console(id);
+  // At the ceiling: a target above maxmem is refused by pvd, and the guest stays where it is.
+  EXPECT_NE(pvctl({"mem-set", "grow", "129"}).exit_code, 0);
+}
+
+}  // namespace
