@@ -256,7 +256,8 @@ bool start(const Hooks& h) {
   if (rc) con::printf("balloon: write control/feature-balloon: %s\n", xenbus::error_name(rc));
   con::printf("BALLOON started current_kib=%lu ballooned_kib=%lu (of them %lu KiB from boot)\n",
               st.current_pages * kPagesPerKib, st.ballooned_pages * kPagesPerKib, st.boot_ballooned * kPagesPerKib);
-  xenbus::wait_events(0);  // the watch's first event: the target set at creation
+  on_target(nullptr, nullptr, nullptr);  // the target now, whether or not the watch's first event is in yet
+  xenbus::wait_events(0);
   return true;
 }
 
