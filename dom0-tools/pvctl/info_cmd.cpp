@@ -70,6 +70,15 @@ std::string info_text(const A::DomainInfo& d, unsigned long long now) {
   std::snprintf(buf, sizeof buf, "memory: %llu MiB\nvcpus: %u\n", static_cast<unsigned long long>(d.memory_mib()),
                 d.vcpus());
   out += buf;
+  if (d.current_kib()) {
+    auto mib = [](uint64_t kib) { return static_cast<double>(kib) / 1024; };
+    std::snprintf(buf, sizeof buf,
+                  "memory current: %.1f MiB\nmemory target: %.1f MiB\nmemory maximum: %.1f MiB\n"
+                  "memory ballooned out: %.1f MiB\nmemory host-resident: %.1f MiB (pv-hv RSS %.1f MiB)\n",
+                  mib(d.current_kib()), mib(d.target_kib()), mib(d.maximum_kib()), mib(d.ballooned_kib()),
+                  mib(d.resident_kib()), mib(d.pv_hv_rss_kib()));
+    out += buf;
+  }
   out += "kernel: " + d.kernel() + "\ncmdline: " + d.cmdline() + "\npid: " + std::to_string(d.pid()) + "\n";
   if (!d.shutdown_reason().empty()) out += "shutdown reason: " + d.shutdown_reason() + "\n";
   std::snprintf(buf, sizeof buf, "cpu time: %.1f s\n", d.cpu_time_s());
@@ -100,6 +109,12 @@ std::string info_json(const A::DomainInfo& d, unsigned long long now) {
             {"state", state_flags(d.state())},
             {"uptime_s", uptime_s(d, now)},
             {"mem", d.memory_mib()},
+            {"current_kib", d.current_kib()},
+            {"target_kib", d.target_kib()},
+            {"maximum_kib", d.maximum_kib()},
+            {"ballooned_kib", d.ballooned_kib()},
+            {"resident_kib", d.resident_kib()},
+            {"pv_hv_rss_kib", d.pv_hv_rss_kib()},
             {"vcpus", d.vcpus()},
             {"kernel", d.kernel()},
             {"cmdline", d.cmdline()},

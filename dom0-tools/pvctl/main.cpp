@@ -76,13 +76,19 @@ std::string one_domain(const std::string& verb, const Args& args) {
   return "";
 }
 
+// A running domain's current allocation in MiB (rounded), as xl list shows
+// it; the configured memory when pv-hv did not say.
+unsigned long long list_mib(const A::DomainInfo& d) {
+  return d.current_kib() ? (d.current_kib() + 512) / 1024 : d.memory_mib();
+}
+
 void print_list(const A::DomainList& l, bool json) {
   if (json) {
     std::vector<pv::pvctl::Json> rows;
     for (const auto& d : l.domains())
       rows.push_back({{"name", d.name()},
                       {"id", d.domid()},
-                      {"mem", d.memory_mib()},
+                      {"mem", list_mib(d)},
                       {"vcpus", d.vcpus()},
                       {"state", pv::pvctl::state_flags(d.state())},
                       {"time", d.cpu_time_s()},
@@ -93,8 +99,7 @@ void print_list(const A::DomainList& l, bool json) {
   }
   std::printf("%-40s %5s %5s %5s %10s %9s\n", "Name", "ID", "Mem", "VCPUs", "State", "Time(s)");
   for (const auto& d : l.domains())
-    std::printf("%-40s %5u %5llu %5u %10s %9.1f\n", d.name().c_str(), d.domid(),
-                static_cast<unsigned long long>(d.memory_mib()), d.vcpus(), pv::pvctl::state_flags(d.state()).c_str(),
+    std::printf("%-40s %5u %5llu %5u %10s %9.1f\n", d.name().c_str(), d.domid(), list_mib(d), d.vcpus(), pv::pvctl::state_flags(d.state()).c_str(),
                 d.cpu_time_s());
 }
 

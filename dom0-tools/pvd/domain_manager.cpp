@@ -12,6 +12,7 @@
 
 #include "admin_framing.h"
 #include "domain_control.h"
+#include "domain_memory.h"
 #include "admin_utf8.h"
 #include "config/vif_spec.h"
 #include "domain0.h"
@@ -578,6 +579,16 @@ A::DomainInfo DomainManager::info(const Domain& d) const {
   i.set_kernel(d.spec.kernel);
   i.set_cmdline(d.spec.cmdline);
   i.set_created_unix_s(d.rec.created_unix_s());
+  if (d.proc) {
+    i.set_target_kib((d.target_mib ? d.target_mib : d.spec.memory_mib) * 1024);
+    if (const auto m = read_domain_memory(registry_.control_socket(d.rec.domid()), d.proc->pid())) {
+      i.set_current_kib(m->current_kib);
+      i.set_maximum_kib(m->maximum_kib);
+      i.set_ballooned_kib(m->ballooned_kib);
+      i.set_resident_kib(m->resident_kib);
+      i.set_pv_hv_rss_kib(m->rss_kib);
+    }
+  }
   return i;
 }
 

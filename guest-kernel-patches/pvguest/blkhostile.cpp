@@ -9,9 +9,11 @@
 
 #include <stdarg.h>
 #include <xen/io/xenbus.h>
+#include <xen/memory.h>
 
 #include "console.h"
 #include "grant.h"
+#include "hypercall.h"
 #include "lib.h"
 #include "mm.h"
 #include "modes.h"
@@ -127,6 +129,27 @@ void segment_checks(Hostile& h, const Grants& g) {
   rq = h.rw(BLKIF_OP_READ, 0, 1, rw_ref);
   rq.nr_segments = 255;
   h.expect_error("nr_segments_255", rq);
+}
+
+// A frame given back to the host (ballooned out), then granted: the
+// back-end must refuse the grant (pv-backd: GNTST_bad_page) rather than
+// write into the hole. The frame is populated again afterwards.
+void ballooned_frame_check(Hostile& h, xen::domid_t be) {
+  void* page = mm::alloc_page();
+  if (!page) return h.result("ballooned_frame_gref", false, "no page");
+  xen::xen_pfn_t gfn = mm::gfn(page);
+  xen::mem::memory_reservation r{uint64_t(&gfn), 1, 0, 0, xen::DOMID_SELF};
+  if (hv::memory_op(xen::mem::op::decrease_reservation, &r) != 1) {
+    mm::free_page(page);
+    return h.result("ballooned_frame_gref", false, "decrease_reservation refused the page");
+  }
+  grant_ref_t ref = grant::gnttab_grant_access(be, gfn, false);
+  blkif_request rq = h.rw(BLKIF_OP_READ, 0, 1, ref);
+  h.expect_error("ballooned_frame_gref", rq);
+  end_or_report(ref, "ballooned-out frame");
+  if (hv::memory_op(xen::mem::op::populate_physmap, &r) != 1)
+    return h.result("ballooned_frame_populated_again", false, "populate_physmap refused it");
+  mm::free_page(page);
 }
 
 // Indirect: more segments than offered; a bad indirect page reference.
@@ -266,6 +289,7 @@ void run_blkhostile() {
   for (auto& r : ind_refs) r = grant::kInvalidRef;
   indirect_checks(h, in, ind_pages, g.rw_ref, ind_refs);
   end_checks(h, in, g.rw_ref);
+  ballooned_frame_check(h, be);
 
   end_or_report(rw_ref, "read-write");
   end_or_report(ro_ref, "read-only");

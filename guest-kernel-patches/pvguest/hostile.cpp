@@ -276,6 +276,7 @@ void run_hostile() {
   vcpu_checks();
   param_checks();
   sched_checks();
+  hostile_balloon_checks(expect, past_ram_pfn);
   shared_info_check(past_ram_pfn);
 
   bool alive = still_alive();

@@ -78,6 +78,8 @@ void parse_cmdline(Options& o) {
     else if (key_is("xenstore")) o.xenstore = true;
     else if (key_is("idle")) o.idle = true;
     else if (key_is("xenstore-flood")) o.xenstore_flood = true;
+    else if (key_is("balloon")) o.balloon = true;
+    else if (key_is("memtouch")) o.memtouch = true;
     else if (parse_blk_option(tok, klen, val, vlen)) continue;
     else if (key_is("shutdown")) {
       bool found = false;
@@ -85,6 +87,7 @@ void parse_cmdline(Options& o) {
         if (val_is(reason_name(r))) o.shutdown_reason = r, found = true;
       if (!found) con::printf("pvguest: unknown shutdown reason ignored\n");
     } else if (key_is("watchdog") && lib::parse_u64(val, vlen, n)) o.watchdog_s = n;
+    else if (key_is("freereport") && lib::parse_u64(val, vlen, n) && n > 0) o.freereport_mib = n;
     else if (key_is("bench-hypercall") && lib::parse_u64(val, vlen, n)) o.bench_hypercall = n;
     else if (key_is("bench-evtchn") && lib::parse_u64(val, vlen, n)) o.bench_evtchn = n;
     else if (key_is("bench-portio") && lib::parse_u64(val, vlen, n)) o.bench_portio = n;
@@ -172,6 +175,7 @@ void run_modes(const Options& opt) {
   if (opt.hostile) run_hostile();
   if (opt.xenstore) run_xenstore_checks();
   run_blk_modes();  // blkio=... / blkhostile, if asked for
+  if (opt.freereport_mib) run_freereport(opt.freereport_mib);
   if (opt.xenstore_flood) run_xenstore_flood();  // never returns: idles as `idle`
   run_net_modes();  // net=... modes, if any were asked for
   for (uint64_t r = 0; r < opt.bench_rounds; r++) {
@@ -242,6 +246,7 @@ extern "C" [[noreturn]] void kmain(uint32_t start_info_paddr) {
   con::printf("READY\n");
 
   run_modes(opt);
+  if (opt.balloon || opt.memtouch) run_balloon(opt.memtouch);
   if (opt.idle) run_idle();
   shutdown(opt.shutdown_reason);
 }

@@ -31,8 +31,35 @@ void* alloc_pages(size_t n, unsigned flags = 0);
 inline void* alloc_page() { return alloc_pages(1); }
 // Returns pages from alloc_pages (any sub-run of them may be freed alone).
 // Freeing a page that is not allocated is reported and ignored.
-void free_pages(void* p, size_t n);
+// kNoReport: never offer the run to free-page reporting (the balloon's own
+// pages, which it just took back or is about to give back).
+inline constexpr unsigned kNoReport = 2;
+void free_pages(void* p, size_t n, unsigned flags = 0);
 inline void free_page(void* p) { free_pages(p, 1); }
+
+// Marks the free run [p, p + n pages) allocated, as alloc_pages would:
+// false (and nothing changes) when any of it is outside the span or in use.
+// The balloon driver takes the frames that start ballooned out this way.
+bool claim_pages(void* p, size_t n);
+// The span: its first page's address and its length in pages (0 before
+// init), and the pages free now.
+void span(uint64_t& base_paddr, uint64_t& pages);
+uint64_t free_page_count();
+
+// Free-page reporting (as Linux's page_reporting, over Xen's reservation
+// ops): once hooks are set, a free of at least `min_pages` pages first
+// offers the run to `report` (which gives the frames back to the host and
+// returns how many of the first it did); those pages are free but not
+// backed. alloc_pages hands such a page out only after `populate` took it
+// back (it returns how many of the run it did; a short answer fails the
+// allocation). Reporting is a hint: the pages stay the allocator's.
+struct ReportHooks {
+  uint64_t (*report)(uint64_t gfn, uint64_t pages);
+  uint64_t (*populate)(uint64_t gfn, uint64_t pages);
+  uint64_t min_pages;
+};
+void set_report_hooks(const ReportHooks& hooks);
+uint64_t unbacked_page_count();  // free pages reported and not taken back
 
 inline uint64_t gfn(const void* p) { return uint64_t(p) >> kPageShift; }
 inline uint64_t paddr(const void* p) { return uint64_t(p); }

@@ -8,6 +8,9 @@ struct Options {
   bool xenstore = false;  // xenbus client checks against the host's xenstored
   bool idle = false;      // wait for control/shutdown instead of shutting down
   bool xenstore_flood = false;  // push every xenstored quota, hold what it got, then idle
+  bool balloon = false;   // follow memory/target with the balloon driver, as `idle` obeys control/shutdown
+  bool memtouch = false;  // balloon, with every page held patterned and checked (memtouch.cpp)
+  uint64_t freereport_mib = 0;  // freereport=MIB: free-page reporting phases (freereport.cpp)
   uint32_t shutdown_reason = 0;  // xen::shutdown::poweroff
   uint64_t watchdog_s = 0;
   uint64_t bench_hypercall = 0;
@@ -21,9 +24,15 @@ struct Options {
 void run_selftest();
 void hostile_early();  // before vCPU0's vcpu_info is registered
 void run_hostile();
+// hostile_balloon.cpp: refused reservation ops, through hostile's expect().
+void hostile_balloon_checks(void (*expect)(const char* name, bool ok, long rc, const char* what),
+                            uint64_t past_ram_pfn);
 void run_xenstore_checks();
 [[noreturn]] void run_xenstore_flood();
 [[noreturn]] void run_idle();
+// `balloon` / `memtouch` (memtouch.cpp): never return; obey control/shutdown.
+[[noreturn]] void run_balloon(bool memtouch);
+void run_freereport(uint64_t mib);
 void bench_hypercall(uint64_t n);
 void bench_evtchn(uint64_t n);
 void bench_portio(uint64_t n);

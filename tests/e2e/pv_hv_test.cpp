@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "process.h"
+#include "test_util.h"
 
 namespace {
 
@@ -90,6 +91,51 @@ TEST_P(Selftest, AllChecksPass) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Vcpus, Selftest, ::testing::Values(1u, 2u, 4u));
+
+// The hostile balloon cases (hostile_balloon.cpp): each refused reservation
+// op gets Xen's answer and changes nothing; with maxmem above memory too,
+// where the top of RAM starts ballooned out.
+TEST_F(PvHv, HostileBalloonOpsAreRefusedAsXenDoes) {
+  for (const std::vector<std::string>& extra : {std::vector<std::string>{}, {"--maxmem", "128M"}}) {
+    Result r = boot("hostile", 1, extra);
+    ASSERT_FALSE(r.timed_out) << r.out << r.err;
+    EXPECT_EQ(r.exit_code, kPoweroff) << r.out << r.err;
+    const auto passed = lines_starting(r.out, "PASS hostile balloon_");
+    EXPECT_GE(passed.size(), 27u) << r.out;
+    EXPECT_TRUE(lines_starting(r.out, "FAIL hostile balloon_").empty()) << r.out;
+    for (const char* name : {"balloon_decrease_same_frame_twice", "balloon_populate_back", "balloon_decrease_grant_frame",
+                             "balloon_decrease_xenstore_ring", "balloon_decrease_order_10", "balloon_decrease_count_max"})
+      EXPECT_NE(r.out.find(std::string("PASS hostile ") + name + " "), std::string::npos) << name << "\n" << r.out;
+    EXPECT_NE(r.out.find("PASS hostile domain_still_running"), std::string::npos) << r.out;
+  }
+}
+
+// Free-page reporting (freereport.cpp): 128 MiB the guest wrote and then
+// freed goes back to the host, and comes back when the guest allocates it
+// again, measured from /proc (pv-hv's RSS and its guest-RAM memfd).
+TEST_F(PvHv, FreedGuestMemoryIsReportedAndTheHostRssDrops) {
+  constexpr int64_t kMiB = 1024 * 1024;
+  Process p({kPvHv, "--kernel", kGuest, "--memory", "256M", "--vcpus", "1", "--cmdline", "freereport=128"});
+  ASSERT_TRUE(p.wait_for_output("FREEREPORT touched", 60s));
+  const pvtest::HostMemory touched = pvtest::host_memory(p.pid());
+  ASSERT_TRUE(p.wait_for_output("FREEREPORT freed", 30s));
+  const pvtest::HostMemory freed = pvtest::host_memory(p.pid());
+  ASSERT_TRUE(p.wait_for_output("FREEREPORT reused", 30s));
+  const pvtest::HostMemory reused = pvtest::host_memory(p.pid());
+  Result r = p.wait(60s);
+  ASSERT_FALSE(r.timed_out) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, kPoweroff) << r.out << r.err;
+  ASSERT_GT(touched.memfd_bytes, 0) << "no guest-RAM memfd in /proc/" << p.pid() << "/fd";
+  EXPECT_GE(touched.memfd_bytes - freed.memfd_bytes, 125 * kMiB) << touched.memfd_bytes << " -> " << freed.memfd_bytes;
+  EXPECT_GE(touched.rss - freed.rss, 125 * kMiB) << touched.rss << " -> " << freed.rss;
+  EXPECT_GE(reused.memfd_bytes - freed.memfd_bytes, 125 * kMiB) << freed.memfd_bytes << " -> " << reused.memfd_bytes;
+  EXPECT_GE(reused.rss - freed.rss, 125 * kMiB) << freed.rss << " -> " << reused.rss;
+  EXPECT_NE(r.out.find("zeroed=ok"), std::string::npos) << r.out;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex("FREEREPORT freed reported_kib=([0-9]+)"))) << r.out;
+  EXPECT_EQ(std::stoull(m[1]), 131072u);
+  EXPECT_NE(r.out.find("refused=0"), std::string::npos) << r.out;
+}
 
 TEST_F(PvHv, HostileHypercallsAllFailAndTheDomainSurvives) {
   Result r = boot("hostile");

@@ -3,6 +3,7 @@
 // process still runs, and waiting for a condition.
 #pragma once
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <unistd.h>
@@ -81,6 +82,29 @@ bool eventually(Pred p, std::chrono::milliseconds timeout = 20s) {
     std::this_thread::sleep_for(20ms);
   }
   return p();
+}
+
+// What the host holds for a pv-hv, measured from /proc (not from our own
+// counters): its VmRSS, and the allocated blocks (st_blocks * 512) of its
+// guest-RAM memfd "pv-guest-ram", reached through /proc/PID/fd. -1 when
+// not found.
+struct HostMemory {
+  int64_t rss = -1;
+  int64_t memfd_bytes = -1;
+};
+inline HostMemory host_memory(pid_t pid) {
+  HostMemory m;
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmRSS:", 0) == 0) m.rss = std::stoll(line.substr(6)) * 1024;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+    std::error_code lec;
+    if (std::filesystem::read_symlink(e.path(), lec).string().rfind("/memfd:pv-guest-ram", 0) != 0) continue;
+    struct stat st{};
+    if (::stat(e.path().c_str(), &st) == 0) m.memfd_bytes = static_cast<int64_t>(st.st_blocks) * 512;
+  }
+  return m;
 }
 
 }  // namespace pvtest
