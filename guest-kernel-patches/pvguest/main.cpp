@@ -79,6 +79,7 @@ void parse_cmdline(Options& o) {
     else if (key_is("idle")) o.idle = true;
     else if (key_is("xenstore-flood")) o.xenstore_flood = true;
     else if (parse_blk_option(tok, klen, val, vlen)) continue;
+    else if (parse_hotplug_option(tok, klen, val, vlen, o.hotplug)) continue;
     else if (key_is("shutdown")) {
       bool found = false;
       for (uint32_t r = 0; r <= xen::shutdown::max; r++)
@@ -242,6 +243,7 @@ extern "C" [[noreturn]] void kmain(uint32_t start_info_paddr) {
   con::printf("READY\n");
 
   run_modes(opt);
+  if (opt.hotplug) run_hotplug();
   if (opt.idle) run_idle();
   shutdown(opt.shutdown_reason);
 }

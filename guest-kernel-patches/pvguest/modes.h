@@ -7,6 +7,7 @@ struct Options {
   bool hostile = false;
   bool xenstore = false;  // xenbus client checks against the host's xenstored
   bool idle = false;      // wait for control/shutdown instead of shutting down
+  bool hotplug = false;   // follow devices that appear and go (hotplug.cpp); never returns
   bool xenstore_flood = false;  // push every xenstored quota, hold what it got, then idle
   uint32_t shutdown_reason = 0;  // xen::shutdown::poweroff
   uint64_t watchdog_s = 0;
@@ -24,6 +25,9 @@ void run_hostile();
 void run_xenstore_checks();
 [[noreturn]] void run_xenstore_flood();
 [[noreturn]] void run_idle();
+// hotplug, hotplug-ping=IP (hotplug.cpp, docs/guest-kernel.md).
+bool parse_hotplug_option(const char* key, uint64_t klen, const char* val, uint64_t vlen, bool& hotplug);
+[[noreturn]] void run_hotplug();
 void bench_hypercall(uint64_t n);
 void bench_evtchn(uint64_t n);
 void bench_portio(uint64_t n);
