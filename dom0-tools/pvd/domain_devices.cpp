@@ -65,7 +65,8 @@ struct DomainManager::Detach {
   uint32_t domid = 0, devid = 0, timeout_s = 0;
   pid_t pid = 0;
   std::string type, key, what;   // "vbd", "vbd/51728", "disk xvdb of domain 'web'"
-  std::string old_state;         // the back-end's, restored when the detach fails
+  std::string old_state;         // the back-end's, restored when the detach fails ...
+  std::optional<std::string> old_fe_state;  // ... and the front-end did nothing meanwhile
   bool force = false;
   std::chrono::steady_clock::time_point deadline;
   boost::asio::steady_timer timer;
@@ -214,6 +215,7 @@ void DomainManager::detach(Domain& d, const std::string& type, const A::DeviceDe
     return w->answer(error_reply(A::ERROR_INVALID_STATE, "a detach of " + w->what + " is already under way"));
   const std::string be = backend_dir(domid, type, *devid);
   w->old_state = xenstore_.read(be + "/state").value_or("");
+  w->old_fe_state = xenstore_.read(frontend_dir(domid, type, *devid) + "/state");
   // As libxl__initiate_device_generic_remove: the back-end goes offline
   // and Closing; the front-end follows it.
   if (!xenstore_.write(be + "/online", "0") || !xenstore_.write(be + "/state", kClosing))
@@ -242,9 +244,12 @@ void DomainManager::poll_detach(const std::shared_ptr<Detach>& w) {
     return w->answer(std::move(r));
   }
   if (std::chrono::steady_clock::now() >= w->deadline) {
-    // Left as it was: online again, the back-end's state as pv-backd wrote it.
+    // Left as it was: online again, and, when the front-end did not move
+    // (pv-backd then did not either), the back-end's state as pv-backd
+    // wrote it. A front-end that began to close is left closing.
     xenstore_.write(be + "/online", "1");
-    if (be_state == kClosing && !w->old_state.empty()) xenstore_.write(be + "/state", w->old_state);
+    if (be_state == kClosing && fe_state == w->old_fe_state && !w->old_state.empty())
+      xenstore_.write(be + "/state", w->old_state);
     d->detaching.erase(w->key);
     log::warning("detach of " + w->what + " timed out");
     return w->answer(error_reply(
