@@ -111,6 +111,7 @@ void stop() {
   have_dev = false;
   link_up = rings_up = false;
 }
+
 const uint8_t* mac() { return mac_addr; }
 uint16_t backend_domid() { return dev.otherend_id; }
 uint32_t link_generation() { return generation; }
