@@ -466,4 +466,70 @@ TEST_F(NetE2E, NetworkAttachListDetachOnARunningGuest) {
   EXPECT_EQ(pvctl({"shutdown", "gh"}).exit_code, 0);
 }
 
+// The devices as hot-plug left them are the domain's from then on: after
+// the configuration's vif 0 is detached, vif 1 keeps its number and MAC
+// through a pvd restart (kill -9), a new attach takes the number after it,
+// and a reboot of the domain brings back just those.
+TEST_F(NetE2E, HotPluggedVifsKeepTheirNumbersThroughPvdRestartsAndReboots) {
+  network("hk", "host-only", "10.0.15.0/24");
+  const std::string path = dir_ + "/gk2.cfg";
+  std::ofstream(path) << "name = \"gk2\"\nmemory = 64\nvcpus = 1\ntype = \"pvh\"\nkernel = \"" << kGuest
+                      << "\"\nextra = \"idle\"\non_reboot = \"restart\"\nvif = ['bridge=hk', 'bridge=hk']\n";
+  Result c = pvctl({"create", path});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  const uint32_t id = 1;
+  domains_.emplace_back(id, "gk2");
+  auto macs = [&] {  // "devid mac" per vif, from network-list
+    std::string out;
+    std::istringstream in(pvctl({"network-list", "gk2"}).out);
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      std::istringstream w(line);
+      std::string idx, be, mac;
+      w >> idx >> be >> mac;
+      out += idx + " " + mac + "\n";
+    }
+    return out;
+  };
+  const std::string before = macs();
+  ASSERT_EQ(std::count(before.begin(), before.end(), '\n'), 2) << before;
+  const std::string vif1 = before.substr(before.find('\n') + 1);
+  ASSERT_EQ(vif1.substr(0, 2), "1 ");
+  // The idle guest never closes it: forced.
+  ASSERT_EQ(pvctl({"network-detach", "gk2", "0", "--force", "--timeout", "1"}).exit_code, 0);
+  EXPECT_EQ(macs(), vif1);
+  pvd_.reset();  // SIGKILL
+  start_pvd();
+  EXPECT_EQ(macs(), vif1);
+  Result a = pvctl({"network-attach", "gk2", "bridge=hk"});
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  const std::string now = macs();
+  EXPECT_EQ(now.substr(0, vif1.size()), vif1);
+  EXPECT_EQ(now.substr(vif1.size(), 2), "2 ") << now;
+  // A reboot: the domain comes back with vifs 1 and 2, and pv-backd serves them.
+  ASSERT_TRUE(console_has(id, "pvguest: idle"));
+  ASSERT_EQ(pvctl({"reboot", "gk2"}).exit_code, 0);
+  // Up again: its second boot has reached idle.
+  auto boots = [&] {
+    const std::string text = read_text(state_ + "/domains/1.console.log");
+    size_t n = 0;
+    for (size_t at = text.find("pvguest: idle"); at != std::string::npos; at = text.find("pvguest: idle", at + 1)) n++;
+    return n;
+  };
+  ASSERT_TRUE(eventually([&] { return boots() == 2; }, 30s)) << console(id);
+  EXPECT_EQ(macs(), now);
+  EXPECT_EQ(pvctl({"network-list", "gk2"}).out.find("backend/vif/1/0"), std::string::npos);
+  // pv-backd offers both (InitWait: an idle guest never connects them).
+  auto backend_state = [&](const std::string& devid) {
+    return run({"/usr/bin/env", "XENSTORED_RUNDIR=/nonexistent", "XENSTORED_PATH=" + state_ + "/xenstored.sock",
+                "/usr/bin/xenstore-read", "/local/domain/0/backend/vif/1/" + devid + "/state"},
+               10s)
+        .out;
+  };
+  EXPECT_TRUE(eventually([&] { return backend_state("1") == "2\n" && backend_state("2") == "2\n"; }, 20s))
+      << backend_state("1") << backend_state("2");
+  EXPECT_EQ(backend_state("0"), "");
+}
+
 }  // namespace
