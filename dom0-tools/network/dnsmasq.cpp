@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -91,6 +92,25 @@ size_t file_size(const std::string& path) {
 }
 
 }  // namespace
+
+std::string lease_for_mac(const std::string& leases_text, const std::string& mac) {
+  auto lower = [](std::string v) {
+    for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return v;
+  };
+  const std::string want = lower(mac);
+  std::istringstream in(leases_text);
+  std::string line;
+  std::string found;
+  while (std::getline(in, line)) {
+    std::istringstream words(line);
+    std::string expiry, m, ip;
+    if (!(words >> expiry >> m >> ip)) continue;
+    if (lower(m) != want || !parse_ipv4(ip)) continue;
+    found = ip;  // the last line for a MAC is dnsmasq's newest
+  }
+  return found;
+}
 
 DnsmasqFiles::DnsmasqFiles(const std::string& dir, const std::string& network)
     : conf(dir + "/" + network + ".dnsmasq.conf"),

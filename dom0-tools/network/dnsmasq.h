@@ -41,6 +41,11 @@ struct DnsmasqFiles {
 std::string dnsmasq_config(const NetworkSpec& spec, const DnsmasqFiles& files, const std::string& user);
 std::string dnsmasq_hosts(const std::vector<StaticLease>& leases);
 
+// The address of `mac` in the text of dnsmasq's leases file (lines
+// "EXPIRY MAC IP HOSTNAME CLIENT-ID"; MACs compared without case), or "".
+// An IPv4 lease only; a malformed line is skipped.
+std::string lease_for_mac(const std::string& leases_text, const std::string& mac);
+
 class Dnsmasq {
  public:
   Dnsmasq(boost::asio::io_context& io, NetworkSpec spec, std::string dir);

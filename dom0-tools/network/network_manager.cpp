@@ -258,6 +258,13 @@ void NetworkManager::restore() {
   }
 }
 
+std::string NetworkManager::leased_address(const std::string& network, const std::string& mac) const {
+  const Network* n = find(network);
+  if (!n || !n->dnsmasq) return "";
+  const DnsmasqFiles files(store_.dir(), n->spec.name);
+  return lease_for_mac(read_file(files.leases), mac);  // "" before the first lease
+}
+
 std::string NetworkManager::bridge_for(const std::string& bridge_or_network) const {
   if (bridge_or_network.empty()) {
     if (auto it = networks_.find(kDefaultNetwork); it != networks_.end()) return it->second->spec.bridge;

@@ -52,6 +52,10 @@ class NetworkManager {
   // re-reads it (SIGHUP). Re-adding a MAC replaces its address.
   void add_static_lease(const std::string& network, const std::string& mac, const std::string& ip);
   void remove_static_lease(const std::string& network, const std::string& mac);  // absent: no-op
+  // The address dnsmasq has leased to `mac` on `network` (a network name
+  // or its bridge name), from its leases file; "" when it holds none (or
+  // the network is not pvd's, or runs no DHCP server).
+  std::string leased_address(const std::string& network, const std::string& mac) const;
 
   size_t size() const { return networks_.size(); }
 

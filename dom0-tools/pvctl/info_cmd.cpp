@@ -33,6 +33,7 @@ std::string vif_line(const A::VifInfo& v) {
   std::string line = "vif " + std::to_string(v.devid()) + ": " + v.mac() + ", bridge " + v.bridge();
   if (!ips.empty()) line += ", ip " + ips;
   if (!v.leased_ip().empty()) line += " (DHCP lease " + v.leased_ip() + " from pvd's network)";
+  if (!v.dhcp_address().empty()) line += ", address " + v.dhcp_address() + " (dnsmasq's lease)";
   return line + ", backend " + xenbus_state_text(v.backend_state());
 }
 
@@ -101,7 +102,8 @@ std::string info_json(const A::DomainInfo& d, unsigned long long now) {
     Json ips = Json::array();
     for (const auto& ip : v.ips()) ips.push_back(ip);
     vifs.push_back({{"devid", v.devid()}, {"mac", v.mac()}, {"bridge", v.bridge()}, {"ips", ips},
-                    {"leased_ip", v.leased_ip()}, {"backend_state", v.backend_state()}});
+                    {"leased_ip", v.leased_ip()}, {"dhcp_address", v.dhcp_address()},
+                    {"backend_state", v.backend_state()}});
   }
   Json o = {{"name", d.name()},
             {"id", d.domid()},

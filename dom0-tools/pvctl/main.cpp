@@ -28,6 +28,7 @@
 #include "info_cmd.h"
 #include "config/size.h"
 #include "disk_cmd.h"
+#include "hotplug_cmd.h"
 #include "sched_cmd.h"
 #include "top_cmd.h"
 #include "json.h"
@@ -334,6 +335,22 @@ constexpr pv::pvctl::Verb kVerbs[] = {
     {"top", pv::pvctl::top_verb, "top [-b|--batch] [-d|--delay S] [-i|--iterations N]",
      "every domain's CPU %, memory, vCPUs and I/O counters, every S seconds\n"
      "(default 3) as xentop; q quits; --batch prints rows for scripts"},
+    {"block-attach", pv::pvctl::block_attach_verb, "block-attach DOMAIN DISKSPEC",
+     "attach a disk to a running domain (as xl block-attach): DISKSPEC as in\n"
+     "disk = [...]; a relative target is taken from the working directory;\n"
+     "checked as create checks disks (format, one writer per disk)"},
+    {"block-detach", pv::pvctl::block_detach_verb, "block-detach DOMAIN VDEV [--force] [--timeout S]",
+     "detach a disk: the guest closes it (default 10 s, exit 5 if it does\n"
+     "not; the disk then stays); --force removes it anyway after that"},
+    {"block-list", pv::pvctl::block_list_verb, "block-list DOMAIN",
+     "the domain's disks as xl block-list: Vdev BE handle state evt-ch ring-ref BE-path"},
+    {"network-attach", pv::pvctl::network_attach_verb, "network-attach DOMAIN VIFSPEC",
+     "attach a network card to a running domain (as xl network-attach): VIFSPEC\n"
+     "as in vif = [...]; its devid is the next free one unless devid= says"},
+    {"network-detach", pv::pvctl::network_detach_verb, "network-detach DOMAIN DEVID|MAC [--force] [--timeout S]",
+     "detach a network card, as block-detach"},
+    {"network-list", pv::pvctl::network_list_verb, "network-list DOMAIN",
+     "the domain's vifs as xl network-list: Idx BE Mac Addr. handle state evt-ch tx-/rx-ring-ref BE-path"},
     {"disk", nullptr, "disk create|info ...", "disk images: qcow2 and raw (pvctl disk --help)", &pv::pvctl::kDiskVerbs},
     {"network", nullptr, "network create|list|destroy ...", "virtual networks (pvctl network --help)",
      &pv::pvctl::kNetworkVerbs},

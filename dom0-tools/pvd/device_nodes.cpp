@@ -164,6 +164,31 @@ std::string default_mac(const std::string& uuid, uint32_t index) {
   return buf;
 }
 
+std::string backend_dir(uint32_t domid, const std::string& type, uint32_t devid) {
+  return "/local/domain/0/backend/" + type + "/" + std::to_string(domid) + "/" + std::to_string(devid);
+}
+
+std::string frontend_dir(uint32_t domid, const std::string& type, uint32_t devid) {
+  return "/local/domain/" + std::to_string(domid) + "/device/" + type + "/" + std::to_string(devid);
+}
+
+std::vector<NodeWrite> disk_nodes(uint32_t domid, const config::DiskSpec& disk) {
+  std::vector<NodeWrite> out;
+  std::set<uint32_t> devids;
+  add_vbd_nodes(out, domid, disk, devids);
+  return out;
+}
+
+std::vector<NodeWrite> vif_nodes(uint32_t domid, const std::string& uuid, const config::VifSpec& vif, uint32_t devid,
+                                 const std::function<std::string(const std::string&)>& resolve_bridge,
+                                 std::vector<VifAddress>* addresses) {
+  std::vector<NodeWrite> out;
+  config::VifSpec v = vif;
+  v.devid = devid;
+  add_vif_nodes(out, domid, uuid, v, devid, resolve_bridge, addresses);
+  return out;
+}
+
 std::vector<std::string> backend_dirs(uint32_t domid) {
   const std::string id = std::to_string(domid);
   return {"/local/domain/0/backend/vbd/" + id, "/local/domain/0/backend/vif/" + id};

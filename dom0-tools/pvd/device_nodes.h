@@ -45,6 +45,18 @@ std::vector<NodeWrite> device_nodes(uint32_t domid, const std::string& uuid, con
 // The back-end directories of a domain (removed when it goes away).
 std::vector<std::string> backend_dirs(uint32_t domid);
 
+// One device's directories: /local/domain/0/backend/<type>/<domid>/<devid>
+// and /local/domain/<domid>/device/<type>/<devid> (type "vbd" or "vif").
+std::string backend_dir(uint32_t domid, const std::string& type, uint32_t devid);
+std::string frontend_dir(uint32_t domid, const std::string& type, uint32_t devid);
+
+// The nodes of one disk or one vif, checked as device_nodes() checks them
+// (hot-plug: block-attach, network-attach). A vif's devid is `devid`.
+std::vector<NodeWrite> disk_nodes(uint32_t domid, const config::DiskSpec& disk);
+std::vector<NodeWrite> vif_nodes(uint32_t domid, const std::string& uuid, const config::VifSpec& vif, uint32_t devid,
+                                 const std::function<std::string(const std::string&)>& resolve_bridge,
+                                 std::vector<VifAddress>* addresses = nullptr);
+
 // The MAC a vif without mac= gets: Xen's OUI 00:16:3e and three bytes
 // derived from the domain's uuid and the vif's index, so it stays the same
 // across reboots of the domain.

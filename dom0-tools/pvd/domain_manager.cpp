@@ -16,6 +16,7 @@
 #include "admin_utf8.h"
 #include "config/vif_spec.h"
 #include "domain0.h"
+#include "device_record.h"
 #include "pv/error.h"
 #include "pv/log.h"
 #include "pv/process_args.h"
@@ -132,6 +133,8 @@ void DomainManager::reattach() {
                  parsed.message);
       continue;
     }
+    if (auto why = apply_recorded_devices(rec, *parsed.config); !why.empty())
+      log::error("domain " + std::to_string(rec.domid()) + ": hot-plugged devices not restored: " + why);
     auto d = std::make_unique<Domain>();
     d->rec = rec;
     d->spec = *parsed.config;
@@ -239,6 +242,20 @@ void DomainManager::handle(const A::Request& req, ReplyFn reply) {
       return with_domain(req.mem_set().domain(), [&](Domain& d) { reply(mem_set(d, req.mem_set().mib())); });
     case A::Request::kMemMax:
       return with_domain(req.mem_max().domain(), [&](Domain& d) { reply(mem_max(d, req.mem_max().mib())); });
+    case A::Request::kBlockAttach:
+      return with_domain(req.block_attach().domain(), [&](Domain& d) { reply(block_attach(d, req.block_attach().spec())); });
+    case A::Request::kVifAttach:
+      return with_domain(req.vif_attach().domain(),
+                         [&](Domain& d) { reply(network_attach(d, req.vif_attach().spec())); });
+    case A::Request::kBlockDetach:
+      return with_domain(req.block_detach().domain(), [&](Domain& d) { detach(d, "vbd", req.block_detach(), reply); });
+    case A::Request::kVifDetach:
+      return with_domain(req.vif_detach().domain(),
+                         [&](Domain& d) { detach(d, "vif", req.vif_detach(), reply); });
+    case A::Request::kBlockList:
+      return with_domain(req.block_list(), [&](Domain& d) { reply(device_list(d, "vbd")); });
+    case A::Request::kVifList:
+      return with_domain(req.vif_list(), [&](Domain& d) { reply(device_list(d, "vif")); });
     case A::Request::kConsole:  // served by the admin session itself (a byte stream)
     case A::Request::OP_NOT_SET:
     default:  // the admin server routes only domain requests here
@@ -633,6 +650,13 @@ A::DomainInfo DomainManager::details(const Domain& d) const {
     for (const auto& ip : v.ips) o->add_ips(ip);
     for (const auto& lease : d.leases)
       if (lease.mac == o->mac()) o->set_leased_ip(lease.ip);
+    if (lease_lookup_) {
+      try {
+        o->set_dhcp_address(lease_lookup_(o->bridge(), o->mac()));
+      } catch (const std::exception&) {
+        // An unreadable leases file: no address to show.
+      }
+    }
     if (d.proc) o->set_backend_state(backend_state("vif", devid));
   }
   return i;

@@ -5,6 +5,7 @@
 #include "asio.h"
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <variant>
@@ -56,6 +57,12 @@ class DomainManager {
     remove_lease_ = std::move(remove);
   }
 
+  // The address a network's DHCP server leased to a MAC (bridge, mac), for
+  // info's vifs; "" when none.
+  void set_lease_lookup(std::function<std::string(const std::string&, const std::string&)> fn) {
+    lease_lookup_ = std::move(fn);
+  }
+
   // Where domains' CPU shares are enforced (cpu_cgroups.h); without it
   // domains run with the host's default share and sched-credit changes
   // are refused with `why_not`.
@@ -81,6 +88,7 @@ class DomainManager {
     std::vector<VifAddress> leases;  // fixed DHCP addresses given out for its vifs
     uint64_t target_mib = 0;         // mem-set's balloon target; 0: spec.memory_mib
     uint64_t maxmem_mib = 0;         // mem-max's ceiling; 0: the spec's maxmem
+    std::set<std::string> detaching;  // "vbd/51728", "vif/1": a detach waits for the guest
   };
 
   // Answers once pv-hv has built the domain, or with pv-hv's reason why
@@ -108,6 +116,19 @@ class DomainManager {
   admin::Reply vcpu_list(const admin::DomainRef& ref);
   admin::Reply vcpu_pin(const admin::VcpuPinRequest& r);
   admin::Reply top();  // domain_stats.cpp
+
+  // Hot-plug (domain_devices.cpp), as xl block-attach / -detach / -list
+  // and network-attach / -detach / -list, on a running domain.
+  struct Detach;
+  admin::Reply block_attach(Domain& d, const std::string& spec);
+  admin::Reply network_attach(Domain& d, const std::string& spec);
+  void detach(Domain& d, const std::string& type, const admin::DeviceDetachRequest& r, ReplyFn reply);
+  void poll_detach(const std::shared_ptr<Detach>& w);
+  void finish_detach(Domain& d, const Detach& w);
+  admin::Reply device_list(const Domain& d, const std::string& type) const;
+  admin::DeviceEntry device_entry(const Domain& d, const std::string& type, uint32_t devid) const;
+  // The domain's devices changed: kept in its record (and saved).
+  void record_devices(Domain& d);
 
   Domain* find(const std::string& name_or_id);
   // Domain IDs go up, as Xen hands them out, and are reused only once the
@@ -140,6 +161,7 @@ class DomainManager {
   std::function<void(const std::string&, const std::string&, const std::string&)> add_lease_;
   std::function<void(const std::string&, const std::string&)> remove_lease_;
   void drop_leases(Domain& d);
+  std::function<std::string(const std::string&, const std::string&)> lease_lookup_;
   std::unique_ptr<CpuCgroups> cpu_;
   std::string cpu_why_ = "no cgroup hierarchy was set up for pvd";
 };

@@ -169,6 +169,8 @@ int main(int argc, char** argv) {
     domains.set_memory_policy(memory_policy);
     // A vif's bridge= names a pvd network or an existing bridge.
     domains.set_bridge_resolver([&networks](const std::string& b) { return networks.bridge_for(b); });
+    domains.set_lease_lookup(
+        [&networks](const std::string& bridge, const std::string& mac) { return networks.leased_address(bridge, mac); });
     domains.set_lease_hooks(
         [&networks](const std::string& bridge, const std::string& mac, const std::string& ip) {
           networks.add_static_lease(bridge, mac, ip);

@@ -72,6 +72,8 @@ bool XenstoreHost::write(const std::string& path, const std::string& value) {
   return request(X::MsgType::kWrite, path + '\0' + value);
 }
 
+bool XenstoreHost::remove(const std::string& path) { return request(X::MsgType::kRm, path + '\0'); }
+
 void XenstoreHost::create_nodes(uint32_t domid, const std::string& name, const std::string& uuid) {
   // As Xen's toolstack lays out a new domain: the guest owns its directory
   // and what it may write; name and domid are dom0's, readable by it.

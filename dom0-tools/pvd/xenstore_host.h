@@ -44,6 +44,11 @@ class XenstoreHost : public pv::xenstore::DomainHooks {
   bool write(const std::string& path, const std::string& value);
   // Reads as dom0; nullopt when the node is absent or unreadable.
   std::optional<std::string> read(const std::string& path);
+  // Removes a node and everything under it, as dom0; false when refused
+  // (or absent).
+  bool remove(const std::string& path);
+  // Writes device nodes (device_nodes.h) as dom0, in order (hot-plug).
+  void write_devices(const std::vector<NodeWrite>& nodes);
 
   // DomainHooks: INTRODUCE succeeds for a domain whose link is up.
   int introduce(pv::xenstore::DomId domid, uint64_t gfn, uint32_t evtchn) override;
@@ -54,7 +59,6 @@ class XenstoreHost : public pv::xenstore::DomainHooks {
   // The reply's payload, nullopt for an error reply (logged).
   std::optional<std::string> ask(pv::xenstore::MsgType type, const std::string& payload);
   void create_nodes(uint32_t domid, const std::string& name, const std::string& uuid);
-  void write_devices(const std::vector<NodeWrite>& nodes);
   // Where a domain's ring keeps a request longer than the ring (GuestRingLink).
   std::string partial_request_path(uint32_t domid) const;
   std::map<uint32_t, std::string> vm_paths_;  // /vm/<uuid> of each domain

@@ -121,8 +121,47 @@ unsigned count() { return ndevs; }
 Device* device(unsigned i) { return i < ndevs ? &devs[i] : nullptr; }
 Device* find(uint32_t handle) {
   for (unsigned i = 0; i < ndevs; i++)
-    if (devs[i].info.handle == handle) return &devs[i];
+    if (!devs[i].gone && devs[i].info.handle == handle) return &devs[i];
   return nullptr;
+}
+
+Device* attach(uint32_t handle) {
+  if (Device* d = find(handle)) return d;
+  if (!xenbus::init() || handle > 0xffff) return nullptr;
+  unsigned slot = 0;
+  while (slot < ndevs && !devs[slot].gone) slot++;
+  if (slot == kMaxDevices) {
+    con::printf("BLKFRONT more than %u devices: ignoring device/vbd/%u\n", kMaxDevices, handle);
+    return nullptr;
+  }
+  char name[8];
+  lib::snprintf(name, sizeof name, "%u", handle);
+  Device& d = devs[slot];
+  if (!probe_device(d, uint16_t(handle), name)) {
+    d.gone = true;  // probe_device left the slot cleared
+    if (slot == ndevs) ndevs++;
+    return nullptr;
+  }
+  if (slot == ndevs) ndevs++;
+  probed = true;  // probe_all() does not list device/vbd again
+  const uint64_t deadline = pvclock::now() + cfg.timeout_ns;
+  d.xb.otherend_changed = true;
+  for (;;) {
+    service_xs(false);
+    const uint64_t now = pvclock::now();
+    if (d.link_up || now >= deadline) break;
+    const uint64_t step = deadline - now < kXsPeriodNs ? deadline - now : kXsPeriodNs;
+    if (xenbus::wait_events(step) == -int(xen::XEN_EIO)) break;
+    d.xb.otherend_changed = true;  // re-read on every pass
+  }
+  report(d);
+  return &d;
+}
+
+bool closed(const Device* d) { return d->xb.state == XB::Closed && !d->link_up; }
+
+void release(Device* d) {
+  if (!d->gone) free_device(*d);
 }
 const Info& info(const Device* d) { return d->info; }
 const Stats& stats(const Device* d) { return d->st; }

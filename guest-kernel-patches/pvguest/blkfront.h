@@ -124,6 +124,21 @@ unsigned in_flight(const Device* d);
 // submit() + wait until done; returns the status (front_error -> _ERROR).
 int16_t sync(Device* d, Request* r, uint64_t timeout_ns = 60000000000ull);
 
+// ---- hot-plug (the `hotplug` mode, hotplug.cpp) ----
+// Probes device/vbd/<handle> (one that appeared after probe_all(), or any)
+// and drives its handshake until it is connected or cfg.timeout_ns passed;
+// prints its BLKFRONT line. nullptr when it could not be probed or there
+// is no free slot; a device that did not connect is returned (connected()
+// says so) and follows its back-end from then on.
+Device* attach(uint32_t handle);
+// True once the back-end closed it (a detach: Closing / Closed) and our
+// front-end has followed to Closed.
+bool closed(const Device* d);
+// Forgets a device whose directory went away: rings, grants and event
+// channels freed, the watch dropped, its slot free for another device.
+// Requests still queued fail (front_error -XEN_ENODEV).
+void release(Device* d);
+
 // ---- for the hostile mode: forging requests ----
 // Puts `req` (a 112-byte request in any layout; its id is overwritten with
 // a free shadow id) on queue `q` as it is and waits for that id's response.

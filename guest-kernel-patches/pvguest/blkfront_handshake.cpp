@@ -346,6 +346,27 @@ unsigned connected_count() {
   return up;
 }
 
+void free_device(Device& d) {
+  d.probed_ok = false;  // no more watch callbacks act on it
+  d.link_up = false;
+  d.rings_fresh = false;
+  xbf::remove(d.xb);
+  // Requests that never completed fail now, in order.
+  recover(d);
+  while (Request* r = d.pend_head) {
+    d.pend_head = r->next;
+    r->front_error = -int(xen::XEN_ENODEV);
+    r->status = BLKIF_RSP_ERROR;
+    r->done = true;
+    if (r->done_fn) r->done_fn(r);
+  }
+  d.pend_tail = nullptr;
+  d.npending = d.ninflight = 0;
+  if (d.cache) mm::free_pages(d.cache, kCacheSlots * sizeof(CacheEntry) / mm::kPageSize);
+  d.cache = nullptr;
+  d.gone = true;
+}
+
 void connect_all() {
   // Handshake all of them together, driven by the back-ends' state watches.
   uint64_t deadline = pvclock::now() + 2 * cfg.timeout_ns;

@@ -89,6 +89,7 @@ struct Device {
   bool persistent_on;
   bool broken_reported;
   bool probed_ok;           // listed in devs[]: watch events may act on it
+  bool gone;                // released (hot-unplugged): the slot is free
   bool warned_indirect_op;
   unsigned written_nq, written_pages;  // keys of the last handshake
   unsigned rr;
@@ -166,6 +167,8 @@ bool probe_device(Device& d, uint16_t handle, const char* name);
 void connect_all();
 // Devices whose link is up.
 unsigned connected_count();
+// Frees what the handshakes made for `d` and drops its watch (release()).
+void free_device(Device& d);
 // Follows the back-end's state (Linux's blkback_changed).
 void backend_changed(Device& d);
 // Delivers xenstore events if the store port fired (or now and then), and

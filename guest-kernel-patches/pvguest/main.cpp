@@ -81,6 +81,7 @@ void parse_cmdline(Options& o) {
     else if (key_is("balloon")) o.balloon = true;
     else if (key_is("memtouch")) o.memtouch = true;
     else if (parse_blk_option(tok, klen, val, vlen)) continue;
+    else if (parse_hotplug_option(tok, klen, val, vlen, o.hotplug)) continue;
     else if (key_is("shutdown")) {
       bool found = false;
       for (uint32_t r = 0; r <= xen::shutdown::max; r++)
@@ -247,6 +248,7 @@ extern "C" [[noreturn]] void kmain(uint32_t start_info_paddr) {
 
   run_modes(opt);
   if (opt.balloon || opt.memtouch) run_balloon(opt.memtouch);
+  if (opt.hotplug) run_hotplug();
   if (opt.idle) run_idle();
   shutdown(opt.shutdown_reason);
 }

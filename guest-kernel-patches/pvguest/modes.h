@@ -7,6 +7,7 @@ struct Options {
   bool hostile = false;
   bool xenstore = false;  // xenbus client checks against the host's xenstored
   bool idle = false;      // wait for control/shutdown instead of shutting down
+  bool hotplug = false;   // follow devices that appear and go (hotplug.cpp); never returns
   bool xenstore_flood = false;  // push every xenstored quota, hold what it got, then idle
   bool balloon = false;   // follow memory/target with the balloon driver, as `idle` obeys control/shutdown
   bool memtouch = false;  // balloon, with every page held patterned and checked (memtouch.cpp)
@@ -33,6 +34,9 @@ void run_xenstore_checks();
 // `balloon` / `memtouch` (memtouch.cpp): never return; obey control/shutdown.
 [[noreturn]] void run_balloon(bool memtouch);
 void run_freereport(uint64_t mib);
+// hotplug, hotplug-ping=IP (hotplug.cpp, docs/guest-kernel.md).
+bool parse_hotplug_option(const char* key, uint64_t klen, const char* val, uint64_t vlen, bool& hotplug);
+[[noreturn]] void run_hotplug();
 void bench_hypercall(uint64_t n);
 void bench_evtchn(uint64_t n);
 void bench_portio(uint64_t n);

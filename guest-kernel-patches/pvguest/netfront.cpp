@@ -99,6 +99,19 @@ void page_free(uint8_t* page) {
 }
 
 bool connected() { return link_up; }
+bool have_device() { return have_dev; }
+unsigned device_number() { return dev_number; }
+bool closed() { return have_dev && dev.state == XS::Closed && !rings_up; }
+
+void stop() {
+  if (!have_dev) return;
+  if (rings_up || tx_ring_page || rx_ring_page) teardown();
+  xbf::remove(dev);
+  dev = xbf::Device{};
+  have_dev = false;
+  link_up = rings_up = false;
+}
+
 const uint8_t* mac() { return mac_addr; }
 uint16_t backend_domid() { return dev.otherend_id; }
 uint32_t link_generation() { return generation; }
@@ -256,7 +269,7 @@ bool start(int want) {
   }
   have_dev = true;
   for (unsigned i = 0; i < kRingSize; i++) tx_refs[i] = rxs[i].gref = grant::kInvalidRef;
-  fill_pool(kPoolPages);
+  if (pool_count < kPoolPages) fill_pool(kPoolPages - pool_count);  // a second vif (hot-plug) reuses the pool
   con::printf("netfront: vif/%u back-end %s (domain %u), %u buffer pages\n", dev_number, dev.otherend,
               dev.otherend_id, pool_count);
   const uint64_t deadline = pvclock::now() + kConnectTimeoutNs;

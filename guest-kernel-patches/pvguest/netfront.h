@@ -46,6 +46,15 @@ extern Stats stats;
 // `netfront: ...` line per step that fails and `netfront: vif/<n> connected
 // ...` on success. False: no device, or it did not connect.
 bool start(int devid = -1);
+// Hot-plug: the device's directory went away (or it is to be let go):
+// everything the handshake made is undone, the watch dropped; start() may
+// then take another vif. Which vif is in use: device_number(), have_device().
+void stop();
+bool have_device();
+unsigned device_number();
+// True once the back-end closed the vif for good (a detach: `online` = 0)
+// and our front-end has followed to Closed.
+bool closed();
 bool connected();
 const uint8_t* mac();
 

@@ -183,8 +183,11 @@ void on_backend_state() {
       }
       if (dev.state != XS::Closed) xbf::switch_state(dev, XS::Closed);
       // Ask for a new connection (a Closed back-end whose front-end goes
-      // to Initialising prepares to reconnect: InitWait).
-      if (s == XS::Closed) xbf::switch_state(dev, XS::Initialising);
+      // to Initialising prepares to reconnect: InitWait), unless the
+      // toolstack is taking the vif away (online = 0, a detach): then we
+      // stay Closed, as Linux's netfront does, until it is removed.
+      if (s == XS::Closed && xbf::read_unsigned(dev.otherend, "online", 1) != 0)
+        xbf::switch_state(dev, XS::Initialising);
       break;
     case XS::Unknown:
       if (rings_up) {

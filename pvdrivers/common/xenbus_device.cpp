@@ -121,7 +121,13 @@ void XenbusDevice::on_change() {
     case S::InitWait:
     case S::Reconfiguring:
     case S::Reconfigured:
-      // The front-end (re)starts: a new handshake.
+      // The front-end (re)starts: a new handshake, unless the toolstack
+      // is taking the device away (online = 0, as Linux's
+      // xenbus_dev_is_online): then it stays closed until removed.
+      if ((connected_ || state_ == S::Closing || state_ == S::Closed) && read_backend("online") == "0") {
+        do_disconnect();
+        break;
+      }
       if (connected_ || state_ == S::Closing || state_ == S::Closed) {
         do_disconnect();
         failed_ = false;

@@ -8,7 +8,11 @@
 //                 state Connected
 //   front-end Closing / Closed, or a broken ring (fatal())
 //              -> disconnect(); state Closing, then Closed
-//   front-end back to Initialising after Closed -> InitWait again.
+//   front-end back to Initialising after Closed -> InitWait again, unless
+//              the toolstack set `online` = 0 (a detach: the device stays
+//              Closed until its directory goes away).
+// Detach (pvctl block-detach): the toolstack writes online = 0 and state
+// Closing itself; the front-end closes and we follow it to Closed.
 //
 // A front-end state already Connected when this object starts is stale
 // (left by a pv-backd that died); we wait for the front-end to go through

@@ -81,8 +81,10 @@ class PvdCreateDiskFormat : public PvdCreate {
       ASSERT_EQ(r.exit_code, 0) << r.err;
       const std::string domid = pvctl({"domid", name}).out;  // IDs are not reused: not 1 for the second
       ASSERT_FALSE(domid.empty());
-      EXPECT_EQ(xs("read", {"/local/domain/0/backend/vbd/" + domid.substr(0, domid.size() - 1) + "/51712/format"}).out,
-                format + "\n");
+      // The nodes are written when pv-hv's xenstore link comes up, which
+      // may be just after create answered (built is reported apart).
+      const std::string node = "/local/domain/0/backend/vbd/" + domid.substr(0, domid.size() - 1) + "/51712/format";
+      EXPECT_TRUE(eventually([&] { return xs("read", {node}).out == format + "\n"; }, 5s)) << xs("read", {node}).out;
       EXPECT_EQ(pvctl({"destroy", name}).exit_code, 0);
     } else {
       EXPECT_EQ(r.exit_code, 1) << r.out;

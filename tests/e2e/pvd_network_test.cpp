@@ -54,6 +54,20 @@ TEST(NetworkSpec, DefaultsForASlash24) {
   EXPECT_EQ(spec_of("b", "bridge", "", {}, "br0").bridge, "br0");
 }
 
+TEST(DnsmasqLeases, TheAddressOfAMacIsItsNewestIpv4Lease) {
+  const std::string leases =
+      "1700000000 00:16:3e:0d:00:01 10.0.5.101 guest1 01:00:16:3e:0d:00:01\n"
+      "1700000100 00:16:3E:0D:00:02 10.0.5.102 * *\n"
+      "garbage\n"
+      "1700000200 00:16:3e:0d:00:01 10.0.5.120 guest1 *\n"
+      "1700000300 00:16:3e:0d:00:03 fd00::3 * *\n";
+  EXPECT_EQ(pv::net::lease_for_mac(leases, "00:16:3e:0d:00:01"), "10.0.5.120");
+  EXPECT_EQ(pv::net::lease_for_mac(leases, "00:16:3e:0d:00:02"), "10.0.5.102");  // case
+  EXPECT_EQ(pv::net::lease_for_mac(leases, "00:16:3e:0d:00:03"), "");  // IPv6 only
+  EXPECT_EQ(pv::net::lease_for_mac(leases, "00:16:3e:0d:00:04"), "");
+  EXPECT_EQ(pv::net::lease_for_mac("", "00:16:3e:0d:00:01"), "");
+}
+
 TEST(NetworkSpec, RefusalsSayWhatIsWrong) {
   EXPECT_NE(spec_error("bad name", "nat", "10.0.5.0/24").find("invalid network name 'bad name'"), std::string::npos);
   EXPECT_NE(spec_error("-x", "nat", "10.0.5.0/24").find("invalid network name"), std::string::npos);
