@@ -81,6 +81,7 @@ class DomainManager {
     std::vector<VifAddress> leases;  // fixed DHCP addresses given out for its vifs
     uint64_t target_mib = 0;         // mem-set's balloon target; 0: spec.memory_mib
     uint64_t maxmem_mib = 0;         // mem-max's ceiling; 0: the spec's maxmem
+    uint32_t vcpus_online = 0;       // vcpu-set's count; 0: spec.vcpus (kept across reboots)
   };
 
   // Answers once pv-hv has built the domain, or with pv-hv's reason why
@@ -107,6 +108,8 @@ class DomainManager {
   admin::Reply sched_credit(const admin::SchedCreditRequest& r);
   admin::Reply vcpu_list(const admin::DomainRef& ref);
   admin::Reply vcpu_pin(const admin::VcpuPinRequest& r);
+  // xl vcpu-set: cpu/N/availability for every N < maxvcpus.
+  admin::Reply vcpu_set(Domain& d, uint32_t vcpus);
   admin::Reply top();  // domain_stats.cpp
 
   Domain* find(const std::string& name_or_id);

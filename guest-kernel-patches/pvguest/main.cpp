@@ -17,6 +17,7 @@
 #include "modes.h"
 #include "pvtime.h"
 #include "smp.h"
+#include "vcpu_hotplug.h"
 
 alignas(4096) uint8_t hypercall_page[4096];
 
@@ -78,6 +79,7 @@ void parse_cmdline(Options& o) {
     else if (key_is("xenstore")) o.xenstore = true;
     else if (key_is("idle")) o.idle = true;
     else if (key_is("xenstore-flood")) o.xenstore_flood = true;
+    else if (key_is("vcpuwork")) o.vcpuwork = true;
     else if (parse_blk_option(tok, klen, val, vlen)) continue;
     else if (key_is("shutdown")) {
       bool found = false;
@@ -242,6 +244,7 @@ extern "C" [[noreturn]] void kmain(uint32_t start_info_paddr) {
   con::printf("READY\n");
 
   run_modes(opt);
+  if (opt.vcpuwork) run_vcpuwork();
   if (opt.idle) run_idle();
   shutdown(opt.shutdown_reason);
 }

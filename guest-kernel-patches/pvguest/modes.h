@@ -7,7 +7,8 @@ struct Options {
   bool hostile = false;
   bool xenstore = false;  // xenbus client checks against the host's xenstored
   bool idle = false;      // wait for control/shutdown instead of shutting down
-  bool xenstore_flood = false;  // push every xenstored quota, hold what it got, then idle
+  bool xenstore_flood = false;
+  bool vcpuwork = false;  // count on every online vCPU, following cpu/ and control/shutdown  // push every xenstored quota, hold what it got, then idle
   uint32_t shutdown_reason = 0;  // xen::shutdown::poweroff
   uint64_t watchdog_s = 0;
   uint64_t bench_hypercall = 0;
