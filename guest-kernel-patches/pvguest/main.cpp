@@ -87,6 +87,7 @@ void parse_cmdline(Options& o) {
         if (val_is(reason_name(r))) o.shutdown_reason = r, found = true;
       if (!found) con::printf("pvguest: unknown shutdown reason ignored\n");
     } else if (key_is("watchdog") && lib::parse_u64(val, vlen, n)) o.watchdog_s = n;
+    else if (key_is("runstate") && lib::parse_u64(val, vlen, n) && n > 0) o.runstate_s = n;
     else if (key_is("bench-hypercall") && lib::parse_u64(val, vlen, n)) o.bench_hypercall = n;
     else if (key_is("bench-evtchn") && lib::parse_u64(val, vlen, n)) o.bench_evtchn = n;
     else if (key_is("bench-portio") && lib::parse_u64(val, vlen, n)) o.bench_portio = n;
@@ -176,6 +177,7 @@ void run_modes(const Options& opt) {
   run_blk_modes();  // blkio=... / blkhostile, if asked for
   if (opt.xenstore_flood) run_xenstore_flood();  // never returns: idles as `idle`
   run_net_modes();  // net=... modes, if any were asked for
+  if (opt.runstate_s) run_runstate(opt.runstate_s);
   for (uint64_t r = 0; r < opt.bench_rounds; r++) {
     if (opt.bench_insn) bench_insn(opt.bench_insn);
     if (opt.bench_portio) bench_portio(opt.bench_portio);

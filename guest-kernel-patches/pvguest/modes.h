@@ -8,7 +8,8 @@ struct Options {
   bool xenstore = false;  // xenbus client checks against the host's xenstored
   bool idle = false;      // wait for control/shutdown instead of shutting down
   bool xenstore_flood = false;
-  bool vcpuwork = false;  // count on every online vCPU, following cpu/ and control/shutdown  // push every xenstored quota, hold what it got, then idle
+  bool vcpuwork = false;
+  uint64_t runstate_s = 0;  // runstate=S: busy for S s, printing the runstate (steal) times  // count on every online vCPU, following cpu/ and control/shutdown  // push every xenstored quota, hold what it got, then idle
   uint32_t shutdown_reason = 0;  // xen::shutdown::poweroff
   uint64_t watchdog_s = 0;
   uint64_t bench_hypercall = 0;
@@ -25,6 +26,7 @@ void run_hostile();
 void run_xenstore_checks();
 [[noreturn]] void run_xenstore_flood();
 [[noreturn]] void run_idle();
+void run_runstate(uint64_t seconds);
 void bench_hypercall(uint64_t n);
 void bench_evtchn(uint64_t n);
 void bench_portio(uint64_t n);
