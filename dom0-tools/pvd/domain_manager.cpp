@@ -359,7 +359,7 @@ void DomainManager::start(Domain& d, DomainProcess::ReadyFn on_ready) {
   // As libxl: cpu/N/availability for every vCPU the domain has, which the
   // guest follows (Linux's drivers/xen/cpu_hotplug.c).
   const uint32_t max_vcpus = std::max(d.spec.maxvcpus, d.spec.vcpus);
-  const uint32_t online = d.vcpus_online ? d.vcpus_online : d.spec.vcpus;
+  const uint32_t online = d.rec.vcpus_online() ? d.rec.vcpus_online() : d.spec.vcpus;
   devices.push_back({"/local/domain/" + id + "/cpu", "", {}, true});
   for (uint32_t v = 0; v < max_vcpus; v++)
     devices.push_back({vcpu_availability_path(domid, v), v < online ? "online" : "offline", {"n0", "r" + id}, false});
@@ -581,7 +581,7 @@ A::DomainInfo DomainManager::info(const Domain& d) const {
   i.set_domid(d.rec.domid());
   i.set_name(d.rec.name());
   i.set_memory_mib(d.spec.memory_mib);
-  i.set_vcpus(d.vcpus_online ? d.vcpus_online : d.spec.vcpus);  // online, as xl list
+  i.set_vcpus(d.rec.vcpus_online() ? d.rec.vcpus_online() : d.spec.vcpus);  // online, as xl list
   i.set_state(d.rec.state());
   i.set_cpu_time_s(d.proc ? d.proc->cpu_seconds() : 0);
   i.set_shutdown_reason(d.rec.shutdown_reason());

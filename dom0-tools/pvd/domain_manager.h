@@ -81,7 +81,6 @@ class DomainManager {
     std::vector<VifAddress> leases;  // fixed DHCP addresses given out for its vifs
     uint64_t target_mib = 0;         // mem-set's balloon target; 0: spec.memory_mib
     uint64_t maxmem_mib = 0;         // mem-max's ceiling; 0: the spec's maxmem
-    uint32_t vcpus_online = 0;       // vcpu-set's count; 0: spec.vcpus (kept across reboots)
   };
 
   // Answers once pv-hv has built the domain, or with pv-hv's reason why

@@ -172,7 +172,8 @@ A::Reply DomainManager::vcpu_set(Domain& d, uint32_t vcpus) {
     if (!xenstore_.write(path, v < vcpus ? "online" : "offline"))
       return error_reply(A::ERROR_INTERNAL, "cannot write " + path);
   }
-  d.vcpus_online = vcpus;
+  d.rec.set_vcpus_online(vcpus);  // kept, as sched-credit's changes: across pvd restarts and reboots
+  save(d);
   A::Reply r;
   *r.mutable_domain() = info(d);
   return r;

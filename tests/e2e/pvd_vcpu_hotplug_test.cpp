@@ -73,6 +73,12 @@ TEST_F(PvdVcpuHotplug, VcpuSetTakesAVcpuDownAndBringsItBack) {
   EXPECT_EQ(pvctl({"vcpu-set", "g"}).exit_code, 2);
   EXPECT_EQ(pvctl({"vcpu-set", "nosuch", "1"}).exit_code, 1);
   EXPECT_EQ(xs("read", {"/local/domain/1/cpu/2/availability"}).out, "offline\n");
+
+  // The count is the domain's: a pvd restart keeps it.
+  ASSERT_EQ(pvctl({"vcpu-set", "g", "1"}).exit_code, 0);
+  pvd_.reset();  // kill -9; the domain runs on
+  start_pvd();
+  EXPECT_TRUE(std::regex_search(row("g"), std::regex("^g +1 +64 +1 "))) << row("g");
 }
 
 }  // namespace
