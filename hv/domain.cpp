@@ -53,7 +53,7 @@ Domain::Domain(DomainOptions cfg)
       boot_(boot::load_pvh(mem_, cfg_.boot, cfg_.memory_bytes)),
       vm_(kvm_),
       transport_(select_transport(kvm_, cfg_.transport)),
-      evtchn_(cfg_.domid, cfg_.vcpus, [this](uint32_t v) { kick(v); }),
+      evtchn_(cfg_.domid, cfg_.vcpu_count(), [this](uint32_t v) { kick(v); }),
       gnttab_(mem_),
       reservation_(std::make_unique<Reservation>(mem_, gnttab_.absent_bitmap(),
                                                  boot::boot_ballooned_first_gfn(cfg_.memory_bytes),
@@ -61,14 +61,14 @@ Domain::Domain(DomainOptions cfg)
                                                  [this](uint64_t gfn) { return is_special_gfn(gfn); })),
       console_out_(cfg_.console_fd),
       serial_(console_out_),
-      vcpu_info_registered_(cfg_.vcpus, false),
+      vcpu_info_registered_(cfg_.vcpu_count(), false),
       trace_(std::getenv("PV_HV_TRACE") ? std::atoi(std::getenv("PV_HV_TRACE")) : 0) {
   if (trace_) log::set_level(log::Level::kDebug);  // trace lines are debug lines
   for (auto& g : vcpu_info_gfn_) g.store(~uint64_t{0});
-  if (cfg_.vcpus == 0 || cfg_.vcpus > static_cast<uint32_t>(kvm_.check(KVM_CAP_MAX_VCPUS)))
-    throw UserError("--vcpus must be between 1 and " + std::to_string(kvm_.check(KVM_CAP_MAX_VCPUS)));
-  if (cfg_.vcpus > xen::XEN_LEGACY_MAX_VCPUS)
-    throw UserError("--vcpus: at most " + std::to_string(xen::XEN_LEGACY_MAX_VCPUS) + " vCPUs are supported");
+  if (cfg_.vcpu_count() == 0 || cfg_.vcpu_count() > static_cast<uint32_t>(kvm_.check(KVM_CAP_MAX_VCPUS)))
+    throw UserError("--vcpus/--maxvcpus must be between 1 and " + std::to_string(kvm_.check(KVM_CAP_MAX_VCPUS)));
+  if (cfg_.vcpu_count() > xen::XEN_LEGACY_MAX_VCPUS)
+    throw UserError("--vcpus/--maxvcpus: at most " + std::to_string(xen::XEN_LEGACY_MAX_VCPUS) + " vCPUs are supported");
 
   vm_.set_memory(0, 0, mem_.size(), mem_.base());
   configure_transport(vm_, transport_);
@@ -76,7 +76,7 @@ Domain::Domain(DomainOptions cfg)
   // shared_info exists from the start (in a host page) so events raised
   // before the guest maps it are kept, as on Xen.
   evtchn_.set_shared_info(reinterpret_cast<xen::shared_info*>(shared_info_shadow_.data()));
-  for (uint32_t v = 0; v < cfg_.vcpus; v++)
+  for (uint32_t v = 0; v < cfg_.vcpu_count(); v++)
     evtchn_.set_vcpu_info(v, &evtchn_.shared_info()->vcpu_info[v]);
 
   // Console and xenstore rings: special pages bound to dom0 event channels.
@@ -98,7 +98,6 @@ Domain::Domain(DomainOptions cfg)
     xenstore_link_ = std::make_unique<XenstoreLink>(cfg_.xenstore_socket, mem_.fd(), hello,
                                                     [this, store_port] { evtchn_.raise(store_port); });
   }
-  if (!cfg_.control_socket.empty()) control_ = std::make_unique<ControlServer>(cfg_.control_socket, *reservation_);
   if (!cfg_.backend_socket.empty())
     backend_link_ = std::make_unique<BackendLink>(cfg_.backend_socket, cfg_.domid, mem_, gnttab_, evtchn_);
   params_[P::CONSOLE_PFN] = console_gfn;
@@ -108,7 +107,7 @@ Domain::Domain(DomainOptions cfg)
   params_[P::PAE_ENABLED] = 1;
 
   const auto supported = kvm_.supported_cpuid();
-  for (uint32_t v = 0; v < cfg_.vcpus; v++) {
+  for (uint32_t v = 0; v < cfg_.vcpu_count(); v++) {
     auto fd = vm_.create_vcpu(v);
     fd.set_cpuid(domain_cpuid(supported, v, cfg_.domid));
     if (v == 0) clock_ = std::make_unique<PvClock>(fd.tsc_khz());
@@ -116,9 +115,18 @@ Domain::Domain(DomainOptions cfg)
   }
   timers_ = std::make_unique<DomainTimers>(*clock_, [this](TimerKey k) { on_timer(k); });
   boot_state_ = pvh_entry_state(vcpus_[0]->fd().sregs(), boot_.entry, static_cast<uint32_t>(boot_.start_info_gpa));
+  // Last: its thread reads the vCPUs.
+  if (!cfg_.control_socket.empty())
+    control_ = std::make_unique<ControlServer>(cfg_.control_socket, *reservation_, cfg_.vcpu_count(), [this] {
+      uint64_t up = 0;
+      for (const auto& v : vcpus_)
+        if (v->is_up()) up |= uint64_t{1} << v->id();
+      return up;
+    });
 }
 
 Domain::~Domain() {
+  control_.reset();  // its thread reads vcpus_, which go before it
   // The sink's thread feeds input to console_, which goes before it.
   console_out_.stop();
   destroy("pv-hv exiting");
@@ -128,7 +136,7 @@ Domain::~Domain() {
 
 ExitStatus Domain::run() {
   main_thread_ = pthread_self();
-  for (uint32_t v = 0; v < cfg_.vcpus; v++) vcpus_[v]->start(v == 0 ? std::optional<CpuState>(boot_state_) : std::nullopt);
+  for (uint32_t v = 0; v < cfg_.vcpu_count(); v++) vcpus_[v]->start(v == 0 ? std::optional<CpuState>(boot_state_) : std::nullopt);
   // Wait for the end, or for the host to ask for it.
   sigset_t set;
   sigemptyset(&set);
@@ -219,7 +227,7 @@ int64_t Domain::map_shared_info(uint64_t gfn) {
     std::lock_guard lk(mu_);
     evtchn_.move_shared_info(to);
     clock_->publish_wallclock(to);
-    for (uint32_t v = 0; v < cfg_.vcpus && v < xen::XEN_LEGACY_MAX_VCPUS; v++)
+    for (uint32_t v = 0; v < cfg_.vcpu_count() && v < xen::XEN_LEGACY_MAX_VCPUS; v++)
       if (!vcpu_info_registered_[v]) clock_->publish(&to->vcpu_info[v].time);
   }
   if (shared_info_gfn_ != gfn) {
@@ -243,7 +251,7 @@ int64_t Domain::map_grant_frame(uint32_t idx, uint64_t gfn) {
 }
 
 int64_t Domain::register_vcpu_info(uint32_t vcpu, uint64_t gfn, uint32_t offset) {
-  if (vcpu >= cfg_.vcpus) return -xen::XEN_ENOENT;
+  if (vcpu >= cfg_.vcpu_count()) return -xen::XEN_ENOENT;
   if (offset > xen::kPageSize - sizeof(xen::vcpu_info) || (offset & 7) || !is_placeable_gfn(gfn) ||
       !reservation_->populated(gfn))
     return -xen::XEN_EINVAL;  // vcpu_info lives in the guest's own memory

@@ -65,7 +65,14 @@ struct DomainOptions {
   xen::domid_t domid = 1;
   uint64_t memory_bytes = 64ull << 20;  // populated at boot (xl.cfg memory)
   uint64_t maxmem_bytes = 0;             // guest RAM, the ceiling (xl.cfg maxmem); 0: memory_bytes
+  // vCPUs online at boot (xl.cfg vcpus) and the vCPUs the domain has
+  // (maxvcpus; 0: vcpus). All of them exist from the start; secondary ones
+  // are offline until the guest brings them up (VCPUOP_initialise + up),
+  // which it does for those the toolstack marks "online" in
+  // cpu/N/availability. pv-hv itself needs only the total.
   uint32_t vcpus = 1;
+  uint32_t max_vcpus = 0;
+  uint32_t vcpu_count() const { return max_vcpus > vcpus ? max_vcpus : vcpus; }
   boot::BootFiles boot;
   TransportChoice transport = TransportChoice::kAuto;
   int console_fd = 1;
@@ -108,7 +115,7 @@ class Domain {
   Transport transport() const { return transport_; }
   // PV_HV_TRACE=1 in the environment: log every hypercall to stderr.
   int trace() const { return trace_; }
-  uint32_t nr_vcpus() const { return cfg_.vcpus; }
+  uint32_t nr_vcpus() const { return cfg_.vcpu_count(); }
   Vcpu* vcpu(uint64_t id) { return id < vcpus_.size() ? vcpus_[id].get() : nullptr; }
 
   // HVM parameters as the guest sees them.

@@ -1,7 +1,7 @@
 // pv-hv: runs one Xen-ABI domain on KVM.
 //
 //   pv-hv --kernel FILE [--initrd FILE] [--cmdline STR] [--memory 64M] [--maxmem 256M]
-//         [--vcpus N] [--name NAME] [--domid N] [--hypercall-transport auto|port-io|kvm-xen]
+//         [--vcpus N] [--maxvcpus M] [--name NAME] [--domid N] [--hypercall-transport auto|port-io|kvm-xen]
 //
 // Every option takes its value as "--opt value" or "--opt=value". The
 // guest console goes to stdout; pv-hv's own messages to stderr. The exit
@@ -32,7 +32,9 @@ void usage(FILE* out) {
       "  --cmdline STRING            kernel command line\n"
       "  --memory SIZE               guest RAM populated at boot, e.g. 64M, 1G (default 64M)\n"
       "  --maxmem SIZE               guest RAM the domain may balloon up to (default: --memory)\n"
-      "  --vcpus N                   number of vCPUs (default 1)\n"
+      "  --vcpus N                   vCPUs online at boot (default 1)\n"
+      "  --maxvcpus M                vCPUs the domain has (default --vcpus): the guest brings\n"
+      "                              up and takes down those beyond N (cpu/N/availability)\n"
       "  --name NAME                 domain name for messages\n"
       "  --domid N                   domain id the guest sees (default 1)\n"
       "  --hypercall-transport T     auto (default), port-io or kvm-xen\n"
@@ -110,7 +112,7 @@ void report_build(pv::UniqueFd& fd, const std::string& line) {
 // Fills `o` from the command line ("--opt value" and "--opt=value" alike);
 // false after --help. Throws UserError for a bad option or value.
 bool parse_options(int argc, char** argv, Options& o) {
-  enum { kKernel = 1, kInitrd, kCmdline, kMemory, kMaxmem, kVcpus, kName, kDomid, kTransport, kStatusFile, kXenstoreSocket,
+  enum { kKernel = 1, kInitrd, kCmdline, kMemory, kMaxmem, kVcpus, kMaxVcpus, kName, kDomid, kTransport, kStatusFile, kXenstoreSocket,
          kConsoleSocket, kBackendSocket, kReadyFd, kControlSocket };
   const option options[] = {{"kernel", required_argument, nullptr, kKernel},
                             {"initrd", required_argument, nullptr, kInitrd},
@@ -118,6 +120,7 @@ bool parse_options(int argc, char** argv, Options& o) {
                             {"memory", required_argument, nullptr, kMemory},
                             {"maxmem", required_argument, nullptr, kMaxmem},
                             {"vcpus", required_argument, nullptr, kVcpus},
+                            {"maxvcpus", required_argument, nullptr, kMaxVcpus},
                             {"name", required_argument, nullptr, kName},
                             {"domid", required_argument, nullptr, kDomid},
                             {"hypercall-transport", required_argument, nullptr, kTransport},
@@ -142,6 +145,7 @@ bool parse_options(int argc, char** argv, Options& o) {
       case kMemory: cfg.memory_bytes = parse_size("--memory", value); break;
       case kMaxmem: cfg.maxmem_bytes = parse_size("--maxmem", value); break;
       case kVcpus: cfg.vcpus = static_cast<uint32_t>(parse_uint("--vcpus", value, 1024)); break;
+      case kMaxVcpus: cfg.max_vcpus = static_cast<uint32_t>(parse_uint("--maxvcpus", value, 1024)); break;
       case kName: cfg.name = value; break;
       case kDomid:
         cfg.domid = static_cast<xen::domid_t>(parse_uint("--domid", value, xen::DOMID_FIRST_RESERVED - 1));
@@ -164,6 +168,9 @@ bool parse_options(int argc, char** argv, Options& o) {
   if (cfg.maxmem_bytes && cfg.maxmem_bytes < cfg.memory_bytes)
     throw UserError("--maxmem (" + std::to_string(cfg.maxmem_bytes >> 20) + " MiB) must be at least --memory (" +
                     std::to_string(cfg.memory_bytes >> 20) + " MiB)");
+  if (cfg.max_vcpus && cfg.max_vcpus < cfg.vcpus)
+    throw UserError("--maxvcpus (" + std::to_string(cfg.max_vcpus) + ") must be at least --vcpus (" +
+                    std::to_string(cfg.vcpus) + ")");
   return true;
 }
 

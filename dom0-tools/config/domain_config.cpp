@@ -75,7 +75,6 @@ class Builder {
     uuid();
     disks();
     vifs();
-    unimplemented();
     if (out_.errors.empty()) out_.config = std::move(c_);
   }
 
@@ -103,15 +102,6 @@ class Builder {
         warn(s.line, s.key, "unknown key, ignored");
       }
     }
-  }
-
-  // Keys this platform accepts with xl's meaning (and checks) but does not
-  // act on yet: told, never silently dropped. A maxvcpus equal to vcpus
-  // asks for nothing more, so it earns nothing.
-  void unimplemented() {
-    if (const Setting* s = syn_.find("maxvcpus"); s && c_.maxvcpus > c_.vcpus)
-      warn(s->line, "maxvcpus", "not implemented yet (no vCPU hot-plug): the domain runs " +
-                                    std::to_string(c_.vcpus) + " vCPU(s), not up to " + std::to_string(c_.maxvcpus));
   }
 
   // The same for the parameters of one vif or disk.

@@ -327,8 +327,11 @@ constexpr pv::pvctl::Verb kVerbs[] = {
      "1-65535 (default 256) against other domains, cap in percent of one CPU\n"
      "(0: none); enforced with the kernel's cgroup CPU controller"},
     {"vcpu-list", pv::pvctl::vcpu_list_verb, "vcpu-list [DOMAIN]",
-     "each vCPU's host CPU, state (r running, b blocked, p paused), CPU time\n"
-     "and affinity (as xl vcpu-list)"},
+     "each vCPU's host CPU, state (r running, b blocked, p paused or offline),\n"
+     "CPU time and affinity (as xl vcpu-list)"},
+    {"vcpu-set", pv::pvctl::vcpu_set_verb, "vcpu-set DOMAIN N",
+     "have vCPUs 0..N-1 online and the rest offline (as xl vcpu-set): the\n"
+     "guest follows cpu/N/availability; N is 1 to the domain's maxvcpus"},
     {"vcpu-pin", pv::pvctl::vcpu_pin_verb, "vcpu-pin DOMAIN VCPU|all CPUS",
      "pin vCPUs to host CPUs: CPUS is all, 3, 0-3,6 or 0-7,^2 (as xl vcpu-pin;\n"
      "until the domain ends)"},

@@ -69,8 +69,10 @@ namespace {
 void print_vcpus(const A::VcpuList& l) {
   std::printf("%-33s %4s %4s %4s %5s %9s %s\n", "Name", "ID", "VCPU", "CPU", "State", "Time(s)", "Affinity (Hard / Soft)");
   for (const auto& v : l.vcpus()) {
-    const std::string state = v.state() == "r" ? "r--" : v.state() == "p" ? "--p" : "-b-";
-    std::printf("%-33s %4u %4u %4d %5s %9.1f %s / all\n", v.name().c_str(), v.domid(), v.vcpu(), v.cpu(),
+    // An offline vCPU is "--p" with no CPU, as xl prints one.
+    const std::string state = v.offline() ? "--p" : v.state() == "r" ? "r--" : v.state() == "p" ? "--p" : "-b-";
+    const std::string cpu = v.offline() ? "-" : std::to_string(v.cpu());
+    std::printf("%-33s %4u %4u %4s %5s %9.1f %s / all\n", v.name().c_str(), v.domid(), v.vcpu(), cpu.c_str(),
                 state.c_str(), v.cpu_time_s(), v.affinity().c_str());
   }
 }
@@ -102,6 +104,19 @@ int vcpu_pin_verb(const std::vector<std::string>& args, const Context& ctx) {
   if (const int rc = call_pvd(ctx.socket, req, client, reply)) return rc;
   print_vcpus(reply.vcpus());
   return 0;
+}
+
+int vcpu_set_verb(const std::vector<std::string>& args, const Context& ctx) {
+  uint32_t n = 0;  // 0 and too many are pvd's to refuse, with the domain's maxvcpus
+  if (args.size() != 2 || args[0].empty() || args[0][0] == '-' || !parse_number(args[1].c_str(), 0, 1u << 20, n))
+    return std::fprintf(stderr, "pvctl: vcpu-set takes DOMAIN N (the number of vCPUs to have online)\n"), 2;
+  A::Request req;
+  A::VcpuSetRequest* s = req.mutable_vcpu_set();
+  s->mutable_domain()->set_name_or_id(args[0]);
+  s->set_vcpus(n);
+  A::Reply reply;
+  std::unique_ptr<A::AdminClient> client;
+  return call_pvd(ctx.socket, req, client, reply);
 }
 
 }  // namespace pv::pvctl

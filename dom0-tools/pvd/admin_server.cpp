@@ -93,6 +93,7 @@ class Session : public std::enable_shared_from_this<Session> {
       case R::kVifAttach:
       case R::kVifDetach:
       case R::kVifList:
+      case R::kVcpuSet:
         busy_ = true;
         // The callback owns the session: a reply that comes later (destroy
         // waits for the domain to go) still finds its connection.

@@ -1,4 +1,5 @@
 #include "domain_manager.h"
+#include "vcpu_availability.h"
 
 #include <signal.h>
 #include <cerrno>
@@ -240,6 +241,8 @@ void DomainManager::handle(const A::Request& req, ReplyFn reply) {
       return reply(top());
     case A::Request::kMemSet:
       return with_domain(req.mem_set().domain(), [&](Domain& d) { reply(mem_set(d, req.mem_set().mib())); });
+    case A::Request::kVcpuSet:
+      return with_domain(req.vcpu_set().domain(), [&](Domain& d) { reply(vcpu_set(d, req.vcpu_set().vcpus())); });
     case A::Request::kMemMax:
       return with_domain(req.mem_max().domain(), [&](Domain& d) { reply(mem_max(d, req.mem_max().mib())); });
     case A::Request::kBlockAttach:
@@ -371,9 +374,17 @@ void DomainManager::start(Domain& d, DomainProcess::ReadyFn on_ready) {
   devices.push_back({mem_dir, "", {}, true});
   devices.push_back({mem_dir + "/static-max", std::to_string(maxmem_mib * 1024), {"n0", "r" + id}, false});
   devices.push_back({mem_dir + "/target", std::to_string(d.spec.memory_mib * 1024), {"n0", "r" + id}, false});
+  // As libxl: cpu/N/availability for every vCPU the domain has, which the
+  // guest follows (Linux's drivers/xen/cpu_hotplug.c).
+  const uint32_t max_vcpus = std::max(d.spec.maxvcpus, d.spec.vcpus);
+  const uint32_t online = d.rec.vcpus_online() ? d.rec.vcpus_online() : d.spec.vcpus;
+  devices.push_back({"/local/domain/" + id + "/cpu", "", {}, true});
+  for (uint32_t v = 0; v < max_vcpus; v++)
+    devices.push_back({vcpu_availability_path(domid, v), v < online ? "online" : "offline", {"n0", "r" + id}, false});
   std::vector<std::string> argv = {pv_hv_, "--kernel", d.spec.kernel, "--memory", std::to_string(d.spec.memory_mib) + "M",
                                    "--maxmem", std::to_string(maxmem_mib) + "M",
-                                   "--vcpus", std::to_string(d.spec.vcpus), "--name", d.spec.name, "--domid",
+                                   "--vcpus", std::to_string(d.spec.vcpus),
+                                   "--maxvcpus", std::to_string(max_vcpus), "--name", d.spec.name, "--domid",
                                    std::to_string(domid), "--status-file", registry_.status_file(domid),
                                    "--xenstore-socket", registry_.xenstore_link(domid),
                                    "--console-socket", registry_.console_socket(domid),
@@ -588,7 +599,7 @@ A::DomainInfo DomainManager::info(const Domain& d) const {
   i.set_domid(d.rec.domid());
   i.set_name(d.rec.name());
   i.set_memory_mib(d.spec.memory_mib);
-  i.set_vcpus(d.spec.vcpus);
+  i.set_vcpus(d.rec.vcpus_online() ? d.rec.vcpus_online() : d.spec.vcpus);  // online, as xl list
   i.set_state(d.rec.state());
   i.set_cpu_time_s(d.proc ? d.proc->cpu_seconds() : 0);
   i.set_shutdown_reason(d.rec.shutdown_reason());

@@ -115,6 +115,8 @@ class DomainManager {
   admin::Reply sched_credit(const admin::SchedCreditRequest& r);
   admin::Reply vcpu_list(const admin::DomainRef& ref);
   admin::Reply vcpu_pin(const admin::VcpuPinRequest& r);
+  // xl vcpu-set: cpu/N/availability for every N < maxvcpus.
+  admin::Reply vcpu_set(Domain& d, uint32_t vcpus);
   admin::Reply top();  // domain_stats.cpp
 
   // Hot-plug (domain_devices.cpp), as xl block-attach / -detach / -list

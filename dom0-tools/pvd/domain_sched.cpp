@@ -5,10 +5,13 @@
 // life.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "domain0.h"
+#include "domain_control.h"
 #include "domain_manager.h"
+#include "vcpu_availability.h"
 #include "vcpu_threads.h"
 #include "pv/log.h"
 
@@ -86,10 +89,26 @@ namespace {
 
 int host_cpus() { return static_cast<int>(::sysconf(_SC_NPROCESSORS_CONF)); }
 
-void add_vcpu_rows(A::VcpuList& out, uint32_t domid, const std::string& name, const DomainProcess* proc) {
+// Which vCPUs are up, from pv-hv (VCPUOP_is_up); every one when pv-hv
+// cannot say (an older pv-hv, or one that is going away).
+uint64_t vcpus_up(const std::string& control_socket) {
+  try {
+    const ctl::Reply r = call_domain_control(control_socket, ctl::Op::kQueryVcpus);
+    if (r.status == 0 && r.vcpus) return r.vcpus_up;
+  } catch (const std::exception& e) {
+    log::warning(std::string("vcpu-list: which vCPUs are up is unknown: ") + e.what());
+  }
+  return ~uint64_t{0};
+}
+
+void add_vcpu_rows(A::VcpuList& out, uint32_t domid, const std::string& name, const DomainProcess* proc,
+                   const std::string& control_socket) {
   if (!proc) return;  // shut down and preserved: no vCPU runs
-  for (const VcpuThread& v : vcpu_threads(proc->pid())) {
+  const auto threads = vcpu_threads(proc->pid());
+  const uint64_t up = threads.empty() ? 0 : vcpus_up(control_socket);
+  for (const VcpuThread& v : threads) {
     auto* r = out.add_vcpus();
+    r->set_offline(v.vcpu < 64 && !(up >> v.vcpu & 1));
     r->set_domid(domid);
     r->set_name(name);
     r->set_vcpu(v.vcpu);
@@ -105,14 +124,16 @@ void add_vcpu_rows(A::VcpuList& out, uint32_t domid, const std::string& name, co
 A::Reply DomainManager::vcpu_list(const A::DomainRef& ref) {
   A::Reply out;
   if (ref.name_or_id().empty()) {
-    for (const auto& [id, d] : domains_) add_vcpu_rows(*out.mutable_vcpus(), id, d->rec.name(), d->proc.get());
+    for (const auto& [id, d] : domains_)
+      add_vcpu_rows(*out.mutable_vcpus(), id, d->rec.name(), d->proc.get(), registry_.control_socket(id));
     return out;
   }
   if (is_domain0(ref.name_or_id()))
     return error_reply(A::ERROR_INVALID_STATE, "Domain-0 is the host itself: its CPUs are not vCPUs pvd runs");
   Domain* d = find(ref.name_or_id());
   if (!d) return error_reply(A::ERROR_NO_SUCH_DOMAIN, "no domain named '" + ref.name_or_id() + "'");
-  add_vcpu_rows(*out.mutable_vcpus(), d->rec.domid(), d->rec.name(), d->proc.get());
+  add_vcpu_rows(*out.mutable_vcpus(), d->rec.domid(), d->rec.name(), d->proc.get(),
+                registry_.control_socket(d->rec.domid()));
   return out;
 }
 
@@ -138,6 +159,24 @@ A::Reply DomainManager::vcpu_pin(const A::VcpuPinRequest& r) {
                                                  std::to_string(threads.size()) + ": 0-" +
                                                  std::to_string(threads.empty() ? 0 : threads.size() - 1) + ", or all)");
   return vcpu_list(r.domain());
+}
+
+A::Reply DomainManager::vcpu_set(Domain& d, uint32_t vcpus) {
+  if (!d.proc) return error_reply(A::ERROR_INVALID_STATE, "domain '" + d.rec.name() + "' is not running");
+  const uint32_t max_vcpus = std::max(d.spec.maxvcpus, d.spec.vcpus);
+  if (std::string why = vcpu_set_refusal(d.rec.name(), vcpus, max_vcpus); !why.empty())
+    return error_reply(A::ERROR_BAD_REQUEST, why);
+  // Every node, as libxl writes them: the guest's watch on cpu/ sees each.
+  for (uint32_t v = 0; v < max_vcpus; v++) {
+    const std::string path = vcpu_availability_path(d.rec.domid(), v);
+    if (!xenstore_.write(path, v < vcpus ? "online" : "offline"))
+      return error_reply(A::ERROR_INTERNAL, "cannot write " + path);
+  }
+  d.rec.set_vcpus_online(vcpus);  // kept, as sched-credit's changes: across pvd restarts and reboots
+  save(d);
+  A::Reply r;
+  *r.mutable_domain() = info(d);
+  return r;
 }
 
 }  // namespace pv::pvd

@@ -9,6 +9,7 @@
 #include "kernel.h"
 #include "lib.h"
 #include "modes.h"
+#include "vcpu_hotplug.h"
 #include "xenbus.h"
 
 namespace control {
@@ -62,7 +63,7 @@ void on_shutdown(const char*, const char*, void*) {
 }
 }  // namespace
 
-bool start() {
+bool start(bool vcpu_hotplug) {
   if (!xenbus::init()) {
     con::printf("xenbus: no xenstore ring advertised (HVM_PARAM_STORE_PFN/STORE_EVTCHN)\n");
     return false;
@@ -80,6 +81,7 @@ bool start() {
     if (w) con::printf("xenbus: write %s failed: %s\n", f, xenbus::error_name(w));
   }
   if (rc == 0) con::printf("xenbus: watching control/shutdown\n");
+  if (rc == 0 && vcpu_hotplug) hotplug::start();  // cpu/N/availability, as Linux's cpu_hotplug.c
   return rc == 0;
 }
 

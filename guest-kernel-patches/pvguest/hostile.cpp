@@ -223,6 +223,13 @@ void vcpu_checks() {
   expect_err("vcpu_op_down_vcpu1000", hv::vcpu_op(xen::vcpu::op::down, 1000, nullptr));
   expect_err("vcpu_op_initialise_vcpu1000", hv::vcpu_op(xen::vcpu::op::initialise, 1000, scratch[1]));
   expect_err("vcpu_op_initialise_running_vcpu0", hv::vcpu_op(xen::vcpu::op::initialise, 0, scratch[1]));
+  expect_err("get_runstate_info_vcpu1000", hv::vcpu_op(xen::vcpu::op::get_runstate_info, 1000, scratch[1]));
+  expect_err("get_runstate_info_wild_pointer",
+             hv::vcpu_op(xen::vcpu::op::get_runstate_info, 0, reinterpret_cast<void*>(0x7f0000000000ull)));
+  xen::vcpu::register_runstate_memory_area ra{0x7f0000000000ull};  // unmapped
+  expect_err("register_runstate_unmapped", hv::vcpu_op(xen::vcpu::op::register_runstate_memory_area, 0, &ra));
+  ra.addr = ~0ull - 8;  // wraps
+  expect_err("register_runstate_wrapping", hv::vcpu_op(xen::vcpu::op::register_runstate_memory_area, 0, &ra));
   xen::hvm::evtchn_upcall_vector uv{};
   uv.vcpu = 1000;
   uv.vector = k::kUpcallVector;

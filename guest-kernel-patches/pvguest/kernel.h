@@ -26,6 +26,14 @@ struct PerCpu {
   void (*volatile job_fn)(void*);
   void* volatile job_arg;
   volatile uint64_t job_req, job_done;
+  // vCPU hot-plug (smp::bring_up / take_down): the vCPU had VCPUOP_initialise;
+  // it is asked to take itself down (VCPUOP_down on itself, as Linux's
+  // play_dead).
+  volatile uint32_t initialised;
+  volatile uint32_t down_req;
+  // The `vcpuwork` mode's counter and when it was last printed.
+  volatile uint64_t work_count;
+  uint64_t work_printed_ns;
 };
 
 extern PerCpu cpus[kMaxCpus];

@@ -17,6 +17,7 @@
 #include "modes.h"
 #include "pvtime.h"
 #include "smp.h"
+#include "vcpu_hotplug.h"
 
 alignas(4096) uint8_t hypercall_page[4096];
 
@@ -80,6 +81,7 @@ void parse_cmdline(Options& o) {
     else if (key_is("xenstore-flood")) o.xenstore_flood = true;
     else if (key_is("balloon")) o.balloon = true;
     else if (key_is("memtouch")) o.memtouch = true;
+    else if (key_is("vcpuwork")) o.vcpuwork = true;
     else if (parse_blk_option(tok, klen, val, vlen)) continue;
     else if (parse_hotplug_option(tok, klen, val, vlen, o.hotplug)) continue;
     else if (key_is("shutdown")) {
@@ -89,6 +91,7 @@ void parse_cmdline(Options& o) {
       if (!found) con::printf("pvguest: unknown shutdown reason ignored\n");
     } else if (key_is("watchdog") && lib::parse_u64(val, vlen, n)) o.watchdog_s = n;
     else if (key_is("freereport") && lib::parse_u64(val, vlen, n) && n > 0) o.freereport_mib = n;
+    else if (key_is("runstate") && lib::parse_u64(val, vlen, n) && n > 0) o.runstate_s = n;
     else if (key_is("bench-hypercall") && lib::parse_u64(val, vlen, n)) o.bench_hypercall = n;
     else if (key_is("bench-evtchn") && lib::parse_u64(val, vlen, n)) o.bench_evtchn = n;
     else if (key_is("bench-portio") && lib::parse_u64(val, vlen, n)) o.bench_portio = n;
@@ -179,6 +182,7 @@ void run_modes(const Options& opt) {
   if (opt.freereport_mib) run_freereport(opt.freereport_mib);
   if (opt.xenstore_flood) run_xenstore_flood();  // never returns: idles as `idle`
   run_net_modes();  // net=... modes, if any were asked for
+  if (opt.runstate_s) run_runstate(opt.runstate_s);
   for (uint64_t r = 0; r < opt.bench_rounds; r++) {
     if (opt.bench_insn) bench_insn(opt.bench_insn);
     if (opt.bench_portio) bench_portio(opt.bench_portio);
@@ -249,6 +253,7 @@ extern "C" [[noreturn]] void kmain(uint32_t start_info_paddr) {
   run_modes(opt);
   if (opt.balloon || opt.memtouch) run_balloon(opt.memtouch);
   if (opt.hotplug) run_hotplug();
+  if (opt.vcpuwork) run_vcpuwork();
   if (opt.idle) run_idle();
   shutdown(opt.shutdown_reason);
 }

@@ -12,6 +12,8 @@ struct Options {
   bool balloon = false;   // follow memory/target with the balloon driver, as `idle` obeys control/shutdown
   bool memtouch = false;  // balloon, with every page held patterned and checked (memtouch.cpp)
   uint64_t freereport_mib = 0;  // freereport=MIB: free-page reporting phases (freereport.cpp)
+  bool vcpuwork = false;  // count on every online vCPU, following cpu/ and control/shutdown
+  uint64_t runstate_s = 0;  // runstate=S: busy for S s, printing the runstate (steal) times
   uint32_t shutdown_reason = 0;  // xen::shutdown::poweroff
   uint64_t watchdog_s = 0;
   uint64_t bench_hypercall = 0;
@@ -37,6 +39,7 @@ void run_freereport(uint64_t mib);
 // hotplug, hotplug-ping=IP (hotplug.cpp, docs/guest-kernel.md).
 bool parse_hotplug_option(const char* key, uint64_t klen, const char* val, uint64_t vlen, bool& hotplug);
 [[noreturn]] void run_hotplug();
+void run_runstate(uint64_t seconds);
 void bench_hypercall(uint64_t n);
 void bench_evtchn(uint64_t n);
 void bench_portio(uint64_t n);

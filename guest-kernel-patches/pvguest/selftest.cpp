@@ -468,6 +468,23 @@ void check_vcpus() {
           "down rc=%ld is_up=%ld up rc=%ld is_up=%ld job_ran=%d", rd, up0, ru, up1, ran);
 }
 
+// By now vCPU 0 has run and blocked (check_block, check_poll): its
+// runstate says so, the times add up to no more than the time since boot,
+// and VCPUOP_get_runstate_info is -ENOENT past the last vCPU.
+void check_runstate() {
+  xen::vcpu_runstate_info r{};
+  long rc = hv::vcpu_op(xen::vcpu::op::get_runstate_info, 0, &r);
+  const uint64_t now = pvclock::now();
+  const uint64_t sum = r.time[0] + r.time[1] + r.time[2] + r.time[3];
+  xen::vcpu_runstate_info past{};
+  long prc = hv::vcpu_op(xen::vcpu::op::get_runstate_info, k::nr_cpus, &past);
+  R.check(rc == 0 && r.state == xen::RUNSTATE_running && r.time[xen::RUNSTATE_running] > 0 &&
+              r.time[xen::RUNSTATE_blocked] > 0 && sum <= now + 1000000 && prc == -xen::XEN_ENOENT,
+          "runstate_info", "rc=%ld state=%d running=%lu blocked=%lu sum=%lu now=%lu; vcpu%u rc=%ld", rc, r.state,
+          static_cast<unsigned long>(r.time[0]), static_cast<unsigned long>(r.time[2]), static_cast<unsigned long>(sum),
+          static_cast<unsigned long>(now), k::nr_cpus, prc);
+}
+
 }  // namespace
 
 void run_selftest() {
@@ -491,5 +508,6 @@ void run_selftest() {
   check_memory();
   check_params();
   check_vcpus();
+  check_runstate();
   con::printf("selftest: %u passed, %u failed\n", R.passed, R.failed);
 }

@@ -124,7 +124,7 @@ void flood_transactions() {
 [[noreturn]] void run_xenstore_flood() {
   // control/shutdown first, as `idle` does: its watch and feature nodes
   // must exist before the flood takes every slot.
-  bool watching = control::start();
+  bool watching = control::start(false);  // control/shutdown's watch only: the quota count assumes one
   if (!xenbus::connected()) {
     con::printf("FAIL xenstore-flood init: no usable xenstore ring\n");
     failed = 4;

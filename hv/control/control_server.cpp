@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "pv/error.h"
 #include "pv/log.h"
@@ -15,8 +16,9 @@
 
 namespace pv {
 
-ControlServer::ControlServer(const std::string& socket_path, Reservation& reservation)
-    : path_(socket_path), reservation_(reservation) {
+ControlServer::ControlServer(const std::string& socket_path, Reservation& reservation, uint32_t vcpus,
+                             std::function<uint64_t()> vcpus_up)
+    : path_(socket_path), reservation_(reservation), vcpus_(vcpus), vcpus_up_(std::move(vcpus_up)) {
   listen_fd_ = listen_unix(path_, "--control-socket", SOCK_SEQPACKET);
   wake_fd_.reset(::eventfd(0, EFD_CLOEXEC));
   if (!wake_fd_) throw_errno("eventfd");
@@ -39,13 +41,16 @@ ctl::Reply ControlServer::handle(const ctl::Request& req) {
   } else if (req.op == static_cast<uint32_t>(ctl::Op::kSetMaxMemory)) {
     if (req.value == 0) r.status = -EINVAL;
     else reservation_.set_maximum(req.value);
-  } else if (req.op != static_cast<uint32_t>(ctl::Op::kQueryMemory)) {
+  } else if (req.op != static_cast<uint32_t>(ctl::Op::kQueryMemory) &&
+             req.op != static_cast<uint32_t>(ctl::Op::kQueryVcpus)) {
     r.status = -EINVAL;
   }
   r.current_pages = reservation_.current();
   r.maximum_pages = reservation_.maximum();
   r.ballooned_pages = reservation_.ballooned_out();
   r.ram_pages = reservation_.ram_pages();
+  r.vcpus = vcpus_;
+  r.vcpus_up = vcpus_up_ ? vcpus_up_() : 0;
   return r;
 }
 

@@ -1,7 +1,10 @@
 // pv-hv's end of the control socket (pv/control_protocol.h): a small
 // thread answers one request per connection from pvd, against the domain's
-// Reservation (xl mem-max; the memory figures of pvctl info).
+// Reservation (xl mem-max; the memory figures of pvctl info) and which
+// vCPUs are up (pvctl vcpu-list).
 #pragma once
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <thread>
 
@@ -13,7 +16,9 @@ namespace pv {
 
 class ControlServer {
  public:
-  ControlServer(const std::string& socket_path, Reservation& reservation);
+  // `vcpus_up`: bit N set while vCPU N is up; `vcpus`: how many there are.
+  ControlServer(const std::string& socket_path, Reservation& reservation, uint32_t vcpus = 0,
+                std::function<uint64_t()> vcpus_up = {});
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
@@ -27,6 +32,8 @@ class ControlServer {
 
   std::string path_;
   Reservation& reservation_;
+  const uint32_t vcpus_;
+  const std::function<uint64_t()> vcpus_up_;
   UniqueFd listen_fd_, wake_fd_;
   std::thread thread_;
 };

@@ -6,6 +6,7 @@
 #include <utility>
 #include <cstdio>
 #include <sched.h>
+#include <unistd.h>
 
 #include <xen/cpuid.h>
 
@@ -26,7 +27,9 @@ constexpr uint64_t kLapicBase = 0xfee00000, kLapicSize = 0x1000;
 extern const int kKickSignal;
 const int kKickSignal = SIGUSR1;
 
-Vcpu::Vcpu(Domain& dom, uint32_t id, kvm::VcpuFd fd) : dom_(dom), id_(id), fd_(std::move(fd)) {}
+Vcpu::Vcpu(Domain& dom, uint32_t id, kvm::VcpuFd fd)
+    : dom_(dom), id_(id), fd_(std::move(fd)),
+      runstate_(dom.memory(), dom.reservation(), id == 0 ? xen::RUNSTATE_running : xen::RUNSTATE_offline) {}
 
 Vcpu::~Vcpu() { join(); }
 
@@ -42,6 +45,7 @@ void Vcpu::start(std::optional<CpuState> boot) {
     std::snprintf(name, sizeof(name), "vcpu%u", id_);
     pthread_setname_np(pthread_self(), name);
     tid_ = pthread_self();
+    runstate_.attach_thread(static_cast<pid_t>(::gettid()));
     try {
       sigset_t mask;
       pthread_sigmask(SIG_SETMASK, nullptr, &mask);
@@ -130,13 +134,16 @@ bool Vcpu::upcall_pending() const {
 template <typename Pred>
 void Vcpu::wait(Pred pred, std::optional<std::chrono::steady_clock::time_point> deadline) {
   std::unique_lock lk(mu_);
+  bool blocked = false;
   while (!pred() && !dom_.shutting_down() && up_) {
+    if (!blocked) runstate_.change(xen::RUNSTATE_blocked, dom_.clock().now_ns()), blocked = true;
     if (!deadline) {
       cv_.wait(lk);
     } else if (cv_.wait_until(lk, *deadline) == std::cv_status::timeout) {
       break;
     }
   }
+  if (blocked) runstate_.change(xen::RUNSTATE_running, dom_.clock().now_ns());
 }
 
 void Vcpu::block_until_event() {
@@ -161,6 +168,7 @@ void Vcpu::poll(const uint32_t* ports, uint32_t n, uint64_t deadline_ns) {
 
 bool Vcpu::wait_until_running() {
   std::unique_lock lk(mu_);
+  if (!up_) runstate_.change(xen::RUNSTATE_offline, dom_.clock().now_ns());
   cv_.wait(lk, [&] { return up_ || dom_.shutting_down(); });
   if (dom_.shutting_down()) return false;
   if (pending_state_) {
@@ -210,6 +218,7 @@ void Vcpu::drain_kicks() {
 void Vcpu::run_loop() {
   while (!dom_.shutting_down()) {
     if (!wait_until_running()) return;
+    runstate_.change(xen::RUNSTATE_running, dom_.clock().now_ns());
     in_guest_.store(true, std::memory_order_seq_cst);
     // Checked after publishing in_guest_: an event raised from now on
     // signals us out of KVM_RUN instead of being missed.

@@ -15,6 +15,7 @@
 #include <xen/hvm.h>
 
 #include "cpu/cpu_state.h"
+#include "cpu/runstate.h"
 #include "kvm/kvm.h"
 
 namespace pv {
@@ -47,6 +48,8 @@ class Vcpu {
   int64_t up();
   int64_t down();
   bool is_up() const;
+  // Its runstate (VCPUOP_get_runstate_info, register_runstate_memory_area).
+  Runstate& runstate() { return runstate_; }
   void set_upcall_vector(uint8_t v) { upcall_vector_.store(v, std::memory_order_relaxed); }
 
   // Blocking hypercalls. Both return when the domain shuts down too.
@@ -86,6 +89,7 @@ class Vcpu {
   bool initialised_ = false;
   std::optional<CpuState> pending_state_;  // from VCPUOP_initialise
   uint64_t wake_seq_ = 0;
+  Runstate runstate_;
 };
 
 }  // namespace pv

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 #include "cpu/page_walk.h"
 #include "memory/guest_memory.h"
@@ -17,6 +18,8 @@ class GuestAccess {
 
   bool read(uint64_t gva, void* dst, size_t len) const;
   bool write(uint64_t gva, const void* src, size_t len) const;
+  // The guest-physical address `gva` maps to now, or nullopt.
+  std::optional<uint64_t> gpa_of(uint64_t gva, bool write) const { return translate_gva(mem_, ps_, gva, write); }
 
   template <typename T>
   bool get(uint64_t gva, T& out) const {

@@ -15,7 +15,7 @@ TEST(ConfigText, RelativePathsBecomeAbsoluteAgainstTheFilesDirectory) {
   const std::string text =
       "# guest\nname = \"g\"\nmemory = 64\nkernel = \"boot/k.elf\"   # keep me\nramdisk = '../initrd'\n"
       "disk = [ 'format=raw, vdev=xvda, access=rw, target=img/a.img',\n"
-      "         '/abs/b.img,raw,xvdb,ro' ]\nmaxvcpus = 4\n";
+      "         '/abs/b.img,raw,xvdb,ro' ]\nmaxvcpus = 4\nmy_note = 1\n";
   const auto p = prepare_config(text, "/etc/pv/guests/g.cfg");
   ASSERT_EQ(p.error, "");
   const auto cfg = pv::config::parse_domain_config(p.text, "g.cfg");
@@ -32,7 +32,7 @@ TEST(ConfigText, RelativePathsBecomeAbsoluteAgainstTheFilesDirectory) {
       << p.text;
   EXPECT_NE(p.text.find("'/abs/b.img,raw,xvdb,ro' ]\nmaxvcpus = 4\n"), std::string::npos) << p.text;
   ASSERT_EQ(cfg.warnings.size(), 1u);
-  EXPECT_EQ(cfg.warnings[0].line, 8);  // maxvcpus (not implemented: warned), where the user wrote it
+  EXPECT_EQ(cfg.warnings[0].line, 9);  // my_note (unknown: warned), where the user wrote it
 }
 
 TEST(ConfigText, AbsolutePathsAndUnparsableFilesAreSentAsTheyAre) {

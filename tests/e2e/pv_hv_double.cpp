@@ -91,6 +91,7 @@ void parse_options(int argc, char** argv, Options& o) {
                             {"maxmem", required_argument, nullptr, kIgnored},
                             {"control-socket", required_argument, nullptr, kIgnored},  // no mem-max here
                             {"vcpus", required_argument, nullptr, kIgnored},
+                            {"maxvcpus", required_argument, nullptr, kIgnored},
                             {"name", required_argument, nullptr, kName},
                             {"domid", required_argument, nullptr, kDomid},
                             {"hypercall-transport", required_argument, nullptr, kIgnored},

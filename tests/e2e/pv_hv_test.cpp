@@ -5,6 +5,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -335,6 +337,53 @@ TEST(PvHvOptions, ValuesAfterAnEqualsSignOrAsTheNextWord) {
   Result help = pvtest::run({kPvHv, "--help"}, 20s);
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.out.find("--memory SIZE"), std::string::npos) << help.out;
+}
+
+// Runstate accounting (VCPUOP_register_runstate_memory_area and
+// get_runstate_info): the guest's `runstate=3` mode keeps vCPU 0 busy for
+// 3 s and prints what it was told. Two such guests pinned on one host CPU
+// each spend about half of it runnable (steal); a lone, unpinned one much
+// less (what other work on this machine takes from it).
+struct Steal {
+  long running_ms = -1, runnable_ms = -1, percent = -1;
+};
+Steal steal_of(const std::string& out) {
+  std::smatch m;
+  Steal s;
+  if (std::regex_search(out, m, std::regex("RUNSTATE done state=0 running=([0-9]+)ms runnable=([0-9]+)ms .* steal=([0-9]+)%")))
+    s = {std::stol(m[1]), std::stol(m[2]), std::stol(m[3])};
+  return s;
+}
+
+TEST_F(PvHv, RunstateShowsStealWhenTwoGuestsShareOneCpu) {
+  auto argv = [](std::vector<std::string> prefix) {
+    for (const std::string& a : {kPvHv, std::string("--kernel"), kGuest, std::string("--vcpus"), std::string("1"),
+                                 std::string("--cmdline"), std::string("runstate=3")})
+      prefix.push_back(a);
+    return prefix;
+  };
+  Process a(argv({"/usr/bin/taskset", "-c", "0"})), b(argv({"/usr/bin/taskset", "-c", "0"}));
+  const Result ra = a.wait(60s), rb = b.wait(60s);
+  ASSERT_EQ(ra.exit_code, kPoweroff) << ra.out << ra.err;
+  ASSERT_EQ(rb.exit_code, kPoweroff) << rb.out << rb.err;
+  for (const Result* r : {&ra, &rb}) {
+    EXPECT_NE(r->out.find("RUNSTATE registered rc=0\n"), std::string::npos) << r->out;
+    EXPECT_NE(r->out.find("RUNSTATE area ok"), std::string::npos) << r->out;
+  }
+  const Steal sa = steal_of(ra.out), sb = steal_of(rb.out);
+  EXPECT_GE(sa.percent, 25) << ra.out;  // about 50 on an idle machine
+  EXPECT_GE(sb.percent, 25) << rb.out;
+  EXPECT_GT(sa.runnable_ms, 500) << ra.out;
+  EXPECT_GT(sb.runnable_ms, 500) << rb.out;
+
+  const Result lone = pvtest::run(argv({}), 60s);
+  ASSERT_EQ(lone.exit_code, kPoweroff) << lone.out << lone.err;
+  const Steal sl = steal_of(lone.out);
+  ASSERT_GE(sl.percent, 0) << lone.out;
+  EXPECT_LT(sl.percent, std::min(sa.percent, sb.percent)) << lone.out;
+  EXPECT_GT(sl.running_ms, 0) << lone.out;
+  std::printf("steal: pinned pair %ld%% (%ld ms) and %ld%% (%ld ms); lone %ld%% (%ld ms)\n", sa.percent, sa.runnable_ms,
+              sb.percent, sb.runnable_ms, sl.percent, sl.runnable_ms);
 }
 
 }  // namespace

@@ -132,7 +132,11 @@ using PvdSched = PvdFixture;
 
 TEST_F(PvdSched, VcpusAreListedAndPinned) {
   ASSERT_EQ(pvctl({"create", config("g", "idle")}).exit_code, 0);  // 2 vCPUs
-  ASSERT_TRUE(eventually([&] { return pvctl({"vcpu-list", "g"}).out.find("\ng ") != std::string::npos; }, 10s));
+  // Until the guest has brought vCPU 1 up it is listed offline ("-  --p").
+  ASSERT_TRUE(eventually([&] {
+    const std::string out = pvctl({"vcpu-list", "g"}).out;
+    return std::regex_search(out, std::regex("\ng +1 +1 ")) && out.find("--p") == std::string::npos;
+  }, 10s)) << pvctl({"vcpu-list", "g"}).out;
   Result l = pvctl({"vcpu-list", "g"});
   EXPECT_TRUE(std::regex_search(l.out, std::regex("\ng +1 +0 +[0-9]+ +(r--|-b-) +[0-9.]+ all / all\n"))) << l.out;
   EXPECT_TRUE(std::regex_search(l.out, std::regex("\ng +1 +1 +[0-9]+ +(r--|-b-) +[0-9.]+ all / all\n"))) << l.out;

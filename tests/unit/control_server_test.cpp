@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <memory>
@@ -28,7 +29,7 @@ class ControlServerTest : public ::testing::Test {
     char tmpl[] = "/tmp/pv-control-test.XXXXXX";
     dir_ = ::mkdtemp(tmpl);
     path_ = dir_ + "/ctl.sock";
-    server_ = std::make_unique<ControlServer>(path_, res_);
+    server_ = std::make_unique<ControlServer>(path_, res_, 3, [this] { return vcpus_up_.load(); });
   }
   void TearDown() override {
     server_.reset();
@@ -56,9 +57,22 @@ class ControlServerTest : public ::testing::Test {
   GuestMemory mem_{kPages * 4096};
   GrantTable gt_{mem_, 1};
   Reservation res_{mem_, gt_.absent_bitmap(), 512, 768, nullptr};
+  std::atomic<uint64_t> vcpus_up_{0b101};
   std::string dir_, path_;
   std::unique_ptr<ControlServer> server_;
 };
+
+// pvctl vcpu-list's offline vCPUs: which are up, asked each time.
+TEST_F(ControlServerTest, QueryVcpusSaysWhichAreUp) {
+  ctl::Reply r = request(ctl::Op::kQueryVcpus);
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.vcpus, 3u);
+  EXPECT_EQ(r.vcpus_up, 0b101u);
+  vcpus_up_ = 0b111;
+  r = request(ctl::Op::kQueryVcpus);
+  EXPECT_EQ(r.vcpus_up, 0b111u);
+  EXPECT_EQ(r.current_pages, kPages - 256);  // the memory figures come along
+}
 
 TEST_F(ControlServerTest, QueryReportsTheReservation) {
   const ctl::Reply r = request(ctl::Op::kQueryMemory);

@@ -44,6 +44,26 @@ static_assert(sizeof(set_singleshot_timer) == 16);
 // Fail with -ETIME if the timeout is already in the past.
 inline constexpr uint32_t VCPU_SSHOTTMR_future = 1 << 0;
 
+// VCPUOP_get_runstate_info and the area VCPUOP_register_runstate_memory_area
+// names: how long the vCPU spent in each state, in ns of system time.
+struct vcpu_runstate_info {
+  int32_t state;              // RUNSTATE_* it is in
+  uint32_t pad;
+  uint64_t state_entry_time;  // when it entered it; XEN_RUNSTATE_UPDATE set while the area is written
+  uint64_t time[4];           // running, runnable, blocked, offline
+};
+static_assert(sizeof(vcpu_runstate_info) == 48);
+static_assert(__builtin_offsetof(vcpu_runstate_info, state_entry_time) == 8);
+static_assert(__builtin_offsetof(vcpu_runstate_info, time) == 16);
+
+// VCPUOP_register_runstate_memory_area: the guest-virtual address of a
+// vcpu_runstate_info the hypervisor keeps up to date (0: none).
+struct register_runstate_memory_area {
+  uint64_t addr;
+};
+static_assert(sizeof(register_runstate_memory_area) == 8);
+inline constexpr uint64_t XEN_RUNSTATE_UPDATE = 1ull << 63;
+
 }  // namespace xen::vcpu
 
 // ---- Xen's spellings (public/vcpu.h); see xen.h ----
@@ -65,6 +85,9 @@ inline constexpr uint32_t VCPUOP_register_vcpu_time_memory_area = vcpu::op::regi
 inline constexpr uint32_t VCPUOP_register_runstate_phys_area = 14;
 inline constexpr uint32_t VCPUOP_register_vcpu_time_phys_area = 15;
 using vcpu::VCPU_SSHOTTMR_future;
+using vcpu::XEN_RUNSTATE_UPDATE;
+using vcpu_runstate_info = vcpu::vcpu_runstate_info;
+using vcpu_register_runstate_memory_area = vcpu::register_runstate_memory_area;
 
 // vcpu_runstate_info.state
 inline constexpr int RUNSTATE_running = 0;

@@ -12,6 +12,7 @@ inline constexpr uint32_t kMagic = 0x4c435650;  // "PVCL"
 enum class Op : uint32_t {
   kQueryMemory = 1,   // reply only
   kSetMaxMemory = 2,  // value: the new ceiling in 4 KiB frames (xl mem-max)
+  kQueryVcpus = 3,    // reply only (every reply carries the vCPU fields)
 };
 
 struct Request {
@@ -28,7 +29,10 @@ struct Reply {
   uint64_t maximum_pages;  // the ceiling (XENMEM_maximum_reservation)
   uint64_t ballooned_pages;  // frames not populated
   uint64_t ram_pages;        // guest RAM (maxmem as booted)
+  uint32_t vcpus;            // vCPUs the domain has (maxvcpus)
+  uint32_t pad;
+  uint64_t vcpus_up;         // bit N: vCPU N is up (VCPUOP_is_up), not offline
 };
-static_assert(sizeof(Reply) == 40);
+static_assert(sizeof(Reply) == 56);
 
 }  // namespace pv::ctl
