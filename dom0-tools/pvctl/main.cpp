@@ -329,7 +329,11 @@ constexpr pv::pvctl::Verb kVerbs[] = {
     {"top", pv::pvctl::top_verb, "top [-b|--batch] [-d|--delay S] [-i|--iterations N]",
      "every domain's CPU %, memory, vCPUs and I/O counters, every S seconds\n"
      "(default 3) as xentop; q quits; --batch prints rows for scripts"},
-    {"disk", nullptr, "disk create|info ...", "disk images: qcow2 and raw (pvctl disk --help)", &pv::pvctl::kDiskVerbs},
+    {"disk", nullptr, "disk create|info|resize ...", "disk images: qcow2 and raw (pvctl disk --help)", &pv::pvctl::kDiskVerbs},
+    {"disk-limit", pv::pvctl::disk_limit_verb, "disk-limit DOMAIN VDEV key=value...",
+     "a running domain's disk I/O limits: iops, iops_rd, iops_wr (requests/s),\n"
+     "bps, bps_rd, bps_wr (bytes/s, k/m/g suffixes), burst_ms; 0 lifts one.\n"
+     "pv-backd applies them at once (token buckets; requests wait, none dropped)"},
     {"network", nullptr, "network create|list|destroy ...", "virtual networks (pvctl network --help)",
      &pv::pvctl::kNetworkVerbs},
     {"help", nullptr, "help [VERB]", "this list, or the usage of one verb (also: pvctl VERB --help)"},

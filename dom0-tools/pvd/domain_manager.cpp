@@ -238,6 +238,10 @@ void DomainManager::handle(const A::Request& req, ReplyFn reply) {
       return with_domain(req.mem_set().domain(), [&](Domain& d) { reply(mem_set(d, req.mem_set().mib())); });
     case A::Request::kMemMax:
       return with_domain(req.mem_max().domain(), [&](Domain& d) { reply(mem_max(d, req.mem_max().mib())); });
+    case A::Request::kDiskLimit:
+      return with_domain(req.disk_limit().domain(), [&](Domain& d) { reply(disk_limit(d, req.disk_limit())); });
+    case A::Request::kDiskResize:
+      return with_domain(req.disk_resize().domain(), [&](Domain& d) { disk_resize(d, req.disk_resize(), reply); });
     case A::Request::kConsole:  // served by the admin session itself (a byte stream)
     case A::Request::OP_NOT_SET:
     default:  // the admin server routes only domain requests here
@@ -607,6 +611,12 @@ A::DomainInfo DomainManager::details(const Domain& d) const {
     const uint32_t devid = config::vdev_to_devid(disk.vdev).value_or(0);
     o->set_devid(devid);
     if (d.proc) o->set_backend_state(backend_state("vbd", devid));
+    if (disk.limits.any()) o->set_io_limits(config::to_spec_text(disk.limits));
+    if (d.proc) {
+      const auto s = xenstore_.read("/local/domain/0/backend/vbd/" + std::to_string(domid) + "/" + std::to_string(devid) + "/sectors");
+      if (s && !s->empty() && s->size() < 20 && s->find_first_not_of("0123456789") == std::string::npos)
+        o->set_sectors(std::stoull(*s));
+    }
   }
   for (uint32_t n = 0; n < d.spec.vifs.size(); n++) {
     const auto& v = d.spec.vifs[n];

@@ -109,6 +109,19 @@ class DomainManager {
   admin::Reply vcpu_pin(const admin::VcpuPinRequest& r);
   admin::Reply top();  // domain_stats.cpp
 
+  // A running domain's disks (domain_storage.cpp): I/O limits, online resize.
+  config::DiskSpec* running_disk(Domain& d, const std::string& vdev, std::string& why);
+  admin::Reply disk_limit(Domain& d, const admin::DiskLimitRequest& r);
+  void disk_resize(Domain& d, const admin::DiskResizeRequest& r, ReplyFn reply);
+  struct ResizeWait {  // a resize pv-backd has not answered yet
+    boost::asio::steady_timer timer;
+    std::chrono::steady_clock::time_point deadline;
+    std::string bytes, vdev, backend;
+    uint32_t domid;
+    ReplyFn reply;
+  };
+  void poll_resize(const std::shared_ptr<ResizeWait>& w);
+
   Domain* find(const std::string& name_or_id);
   // Domain IDs go up, as Xen hands them out, and are reused only once the
   // ID space wraps; the last one given is kept in the state dir, so a

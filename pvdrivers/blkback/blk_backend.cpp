@@ -1,5 +1,10 @@
 #include "blkback/blk_backend.h"
 
+#include <time.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include "disk/open_disk_image.h"
 #include "pv/error.h"
 
@@ -148,6 +153,7 @@ void BlkBackend::connect_queue(DomainLink& link, uint32_t index, const std::stri
   c.grants = &link.grants();
   c.image = image_;
   c.limits = limits_;
+  c.throttle = &throttle_;
   c.persistent = persistent;
   c.stats = &stats_;
   c.io_errors = &io_errors_;
@@ -157,6 +163,73 @@ void BlkBackend::connect_queue(DomainLink& link, uint32_t index, const std::stri
   };
   q.io = std::make_unique<BlkQueue>(std::move(c));
   queues_.push_back(std::move(q));
+}
+
+namespace {
+uint64_t monotonic_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+}  // namespace
+
+void BlkBackend::backend_changed() {
+  read_limits();
+  resize_if_asked();
+}
+
+void BlkBackend::resize_if_asked() {
+  const auto asked = read_backend("resize-bytes");
+  if (!asked || asked->empty()) return;
+  uint64_t bytes = 0;
+  try {
+    bytes = backend_uint("resize-bytes");
+  } catch (const UserError& e) {
+    if (resize_seen_ != ~uint64_t(0)) write_backend("resize-error", e.what());
+    resize_seen_ = ~uint64_t(0);
+    return;
+  }
+  if (bytes == resize_seen_) return;
+  resize_seen_ = bytes;
+  auto refuse = [&](const std::string& why) {
+    log("resize to " + std::to_string(bytes) + " bytes refused: " + why, pv::log::Level::kError);
+    write_backend("resize-error", why);
+  };
+  if (!image_) return refuse("the disk has no image open");
+  if (bytes % 512) return refuse("the size is not a whole number of 512-byte sectors");
+  if (bytes < image_->bytes()) return refuse("shrinking is not supported");
+  if (const int rc = image_->grow(bytes); rc != 0) {
+    return refuse(rc == -EFBIG        ? std::string("the qcow2 image's L1 table would have to move (grow it offline with qemu-img resize)")
+                  : rc == -EOPNOTSUPP ? std::string("this image cannot grow here (a block device grows with its own tools)")
+                                      : std::string(std::strerror(-rc)));
+  }
+  limits_.disk_sectors = image_->sectors();
+  for (auto& q : queues_) q.io->set_disk_sectors(limits_.disk_sectors);
+  write_disk_keys();
+  log("resized to " + std::to_string(bytes) + " bytes (" + std::to_string(limits_.disk_sectors) + " sectors)");
+  if (connected()) announce_state();
+  write_backend("resize-done", std::to_string(bytes));
+}
+
+void BlkBackend::read_limits() {
+  IoLimits l;
+  try {
+    static const char* const kDir[3] = {"", "-rd", "-wr"};
+    for (unsigned d = 0; d < 3; d++) {
+      l.iops[d] = backend_uint(std::string("qos-iops") + kDir[d], 0);
+      l.bps[d] = backend_uint(std::string("qos-bps") + kDir[d], 0);
+    }
+    l.burst_ms = backend_uint("qos-burst-ms", IoLimits::kDefaultBurstMs);
+    if (l.burst_ms > 60000) throw UserError("qos-burst-ms " + std::to_string(l.burst_ms) + " is above 60000");
+  } catch (const UserError& e) {
+    if (limits_error_ != e.what()) log(std::string("I/O limits unchanged: ") + e.what(), pv::log::Level::kError);
+    limits_error_ = e.what();
+    return;
+  }
+  limits_error_.clear();
+  if (l == throttle_.limits()) return;
+  throttle_.set(l, monotonic_ns());
+  log("I/O limits: " + l.describe());
 }
 
 void BlkBackend::disconnect() {
