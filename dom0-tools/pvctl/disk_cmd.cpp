@@ -183,6 +183,43 @@ int resize(const Args& args, const Context& ctx) {
   return 0;
 }
 
+// snapshot DOMAIN VDEV NAME: the running disk goes on in a new overlay.
+int snapshot(const Args& args, const Context& ctx) {
+  if (args.size() != 3) return usage_error("snapshot takes DOMAIN VDEV NAME");
+  A::Request req;
+  auto* r = req.mutable_disk_snapshot();
+  r->mutable_domain()->set_name_or_id(args[0]);
+  r->set_vdev(args[1]);
+  r->set_name(args[2]);
+  A::Reply reply;
+  if (const int rc = call(ctx, req, reply)) return rc;
+  for (const auto& d : reply.domain().disks())
+    if (d.vdev() == args[1]) std::printf("%s %s: now writes to %s\n", args[0].c_str(), args[1].c_str(), d.target().c_str());
+  return 0;
+}
+
+// snapshot-list DOMAIN VDEV: the disk's image and what it stands on, newest first.
+int snapshot_list(const Args& args, const Context& ctx) {
+  if (args.size() != 2) return usage_error("snapshot-list takes DOMAIN VDEV");
+  A::Request req;
+  req.mutable_info()->set_name_or_id(args[0]);
+  A::Reply reply;
+  if (const int rc = call(ctx, req, reply)) return rc;
+  for (const auto& d : reply.domain().disks()) {
+    if (d.vdev() != args[1]) continue;
+    try {
+      const disk::ImageInfo i = disk::describe_image(d.target());
+      std::printf("%s (%s, active)\n", i.path.c_str(), i.format.c_str());
+      for (const auto& b : i.backing_chain) std::printf("%s (%s)\n", b.path.c_str(), b.format.c_str());
+    } catch (const std::exception& e) {
+      return refused(e);
+    }
+    return 0;
+  }
+  std::fprintf(stderr, "pvctl: domain '%s' has no disk %s\n", args[0].c_str(), args[1].c_str());
+  return 1;
+}
+
 constexpr Verb kVerbs[] = {
     {"create", create,
      "create PATH [SIZE] [--format qcow2|raw] [--backing BASE]\n"
@@ -197,6 +234,12 @@ constexpr Verb kVerbs[] = {
      "grow an image (qcow2 or raw) no domain uses; or a running domain's\n"
      "disk: pv-backd grows it and the guest is told through the vbd's\n"
      "sectors, as Xen does online resize. Shrinking is refused"},
+    {"snapshot", snapshot, "snapshot DOMAIN VDEV NAME",
+     "external snapshot of a running domain's disk: pv-backd switches it,\n"
+     "between two requests, to a new qcow2 overlay IMAGE.NAME.qcow2 whose\n"
+     "backing file is the image as it was (which is not written again)"},
+    {"snapshot-list", snapshot_list, "snapshot-list DOMAIN VDEV",
+     "the disk's active image and the images under it, newest first"},
 };
 
 }  // namespace

@@ -89,6 +89,7 @@ class Session : public std::enable_shared_from_this<Session> {
       case R::kMemMax:
       case R::kDiskLimit:
       case R::kDiskResize:
+      case R::kDiskSnapshot:
         busy_ = true;
         // The callback owns the session: a reply that comes later (destroy
         // waits for the domain to go) still finds its connection.

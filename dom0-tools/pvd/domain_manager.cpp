@@ -242,6 +242,8 @@ void DomainManager::handle(const A::Request& req, ReplyFn reply) {
       return with_domain(req.disk_limit().domain(), [&](Domain& d) { reply(disk_limit(d, req.disk_limit())); });
     case A::Request::kDiskResize:
       return with_domain(req.disk_resize().domain(), [&](Domain& d) { disk_resize(d, req.disk_resize(), reply); });
+    case A::Request::kDiskSnapshot:
+      return with_domain(req.disk_snapshot().domain(), [&](Domain& d) { disk_snapshot(d, req.disk_snapshot(), reply); });
     case A::Request::kConsole:  // served by the admin session itself (a byte stream)
     case A::Request::OP_NOT_SET:
     default:  // the admin server routes only domain requests here

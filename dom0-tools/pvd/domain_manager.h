@@ -113,14 +113,18 @@ class DomainManager {
   config::DiskSpec* running_disk(Domain& d, const std::string& vdev, std::string& why);
   admin::Reply disk_limit(Domain& d, const admin::DiskLimitRequest& r);
   void disk_resize(Domain& d, const admin::DiskResizeRequest& r, ReplyFn reply);
-  struct ResizeWait {  // a resize pv-backd has not answered yet
+  void disk_snapshot(Domain& d, const admin::DiskSnapshotRequest& r, ReplyFn reply);
+  // A request to pv-backd through a vbd's back-end keys that it answers in
+  // <done_key> (= want) or <error_key>; polled until then (or 20 s).
+  struct BackendWait {
     boost::asio::steady_timer timer;
     std::chrono::steady_clock::time_point deadline;
-    std::string bytes, vdev, backend;
+    std::string what, want, done_key, error_key, vdev, backend;
     uint32_t domid;
+    std::function<void(Domain&)> on_done;  // before the reply
     ReplyFn reply;
   };
-  void poll_resize(const std::shared_ptr<ResizeWait>& w);
+  void poll_backend(const std::shared_ptr<BackendWait>& w);
 
   Domain* find(const std::string& name_or_id);
   // Domain IDs go up, as Xen hands them out, and are reused only once the

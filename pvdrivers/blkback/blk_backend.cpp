@@ -5,7 +5,12 @@
 #include <cerrno>
 #include <cstring>
 
+#include <unistd.h>
+
+#include <chrono>
+
 #include "disk/open_disk_image.h"
+#include "disk/qcow2/qcow2_create.h"
 #include "pv/error.h"
 
 namespace pv::blkback {
@@ -176,6 +181,62 @@ uint64_t monotonic_ns() {
 void BlkBackend::backend_changed() {
   read_limits();
   resize_if_asked();
+  snapshot_if_asked();
+}
+
+void BlkBackend::snapshot_if_asked() {
+  const std::string path = read_backend("snapshot-path").value_or("");
+  if (path.empty() || path == snapshot_seen_) return;
+  snapshot_seen_ = path;
+  auto refuse = [&](const std::string& why) {
+    log("snapshot " + path + " refused: " + why, pv::log::Level::kError);
+    write_backend("snapshot-error", why);
+  };
+  if (!image_) return refuse("the disk has no image open");
+  if (readonly_) return refuse("the disk is read-only");
+  if (path[0] != '/') return refuse("the overlay's path is not absolute");
+  if (::access(path.c_str(), F_OK) == 0) return refuse(path + " exists");
+  const std::string base = params_, base_format = format_;
+  const uint64_t bytes = image_->bytes();
+  // Between requests: what is in flight completes, the rest waits on the ring.
+  for (auto& q : queues_) q.io->pause();
+  struct Resume {
+    std::vector<Queue>& qs;
+    ~Resume() {
+      for (auto& q : qs) q.io->resume();
+    }
+  } resume{queues_};
+  const auto start = std::chrono::steady_clock::now();
+  // Everything acknowledged is in the base, data and then metadata; then
+  // the base is closed (a qcow2 gives back its reserved clusters) and never
+  // written again.
+  int rc = ::fdatasync(image_->file().buffered_fd()) == 0 ? 0 : -errno;
+  if (rc == 0) rc = image_->flush();
+  if (rc != 0) return refuse(std::string("flushing the image failed: ") + std::strerror(-rc));
+  for (auto& q : queues_) q.io->set_image(nullptr);
+  image_.reset();
+  std::shared_ptr<disk::DiskImage> next;
+  std::string why;
+  try {
+    disk::create_qcow2(path, bytes, base, base_format);
+    next = disk::open_disk_image(path, "qcow2", false, false);
+  } catch (const std::exception& e) {
+    why = e.what();
+    ::unlink(path.c_str());
+    try {
+      next = disk::open_disk_image(base, base_format, false, force_raw_);
+    } catch (const std::exception& e2) {
+      why += std::string("; and the image cannot be opened again: ") + e2.what();
+    }
+  }
+  image_ = next;
+  for (auto& q : queues_) q.io->set_image(image_);
+  if (!why.empty()) return refuse(why);
+  params_ = path;
+  format_ = "qcow2";
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
+  log("snapshot: now serving " + path + " over " + base + " (queues paused " + std::to_string(us) + " us)");
+  write_backend("snapshot-done", path);
 }
 
 void BlkBackend::resize_if_asked() {

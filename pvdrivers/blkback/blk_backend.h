@@ -20,6 +20,11 @@
 // (DiskImage::grow), the queues accept the new sectors, `sectors` is
 // written and then `state` (Connected) again, as Linux's blkback does, and
 // the answer goes to resize-done (the size) or resize-error (why not).
+// External snapshot: the toolstack writes snapshot-path (a file that does
+// not exist); the queues pause between requests (in-flight ones complete),
+// the image is flushed and closed, a qcow2 overlay is created on top of it
+// (backing: the image as it is), the queues resume on the overlay, and the
+// answer goes to snapshot-done (the path) or snapshot-error.
 // Front-end keys read at connect(): protocol, feature-persistent,
 // multi-queue-num-queues, ring-page-order, and per queue (the front-end's
 // directory, or queue-N/ with several queues) ring-ref / ring-refN and
@@ -67,6 +72,7 @@ class BlkBackend : public backd::XenbusDevice {
   void write_disk_keys();
   void read_limits();
   void resize_if_asked();
+  void snapshot_if_asked();
   void connect_queue(DomainLink& link, uint32_t index, const std::string& dir, Abi abi, bool persistent);
 
   std::string params_, format_ = "raw";
@@ -74,6 +80,7 @@ class BlkBackend : public backd::XenbusDevice {
   std::shared_ptr<disk::DiskImage> image_;
   std::string image_error_, limits_error_;
   uint64_t resize_seen_ = 0;  // the last resize-bytes acted on
+  std::string snapshot_seen_;  // the last snapshot-path acted on
   Limits limits_;
 
   IoThrottle throttle_;  // the queues' I/O limits (qos-* keys); outlives them

@@ -84,6 +84,8 @@ BlkQueue::BlkQueue(QueueConfig c)
   if (!c_.stats || !c_.grants || c_.kick_fd < 0) throw std::logic_error("BlkQueue: incomplete config");
   stop_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!stop_fd_) throw_errno("eventfd(queue stop)");
+  wake_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!wake_fd_) throw_errno("eventfd(queue wake)");
 }
 
 BlkQueue::~BlkQueue() { stop(); }
@@ -95,6 +97,35 @@ void BlkQueue::start() {
 }
 
 void BlkQueue::set_disk_sectors(uint64_t sectors) { new_disk_sectors_.store(sectors, std::memory_order_release); }
+
+void BlkQueue::pause() {
+  if (!started_ || stopped_) return;
+  std::unique_lock lock(park_mu_);
+  pause_requested_.store(true, std::memory_order_release);
+  const uint64_t one = 1;
+  (void)!::write(wake_fd_.get(), &one, sizeof one);
+  park_cv_.wait(lock, [this] { return parked_ || exited_; });
+}
+
+void BlkQueue::set_image(std::shared_ptr<disk::DiskImage> image) {
+  std::lock_guard lock(park_mu_);
+  c_.image = std::move(image);
+}
+
+void BlkQueue::resume() {
+  std::lock_guard lock(park_mu_);
+  pause_requested_.store(false, std::memory_order_release);
+  park_cv_.notify_all();
+}
+
+// The queue thread, with nothing in flight: waits until resume().
+void BlkQueue::park() {
+  std::unique_lock lock(park_mu_);
+  parked_ = true;
+  park_cv_.notify_all();
+  park_cv_.wait(lock, [this] { return !pause_requested_.load(std::memory_order_acquire); });
+  parked_ = false;
+}
 
 void BlkQueue::stop() {
   if (stopped_) return;
@@ -131,6 +162,14 @@ void BlkQueue::arm_poll(int fd, uint64_t tag) {
 // ---- the thread ----
 void BlkQueue::run() {
   if (!c_.thread_name.empty()) ::pthread_setname_np(::pthread_self(), c_.thread_name.substr(0, 15).c_str());
+  struct Exited {  // pause() never waits for a thread that is gone
+    BlkQueue* q;
+    ~Exited() {
+      std::lock_guard lock(q->park_mu_);
+      q->exited_ = true;
+      q->park_cv_.notify_all();
+    }
+  } exited{this};
   try {
     serve();
   } catch (const std::exception& e) {
@@ -143,7 +182,7 @@ void BlkQueue::run() {
       if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) break;
       uring_.for_each_completion([&](io_uring_cqe* cqe) {
         const uint64_t tag = io_uring_cqe_get_data64(cqe);
-        if (tag != kKickTag && tag != kStopTag && tag != kTimerTag) inflight_--;
+        if (tag != kKickTag && tag != kStopTag && tag != kTimerTag && tag != kWakeTag) inflight_--;
       });
     }
   }
@@ -152,10 +191,16 @@ void BlkQueue::run() {
 void BlkQueue::serve() {
   arm_poll(c_.kick_fd, kKickTag);
   arm_poll(stop_fd_.get(), kStopTag);
+  arm_poll(wake_fd_.get(), kWakeTag);
   for (;;) {
     if (const uint64_t n = new_disk_sectors_.exchange(0, std::memory_order_acquire)) c_.limits.disk_sectors = n;
-    if (!stopping_ && !broken_) consume();
-    if (!deferred_.empty() && (!timer_armed_ || stopping_)) run_deferred();
+    const bool pausing = pause_requested_.load(std::memory_order_acquire) && !stopping_;
+    if (pausing && inflight_ == 0 && waiting_flushes_.empty()) {
+      park();
+      continue;
+    }
+    if (!pausing && !stopping_ && !broken_) consume();
+    if (!pausing && !deferred_.empty() && (!timer_armed_ || stopping_)) run_deferred();
     if (ring_.has_unpushed()) push_responses();
     if (stopping_ && inflight_ == 0 && waiting_flushes_.empty() && deferred_.empty()) break;
     // Re-arm req_event only when idle: with I/O in flight, its completion
@@ -172,6 +217,8 @@ void BlkQueue::serve() {
   // Nothing is in flight now; cancel the polls so the ring can go.
   io_uring_sqe* s = uring_.sqe();
   io_uring_prep_cancel64(s, kKickTag, 0);
+  s = uring_.sqe();
+  io_uring_prep_cancel64(s, kWakeTag, 0);
   if (timer_armed_) {
     s = uring_.sqe();
     io_uring_prep_timeout_remove(s, kTimerTag, 0);
@@ -186,6 +233,10 @@ void BlkQueue::on_cqe(uint64_t tag, int res) {
     if (!stopping_) arm_poll(c_.kick_fd, kKickTag);
   } else if (tag == kStopTag) {
     stopping_ = true;
+  } else if (tag == kWakeTag) {
+    uint64_t n;
+    (void)!::read(wake_fd_.get(), &n, sizeof n);
+    if (!stopping_) arm_poll(wake_fd_.get(), kWakeTag);
   } else if (tag == kTimerTag) {
     timer_armed_ = false;  // run_deferred() looks at the held requests again
   } else {

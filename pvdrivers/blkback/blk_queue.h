@@ -41,6 +41,8 @@
 // kernel may still write into the page.
 #pragma once
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -101,11 +103,19 @@ class BlkQueue {
   // Thread-safe: the disk grew (online resize); requests up to the new end
   // are accepted from the queue thread's next pass on.
   void set_disk_sectors(uint64_t sectors);
+  // From the device's thread: the queue stops taking requests and pause()
+  // returns once nothing it took is in flight (its thread then waits);
+  // set_image() swaps the image under it (a snapshot), resume() lets it go
+  // on. The guest's requests wait on the ring meanwhile.
+  void pause();
+  void set_image(std::shared_ptr<disk::DiskImage> image);  // only while paused
+  void resume();
 
  private:
   struct Pending;
   struct Part;
-  enum Tag : uint64_t { kKickTag = 1, kStopTag = 2, kTimerTag = 3 };
+  enum Tag : uint64_t { kKickTag = 1, kStopTag = 2, kTimerTag = 3, kWakeTag = 4 };
+  void park();
 
   void run();
   void serve();
@@ -155,6 +165,12 @@ class BlkQueue {
   bool timer_armed_ = false;
   __kernel_timespec timer_ts_{};
   std::atomic<uint64_t> new_disk_sectors_{0};
+  // pause() / resume(): the queue thread parks on park_cv_.
+  UniqueFd wake_fd_;
+  std::atomic<bool> pause_requested_{false};
+  std::mutex park_mu_;
+  std::condition_variable park_cv_;
+  bool parked_ = false, exited_ = false;  // guarded by park_mu_
   std::vector<std::unique_ptr<Pending>> pool_;
   std::vector<Pending*> free_;
   std::vector<disk::ImageRun> runs_;  // scratch: one request's runs
