@@ -246,6 +246,72 @@ constexpr Verb kVerbs[] = {
 
 const VerbSet kDiskVerbs = {"disk", kVerbs, ""};
 
+namespace {
+void print_templates(const A::TemplateList& l) {
+  for (const auto& t : l.templates()) {
+    std::string bases;
+    for (const auto& b : t.bases()) bases += (bases.empty() ? "" : ", ") + b;
+    std::printf("%s: %s\n", t.name().c_str(), bases.empty() ? "(no disks)" : bases.c_str());
+  }
+}
+
+int template_create(const Args& args, const Context& ctx) {
+  std::string from, error;
+  Args words, opts;
+  for (const auto& a : args) (opts.empty() && words.empty() && !a.empty() && a[0] != '-' ? words : opts).push_back(a);
+  const Args extra = parse_options(opts, {{"from", required_argument, nullptr, 'f'}}, [&](int, const char* v) { from = v; }, error);
+  if (!error.empty()) return usage_error("template " + error);
+  if (words.size() != 1 || from.empty() || !extra.empty()) {
+    std::fprintf(stderr, "pvctl: template create takes NAME --from DOMAIN\n");
+    return 2;
+  }
+  A::Request req;
+  req.mutable_template_create()->set_name(words[0]);
+  req.mutable_template_create()->mutable_from()->set_name_or_id(from);
+  A::Reply reply;
+  if (const int rc = call(ctx, req, reply)) return rc;
+  for (const auto& t : reply.templates().templates())
+    if (t.name() == words[0]) print_templates([&] { A::TemplateList l; *l.add_templates() = t; return l; }());
+  return 0;
+}
+
+int template_list(const Args& args, const Context& ctx) {
+  if (!args.empty()) {
+    std::fprintf(stderr, "pvctl: template list takes nothing\n");
+    return 2;
+  }
+  A::Request req;
+  req.mutable_template_list();
+  A::Reply reply;
+  if (const int rc = call(ctx, req, reply)) return rc;
+  print_templates(reply.templates());
+  return 0;
+}
+
+int template_delete(const Args& args, const Context& ctx) {
+  if (args.size() != 1) {
+    std::fprintf(stderr, "pvctl: template delete takes NAME\n");
+    return 2;
+  }
+  A::Request req;
+  req.mutable_template_delete()->set_name(args[0]);
+  A::Reply reply;
+  return call(ctx, req, reply);
+}
+
+constexpr Verb kTemplateVerbList[] = {
+    {"create", template_create, "create NAME --from DOMAIN",
+     "a template from a running domain: its configuration, and each writable\n"
+     "disk's image as it is now as a read-only base (the domain goes on in a\n"
+     "snapshot overlay, pvctl disk snapshot)"},
+    {"list", template_list, "list", "the templates and their bases"},
+    {"delete", template_delete, "delete NAME", "forget a template (its bases stay: the domain and clones use them)"},
+};
+}  // namespace
+
+const VerbSet kTemplateVerbs = {"template", kTemplateVerbList,
+                                "A domain from a template: pvctl create --template NAME --name VM [key=value...]\n"};
+
 int disk_limit_verb(const std::vector<std::string>& args, const Context& ctx) {
   if (args.size() < 3) {
     std::fprintf(stderr, "pvctl: disk-limit takes DOMAIN VDEV key=value... (see pvctl help disk-limit)\n");

@@ -15,6 +15,9 @@ namespace pv::pvctl {
 // The sub-verbs of `pvctl disk` (0 done, 1 refused with a message, 2 usage).
 extern const VerbSet kDiskVerbs;
 
+// pvctl template create NAME --from DOMAIN | list | delete NAME.
+extern const VerbSet kTemplateVerbs;
+
 // pvctl disk-limit DOMAIN VDEV key=value...: a running disk's I/O limits.
 int disk_limit_verb(const std::vector<std::string>& args, const Context& ctx);
 

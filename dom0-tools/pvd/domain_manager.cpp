@@ -242,6 +242,12 @@ void DomainManager::handle(const A::Request& req, ReplyFn reply) {
       return with_domain(req.disk_limit().domain(), [&](Domain& d) { reply(disk_limit(d, req.disk_limit())); });
     case A::Request::kDiskResize:
       return with_domain(req.disk_resize().domain(), [&](Domain& d) { disk_resize(d, req.disk_resize(), reply); });
+    case A::Request::kTemplateCreate:
+      return with_domain(req.template_create().from(), [&](Domain& d) { template_create(d, req.template_create().name(), reply); });
+    case A::Request::kTemplateDelete:
+      return reply(template_delete(req.template_delete().name()));
+    case A::Request::kTemplateList:
+      return reply(template_list());
     case A::Request::kDiskSnapshot:
       return with_domain(req.disk_snapshot().domain(), [&](Domain& d) { disk_snapshot(d, req.disk_snapshot(), reply); });
     case A::Request::kConsole:  // served by the admin session itself (a byte stream)
@@ -253,6 +259,7 @@ void DomainManager::handle(const A::Request& req, ReplyFn reply) {
 }
 
 void DomainManager::create(const A::CreateRequest& c, ReplyFn reply) {
+  if (!c.template_name().empty()) return create_from_template(c, reply);
   const std::string path = c.config_path().empty() ? "<config>" : c.config_path();
   auto parsed = parse(c.config_text(), path);
   if (!parsed.config) return reply(error_reply(A::ERROR_BAD_CONFIG, parsed.message));

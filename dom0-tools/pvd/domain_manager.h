@@ -126,6 +126,13 @@ class DomainManager {
   };
   void poll_backend(const std::shared_ptr<BackendWait>& w);
 
+  // Templates (templates.cpp).
+  std::string template_dir(const std::string& name) const;
+  admin::Reply template_list() const;
+  admin::Reply template_delete(const std::string& name);
+  void template_create(Domain& d, const std::string& name, ReplyFn reply);
+  void create_from_template(const admin::CreateRequest& c, ReplyFn reply);
+
   Domain* find(const std::string& name_or_id);
   // Domain IDs go up, as Xen hands them out, and are reused only once the
   // ID space wraps; the last one given is kept in the state dir, so a
