@@ -12,6 +12,7 @@ namespace {
 constexpr std::array<std::string_view, 6> kFormats{"raw", "qcow", "qcow2", "vhd", "qed", "empty"};
 constexpr std::string_view kKnownKeys =
     "target, format, vdev, access, devtype, backend, backendtype, script, specification, "
+    "the I/O limits iops, iops_rd, iops_wr, bps, bps_rd, bps_wr, burst_ms, "
     "and the flags cdrom, discard, no-discard, direct-io-safe, trusted, untrusted, force-raw";
 
 bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
@@ -107,6 +108,10 @@ class DiskParser {
       return;
     }
     std::string_view key = tok.substr(0, eq), val = tok.substr(eq + 1);
+    if (is_disk_limit_key(key)) {
+      if (auto why = set_disk_limit(d_.limits, key, val); !why.empty()) fail(why);
+      return;
+    }
     if (key == "format") set_format(val);
     else if (key == "vdev") set_string("vdev", vdev_, val);
     else if (key == "access") set_access(val, false);
@@ -296,6 +301,7 @@ std::string to_spec(const DiskSpec& d) {
   if (d.direct_io_safe) s += ", direct-io-safe";
   if (!d.trusted) s += ", untrusted";
   if (d.force_raw) s += ", force-raw";
+  if (d.limits.any() || d.limits.burst_ms) s += ", " + to_spec_text(d.limits);
   if (!d.backend.empty()) s += ", backend=" + d.backend;
   if (!d.backendtype.empty()) s += ", backendtype=" + d.backendtype;
   if (!d.script.empty()) s += ", script=" + d.script;

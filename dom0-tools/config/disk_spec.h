@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "config/disk_limits.h"
+
 namespace pv::config {
 
 // kSharedWrite is xl's `w!`: read-write, and shared with other domains on
@@ -32,6 +34,7 @@ struct DiskSpec {
   bool direct_io_safe = false;
   bool trusted = true;          // trusted / untrusted flags
   bool force_raw = false;       // force-raw (ours, not xl's): serve a raw image even if it starts with a qcow2 header
+  DiskIoLimits limits;          // iops=, bps_rd=, ... (ours, not xl's; config/disk_limits.h)
 
   bool readonly() const { return access == DiskAccess::kReadOnly; }
   bool shared_write() const { return access == DiskAccess::kSharedWrite; }

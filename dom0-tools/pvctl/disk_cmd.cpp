@@ -7,11 +7,17 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 
+#include "admin_client.h"
+#include "config/disk_limits.h"
 #include "config/size.h"
+#include "disk/format_probe.h"
 #include "disk/image_info.h"
+#include "disk/open_disk_image.h"
 #include "disk/qcow2/qcow2_create.h"
 #include "json.h"
+#include "pvd_call.h"
 #include "pv/error.h"
 #include "pv/unique_fd.h"
 
@@ -133,6 +139,87 @@ int info(const Args& args, const Context&) {
   return 0;
 }
 
+namespace A = pv::admin;
+
+// A domain verb's request; the domain's details come back.
+int call(const Context& ctx, const A::Request& req, A::Reply& reply) {
+  std::unique_ptr<A::AdminClient> client;
+  if (const int rc = call_pvd(ctx.socket, req, client, reply)) return rc;
+  if (!reply.message().empty()) std::fprintf(stderr, "pvctl: %s\n", reply.message().c_str());
+  return 0;
+}
+
+// resize PATH SIZE (an image no domain uses) or DOMAIN VDEV SIZE (online).
+int resize(const Args& args, const Context& ctx) {
+  if (args.size() != 2 && args.size() != 3) return usage_error("resize takes PATH SIZE, or DOMAIN VDEV SIZE");
+  const auto bytes = config::parse_size_bytes(args.back(), 1);
+  if (!bytes || *bytes == 0 || *bytes % 512)
+    return usage_error("resize: '" + args.back() + "' is not a size in whole 512-byte sectors (bytes, or with k, m, g, t)");
+  if (args.size() == 3) {
+    A::Request req;
+    auto* r = req.mutable_disk_resize();
+    r->mutable_domain()->set_name_or_id(args[0]);
+    r->set_vdev(args[1]);
+    r->set_bytes(*bytes);
+    A::Reply reply;
+    if (const int rc = call(ctx, req, reply)) return rc;
+    std::printf("%s %s: %llu bytes\n", args[0].c_str(), args[1].c_str(), static_cast<unsigned long long>(*bytes));
+    return 0;
+  }
+  try {
+    const std::string format(disk::probe_format(args[0]));
+    auto img = disk::open_disk_image(args[0], format, false, format == "raw");
+    if (*bytes < img->bytes())
+      throw UserError(args[0] + " has " + std::to_string(img->bytes()) + " bytes: shrinking is not supported");
+    if (const int rc = img->grow(*bytes); rc != 0)
+      throw UserError("cannot grow " + args[0] + ": " +
+                      (rc == -EFBIG ? std::string("its L1 table would have to move (use qemu-img resize)")
+                                    : std::string(std::strerror(-rc))));
+    img.reset();  // closed: everything written
+    std::printf("resized %s (%s) to %llu bytes\n", args[0].c_str(), format.c_str(), static_cast<unsigned long long>(*bytes));
+  } catch (const std::exception& e) {
+    return refused(e);
+  }
+  return 0;
+}
+
+// snapshot DOMAIN VDEV NAME: the running disk goes on in a new overlay.
+int snapshot(const Args& args, const Context& ctx) {
+  if (args.size() != 3) return usage_error("snapshot takes DOMAIN VDEV NAME");
+  A::Request req;
+  auto* r = req.mutable_disk_snapshot();
+  r->mutable_domain()->set_name_or_id(args[0]);
+  r->set_vdev(args[1]);
+  r->set_name(args[2]);
+  A::Reply reply;
+  if (const int rc = call(ctx, req, reply)) return rc;
+  for (const auto& d : reply.domain().disks())
+    if (d.vdev() == args[1]) std::printf("%s %s: now writes to %s\n", args[0].c_str(), args[1].c_str(), d.target().c_str());
+  return 0;
+}
+
+// snapshot-list DOMAIN VDEV: the disk's image and what it stands on, newest first.
+int snapshot_list(const Args& args, const Context& ctx) {
+  if (args.size() != 2) return usage_error("snapshot-list takes DOMAIN VDEV");
+  A::Request req;
+  req.mutable_info()->set_name_or_id(args[0]);
+  A::Reply reply;
+  if (const int rc = call(ctx, req, reply)) return rc;
+  for (const auto& d : reply.domain().disks()) {
+    if (d.vdev() != args[1]) continue;
+    try {
+      const disk::ImageInfo i = disk::describe_image(d.target());
+      std::printf("%s (%s, active)\n", i.path.c_str(), i.format.c_str());
+      for (const auto& b : i.backing_chain) std::printf("%s (%s)\n", b.path.c_str(), b.format.c_str());
+    } catch (const std::exception& e) {
+      return refused(e);
+    }
+    return 0;
+  }
+  std::fprintf(stderr, "pvctl: domain '%s' has no disk %s\n", args[0].c_str(), args[1].c_str());
+  return 1;
+}
+
 constexpr Verb kVerbs[] = {
     {"create", create,
      "create PATH [SIZE] [--format qcow2|raw] [--backing BASE]\n"
@@ -143,10 +230,114 @@ constexpr Verb kVerbs[] = {
     {"info", info, "info PATH [--json]",
      "format, virtual size, host space allocated, cluster size and the\n"
      "backing chain (each file opened and checked as pv-backd would)"},
+    {"resize", resize, "resize PATH SIZE | resize DOMAIN VDEV SIZE",
+     "grow an image (qcow2 or raw) no domain uses; or a running domain's\n"
+     "disk: pv-backd grows it and the guest is told through the vbd's\n"
+     "sectors, as Xen does online resize. Shrinking is refused"},
+    {"snapshot", snapshot, "snapshot DOMAIN VDEV NAME",
+     "external snapshot of a running domain's disk: pv-backd switches it,\n"
+     "between two requests, to a new qcow2 overlay IMAGE.NAME.qcow2 whose\n"
+     "backing file is the image as it was (which is not written again)"},
+    {"snapshot-list", snapshot_list, "snapshot-list DOMAIN VDEV",
+     "the disk's active image and the images under it, newest first"},
 };
 
 }  // namespace
 
 const VerbSet kDiskVerbs = {"disk", kVerbs, ""};
+
+namespace {
+void print_templates(const A::TemplateList& l) {
+  for (const auto& t : l.templates()) {
+    std::string bases;
+    for (const auto& b : t.bases()) bases += (bases.empty() ? "" : ", ") + b;
+    std::printf("%s: %s\n", t.name().c_str(), bases.empty() ? "(no disks)" : bases.c_str());
+  }
+}
+
+int template_create(const Args& args, const Context& ctx) {
+  std::string from, error;
+  Args words, opts;
+  for (const auto& a : args) (opts.empty() && words.empty() && !a.empty() && a[0] != '-' ? words : opts).push_back(a);
+  const Args extra = parse_options(opts, {{"from", required_argument, nullptr, 'f'}}, [&](int, const char* v) { from = v; }, error);
+  if (!error.empty()) return usage_error("template " + error);
+  if (words.size() != 1 || from.empty() || !extra.empty()) {
+    std::fprintf(stderr, "pvctl: template create takes NAME --from DOMAIN\n");
+    return 2;
+  }
+  A::Request req;
+  req.mutable_template_create()->set_name(words[0]);
+  req.mutable_template_create()->mutable_from()->set_name_or_id(from);
+  A::Reply reply;
+  if (const int rc = call(ctx, req, reply)) return rc;
+  for (const auto& t : reply.templates().templates())
+    if (t.name() == words[0]) print_templates([&] { A::TemplateList l; *l.add_templates() = t; return l; }());
+  return 0;
+}
+
+int template_list(const Args& args, const Context& ctx) {
+  if (!args.empty()) {
+    std::fprintf(stderr, "pvctl: template list takes nothing\n");
+    return 2;
+  }
+  A::Request req;
+  req.mutable_template_list();
+  A::Reply reply;
+  if (const int rc = call(ctx, req, reply)) return rc;
+  print_templates(reply.templates());
+  return 0;
+}
+
+int template_delete(const Args& args, const Context& ctx) {
+  if (args.size() != 1) {
+    std::fprintf(stderr, "pvctl: template delete takes NAME\n");
+    return 2;
+  }
+  A::Request req;
+  req.mutable_template_delete()->set_name(args[0]);
+  A::Reply reply;
+  return call(ctx, req, reply);
+}
+
+constexpr Verb kTemplateVerbList[] = {
+    {"create", template_create, "create NAME --from DOMAIN",
+     "a template from a running domain: its configuration, and each writable\n"
+     "disk's image as it is now as a read-only base (the domain goes on in a\n"
+     "snapshot overlay, pvctl disk snapshot)"},
+    {"list", template_list, "list", "the templates and their bases"},
+    {"delete", template_delete, "delete NAME", "forget a template (its bases stay: the domain and clones use them)"},
+};
+}  // namespace
+
+const VerbSet kTemplateVerbs = {"template", kTemplateVerbList,
+                                "A domain from a template: pvctl create --template NAME --name VM [key=value...]\n"};
+
+int disk_limit_verb(const std::vector<std::string>& args, const Context& ctx) {
+  if (args.size() < 3) {
+    std::fprintf(stderr, "pvctl: disk-limit takes DOMAIN VDEV key=value... (see pvctl help disk-limit)\n");
+    return 2;
+  }
+  A::Request req;
+  auto* r = req.mutable_disk_limit();
+  r->mutable_domain()->set_name_or_id(args[0]);
+  r->set_vdev(args[1]);
+  for (size_t i = 2; i < args.size(); i++) {
+    const auto eq = args[i].find('=');
+    config::DiskIoLimits probe;
+    const std::string why = eq == std::string::npos ? "'" + args[i] + "' is not key=value (e.g. iops_rd=100)"
+                                                    : config::set_disk_limit(probe, args[i].substr(0, eq), args[i].substr(eq + 1));
+    if (!why.empty()) {
+      std::fprintf(stderr, "pvctl: disk-limit: %s\n", why.c_str());
+      return 2;
+    }
+    r->add_settings(args[i]);
+  }
+  A::Reply reply;
+  if (const int rc = call(ctx, req, reply)) return rc;
+  for (const auto& d : reply.domain().disks())
+    if (d.vdev() == args[1])
+      std::printf("%s %s: I/O limits %s\n", args[0].c_str(), d.vdev().c_str(), d.io_limits().empty() ? "none" : d.io_limits().c_str());
+  return 0;
+}
 
 }  // namespace pv::pvctl

@@ -24,7 +24,9 @@ unsigned long long uptime_s(const A::DomainInfo& d, unsigned long long now) {
 
 std::string disk_line(const A::DiskInfo& k) {
   return "disk " + k.vdev() + ": " + (k.target().empty() ? "(empty drive)" : k.target()) + ", " + k.format() + ", " +
-         k.access() + ", " + k.devtype() + ", backend " + xenbus_state_text(k.backend_state());
+         k.access() + ", " + k.devtype() + ", backend " + xenbus_state_text(k.backend_state()) +
+         (k.sectors() ? ", " + std::to_string(k.sectors()) + " sectors" : "") +
+         (k.io_limits().empty() ? "" : ", limits " + k.io_limits());
 }
 
 std::string vif_line(const A::VifInfo& v) {
@@ -97,7 +99,8 @@ std::string info_json(const A::DomainInfo& d, unsigned long long now) {
   Json disks = Json::array(), vifs = Json::array();
   for (const auto& k : d.disks())
     disks.push_back({{"vdev", k.vdev()}, {"target", k.target()}, {"format", k.format()}, {"access", k.access()},
-                     {"devtype", k.devtype()}, {"devid", k.devid()}, {"backend_state", k.backend_state()}});
+                     {"devtype", k.devtype()}, {"devid", k.devid()}, {"backend_state", k.backend_state()},
+                     {"sectors", k.sectors()}, {"io_limits", k.io_limits()}});
   for (const auto& v : d.vifs()) {
     Json ips = Json::array();
     for (const auto& ip : v.ips()) ips.push_back(ip);

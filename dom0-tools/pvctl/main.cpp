@@ -114,7 +114,32 @@ int attach_console(const Context& ctx, const std::string& dom) {
   return pv::pvctl::run_console(client->fd(), client->take_buffered());
 }
 
+// create --template NAME --name VM [key=value...]
+int create_from_template(const Args& args, const Context& ctx) {
+  std::string tmpl, name, error;
+  const Args rest = pv::pvctl::parse_options(
+      args, {{"template", required_argument, nullptr, 't'}, {"name", required_argument, nullptr, 'n'}},
+      [&](int o, const char* v) { (o == 't' ? tmpl : name) = v; }, error);
+  if (!error.empty()) return usage_error("create: " + error);
+  if (tmpl.empty() || name.empty()) return usage_error("create --template NAME --name VM [key=value...]");
+  A::Request req;
+  auto* c = req.mutable_create();
+  c->set_template_name(tmpl);
+  c->set_name(name);
+  for (const auto& o : rest) {
+    if (o.find('=') == std::string::npos) return usage_error("create: '" + o + "' is not key=value");
+    c->add_overrides(o);
+  }
+  A::Reply reply;
+  if (const int rc = call(ctx, req, reply)) return rc;
+  std::printf("created domain %s (id %u) from template %s\n", reply.domain().name().c_str(), reply.domain().domid(),
+              tmpl.c_str());
+  return 0;
+}
+
 int create(const Args& args, const Context& ctx) {
+  for (const auto& a : args)
+    if (a == "--template" || a.rfind("--template=", 0) == 0) return create_from_template(args, ctx);
   bool attach = false;
   std::string error;
   const Args words = pv::pvctl::parse_options(args, {}, [&](int, const char*) { attach = true; }, error, "c");
@@ -290,11 +315,14 @@ int unpause(const Args& a, const Context& c) { return domain_verb<&A::Request::m
 int reboot(const Args& a, const Context& c) { return domain_verb<&A::Request::mutable_reboot>("reboot", a, c); }
 
 constexpr pv::pvctl::Verb kVerbs[] = {
-    {"create", create, "create [-c] FILE",
+    {"create", create, "create [-c] FILE | create --template NAME --name VM [key=value...]",
      "create a domain from an xl.cfg configuration file; relative paths in\n"
      "it (kernel, ramdisk, disk targets) are taken from the file's directory\n"
      "(not the working directory, as xl would); -c: then attach its console,\n"
-     "from the first byte the guest printed (as xl create -c)"},
+     "from the first byte the guest printed (as xl create -c).\n"
+     "--template: a domain from a template (pvctl template --help) on\n"
+     "copy-on-write overlays of its bases; key=value: memory=, maxmem=,\n"
+     "vcpus=, extra="},
     {"list", list, "list [--json]", "list domains (columns as xl list; Domain-0, the host, first)"},
     {"info", pv::pvctl::info_verb, "info [--json] DOMAIN",
      "one domain in full: uuid, state, uptime, memory, vCPUs, disks and vifs\n"
@@ -354,7 +382,13 @@ constexpr pv::pvctl::Verb kVerbs[] = {
      "detach a network card, as block-detach"},
     {"network-list", pv::pvctl::network_list_verb, "network-list DOMAIN",
      "the domain's vifs as xl network-list: Idx BE Mac Addr. handle state evt-ch tx-/rx-ring-ref BE-path"},
-    {"disk", nullptr, "disk create|info ...", "disk images: qcow2 and raw (pvctl disk --help)", &pv::pvctl::kDiskVerbs},
+    {"disk", nullptr, "disk create|info|resize ...", "disk images: qcow2 and raw (pvctl disk --help)", &pv::pvctl::kDiskVerbs},
+    {"disk-limit", pv::pvctl::disk_limit_verb, "disk-limit DOMAIN VDEV key=value...",
+     "a running domain's disk I/O limits: iops, iops_rd, iops_wr (requests/s),\n"
+     "bps, bps_rd, bps_wr (bytes/s, k/m/g suffixes), burst_ms; 0 lifts one.\n"
+     "pv-backd applies them at once (token buckets; requests wait, none dropped)"},
+    {"template", nullptr, "template create|list|delete ...", "domain templates (pvctl template --help)",
+     &pv::pvctl::kTemplateVerbs},
     {"network", nullptr, "network create|list|destroy ...", "virtual networks (pvctl network --help)",
      &pv::pvctl::kNetworkVerbs},
     {"help", nullptr, "help [VERB]", "this list, or the usage of one verb (also: pvctl VERB --help)"},

@@ -94,6 +94,12 @@ class Session : public std::enable_shared_from_this<Session> {
       case R::kVifDetach:
       case R::kVifList:
       case R::kVcpuSet:
+      case R::kDiskLimit:
+      case R::kDiskResize:
+      case R::kDiskSnapshot:
+      case R::kTemplateCreate:
+      case R::kTemplateDelete:
+      case R::kTemplateList:
         busy_ = true;
         // The callback owns the session: a reply that comes later (destroy
         // waits for the domain to go) still finds its connection.

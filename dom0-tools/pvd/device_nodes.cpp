@@ -12,6 +12,14 @@
 #include "pv/error.h"
 
 namespace pv::pvd {
+
+std::vector<std::pair<std::string, std::string>> vbd_qos_keys(const config::DiskIoLimits& l) {
+  return {{"qos-iops", std::to_string(l.iops)},     {"qos-iops-rd", std::to_string(l.iops_rd)},
+          {"qos-iops-wr", std::to_string(l.iops_wr)}, {"qos-bps", std::to_string(l.bps)},
+          {"qos-bps-rd", std::to_string(l.bps_rd)},   {"qos-bps-wr", std::to_string(l.bps_wr)},
+          {"qos-burst-ms", std::to_string(l.burst_ms ? l.burst_ms : 100)}};
+}
+
 namespace {
 
 // A device's two directories, written in libxl's order: the back-end one
@@ -113,6 +121,8 @@ void add_vbd_nodes(std::vector<NodeWrite>& out, uint32_t domid, const config::Di
   dirs.be("mode", d.readonly() || cdrom ? "r" : "w");
   dirs.be("device-type", cdrom ? "cdrom" : "disk");
   dirs.be("discard-enable", d.discard && !d.readonly() ? "1" : "0");
+  if (d.limits.any() || d.limits.burst_ms)
+    for (const auto& [key, value] : vbd_qos_keys(d.limits)) dirs.be(key, value);
   dirs.begin_frontend();
   dirs.fe("virtual-device", dirs.dev());
   dirs.fe("device-type", cdrom ? "cdrom" : "disk");

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/domain_config.h"
@@ -41,6 +42,10 @@ struct VifAddress {
 std::vector<NodeWrite> device_nodes(uint32_t domid, const std::string& uuid, const config::DomainConfig& cfg,
                                     const std::function<std::string(const std::string&)>& resolve_bridge,
                                     std::vector<VifAddress>* addresses = nullptr);
+
+// A vbd's I/O limits as pv-backd reads them (qos-iops, qos-bps-rd, ...;
+// blkback/blk_backend.h), every key (0: no limit).
+std::vector<std::pair<std::string, std::string>> vbd_qos_keys(const config::DiskIoLimits& l);
 
 // The back-end directories of a domain (removed when it goes away).
 std::vector<std::string> backend_dirs(uint32_t domid);

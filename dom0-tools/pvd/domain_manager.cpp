@@ -259,6 +259,18 @@ void DomainManager::handle(const A::Request& req, ReplyFn reply) {
       return with_domain(req.block_list(), [&](Domain& d) { reply(device_list(d, "vbd")); });
     case A::Request::kVifList:
       return with_domain(req.vif_list(), [&](Domain& d) { reply(device_list(d, "vif")); });
+    case A::Request::kDiskLimit:
+      return with_domain(req.disk_limit().domain(), [&](Domain& d) { reply(disk_limit(d, req.disk_limit())); });
+    case A::Request::kDiskResize:
+      return with_domain(req.disk_resize().domain(), [&](Domain& d) { disk_resize(d, req.disk_resize(), reply); });
+    case A::Request::kTemplateCreate:
+      return with_domain(req.template_create().from(), [&](Domain& d) { template_create(d, req.template_create().name(), reply); });
+    case A::Request::kTemplateDelete:
+      return reply(template_delete(req.template_delete().name()));
+    case A::Request::kTemplateList:
+      return reply(template_list());
+    case A::Request::kDiskSnapshot:
+      return with_domain(req.disk_snapshot().domain(), [&](Domain& d) { disk_snapshot(d, req.disk_snapshot(), reply); });
     case A::Request::kConsole:  // served by the admin session itself (a byte stream)
     case A::Request::OP_NOT_SET:
     default:  // the admin server routes only domain requests here
@@ -268,6 +280,7 @@ void DomainManager::handle(const A::Request& req, ReplyFn reply) {
 }
 
 void DomainManager::create(const A::CreateRequest& c, ReplyFn reply) {
+  if (!c.template_name().empty()) return create_from_template(c, reply);
   const std::string path = c.config_path().empty() ? "<config>" : c.config_path();
   auto parsed = parse(c.config_text(), path);
   if (!parsed.config) return reply(error_reply(A::ERROR_BAD_CONFIG, parsed.message));
@@ -646,6 +659,12 @@ A::DomainInfo DomainManager::details(const Domain& d) const {
     const uint32_t devid = config::vdev_to_devid(disk.vdev).value_or(0);
     o->set_devid(devid);
     if (d.proc) o->set_backend_state(backend_state("vbd", devid));
+    if (disk.limits.any()) o->set_io_limits(config::to_spec_text(disk.limits));
+    if (d.proc) {
+      const auto s = xenstore_.read("/local/domain/0/backend/vbd/" + std::to_string(domid) + "/" + std::to_string(devid) + "/sectors");
+      if (s && !s->empty() && s->size() < 20 && s->find_first_not_of("0123456789") == std::string::npos)
+        o->set_sectors(std::stoull(*s));
+    }
   }
   for (uint32_t n = 0; n < d.spec.vifs.size(); n++) {
     const auto& v = d.spec.vifs[n];

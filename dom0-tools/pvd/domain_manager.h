@@ -131,6 +131,29 @@ class DomainManager {
   admin::DeviceEntry device_entry(const Domain& d, const std::string& type, uint32_t devid) const;
   // The domain's devices changed: kept in its record (and saved).
   void record_devices(Domain& d);
+  // A running domain's disks (domain_storage.cpp): I/O limits, online resize.
+  config::DiskSpec* running_disk(Domain& d, const std::string& vdev, std::string& why);
+  admin::Reply disk_limit(Domain& d, const admin::DiskLimitRequest& r);
+  void disk_resize(Domain& d, const admin::DiskResizeRequest& r, ReplyFn reply);
+  void disk_snapshot(Domain& d, const admin::DiskSnapshotRequest& r, ReplyFn reply);
+  // A request to pv-backd through a vbd's back-end keys that it answers in
+  // <done_key> (= want) or <error_key>; polled until then (or 20 s).
+  struct BackendWait {
+    boost::asio::steady_timer timer;
+    std::chrono::steady_clock::time_point deadline;
+    std::string what, want, done_key, error_key, vdev, backend;
+    uint32_t domid;
+    std::function<void(Domain&)> on_done;  // before the reply
+    ReplyFn reply;
+  };
+  void poll_backend(const std::shared_ptr<BackendWait>& w);
+
+  // Templates (templates.cpp).
+  std::string template_dir(const std::string& name) const;
+  admin::Reply template_list() const;
+  admin::Reply template_delete(const std::string& name);
+  void template_create(Domain& d, const std::string& name, ReplyFn reply);
+  void create_from_template(const admin::CreateRequest& c, ReplyFn reply);
 
   Domain* find(const std::string& name_or_id);
   // Domain IDs go up, as Xen hands them out, and are reused only once the

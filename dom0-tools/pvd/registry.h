@@ -22,6 +22,7 @@ class Registry {
   std::string kept_console_log(uint32_t domid, const std::string& name) const;
   static constexpr size_t kKeptConsoleLogs = 20;
   std::vector<registry::DomainRecord> load_all() const;
+  const std::string& state_dir() const { return state_dir_; }
 
   std::string console_log(uint32_t domid) const;
   std::string status_file(uint32_t domid) const;

@@ -12,6 +12,7 @@
 #include "mm.h"
 #include "modes.h"
 #include "pvtime.h"
+#include "xenbus.h"
 
 namespace {
 using blkfront::Device;
@@ -392,7 +393,13 @@ bool run_cmd(const char* s, size_t len) {
     con::printf("BLKIO nothing to do (no read, write, count=, bytes=, flush, discard= or info)\n");
     return false;
   }
-  if (c.sleep_ms) pvclock::spin_ns(c.sleep_ms * 1000000ull);
+  // Watch events are delivered while it waits, so a back-end change the
+  // host makes meanwhile (an online resize) is seen before the command.
+  if (c.sleep_ms) {
+    const uint64_t end = pvclock::now() + c.sleep_ms * 1000000ull;
+    for (uint64_t now = pvclock::now(); now < end; now = pvclock::now())
+      if (xenbus::wait_events(end - now) < 0) pvclock::spin_ns(end - now);
+  }
   Device* d = pick(c);
   if (!d) {
     con::printf("BLKIO no such device\n");

@@ -1,6 +1,16 @@
 #include "blkback/blk_backend.h"
 
+#include <time.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <unistd.h>
+
+#include <chrono>
+
 #include "disk/open_disk_image.h"
+#include "disk/qcow2/qcow2_create.h"
 #include "pv/error.h"
 
 namespace pv::blkback {
@@ -148,6 +158,7 @@ void BlkBackend::connect_queue(DomainLink& link, uint32_t index, const std::stri
   c.grants = &link.grants();
   c.image = image_;
   c.limits = limits_;
+  c.throttle = &throttle_;
   c.persistent = persistent;
   c.stats = &stats_;
   c.io_errors = &io_errors_;
@@ -157,6 +168,129 @@ void BlkBackend::connect_queue(DomainLink& link, uint32_t index, const std::stri
   };
   q.io = std::make_unique<BlkQueue>(std::move(c));
   queues_.push_back(std::move(q));
+}
+
+namespace {
+uint64_t monotonic_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+}  // namespace
+
+void BlkBackend::backend_changed() {
+  read_limits();
+  resize_if_asked();
+  snapshot_if_asked();
+}
+
+void BlkBackend::snapshot_if_asked() {
+  const std::string path = read_backend("snapshot-path").value_or("");
+  if (path.empty() || path == snapshot_seen_) return;
+  snapshot_seen_ = path;
+  auto refuse = [&](const std::string& why) {
+    log("snapshot " + path + " refused: " + why, pv::log::Level::kError);
+    write_backend("snapshot-error", why);
+  };
+  if (!image_) return refuse("the disk has no image open");
+  if (readonly_) return refuse("the disk is read-only");
+  if (path[0] != '/') return refuse("the overlay's path is not absolute");
+  if (::access(path.c_str(), F_OK) == 0) return refuse(path + " exists");
+  const std::string base = params_, base_format = format_;
+  const uint64_t bytes = image_->bytes();
+  // Between requests: what is in flight completes, the rest waits on the ring.
+  for (auto& q : queues_) q.io->pause();
+  struct Resume {
+    std::vector<Queue>& qs;
+    ~Resume() {
+      for (auto& q : qs) q.io->resume();
+    }
+  } resume{queues_};
+  const auto start = std::chrono::steady_clock::now();
+  // Everything acknowledged is in the base, data and then metadata; then
+  // the base is closed (a qcow2 gives back its reserved clusters) and never
+  // written again.
+  int rc = ::fdatasync(image_->file().buffered_fd()) == 0 ? 0 : -errno;
+  if (rc == 0) rc = image_->flush();
+  if (rc != 0) return refuse(std::string("flushing the image failed: ") + std::strerror(-rc));
+  for (auto& q : queues_) q.io->set_image(nullptr);
+  image_.reset();
+  std::shared_ptr<disk::DiskImage> next;
+  std::string why;
+  try {
+    disk::create_qcow2(path, bytes, base, base_format);
+    next = disk::open_disk_image(path, "qcow2", false, false);
+  } catch (const std::exception& e) {
+    why = e.what();
+    ::unlink(path.c_str());
+    try {
+      next = disk::open_disk_image(base, base_format, false, force_raw_);
+    } catch (const std::exception& e2) {
+      why += std::string("; and the image cannot be opened again: ") + e2.what();
+    }
+  }
+  image_ = next;
+  for (auto& q : queues_) q.io->set_image(image_);
+  if (!why.empty()) return refuse(why);
+  params_ = path;
+  format_ = "qcow2";
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
+  log("snapshot: now serving " + path + " over " + base + " (queues paused " + std::to_string(us) + " us)");
+  write_backend("snapshot-done", path);
+}
+
+void BlkBackend::resize_if_asked() {
+  const auto asked = read_backend("resize-bytes");
+  if (!asked || asked->empty()) return;
+  uint64_t bytes = 0;
+  try {
+    bytes = backend_uint("resize-bytes");
+  } catch (const UserError& e) {
+    if (resize_seen_ != ~uint64_t(0)) write_backend("resize-error", e.what());
+    resize_seen_ = ~uint64_t(0);
+    return;
+  }
+  if (bytes == resize_seen_) return;
+  resize_seen_ = bytes;
+  auto refuse = [&](const std::string& why) {
+    log("resize to " + std::to_string(bytes) + " bytes refused: " + why, pv::log::Level::kError);
+    write_backend("resize-error", why);
+  };
+  if (!image_) return refuse("the disk has no image open");
+  if (bytes % 512) return refuse("the size is not a whole number of 512-byte sectors");
+  if (bytes < image_->bytes()) return refuse("shrinking is not supported");
+  if (const int rc = image_->grow(bytes); rc != 0) {
+    return refuse(rc == -EFBIG        ? std::string("the qcow2 image's L1 table would have to move (grow it offline with qemu-img resize)")
+                  : rc == -EOPNOTSUPP ? std::string("this image cannot grow here (a block device grows with its own tools)")
+                                      : std::string(std::strerror(-rc)));
+  }
+  limits_.disk_sectors = image_->sectors();
+  for (auto& q : queues_) q.io->set_disk_sectors(limits_.disk_sectors);
+  write_disk_keys();
+  log("resized to " + std::to_string(bytes) + " bytes (" + std::to_string(limits_.disk_sectors) + " sectors)");
+  if (connected()) announce_state();
+  write_backend("resize-done", std::to_string(bytes));
+}
+
+void BlkBackend::read_limits() {
+  IoLimits l;
+  try {
+    static const char* const kDir[3] = {"", "-rd", "-wr"};
+    for (unsigned d = 0; d < 3; d++) {
+      l.iops[d] = backend_uint(std::string("qos-iops") + kDir[d], 0);
+      l.bps[d] = backend_uint(std::string("qos-bps") + kDir[d], 0);
+    }
+    l.burst_ms = backend_uint("qos-burst-ms", IoLimits::kDefaultBurstMs);
+    if (l.burst_ms > 60000) throw UserError("qos-burst-ms " + std::to_string(l.burst_ms) + " is above 60000");
+  } catch (const UserError& e) {
+    if (limits_error_ != e.what()) log(std::string("I/O limits unchanged: ") + e.what(), pv::log::Level::kError);
+    limits_error_ = e.what();
+    return;
+  }
+  limits_error_.clear();
+  if (l == throttle_.limits()) return;
+  throttle_.set(l, monotonic_ns());
+  log("I/O limits: " + l.describe());
 }
 
 void BlkBackend::disconnect() {

@@ -12,6 +12,19 @@
 // discard-alignment, discard-secure) when discard is enabled on a writable
 // store that can discard, feature-persistent, feature-max-indirect-segments,
 // max-ring-page-order, multi-queue-max-queues.
+// I/O limits (io_throttle.h), read whenever the directory changes, so the
+// toolstack changes them on a running device: qos-iops, qos-iops-rd,
+// qos-iops-wr (requests/s), qos-bps, qos-bps-rd, qos-bps-wr (bytes/s),
+// qos-burst-ms; absent or 0: no limit.
+// Online resize: the toolstack writes resize-bytes; the image grows
+// (DiskImage::grow), the queues accept the new sectors, `sectors` is
+// written and then `state` (Connected) again, as Linux's blkback does, and
+// the answer goes to resize-done (the size) or resize-error (why not).
+// External snapshot: the toolstack writes snapshot-path (a file that does
+// not exist); the queues pause between requests (in-flight ones complete),
+// the image is flushed and closed, a qcow2 overlay is created on top of it
+// (backing: the image as it is), the queues resume on the overlay, and the
+// answer goes to snapshot-done (the path) or snapshot-error.
 // Front-end keys read at connect(): protocol, feature-persistent,
 // multi-queue-num-queues, ring-page-order, and per queue (the front-end's
 // directory, or queue-N/ with several queues) ring-ref / ring-refN and
@@ -47,6 +60,7 @@ class BlkBackend : public backd::XenbusDevice {
   void publish_features() override;
   void connect() override;
   void disconnect() override;
+  void backend_changed() override;
 
  private:
   struct Queue {  // members go in reverse: the I/O thread before its channel and ring
@@ -56,14 +70,20 @@ class BlkBackend : public backd::XenbusDevice {
   };
   void open_image();
   void write_disk_keys();
+  void read_limits();
+  void resize_if_asked();
+  void snapshot_if_asked();
   void connect_queue(DomainLink& link, uint32_t index, const std::string& dir, Abi abi, bool persistent);
 
   std::string params_, format_ = "raw";
   bool readonly_ = true, cdrom_ = false, discard_enable_ = true, force_raw_ = false;
   std::shared_ptr<disk::DiskImage> image_;
-  std::string image_error_;
+  std::string image_error_, limits_error_;
+  uint64_t resize_seen_ = 0;  // the last resize-bytes acted on
+  std::string snapshot_seen_;  // the last snapshot-path acted on
   Limits limits_;
 
+  IoThrottle throttle_;  // the queues' I/O limits (qos-* keys); outlives them
   BlkStats stats_;
   backd::RateLimitedLog io_errors_;  // shared by the queues; outlives them
   std::shared_ptr<DomainLink> link_;

@@ -46,6 +46,7 @@ struct BlkQueue::Pending {
   Stage stage = Stage::kIo;
   bool flush_after = false;  // a flush carrying data: fdatasync after the write
   bool write = false;
+  bool held = false;  // the I/O limits made it wait
 
   void reset() {
     segs.clear();
@@ -57,7 +58,7 @@ struct BlkQueue::Pending {
     error_file = nullptr;
     sectors = write_seq = barrier = 0;
     stage = Stage::kIo;
-    flush_after = write = false;
+    flush_after = write = held = false;
   }
 };
 
@@ -83,6 +84,8 @@ BlkQueue::BlkQueue(QueueConfig c)
   if (!c_.stats || !c_.grants || c_.kick_fd < 0) throw std::logic_error("BlkQueue: incomplete config");
   stop_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!stop_fd_) throw_errno("eventfd(queue stop)");
+  wake_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!wake_fd_) throw_errno("eventfd(queue wake)");
 }
 
 BlkQueue::~BlkQueue() { stop(); }
@@ -91,6 +94,37 @@ void BlkQueue::start() {
   if (started_) return;
   started_ = true;
   thread_ = std::thread([this] { run(); });
+}
+
+void BlkQueue::set_disk_sectors(uint64_t sectors) { new_disk_sectors_.store(sectors, std::memory_order_release); }
+
+void BlkQueue::pause() {
+  if (!started_ || stopped_) return;
+  std::unique_lock lock(park_mu_);
+  pause_requested_.store(true, std::memory_order_release);
+  const uint64_t one = 1;
+  (void)!::write(wake_fd_.get(), &one, sizeof one);
+  park_cv_.wait(lock, [this] { return parked_ || exited_; });
+}
+
+void BlkQueue::set_image(std::shared_ptr<disk::DiskImage> image) {
+  std::lock_guard lock(park_mu_);
+  c_.image = std::move(image);
+}
+
+void BlkQueue::resume() {
+  std::lock_guard lock(park_mu_);
+  pause_requested_.store(false, std::memory_order_release);
+  park_cv_.notify_all();
+}
+
+// The queue thread, with nothing in flight: waits until resume().
+void BlkQueue::park() {
+  std::unique_lock lock(park_mu_);
+  parked_ = true;
+  park_cv_.notify_all();
+  park_cv_.wait(lock, [this] { return !pause_requested_.load(std::memory_order_acquire); });
+  parked_ = false;
 }
 
 void BlkQueue::stop() {
@@ -128,6 +162,14 @@ void BlkQueue::arm_poll(int fd, uint64_t tag) {
 // ---- the thread ----
 void BlkQueue::run() {
   if (!c_.thread_name.empty()) ::pthread_setname_np(::pthread_self(), c_.thread_name.substr(0, 15).c_str());
+  struct Exited {  // pause() never waits for a thread that is gone
+    BlkQueue* q;
+    ~Exited() {
+      std::lock_guard lock(q->park_mu_);
+      q->exited_ = true;
+      q->park_cv_.notify_all();
+    }
+  } exited{this};
   try {
     serve();
   } catch (const std::exception& e) {
@@ -140,7 +182,7 @@ void BlkQueue::run() {
       if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) break;
       uring_.for_each_completion([&](io_uring_cqe* cqe) {
         const uint64_t tag = io_uring_cqe_get_data64(cqe);
-        if (tag != kKickTag && tag != kStopTag) inflight_--;
+        if (tag != kKickTag && tag != kStopTag && tag != kTimerTag && tag != kWakeTag) inflight_--;
       });
     }
   }
@@ -149,10 +191,18 @@ void BlkQueue::run() {
 void BlkQueue::serve() {
   arm_poll(c_.kick_fd, kKickTag);
   arm_poll(stop_fd_.get(), kStopTag);
+  arm_poll(wake_fd_.get(), kWakeTag);
   for (;;) {
-    if (!stopping_ && !broken_) consume();
+    if (const uint64_t n = new_disk_sectors_.exchange(0, std::memory_order_acquire)) c_.limits.disk_sectors = n;
+    const bool pausing = pause_requested_.load(std::memory_order_acquire) && !stopping_;
+    if (pausing && inflight_ == 0 && waiting_flushes_.empty()) {
+      park();
+      continue;
+    }
+    if (!pausing && !stopping_ && !broken_) consume();
+    if (!pausing && !deferred_.empty() && (!timer_armed_ || stopping_)) run_deferred();
     if (ring_.has_unpushed()) push_responses();
-    if (stopping_ && inflight_ == 0 && waiting_flushes_.empty()) break;
+    if (stopping_ && inflight_ == 0 && waiting_flushes_.empty() && deferred_.empty()) break;
     // Re-arm req_event only when idle: with I/O in flight, its completion
     // brings us back here to look at the ring without a guest notification.
     if (!stopping_ && !broken_ && inflight_ == 0 && ring_.final_check()) continue;
@@ -167,6 +217,12 @@ void BlkQueue::serve() {
   // Nothing is in flight now; cancel the polls so the ring can go.
   io_uring_sqe* s = uring_.sqe();
   io_uring_prep_cancel64(s, kKickTag, 0);
+  s = uring_.sqe();
+  io_uring_prep_cancel64(s, kWakeTag, 0);
+  if (timer_armed_) {
+    s = uring_.sqe();
+    io_uring_prep_timeout_remove(s, kTimerTag, 0);
+  }
   io_uring_submit(uring_.get());
 }
 
@@ -177,6 +233,12 @@ void BlkQueue::on_cqe(uint64_t tag, int res) {
     if (!stopping_) arm_poll(c_.kick_fd, kKickTag);
   } else if (tag == kStopTag) {
     stopping_ = true;
+  } else if (tag == kWakeTag) {
+    uint64_t n;
+    (void)!::read(wake_fd_.get(), &n, sizeof n);
+    if (!stopping_) arm_poll(wake_fd_.get(), kWakeTag);
+  } else if (tag == kTimerTag) {
+    timer_armed_ = false;  // run_deferred() looks at the held requests again
   } else {
     on_completion(reinterpret_cast<Part*>(tag), res);
   }
@@ -301,7 +363,52 @@ void BlkQueue::handle(const BlkRequest& r) {
   if ((f = check_segments(r, segs, c_.limits, &p->sectors)) != Fault::kNone) return finish(p, f);
   if (!c_.image) return finish(p, Fault::kBadRange);  // an empty drive has no sectors
   if ((f = map_segments(p, segs)) != Fault::kNone) return finish(p, f);
+  dispatch(p);
+}
+
+// ---- I/O limits ----
+// Every checked request passes here (flushes and discards too, so nothing
+// overtakes a request the limits hold back).
+void BlkQueue::dispatch(Pending* p) {
+  if (c_.throttle && (!deferred_.empty() || c_.throttle->limited())) {
+    deferred_.push_back(p);
+    if (!timer_armed_) run_deferred();
+    return;
+  }
+  if (p->req.op == B::BLKIF_OP_DISCARD) return submit_discard(p);
+  if (p->req.op == B::BLKIF_OP_FLUSH_DISKCACHE && !p->flush_after) return queue_flush(p);
   submit_rw(p);
+}
+
+// Submits held requests in order while the limits admit them; the first
+// one that must wait arms the timer. A stopping queue submits them all.
+void BlkQueue::run_deferred() {
+  while (!deferred_.empty()) {
+    Pending* p = deferred_.front();
+    const bool data = p->req.op != B::BLKIF_OP_DISCARD && !(p->req.op == B::BLKIF_OP_FLUSH_DISKCACHE && !p->flush_after);
+    if (data && !stopping_ && c_.throttle && c_.throttle->limited()) {
+      const uint64_t wait = c_.throttle->admit(p->write, p->sectors << B::kSectorShift, now_ns());
+      if (wait) {
+        if (!p->held) c_.stats->add(c_.stats->throttled);
+        p->held = true;
+        // At most 100 ms: a limit changed meanwhile is seen soon.
+        return arm_timer(std::min<uint64_t>(wait, 100000000ull));
+      }
+    }
+    deferred_.pop_front();
+    if (p->req.op == B::BLKIF_OP_DISCARD) submit_discard(p);
+    else if (!data) queue_flush(p);
+    else submit_rw(p);
+  }
+}
+
+void BlkQueue::arm_timer(uint64_t ns) {
+  timer_ts_.tv_sec = int64_t(ns / 1000000000ull);
+  timer_ts_.tv_nsec = int64_t(ns % 1000000000ull);
+  io_uring_sqe* s = uring_.sqe();
+  io_uring_prep_timeout(s, &timer_ts_, 0, 0);
+  io_uring_sqe_set_data64(s, kTimerTag);
+  timer_armed_ = true;
 }
 
 Fault BlkQueue::fetch_indirect(Pending* p) {

@@ -41,6 +41,8 @@
 // kernel may still write into the page.
 #pragma once
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -54,6 +56,7 @@
 #include "blkback/blk_ring.h"
 #include "blkback/blk_stats.h"
 #include "blkback/grant_cache.h"
+#include "blkback/io_throttle.h"
 #include "blkback/request_check.h"
 #include "common/io_uring.h"
 #include "common/rate_limited_log.h"
@@ -76,6 +79,7 @@ struct QueueConfig {
   GrantAccess* grants = nullptr;
   std::shared_ptr<disk::DiskImage> image;  // null: an empty drive (every data request fails)
   Limits limits;
+  IoThrottle* throttle = nullptr;  // the device's I/O limits (null: none); outlives the queue
   bool persistent = false;
   uint32_t max_persistent = kMaxPersistentGrants;
   BlkStats* stats = nullptr;
@@ -96,11 +100,22 @@ class BlkQueue {
   // pushes the last responses, joins the thread.
   void stop();
   uint32_t ring_size() const { return ring_.size(); }
+  // Thread-safe: the disk grew (online resize); requests up to the new end
+  // are accepted from the queue thread's next pass on.
+  void set_disk_sectors(uint64_t sectors);
+  // From the device's thread: the queue stops taking requests and pause()
+  // returns once nothing it took is in flight (its thread then waits);
+  // set_image() swaps the image under it (a snapshot), resume() lets it go
+  // on. The guest's requests wait on the ring meanwhile.
+  void pause();
+  void set_image(std::shared_ptr<disk::DiskImage> image);  // only while paused
+  void resume();
 
  private:
   struct Pending;
   struct Part;
-  enum Tag : uint64_t { kKickTag = 1, kStopTag = 2 };
+  enum Tag : uint64_t { kKickTag = 1, kStopTag = 2, kTimerTag = 3, kWakeTag = 4 };
+  void park();
 
   void run();
   void serve();
@@ -108,6 +123,9 @@ class BlkQueue {
   void handle(const BlkRequest& r);
   Fault fetch_indirect(Pending* p);
   Fault map_segments(Pending* p, const xen::blkif::blkif_request_segment* segs);
+  void dispatch(Pending* p);
+  void run_deferred();
+  void arm_timer(uint64_t ns);
   void submit_rw(Pending* p);
   bool split_runs(Pending* p, uint64_t off, uint64_t len, std::string& why);
   void submit_part(Part* part);
@@ -140,6 +158,19 @@ class BlkQueue {
   uint64_t write_seq_ = 0;
   std::set<uint64_t> writes_in_flight_;
   std::deque<Pending*> waiting_flushes_;  // in barrier order
+  // Requests the I/O limits hold back, in ring order (anything behind a
+  // held request waits too, so flushes keep their place), and the
+  // io_uring timeout that brings the thread back for them.
+  std::deque<Pending*> deferred_;
+  bool timer_armed_ = false;
+  __kernel_timespec timer_ts_{};
+  std::atomic<uint64_t> new_disk_sectors_{0};
+  // pause() / resume(): the queue thread parks on park_cv_.
+  UniqueFd wake_fd_;
+  std::atomic<bool> pause_requested_{false};
+  std::mutex park_mu_;
+  std::condition_variable park_cv_;
+  bool parked_ = false, exited_ = false;  // guarded by park_mu_
   std::vector<std::unique_ptr<Pending>> pool_;
   std::vector<Pending*> free_;
   std::vector<disk::ImageRun> runs_;  // scratch: one request's runs

@@ -22,6 +22,7 @@ struct BlkStats {
   std::atomic<uint64_t> notifies{0}, kicks{0};          // sent to / received from the guest
   std::atomic<uint64_t> persistent_grants{0};           // mapped now, all queues
   std::atomic<uint64_t> ring_broken{0};
+  std::atomic<uint64_t> throttled{0};  // requests the I/O limits delayed
   // Sum over answered requests of the time from taking the request off the
   // ring to queueing its response (the back-end's share of the latency).
   std::atomic<uint64_t> service_ns{0};  // published as service_us
@@ -53,6 +54,7 @@ struct BlkStats {
         {"kicks", v(kicks)},
         {"persistent_grants", v(persistent_grants)},
         {"ring_broken", v(ring_broken)},
+        {"throttled", v(throttled)},
         {"service_us", v(service_ns) / 1000},
     };
     for (size_t f = 1; f < size_t(Fault::kCount); f++)

@@ -116,6 +116,7 @@ void XenbusDevice::on_change() {
   } else if (fe != S::Connected) {
     saw_frontend_unconnected_ = true;
   }
+  backend_changed();
   switch (fe) {
     case S::Initialising:
     case S::InitWait:

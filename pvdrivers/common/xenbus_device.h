@@ -79,6 +79,10 @@ class XenbusDevice : public std::enable_shared_from_this<XenbusDevice> {
   virtual void connect() = 0;
   // Stops I/O threads, releases rings, grants and event channels.
   virtual void disconnect() = 0;
+  // Something under the back-end directory may have changed (after
+  // publish_features(), whatever the state): settings the toolstack may
+  // change while the device runs (a vbd's I/O limits, say).
+  virtual void backend_changed() {}
 
   BackendContext& ctx() { return ctx_; }
   std::optional<std::string> read_frontend(const std::string& key);
@@ -87,6 +91,9 @@ class XenbusDevice : public std::enable_shared_from_this<XenbusDevice> {
   uint64_t frontend_uint(const std::string& key, std::optional<uint64_t> fallback = std::nullopt);
   uint64_t backend_uint(const std::string& key, std::optional<uint64_t> fallback = std::nullopt);
   void write_backend(const std::string& key, const std::string& value);
+  // Writes our state again (Connected after an online resize, as Linux's
+  // blkback does, so the front-end's watch re-reads the device's details).
+  void announce_state() { write_backend("state", std::to_string(uint32_t(state_))); }
   std::shared_ptr<DomainLink> domain_link() { return ctx_.link(id_.domid); }
   // pv::log, the line prefixed with the device's name ("vbd 3/51712: ...").
   void log(std::string_view msg, pv::log::Level level = pv::log::Level::kInfo) const;

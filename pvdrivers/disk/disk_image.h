@@ -24,6 +24,8 @@
 #pragma once
 #include <sys/uio.h>
 
+#include <cerrno>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -77,6 +79,14 @@ class DiskImage {
   // acknowledged was synced (fdatasync of file()): writes the metadata
   // changed since and syncs it. 0 or -errno. Raw: nothing to do.
   virtual int flush() = 0;
+  // Makes the virtual disk `new_bytes` long (a whole number of sectors, not
+  // less than bytes()); the new part reads as zeros (or the backing file's
+  // bytes where the format keeps that). Durable when it returns, and safe
+  // while other threads map: requests past the old end are the caller's to
+  // hold back until it returned. 0 or -errno (-EOPNOTSUPP: this image
+  // cannot grow, e.g. a block device; -EFBIG: the format's tables would
+  // have to move). Read-only images: -EROFS.
+  virtual int grow(uint64_t new_bytes) { return new_bytes == bytes() ? 0 : -EOPNOTSUPP; }
 };
 
 }  // namespace pv::disk

@@ -1,6 +1,7 @@
 #include "disk/raw_image.h"
 
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <climits>
@@ -71,6 +72,17 @@ int RawImage::discard(uint64_t off, uint64_t len) {
   if (!in_range(off, len)) return -EINVAL;
   if (!len) return 0;
   return file_->discard_sync(off, len);
+}
+
+int RawImage::grow(uint64_t new_bytes) {
+  if (readonly_) return -EROFS;
+  if (new_bytes % 512 || new_bytes < bytes()) return -EINVAL;
+  if (file_->block_device()) return new_bytes == bytes() ? 0 : -EOPNOTSUPP;  // grow the device itself (lvextend)
+  // Sparse: the new part is a hole.
+  if (::ftruncate(file_->buffered_fd(), off_t(new_bytes)) != 0) return -errno;
+  if (::fsync(file_->buffered_fd()) != 0) return -errno;
+  bytes_.store(new_bytes, std::memory_order_release);
+  return 0;
 }
 
 }  // namespace pv::disk

@@ -7,6 +7,7 @@
 // The disk's size is the file's in whole 512-byte sectors (a partial last
 // sector is not part of the disk).
 #pragma once
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -23,7 +24,7 @@ class RawImage : public DiskImage {
 
   const std::string& path() const override { return file_->path(); }
   std::string_view format() const override { return "raw"; }
-  uint64_t bytes() const override { return bytes_; }
+  uint64_t bytes() const override { return bytes_.load(std::memory_order_acquire); }
   bool readonly() const override { return readonly_; }
   const HostFile& file() const override { return *file_; }
   bool discard_supported() const override { return !readonly_ && file_->discard_supported(); }
@@ -33,13 +34,17 @@ class RawImage : public DiskImage {
   int map_write(uint64_t off, uint64_t len, std::vector<ImageRun>& out) override;
   int discard(uint64_t off, uint64_t len) override;
   int flush() override { return 0; }
+  int grow(uint64_t new_bytes) override;
 
  private:
-  bool in_range(uint64_t off, uint64_t len) const { return len <= bytes_ && off <= bytes_ - len; }
+  bool in_range(uint64_t off, uint64_t len) const {
+    const uint64_t b = bytes_.load(std::memory_order_acquire);
+    return len <= b && off <= b - len;
+  }
 
   std::shared_ptr<HostFile> file_;
   bool readonly_ = true;
-  uint64_t bytes_ = 0;
+  std::atomic<uint64_t> bytes_{0};
 };
 
 }  // namespace pv::disk

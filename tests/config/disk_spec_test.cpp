@@ -177,3 +177,24 @@ TEST(DiskSpec, FormatAndForceRaw) {
             std::string::npos);
   EXPECT_NE(bad("/i.vhd,vhd,xvda,force-raw").find("force-raw is only for format=raw"), std::string::npos);
 }
+
+// I/O limits (ours): counts, byte rates with suffixes, the round trip, and
+// what is refused.
+TEST(DiskSpec, IoLimits) {
+  DiskSpec d = good("format=raw, vdev=xvda, iops_rd=100, iops_wr=50, bps=10m, bps_wr=512k, burst_ms=250, target=/i.img");
+  EXPECT_EQ(d.limits.iops_rd, 100u);
+  EXPECT_EQ(d.limits.iops_wr, 50u);
+  EXPECT_EQ(d.limits.iops, 0u);
+  EXPECT_EQ(d.limits.bps, 10u << 20);
+  EXPECT_EQ(d.limits.bps_wr, 512u << 10);
+  EXPECT_EQ(d.limits.burst_ms, 250u);
+  EXPECT_TRUE(d.limits.any());
+  EXPECT_EQ(good(to_spec(d)), d) << to_spec(d);
+  EXPECT_NE(to_spec(d).find("iops_rd=100, iops_wr=50, bps=10485760, bps_wr=524288, burst_ms=250"), std::string::npos)
+      << to_spec(d);
+  EXPECT_FALSE(good("vdev=xvda, target=/i.img").limits.any());
+  EXPECT_NE(bad("vdev=xvda, iops=lots, target=/i.img").find("iops=lots is not a whole number"), std::string::npos);
+  EXPECT_NE(bad("vdev=xvda, bps_rd=1.5m, target=/i.img").find("not a rate in bytes per second"), std::string::npos);
+  EXPECT_NE(bad("vdev=xvda, burst_ms=100000, target=/i.img").find("0 to 60000"), std::string::npos);
+  EXPECT_NE(bad("vdev=xvda, iops_total=5, target=/i.img").find("unknown parameter 'iops_total'"), std::string::npos);
+}

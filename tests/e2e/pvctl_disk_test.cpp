@@ -115,4 +115,33 @@ TEST_F(PvctlDisk, BadWordsAndBadImagesAreRefused) {
   EXPECT_FALSE(fs::exists(dir_ + "/o.qcow2")) << "a failed create left a file";
 }
 
+// disk resize PATH SIZE on images no domain uses: a qemu-img qcow2 (with
+// data, which stays) and a raw file grow; qemu-img agrees; shrinking and
+// bad sizes are refused.
+TEST_F(PvctlDisk, ResizeGrowsAnImageNotInUse) {
+  const std::string q = dir_ + "/g.qcow2", r = dir_ + "/g.img";
+  ASSERT_EQ(qemu_img({"create", "-q", "-f", "qcow2", q, "16M"}).exit_code, 0);
+  ASSERT_EQ(run({"/usr/bin/env", "qemu-io", "-c", "write -P 0x5a 15M 1M", q}, 30s).exit_code, 0);
+  Result g = pvctl({"resize", q, "1G"});
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+  EXPECT_NE(g.out.find("resized " + q + " (qcow2) to 1073741824 bytes"), std::string::npos) << g.out;
+  Result info = qemu_img({"info", q});
+  EXPECT_NE(info.out.find("virtual size: 1 GiB"), std::string::npos) << info.out;
+  Result check = qemu_img({"check", q});
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  Result io = run({"/usr/bin/env", "qemu-io", "-c", "read -P 0x5a 15M 1M", "-c", "read -P 0 16M 1008M", q}, 30s);
+  EXPECT_EQ(io.exit_code, 0) << io.out << io.err;
+  EXPECT_EQ(io.out.find("verification failed"), std::string::npos) << io.out;
+
+  ASSERT_EQ(pvctl({"create", r, "8M", "--format=raw"}).exit_code, 0);
+  ASSERT_EQ(pvctl({"resize", r, "24M"}).exit_code, 0);
+  EXPECT_EQ(fs::file_size(r), uint64_t(24) << 20);
+
+  Result shrink = pvctl({"resize", q, "8M"});
+  EXPECT_EQ(shrink.exit_code, 1);
+  EXPECT_NE(shrink.err.find("shrinking is not supported"), std::string::npos) << shrink.err;
+  EXPECT_EQ(pvctl({"resize", r, "1000"}).exit_code, 2);  // not whole sectors
+  EXPECT_EQ(pvctl({"resize", r}).exit_code, 2);
+}
+
 }  // namespace

@@ -190,8 +190,8 @@ TEST_F(PvdDoubleInfo, InfoShowsDisksVifsAndActionsAsTextAndJson) {
   EXPECT_NE(i.out.find("on_poweroff: destroy\non_reboot: destroy\non_watchdog: destroy\non_crash: preserve\n"
                        "on_soft_reset: soft-reset\n"),
             std::string::npos) << i.out;
-  EXPECT_NE(i.out.find("disk xvda: " + img + ", raw, rw, disk, backend InitWait (2)\n"), std::string::npos) << i.out;
-  EXPECT_NE(i.out.find("disk xvdb: " + ro + ", raw, ro, disk, backend InitWait (2)\n"), std::string::npos) << i.out;
+  EXPECT_NE(i.out.find("disk xvda: " + img + ", raw, rw, disk, backend InitWait (2), "), std::string::npos) << i.out;
+  EXPECT_NE(i.out.find("disk xvdb: " + ro + ", raw, ro, disk, backend InitWait (2), "), std::string::npos) << i.out;
   EXPECT_NE(i.out.find("disk hdc: (empty drive), empty, ro, cdrom, backend "), std::string::npos) << i.out;
   EXPECT_NE(i.out.find("vif 0: 00:16:3e:12:34:56, bridge brtest, backend InitWait (2)\n"), std::string::npos) << i.out;
   EXPECT_TRUE(std::regex_search(i.out, std::regex("vif 1: 00:16:3e:[0-9a-f:]{8}, bridge pvbr-hn, ip 10.77.0.20 "

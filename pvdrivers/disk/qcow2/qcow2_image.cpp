@@ -80,6 +80,7 @@ void Qcow2Image::open(Chain& chain) {
   if (pread_full(file_.buffered_fd(), first.data(), first.size(), 0) != ssize_t(first.size()))
     throw UserError("cannot read the header of " + path_);
   h_ = parse_header(path_, first, file_end_, readonly_);
+  virtual_size_.store(h_.virtual_size, std::memory_order_release);
   if (!readonly_ && h_.nb_snapshots != 0)
     throw UserError(path_ + ": images with internal snapshots can only be opened read-only");
   const uint64_t cs = h_.cluster_size;

@@ -10,6 +10,7 @@
 #pragma once
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -39,7 +40,7 @@ class Qcow2Image : public DiskImage {
 
   const std::string& path() const override { return path_; }
   std::string_view format() const override { return "qcow2"; }
-  uint64_t bytes() const override { return h_.virtual_size; }
+  uint64_t bytes() const override { return virtual_size_.load(std::memory_order_acquire); }
   bool readonly() const override { return readonly_; }
   const HostFile& file() const override { return file_; }
   bool discard_supported() const override { return !readonly_; }
@@ -49,6 +50,7 @@ class Qcow2Image : public DiskImage {
   int map_write(uint64_t off, uint64_t len, std::vector<ImageRun>& out) override;
   int discard(uint64_t off, uint64_t len) override;
   int flush() override;
+  int grow(uint64_t new_bytes) override;  // qcow2_resize.cpp
 
   uint64_t cluster_size() const { return h_.cluster_size; }
   uint32_t version() const { return h_.version; }
@@ -114,6 +116,7 @@ class Qcow2Image : public DiskImage {
   bool readonly_;
   HostFile file_;
   qcow2::Header h_;
+  std::atomic<uint64_t> virtual_size_{0};  // h_.virtual_size, for bytes() without the lock
   unsigned depth_ = 0;
 
   std::string backing_path_, backing_format_;
