@@ -13,6 +13,7 @@
 #include "cpu/vcpu.h"
 #include "pv/error.h"
 #include "pv/log.h"
+#include "save/save_control.h"
 
 namespace pv {
 namespace P = xen::hvm::param;
@@ -98,7 +99,10 @@ Domain::Domain(DomainOptions cfg)
     xenstore_link_ = std::make_unique<XenstoreLink>(cfg_.xenstore_socket, mem_.fd(), hello,
                                                     [this, store_port] { evtchn_.raise(store_port); });
   }
-  if (!cfg_.control_socket.empty()) control_ = std::make_unique<ControlServer>(cfg_.control_socket, *reservation_);
+  if (!cfg_.control_socket.empty())
+    control_ = std::make_unique<ControlServer>(
+        cfg_.control_socket, *reservation_,
+        [this](const ctl::Request& req, const std::function<void()>& armed) { return handle_save_op(*this, req, armed); });
   if (!cfg_.backend_socket.empty())
     backend_link_ = std::make_unique<BackendLink>(cfg_.backend_socket, cfg_.domid, mem_, gnttab_, evtchn_);
   params_[P::CONSOLE_PFN] = console_gfn;
@@ -154,6 +158,7 @@ void Domain::finish(ExitStatus status, const std::string& message) {
   }
   pv::log::info("domain " + cfg_.name + ": " + message);
   shutting_down_.store(true, std::memory_order_release);
+  suspend_gate_.abort();  // a vCPU held by a save returns; a waiting save gives up
   for (auto& v : vcpus_) v->kick();
   if (main_thread_) pthread_kill(*main_thread_, kWakeMainSignal);
 }

@@ -32,6 +32,7 @@
 #include "kvm/kvm.h"
 #include "memory/guest_memory.h"
 #include "memory/reservation.h"
+#include "save/suspend_gate.h"
 #include "time/domain_timers.h"
 #include "time/pvclock.h"
 #include "xslink/xenstore_link.h"
@@ -105,6 +106,8 @@ class Domain {
   SerialPort& serial() { return serial_; }
   ConsoleSink& console_out() { return console_out_; }
   HypercallStats& stats() { return stats_; }
+  // Save/checkpoint: where the guest's SHUTDOWN_suspend waits (hv/save/).
+  SuspendGate& suspend_gate() { return suspend_gate_; }
   Transport transport() const { return transport_; }
   // PV_HV_TRACE=1 in the environment: log every hypercall to stderr.
   int trace() const { return trace_; }
@@ -165,6 +168,7 @@ class Domain {
   ConsoleSink console_out_;
   SerialPort serial_;
   std::unique_ptr<ConsoleRing> console_;
+  SuspendGate suspend_gate_;  // before control_, whose thread waits in it
   std::unique_ptr<XenstoreLink> xenstore_link_;
   std::unique_ptr<BackendLink> backend_link_;
   std::unique_ptr<ControlServer> control_;

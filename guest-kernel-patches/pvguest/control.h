@@ -4,6 +4,7 @@
 
 namespace control {
 // Starts xenbus, watches control/shutdown, then writes control/feature-poweroff
-// and control/feature-reboot = "1". Prints what failed; true if watching.
+// control/feature-reboot and control/feature-suspend = "1". Prints what
+// failed; true if watching.
 bool start();
 }  // namespace control

@@ -8,6 +8,7 @@ struct Options {
   bool xenstore = false;  // xenbus client checks against the host's xenstored
   bool idle = false;      // wait for control/shutdown instead of shutting down
   bool xenstore_flood = false;  // push every xenstored quota, hold what it got, then idle
+  uint64_t tick_ms = 0;  // tick[=MS]: a counter on the console every MS (100) ms, obeying control/shutdown
   uint32_t shutdown_reason = 0;  // xen::shutdown::poweroff
   uint64_t watchdog_s = 0;
   uint64_t bench_hypercall = 0;
@@ -24,6 +25,7 @@ void run_hostile();
 void run_xenstore_checks();
 [[noreturn]] void run_xenstore_flood();
 [[noreturn]] void run_idle();
+[[noreturn]] void run_tick(uint64_t interval_ms);
 void bench_hypercall(uint64_t n);
 void bench_evtchn(uint64_t n);
 void bench_portio(uint64_t n);

@@ -15,8 +15,8 @@
 
 namespace pv {
 
-ControlServer::ControlServer(const std::string& socket_path, Reservation& reservation)
-    : path_(socket_path), reservation_(reservation) {
+ControlServer::ControlServer(const std::string& socket_path, Reservation& reservation, SaveOps save_ops)
+    : path_(socket_path), reservation_(reservation), save_ops_(std::move(save_ops)) {
   listen_fd_ = listen_unix(path_, "--control-socket", SOCK_SEQPACKET);
   wake_fd_.reset(::eventfd(0, EFD_CLOEXEC));
   if (!wake_fd_) throw_errno("eventfd");
@@ -55,9 +55,19 @@ void ControlServer::serve(int fd) {
   ctl::Request req{};
   const ssize_t n = ::recv(fd, &req, sizeof req, MSG_DONTWAIT);
   if (n != static_cast<ssize_t>(sizeof req)) return;
-  const ctl::Reply r = handle(req);
-  if (::send(fd, &r, sizeof r, MSG_DONTWAIT | MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof r))
-    log::warning(std::string("control: cannot answer: ") + std::strerror(errno));
+  const auto send_reply = [fd](const ctl::Reply& r) {
+    if (::send(fd, &r, sizeof r, MSG_DONTWAIT | MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof r))
+      log::warning(std::string("control: cannot answer: ") + std::strerror(errno));
+  };
+  ctl::Reply r = handle(req);
+  if (req.magic == ctl::kMagic && req.op >= ctl::kFirstSaveOp && req.op <= ctl::kLastSaveOp && save_ops_) {
+    r.status = save_ops_(req, [&] {
+      ctl::Reply armed = r;
+      armed.status = ctl::kArmed;
+      send_reply(armed);
+    });
+  }
+  send_reply(r);
 }
 
 void ControlServer::run() {

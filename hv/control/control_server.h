@@ -2,6 +2,7 @@
 // thread answers one request per connection from pvd, against the domain's
 // Reservation (xl mem-max; the memory figures of pvctl info).
 #pragma once
+#include <functional>
 #include <string>
 #include <thread>
 
@@ -13,7 +14,12 @@ namespace pv {
 
 class ControlServer {
  public:
-  ControlServer(const std::string& socket_path, Reservation& reservation);
+  // The save ops (ctl::kFirstSaveOp..kLastSaveOp): runs on the control
+  // thread, calls `armed()` once it waits for the guest, returns the final
+  // status.
+  using SaveOps = std::function<int32_t(const ctl::Request& req, const std::function<void()>& armed)>;
+
+  ControlServer(const std::string& socket_path, Reservation& reservation, SaveOps save_ops = nullptr);
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
@@ -27,6 +33,7 @@ class ControlServer {
 
   std::string path_;
   Reservation& reservation_;
+  SaveOps save_ops_;
   UniqueFd listen_fd_, wake_fd_;
   std::thread thread_;
 };

@@ -1,0 +1,161 @@
+// Cooperative suspend end to end (issue 15): the reference guest in `tick`
+// mode under a real pvd, and pv-hv's control socket asked for a checkpoint
+// (pv/control_protocol.h kCheckpoint) as pvd will ask it. The guest obeys
+// control/shutdown = suspend, quiesces, calls SCHEDOP_shutdown(suspend),
+// gets 1 back (cancelled) and carries on counting with no gap beyond the
+// time it was held; a guest that does not suspend in time makes the
+// checkpoint fail with ETIMEDOUT and keeps running.
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cerrno>
+#include <cstring>
+#include <regex>
+
+#include "pv/control_protocol.h"
+#include "pv/unique_fd.h"
+#include "pvd_fixture.h"
+
+namespace pvtest {
+namespace {
+namespace ctl = pv::ctl;
+
+// A save op in flight on a pv-hv's control socket: it answers twice.
+class SaveOpCall {
+ public:
+  SaveOpCall(const std::string& path, ctl::Op op, uint64_t value) {
+    fd_.reset(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+    if (::connect(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+      throw std::runtime_error("connect " + path + ": " + std::strerror(errno));
+    const ctl::Request req{ctl::kMagic, static_cast<uint32_t>(op), value};
+    if (::send(fd_.get(), &req, sizeof req, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof req))
+      throw std::runtime_error("send: " + std::string(std::strerror(errno)));
+  }
+  // The next reply; status INT32_MIN if none came in time.
+  ctl::Reply reply(std::chrono::milliseconds timeout) {
+    ctl::Reply r{};
+    r.status = INT32_MIN;
+    pollfd p{fd_.get(), POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(timeout.count())) == 1 &&
+        ::recv(fd_.get(), &r, sizeof r, 0) != static_cast<ssize_t>(sizeof r))
+      r.status = INT32_MIN;
+    return r;
+  }
+
+ private:
+  pv::UniqueFd fd_;
+};
+
+struct Tick {
+  uint64_t n, t_ms, resumed, cancelled;
+};
+
+std::vector<Tick> ticks(const std::string& console) {
+  static const std::regex re("TICK ([0-9]+) t=([0-9]+) ms resumed=([0-9]+) cancelled=([0-9]+)");
+  std::vector<Tick> out;
+  for (auto it = std::sregex_iterator(console.begin(), console.end(), re); it != std::sregex_iterator(); ++it)
+    out.push_back({std::stoull((*it)[1]), std::stoull((*it)[2]), std::stoull((*it)[3]), std::stoull((*it)[4])});
+  return out;
+}
+
+class SaveTest : public PvdFixture {
+ protected:
+  uint32_t create(const std::string& name, const std::string& extra) {
+    const auto r = pvctl({"create", config(name, extra)});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    return static_cast<uint32_t>(std::stoul(pvctl({"domid", name}).out));
+  }
+  std::string control_socket(uint32_t domid) { return state_ + "/domains/" + std::to_string(domid) + ".ctl.sock"; }
+  bool request_suspend(uint32_t domid) {
+    return xs("write", {"/local/domain/" + std::to_string(domid) + "/control/shutdown", "suspend"}).exit_code == 0;
+  }
+  bool ticks_after(uint32_t domid, uint64_t cancelled, size_t more) {
+    return eventually(
+        [&] {
+          size_t after = 0;
+          for (const auto& t : ticks(console(domid))) after += t.cancelled >= cancelled;
+          return after >= more;
+        },
+        20s);
+  }
+};
+
+TEST_F(SaveTest, CheckpointSuspendsTheGuestWhichCarriesOnCountingWithoutAGap) {
+  const uint32_t id = create("tick1", "tick=100");
+  ASSERT_TRUE(console_has(id, "TICK 3 ")) << console(id);
+  const pid_t pid = pid_of("tick1");
+
+  SaveOpCall call(control_socket(id), ctl::Op::kCheckpoint, 20000);
+  ASSERT_EQ(call.reply(10s).status, ctl::kArmed);  // pv-hv waits: now the guest is asked
+  const auto asked = std::chrono::steady_clock::now();
+  ASSERT_TRUE(request_suspend(id));
+  EXPECT_EQ(call.reply(30s).status, 0) << console(id);
+  const auto held_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - asked).count();
+
+  ASSERT_TRUE(console_has(id, "SUSPEND cancelled rc=1")) << console(id);
+  ASSERT_TRUE(ticks_after(id, 1, 3)) << console(id);
+  EXPECT_TRUE(pid > 0 && ::kill(pid, 0) == 0) << "the domain's pv-hv is gone";
+
+  // The counter goes on from where it was, and the time between the last
+  // tick before and the first after is one interval plus the time held.
+  const auto all = ticks(console(id));
+  for (size_t i = 0; i < all.size(); i++) ASSERT_EQ(all[i].n, i) << console(id);
+  bool seen = false;
+  for (size_t i = 1; i < all.size(); i++) {
+    if (all[i - 1].cancelled == 0 && all[i].cancelled == 1) {
+      seen = true;
+      EXPECT_GE(all[i].t_ms, all[i - 1].t_ms);
+      EXPECT_LE(all[i].t_ms - all[i - 1].t_ms, 100u + static_cast<uint64_t>(held_ms) + 1000u) << console(id);
+    }
+  }
+  EXPECT_TRUE(seen) << console(id);
+  EXPECT_EQ(pvctl({"destroy", "tick1"}).exit_code, 0);
+}
+
+TEST_F(SaveTest, AGuestThatDoesNotSuspendFailsTheCheckpointAndKeepsRunning) {
+  // watchdog=600: arms a watchdog and blocks, never reading control/shutdown.
+  const uint32_t id = create("deaf1", "watchdog=600");
+  ASSERT_TRUE(console_has(id, "WATCHDOG armed")) << console(id);
+  const pid_t pid = pid_of("deaf1");
+  SaveOpCall call(control_socket(id), ctl::Op::kCheckpoint, 1500);
+  ASSERT_EQ(call.reply(10s).status, ctl::kArmed);
+  ASSERT_TRUE(request_suspend(id));
+  EXPECT_EQ(call.reply(30s).status, -ETIMEDOUT);
+  EXPECT_TRUE(pid > 0 && ::kill(pid, 0) == 0) << "the domain's pv-hv is gone";
+  EXPECT_NE(row("deaf1"), "");
+  // The control socket serves on: another checkpoint is taken (and fails the same way).
+  SaveOpCall again(control_socket(id), ctl::Op::kCheckpoint, 100);
+  EXPECT_EQ(again.reply(10s).status, ctl::kArmed);
+  EXPECT_EQ(again.reply(10s).status, -ETIMEDOUT);
+}
+
+TEST_F(SaveTest, ASuspendThatComesAfterTheTimeoutIsCancelledNotLost) {
+  const uint32_t id = create("late1", "tick=100");
+  ASSERT_TRUE(console_has(id, "TICK 2 ")) << console(id);
+  const pid_t pid = pid_of("late1");
+  SaveOpCall call(control_socket(id), ctl::Op::kCheckpoint, 1);
+  ASSERT_EQ(call.reply(10s).status, ctl::kArmed);
+  ASSERT_EQ(call.reply(10s).status, -ETIMEDOUT);
+  ASSERT_TRUE(request_suspend(id));  // the guest obeys only now
+  ASSERT_TRUE(console_has(id, "SUSPEND cancelled rc=1")) << console(id);
+  ASSERT_TRUE(ticks_after(id, 1, 2)) << console(id);
+  EXPECT_TRUE(pid > 0 && ::kill(pid, 0) == 0) << "the domain's pv-hv is gone";
+}
+
+TEST_F(SaveTest, BadSaveRequestsAreRefused) {
+  const uint32_t id = create("bad1", "tick=1000");
+  ASSERT_TRUE(console_has(id, "TICK 0 ")) << console(id);
+  SaveOpCall zero(control_socket(id), ctl::Op::kCheckpoint, 0);  // no wait given
+  EXPECT_EQ(zero.reply(10s).status, -EINVAL);
+  SaveOpCall unknown(control_socket(id), static_cast<ctl::Op>(89), 100);
+  EXPECT_EQ(unknown.reply(10s).status, -EINVAL);
+}
+
+}  // namespace
+}  // namespace pvtest
