@@ -46,6 +46,9 @@ extern Stats stats;
 // `netfront: ...` line per step that fails and `netfront: vif/<n> connected
 // ...` on success. False: no device, or it did not connect.
 bool start(int devid = -1);
+// Its part in a suspend (registered by start() with suspend.h).
+void quiesce_for_suspend(void*);
+void resume_after_suspend(void*, bool cancelled);
 bool connected();
 const uint8_t* mac();
 

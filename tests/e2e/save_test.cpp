@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <iostream>
 #include <regex>
 
 #include "pv/control_protocol.h"
@@ -112,10 +113,33 @@ TEST_F(SaveTest, CheckpointSuspendsTheGuestWhichCarriesOnCountingWithoutAGap) {
       seen = true;
       EXPECT_GE(all[i].t_ms, all[i - 1].t_ms);
       EXPECT_LE(all[i].t_ms - all[i - 1].t_ms, 100u + static_cast<uint64_t>(held_ms) + 1000u) << console(id);
+      std::cout << "tick gap across the checkpoint: " << all[i].t_ms - all[i - 1].t_ms << " ms (held " << held_ms
+                << " ms from the request to the answer)\n";
     }
   }
   EXPECT_TRUE(seen) << console(id);
   EXPECT_EQ(pvctl({"destroy", "tick1"}).exit_code, 0);
+}
+
+TEST_F(SaveTest, FrontEndsAreQuiescedAndGoOnAfterACheckpoint) {
+  const std::string img = dir_ + "/disk.img";
+  std::ofstream(img).close();
+  fs::resize_file(img, 8 << 20);
+  const auto r = pvctl({"create", config("disk1", "blkio=write,seq,bs=64k,bytes=1m,qd=4,pattern,seed=5,flush tick=100",
+                                         "disk = ['format=raw, vdev=xvda, access=rw, target=" + img + "']\n")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const uint32_t id = static_cast<uint32_t>(std::stoul(pvctl({"domid", "disk1"}).out));
+  ASSERT_TRUE(console_has(id, "TICK 1 ", 60s)) << console(id);
+  SaveOpCall call(control_socket(id), ctl::Op::kCheckpoint, 20000);
+  ASSERT_EQ(call.reply(10s).status, ctl::kArmed);
+  ASSERT_TRUE(request_suspend(id));
+  EXPECT_EQ(call.reply(30s).status, 0) << console(id);
+  ASSERT_TRUE(console_has(id, "goes on after a cancelled suspend")) << console(id);  // after the SUSPEND line
+  const std::string con = console(id);
+  EXPECT_NE(con.find("SUSPEND cancelled rc=1"), std::string::npos) << con;
+  EXPECT_NE(con.find("SUSPEND quiescing 1 device(s)"), std::string::npos) << con;
+  EXPECT_NE(con.find("quiesced for suspend: 0 in flight"), std::string::npos) << con;
+  EXPECT_TRUE(ticks_after(id, 1, 2)) << console(id);
 }
 
 TEST_F(SaveTest, AGuestThatDoesNotSuspendFailsTheCheckpointAndKeepsRunning) {
@@ -133,6 +157,21 @@ TEST_F(SaveTest, AGuestThatDoesNotSuspendFailsTheCheckpointAndKeepsRunning) {
   SaveOpCall again(control_socket(id), ctl::Op::kCheckpoint, 100);
   EXPECT_EQ(again.reply(10s).status, ctl::kArmed);
   EXPECT_EQ(again.reply(10s).status, -ETIMEDOUT);
+}
+
+TEST_F(SaveTest, DestroyingTheDomainEndsAWaitingCheckpoint) {
+  const uint32_t id = create("gone1", "watchdog=600");
+  ASSERT_TRUE(console_has(id, "WATCHDOG armed")) << console(id);
+  SaveOpCall call(control_socket(id), ctl::Op::kCheckpoint, 60000);
+  ASSERT_EQ(call.reply(10s).status, ctl::kArmed);
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_EQ(pvctl({"destroy", "gone1"}).exit_code, 0);
+  const auto r = call.reply(30s);
+  // pv-hv answers that the domain is gone (or closes the socket as it exits),
+  // long before the minute the checkpoint would have waited.
+  EXPECT_TRUE(r.status == -ESRCH || r.status == INT32_MIN) << r.status;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 30s);
+  EXPECT_TRUE(eventually([&] { return row("gone1").empty(); }, 10s));
 }
 
 TEST_F(SaveTest, ASuspendThatComesAfterTheTimeoutIsCancelledNotLost) {
