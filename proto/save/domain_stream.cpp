@@ -71,7 +71,7 @@ void check_vcpu(const S::VcpuState& v, uint32_t expected_id, uint64_t ram_frames
   if (v.interrupt_bitmap().size() > 32) refuse(w, "the interrupt bitmap is over 32 bytes");
   if (v.upcall_vector() > 255) refuse(w, "upcall vector over 255");
   if (v.vcpu_info_gfn() != kNoFrame &&
-      (v.vcpu_info_gfn() >= ram_frames || v.vcpu_info_offset() + 64 > kFrameBytes))
+      (v.vcpu_info_gfn() >= ram_frames || uint64_t{v.vcpu_info_offset()} + 64 > kFrameBytes))
     refuse(w, "vcpu_info is outside guest RAM");
 }
 

@@ -332,6 +332,12 @@ TEST(SaveStreamRefuses, InconsistentRecords) {
          v.set_vcpu_info_gfn(4096);
          r[1].second = v.SerializeAsString();
        }},
+      {"vcpu_info is outside", [](Recs& r) {
+         auto v = test_vcpu(0);
+         v.set_vcpu_info_gfn(1);
+         v.set_vcpu_info_offset(0xfffffff0u);  // + 64 would wrap in 32 bits
+         r[1].second = v.SerializeAsString();
+       }},
       {"grant frame is outside", [](Recs& r) {
          S::XenPages x;
          x.add_grant_frame_gfns(1ull << 40);

@@ -14,7 +14,8 @@ enum class Op : uint32_t {
   kSetMaxMemory = 2,  // value: the new ceiling in 4 KiB frames (xl mem-max)
   // Save and restore (hv/save/, docs/save-format.md): 80..89. These answer
   // twice: a Reply with status kArmed once pv-hv waits for the guest (the
-  // caller then writes control/shutdown = suspend), then the final one.
+  // caller then writes control/shutdown = suspend), then the final one; a
+  // request refused at once (EINVAL, EBUSY, ESRCH) gets only the final one.
   // value: how long to wait for the guest's SHUTDOWN_suspend, in ms.
   kCheckpoint = 80,  // the guest suspends and carries on (its hypercall returns 1); final status 0 or -ETIMEDOUT
 };
