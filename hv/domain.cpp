@@ -102,7 +102,9 @@ Domain::Domain(DomainOptions cfg)
   if (!cfg_.control_socket.empty())
     control_ = std::make_unique<ControlServer>(
         cfg_.control_socket, *reservation_,
-        [this](const ctl::Request& req, const std::function<void()>& armed) { return handle_save_op(*this, req, armed); });
+        [this](const ctl::Request& req, std::vector<UniqueFd>& fds, const std::function<void()>& armed) {
+          return handle_save_op(*this, req, fds, armed);
+        });
   if (!cfg_.backend_socket.empty())
     backend_link_ = std::make_unique<BackendLink>(cfg_.backend_socket, cfg_.domid, mem_, gnttab_, evtchn_);
   params_[P::CONSOLE_PFN] = console_gfn;

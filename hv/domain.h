@@ -108,6 +108,16 @@ class Domain {
   HypercallStats& stats() { return stats_; }
   // Save/checkpoint: where the guest's SHUTDOWN_suspend waits (hv/save/).
   SuspendGate& suspend_gate() { return suspend_gate_; }
+  // What a save reads besides RAM and the vCPUs (hv/save/domain_writer.cpp).
+  uint64_t shared_info_gfn() {
+    std::lock_guard lk(physmap_mu_);
+    return shared_info_gfn_;
+  }
+  uint64_t vcpu_info_gfn(uint32_t v) const { return v < vcpu_info_gfn_.size() ? vcpu_info_gfn_[v].load() : ~uint64_t{0}; }
+  uint32_t watchdog_timeout(uint32_t i) {
+    std::lock_guard lk(mu_);
+    return i < watchdog_timeout_.size() ? watchdog_timeout_[i] : 0;
+  }
   Transport transport() const { return transport_; }
   // PV_HV_TRACE=1 in the environment: log every hypercall to stderr.
   int trace() const { return trace_; }

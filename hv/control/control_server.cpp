@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "pv/error.h"
+#include "pv/fd_passing.h"
 #include "pv/log.h"
 #include "pv/unix_socket.h"
 
@@ -53,7 +54,8 @@ void ControlServer::serve(int fd) {
   pollfd p{fd, POLLIN, 0};
   if (::poll(&p, 1, 1000) != 1) return;  // a client that says nothing is dropped
   ctl::Request req{};
-  const ssize_t n = ::recv(fd, &req, sizeof req, MSG_DONTWAIT);
+  std::vector<UniqueFd> fds;
+  const ssize_t n = recv_with_fds(fd, req, fds);
   if (n != static_cast<ssize_t>(sizeof req)) return;
   const auto send_reply = [fd](const ctl::Reply& r) {
     if (::send(fd, &r, sizeof r, MSG_DONTWAIT | MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof r))
@@ -61,7 +63,7 @@ void ControlServer::serve(int fd) {
   };
   ctl::Reply r = handle(req);
   if (req.magic == ctl::kMagic && req.op >= ctl::kFirstSaveOp && req.op <= ctl::kLastSaveOp && save_ops_) {
-    r.status = save_ops_(req, [&] {
+    r.status = save_ops_(req, fds, [&] {
       ctl::Reply armed = r;
       armed.status = ctl::kArmed;
       send_reply(armed);

@@ -5,6 +5,7 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "memory/reservation.h"
 #include "pv/control_protocol.h"
@@ -17,7 +18,9 @@ class ControlServer {
   // The save ops (ctl::kFirstSaveOp..kLastSaveOp): runs on the control
   // thread, calls `armed()` once it waits for the guest, returns the final
   // status.
-  using SaveOps = std::function<int32_t(const ctl::Request& req, const std::function<void()>& armed)>;
+  // `fds`: the descriptors sent with the request (SCM_RIGHTS).
+  using SaveOps = std::function<int32_t(const ctl::Request& req, std::vector<UniqueFd>& fds,
+                                        const std::function<void()>& armed)>;
 
   ControlServer(const std::string& socket_path, Reservation& reservation, SaveOps save_ops = nullptr);
   ~ControlServer();

@@ -43,7 +43,7 @@ int64_t do_sched_op(Hypercall& hc) {
       // A save or checkpoint waits for this suspend: the vCPU is held until
       // it is done, and the guest learns how it went (1: cancelled, go on).
       if (s.reason == xen::shutdown::suspend)
-        if (auto result = hc.dom.suspend_gate().hold()) return *result;
+        if (auto result = hc.dom.suspend_gate().hold(hc.vcpu.id())) return *result;
       hc.dom.shutdown(s.reason, "requested by the guest");
       return 0;
     }

@@ -25,7 +25,7 @@ void SuspendGate::release(int64_t result) {
   cv_.notify_all();
 }
 
-std::optional<int64_t> SuspendGate::hold() {
+std::optional<int64_t> SuspendGate::hold(uint32_t vcpu) {
   std::unique_lock lk(mu_);
   if (aborted_) return std::nullopt;
   if (state_ == State::kCancelLate) {
@@ -34,6 +34,7 @@ std::optional<int64_t> SuspendGate::hold() {
   }
   if (state_ != State::kArmed) return std::nullopt;
   state_ = State::kHeld;
+  held_vcpu_ = vcpu;
   cv_.notify_all();
   cv_.wait(lk, [&] { return state_ == State::kReleased || aborted_; });
   const int64_t r = state_ == State::kReleased ? result_ : 1;

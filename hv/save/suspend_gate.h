@@ -30,7 +30,12 @@ class SuspendGate {
   // vCPU thread, from SCHEDOP_shutdown(suspend): nullopt when no save is
   // waiting for it (the domain suspends, i.e. ends); otherwise blocks until
   // release() (or abort()) and returns the hypercall's result.
-  std::optional<int64_t> hold();
+  std::optional<int64_t> hold(uint32_t vcpu);
+  // The vCPU held, while await_suspend() has returned true.
+  uint32_t held_vcpu() {
+    std::lock_guard lk(mu_);
+    return held_vcpu_;
+  }
 
   // The domain is ending: nothing waits any more.
   void abort();
@@ -42,6 +47,7 @@ class SuspendGate {
   State state_ = State::kIdle;
   bool aborted_ = false;
   int64_t result_ = 1;
+  uint32_t held_vcpu_ = 0;
 };
 
 }  // namespace pv

@@ -5,6 +5,7 @@
 // gets 1 back (cancelled) and carries on counting with no gap beyond the
 // time it was held; a guest that does not suspend in time makes the
 // checkpoint fail with ETIMEDOUT and keeps running.
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -16,8 +17,10 @@
 #include <regex>
 
 #include "pv/control_protocol.h"
+#include "pv/fd_passing.h"
 #include "pv/unique_fd.h"
 #include "pvd_fixture.h"
+#include "save/domain_stream.h"
 
 namespace pvtest {
 namespace {
@@ -26,7 +29,7 @@ namespace ctl = pv::ctl;
 // A save op in flight on a pv-hv's control socket: it answers twice.
 class SaveOpCall {
  public:
-  SaveOpCall(const std::string& path, ctl::Op op, uint64_t value) {
+  SaveOpCall(const std::string& path, ctl::Op op, uint64_t value, int pass_fd = -1) {
     fd_.reset(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
@@ -34,7 +37,7 @@ class SaveOpCall {
     if (::connect(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
       throw std::runtime_error("connect " + path + ": " + std::strerror(errno));
     const ctl::Request req{ctl::kMagic, static_cast<uint32_t>(op), value};
-    if (::send(fd_.get(), &req, sizeof req, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof req))
+    if (!pv::send_with_fds(fd_.get(), req, pass_fd >= 0 ? std::vector<int>{pass_fd} : std::vector<int>{}))
       throw std::runtime_error("send: " + std::string(std::strerror(errno)));
   }
   // The next reply; status INT32_MIN if none came in time.
@@ -185,6 +188,69 @@ TEST_F(SaveTest, ASuspendThatComesAfterTheTimeoutIsCancelledNotLost) {
   ASSERT_TRUE(console_has(id, "SUSPEND cancelled rc=1")) << console(id);
   ASSERT_TRUE(ticks_after(id, 1, 2)) << console(id);
   EXPECT_TRUE(pid > 0 && ::kill(pid, 0) == 0) << "the domain's pv-hv is gone";
+}
+
+TEST_F(SaveTest, ACheckpointToAFileWritesAStreamTheReaderTakesAndTheGuestGoesOn) {
+  vcpus_ = 1;  // a checkpoint to a file needs the other vCPUs paused, which is not there yet
+  // maxmem above memory: the frames beyond memory start ballooned out and are not sent.
+  const auto created = pvctl({"create", config("file1", "tick=100", "maxmem = 128\n")});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const uint32_t id = static_cast<uint32_t>(std::stoul(pvctl({"domid", "file1"}).out));
+  ASSERT_TRUE(console_has(id, "TICK 2 ")) << console(id);
+  const std::string path = dir_ + "/file1.pvsave";
+  {
+    pv::UniqueFd out(::open(path.c_str(), O_CREAT | O_RDWR | O_TRUNC | O_CLOEXEC, 0600));
+    ASSERT_TRUE(out);
+    SaveOpCall call(control_socket(id), ctl::Op::kCheckpointToFile, 20000, out.get());
+    ASSERT_EQ(call.reply(10s).status, ctl::kArmed);
+    const auto asked = std::chrono::steady_clock::now();
+    ASSERT_TRUE(request_suspend(id));
+    EXPECT_EQ(call.reply(30s).status, 0) << console(id);
+    std::cout << "checkpoint to a file: answered after "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - asked).count()
+              << " ms\n";
+  }
+  ASSERT_TRUE(console_has(id, "SUSPEND cancelled rc=1")) << console(id);
+  ASSERT_TRUE(ticks_after(id, 1, 2)) << console(id);
+
+  SaveOpCall query(control_socket(id), ctl::Op::kQueryMemory, 0);
+  const ctl::Reply mem = query.reply(10s);
+  ASSERT_EQ(mem.status, 0);
+  pv::UniqueFd in(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(in);
+  uint64_t frames = 0;
+  const auto st = pv::save::read_domain_stream(in.get(), [&](uint64_t, std::string_view d) { frames += d.size() / 4096; });
+  EXPECT_EQ(st.config.name(), "file1");
+  EXPECT_EQ(st.config.vcpus(), 1u);
+  EXPECT_EQ(st.config.maxmem_bytes(), 128ull << 20);
+  EXPECT_EQ(st.config.memory_bytes(), 64ull << 20);
+  ASSERT_EQ(st.vcpus.size(), 1u);
+  EXPECT_TRUE(st.vcpus[0].up());
+  EXPECT_EQ(st.vcpus[0].gprs(0), 0u);  // rax: the suspend returns 0 in the restored domain
+  EXPECT_NE(st.vcpus[0].cr3(), 0u);
+  EXPECT_NE(st.vcpus[0].vcpu_info_gfn(), pv::save::kNoFrame);
+  EXPECT_NE(st.xen_pages.shared_info_gfn(), pv::save::kNoFrame);
+  EXPECT_GT(st.xen_pages.grant_frame_gfns_size(), 0);
+  EXPECT_GT(st.time.system_time_ns(), 0u);
+  EXPECT_GT(st.console.out_prod(), 0u);
+  // Populated RAM and the Xen pages placed in it, nothing ballooned.
+  EXPECT_EQ(frames, st.memory_frames);
+  EXPECT_GE(frames, mem.current_pages);
+  EXPECT_LT(frames, mem.ram_pages);  // the ballooned half is not in the stream
+  EXPECT_LE(frames, mem.current_pages + 1 + static_cast<uint64_t>(st.xen_pages.grant_frame_gfns_size()));
+  std::cout << "checkpoint stream: " << fs::file_size(path) << " bytes, " << frames << " frames of "
+            << mem.ram_pages << "\n";
+}
+
+TEST_F(SaveTest, ACheckpointToAFileIsRefusedWithoutAFileOrWithOtherVcpusRunning) {
+  const uint32_t id = create("two1", "tick=1000");  // 2 vCPUs up
+  ASSERT_TRUE(console_has(id, "TICK 0 ")) << console(id);
+  pv::UniqueFd out(::open((dir_ + "/x.pvsave").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600));
+  SaveOpCall two(control_socket(id), ctl::Op::kCheckpointToFile, 1000, out.get());
+  EXPECT_EQ(two.reply(10s).status, -EOPNOTSUPP);
+  SaveOpCall none(control_socket(id), ctl::Op::kCheckpointToFile, 1000);
+  EXPECT_EQ(none.reply(10s).status, -EBADF);
+  EXPECT_EQ(fs::file_size(dir_ + "/x.pvsave"), 0u);
 }
 
 TEST_F(SaveTest, BadSaveRequestsAreRefused) {

@@ -112,7 +112,7 @@ TEST(ControlServerSaveOps, AnswerArmedThenTheHandlersStatus) {
   Reservation res{mem, gt.absent_bitmap(), 512, 768, nullptr};
   uint64_t seen_value = 0;
   {
-    ControlServer server(path, res, [&](const ctl::Request& req, const std::function<void()>& armed) {
+    ControlServer server(path, res, [&](const ctl::Request& req, std::vector<UniqueFd>&, const std::function<void()>& armed) {
       seen_value = req.value;
       armed();
       return -ETIMEDOUT;

@@ -18,6 +18,11 @@ enum class Op : uint32_t {
   // request refused at once (EINVAL, EBUSY, ESRCH) gets only the final one.
   // value: how long to wait for the guest's SHUTDOWN_suspend, in ms.
   kCheckpoint = 80,  // the guest suspends and carries on (its hypercall returns 1); final status 0 or -ETIMEDOUT
+  // As kCheckpoint, and while the guest is suspended pv-hv writes the save
+  // stream to the descriptor sent with the request (SCM_RIGHTS). Only with
+  // one vCPU up in this version (-EOPNOTSUPP otherwise: the others are not
+  // paused yet); -EBADF without a descriptor, -EIO when writing failed.
+  kCheckpointToFile = 81,
 };
 inline constexpr uint32_t kFirstSaveOp = 80, kLastSaveOp = 89;
 inline constexpr int32_t kArmed = 1;  // the interim status of a save op
