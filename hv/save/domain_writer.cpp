@@ -45,6 +45,7 @@ uint64_t write_domain_state(Domain& dom, int fd, uint32_t held_vcpu) {
   if (o.boot.initrd_path) c.set_ramdisk(*o.boot.initrd_path);
   c.set_max_pages(dom.reservation().maximum());
   c.set_transport(transport_name(dom.transport()));
+  c.set_hypercall_page_gfn(dom.hypercall_page_gfn());
   timespec now{};
   clock_gettime(CLOCK_REALTIME, &now);
   c.set_saved_unix_ns(static_cast<uint64_t>(now.tv_sec) * 1000000000ull + static_cast<uint64_t>(now.tv_nsec));
@@ -60,6 +61,7 @@ uint64_t write_domain_state(Domain& dom, int fd, uint32_t held_vcpu) {
     rec.set_initialised(vc->is_up());
     to_record(k, rec);
     rec.set_vcpu_info_gfn(dom.vcpu_info_gfn(v));
+    rec.set_vcpu_info_offset(dom.vcpu_info_offset(v));
     rec.set_execution_mode(transport_name(dom.transport()));
     out.vcpu(rec);
   }

@@ -58,6 +58,10 @@ void check_config(const S::DomainConfig& c, const Where& w) {
   if (c.memory_bytes() == 0 || c.memory_bytes() > c.maxmem_bytes())
     refuse(w, "memory " + std::to_string(c.memory_bytes()) + " is not between one byte and maxmem");
   if (c.max_pages() > c.maxmem_bytes() / kFrameBytes) refuse(w, "the memory ceiling is beyond guest RAM");
+  if (c.hypercall_page_gfn() != kNoFrame && c.hypercall_page_gfn() >= c.maxmem_bytes() / kFrameBytes)
+    refuse(w, "the hypercall page is outside guest RAM");
+  if (c.transport() != "port-io" && c.transport() != "kvm-xen")
+    refuse(w, "hypercall transport '" + c.transport().substr(0, 32) + "' is neither port-io nor kvm-xen");
 }
 
 void check_vcpu(const S::VcpuState& v, uint32_t expected_id, uint64_t ram_frames, const Where& w) {

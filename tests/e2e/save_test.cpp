@@ -13,12 +13,15 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <iostream>
+#include <memory>
 #include <regex>
 
 #include "pv/control_protocol.h"
 #include "pv/fd_passing.h"
 #include "pv/unique_fd.h"
+#include "process.h"
 #include "pvd_fixture.h"
 #include "save/domain_stream.h"
 
@@ -240,6 +243,113 @@ TEST_F(SaveTest, ACheckpointToAFileWritesAStreamTheReaderTakesAndTheGuestGoesOn)
   EXPECT_LE(frames, mem.current_pages + 1 + static_cast<uint64_t>(st.xen_pages.grant_frame_gfns_size()));
   std::cout << "checkpoint stream: " << fs::file_size(path) << " bytes, " << frames << " frames of "
             << mem.ram_pages << "\n";
+}
+
+// A checkpoint file of a ticking one-vCPU domain (memory 64 MiB), the
+// domain destroyed afterwards; `before` is its console up to then.
+struct Checkpointed {
+  std::string path, before;
+};
+
+class RestoreTest : public SaveTest {
+ protected:
+  Checkpointed checkpoint_and_destroy(const std::string& name) {
+    vcpus_ = 1;  // a checkpoint to a file needs the other vCPUs paused, which is not there yet
+    Checkpointed c{dir_ + "/" + name + ".pvsave", ""};
+    const uint32_t id = create(name, "tick=100");
+    EXPECT_TRUE(console_has(id, "TICK 3 ")) << console(id);
+    {
+      pv::UniqueFd out(::open(c.path.c_str(), O_CREAT | O_RDWR | O_TRUNC | O_CLOEXEC, 0600));
+      EXPECT_TRUE(out);
+      SaveOpCall call(control_socket(id), ctl::Op::kCheckpointToFile, 20000, out.get());
+      EXPECT_EQ(call.reply(10s).status, ctl::kArmed);
+      EXPECT_TRUE(request_suspend(id));
+      EXPECT_EQ(call.reply(30s).status, 0) << console(id);
+    }
+    EXPECT_TRUE(ticks_after(id, 1, 2)) << console(id);  // the first domain went on after its checkpoint
+    c.before = console(id);
+    EXPECT_EQ(pvctl({"destroy", name}).exit_code, 0);
+    EXPECT_TRUE(eventually([&] { return row(name).empty(); }, 10s));
+    return c;
+  }
+  // pv-hv --restore, no xenstore (the guest's xenbus times out and it
+  // ticks on its timer), killed by the Process when the test ends.
+  std::unique_ptr<Process> restore(const std::string& path) {
+    return std::make_unique<Process>(std::vector<std::string>{kPvHv, "--restore", path});
+  }
+};
+
+TEST_F(RestoreTest, ARestoredDomainResumesFromItsCheckpointAndCountsOnWithoutTimeGoingBack) {
+  const Checkpointed c = checkpoint_and_destroy("rest1");
+  ASSERT_FALSE(HasFailure());
+  // The last tick before the checkpoint: the restored guest goes on from it.
+  Tick last{};
+  for (const auto& t : ticks(c.before))
+    if (t.cancelled == 0) last = t;
+  ASSERT_GT(last.n, 0u) << c.before;
+
+  const auto start = std::chrono::steady_clock::now();
+  auto hv = restore(c.path);
+  ASSERT_TRUE(hv->wait_for_output("restored ", 30s, true)) << "pv-hv did not restore the domain";
+  const auto restored_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(hv->wait_for_output("SUSPEND resumed rc=0", 30s)) << "no resume";
+  const auto resumed_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(hv->wait_for_output("TICK " + std::to_string(last.n + 4) + " ", 30s));
+  hv->signal(SIGTERM);
+  const Result r = hv->wait(10s);
+  EXPECT_EQ(r.exit_code, 7) << r.err;  // destroyed by the signal, not crashed
+  std::cout << "restore of a " << fs::file_size(c.path) << "-byte stream: built after " << restored_ms
+            << " ms, the guest said it resumed " << resumed_ms << " ms after pv-hv started (its xenbus waits for a xenstore)\n";
+
+  EXPECT_NE(r.err.find("restored "), std::string::npos) << r.err;
+  // Guest time across the suspend, as the guest saw it, did not go back.
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex("SUSPEND resumed rc=0 after [0-9]+ ms \\(guest time ([0-9]+) -> ([0-9]+) ms\\)")))
+      << r.out;
+  EXPECT_GE(std::stoull(m[2]), std::stoull(m[1]));
+  // The counter carries on from where it was at the checkpoint, once resumed,
+  // tick by tick, and guest time never goes back.
+  const auto after = ticks(r.out);
+  ASSERT_GE(after.size(), 4u) << r.out;
+  EXPECT_EQ(after[0].n, last.n + 1) << r.out;
+  EXPECT_GE(after[0].t_ms, last.t_ms);
+  EXPECT_LT(after[0].t_ms, last.t_ms + 1000 + static_cast<uint64_t>(resumed_ms)) << "guest time jumped: " << r.out;
+  for (size_t i = 0; i < after.size(); i++) {
+    EXPECT_EQ(after[i].n, last.n + 1 + i) << r.out;
+    EXPECT_EQ(after[i].resumed, 1u) << r.out;
+    EXPECT_EQ(after[i].cancelled, 0u) << r.out;
+    if (i) {
+      EXPECT_GE(after[i].t_ms, after[i - 1].t_ms) << r.out;
+    }
+  }
+}
+
+TEST_F(RestoreTest, ADamagedOrTruncatedStreamIsRefusedAndPvHvExits1) {
+  const Checkpointed c = checkpoint_and_destroy("rest2");
+  ASSERT_FALSE(HasFailure());
+  const uint64_t size = fs::file_size(c.path);
+  const std::string cut = dir_ + "/cut.pvsave", flipped = dir_ + "/flipped.pvsave";
+  fs::copy_file(c.path, cut);
+  fs::resize_file(cut, size / 2);
+  fs::copy_file(c.path, flipped);
+  {
+    std::fstream f(flipped, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(static_cast<std::streamoff>(size / 3));
+    const char b = static_cast<char>(f.get());
+    f.seekp(static_cast<std::streamoff>(size / 3));
+    f.put(static_cast<char>(b ^ 0x20));
+  }
+  for (const auto& [path, why] : {std::pair{cut, "truncated"}, std::pair{flipped, "bad checksum"}}) {
+    const Result r = restore(path)->wait(30s);
+    EXPECT_EQ(r.exit_code, 1) << path << r.err;
+    EXPECT_NE(r.err.find("--restore " + path + ": save stream"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(why), std::string::npos) << r.err;
+    EXPECT_EQ(r.out.find("SUSPEND resumed"), std::string::npos) << "the guest ran: " << r.out;
+  }
+  EXPECT_TRUE(pv_hv_processes(c.path).empty());
+  EXPECT_TRUE(pv_hv_processes(cut).empty());
 }
 
 TEST_F(SaveTest, ACheckpointToAFileIsRefusedWithoutAFileOrWithOtherVcpusRunning) {

@@ -110,6 +110,7 @@ TEST(SaveCapture, OnlyPopulatedFramesAreSentAndComeBack) {
   c.set_vcpus(1);
   c.set_memory_bytes(kPages * 4096);
   c.set_maxmem_bytes(kPages * 4096);
+  c.set_transport("port-io");
   save::DomainStreamWriter w(fd.get(), c);
   S::VcpuState v;
   to_record(synthetic_vcpu(), v);

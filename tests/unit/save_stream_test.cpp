@@ -57,6 +57,8 @@ S::DomainConfig test_config(uint32_t vcpus = 2) {
   c.set_cmdline("tick");
   c.set_config_text("name = \"guest1\"\nmemory = 4\n");
   c.set_max_pages(1024);
+  c.set_transport("port-io");
+  c.set_hypercall_page_gfn(7);
   return c;
 }
 
@@ -311,6 +313,16 @@ TEST(SaveStreamRefuses, InconsistentRecords) {
       {"outside guest RAM", [&](Recs& r) { r[2].second = memory_at(2047, 2 * kFrameBytes); }},
       {"whole frames", [&](Recs& r) { r[2].second = memory_at(0, 100); }},
       {"overlap or are out of order", [&](Recs& r) { r.insert(r.begin() + 3, {S::RECORD_MEMORY, memory_at(0, kFrameBytes)}); }},
+      {"hypercall page is outside", [](Recs& r) {
+         auto c = test_config(1);
+         c.set_hypercall_page_gfn(2048);
+         r[0].second = c.SerializeAsString();
+       }},
+      {"neither port-io nor kvm-xen", [](Recs& r) {
+         auto c = test_config(1);
+         c.set_transport("smoke-signals");
+         r[0].second = c.SerializeAsString();
+       }},
       {"vcpus is 0", [](Recs& r) {
          auto c = test_config(1);
          c.set_vcpus(0);
