@@ -249,13 +249,14 @@ TEST_F(SaveTest, ACheckpointToAFileWritesAStreamTheReaderTakesAndTheGuestGoesOn)
 // domain destroyed afterwards; `before` is its console up to then.
 struct Checkpointed {
   std::string path, before;
+  ctl::Reply memory;  // the reservation after the checkpoint
 };
 
 class RestoreTest : public SaveTest {
  protected:
   Checkpointed checkpoint_and_destroy(const std::string& name) {
     vcpus_ = 1;  // a checkpoint to a file needs the other vCPUs paused, which is not there yet
-    Checkpointed c{dir_ + "/" + name + ".pvsave", ""};
+    Checkpointed c{dir_ + "/" + name + ".pvsave", "", {}};
     const uint32_t id = create(name, "tick=100");
     EXPECT_TRUE(console_has(id, "TICK 3 ")) << console(id);
     {
@@ -268,14 +269,18 @@ class RestoreTest : public SaveTest {
     }
     EXPECT_TRUE(ticks_after(id, 1, 2)) << console(id);  // the first domain went on after its checkpoint
     c.before = console(id);
+    c.memory = SaveOpCall(control_socket(id), ctl::Op::kQueryMemory, 0).reply(10s);
+    EXPECT_EQ(c.memory.status, 0);
     EXPECT_EQ(pvctl({"destroy", name}).exit_code, 0);
     EXPECT_TRUE(eventually([&] { return row(name).empty(); }, 10s));
     return c;
   }
   // pv-hv --restore, no xenstore (the guest's xenbus times out and it
   // ticks on its timer), killed by the Process when the test ends.
-  std::unique_ptr<Process> restore(const std::string& path) {
-    return std::make_unique<Process>(std::vector<std::string>{kPvHv, "--restore", path});
+  std::unique_ptr<Process> restore(const std::string& path, std::vector<std::string> more = {}) {
+    std::vector<std::string> argv{kPvHv, "--restore", path};
+    argv.insert(argv.end(), more.begin(), more.end());
+    return std::make_unique<Process>(argv);
   }
 };
 
@@ -288,8 +293,9 @@ TEST_F(RestoreTest, ARestoredDomainResumesFromItsCheckpointAndCountsOnWithoutTim
     if (t.cancelled == 0) last = t;
   ASSERT_GT(last.n, 0u) << c.before;
 
+  const std::string ctl_sock = dir_ + "/restored.ctl.sock";
   const auto start = std::chrono::steady_clock::now();
-  auto hv = restore(c.path);
+  auto hv = restore(c.path, {"--control-socket", ctl_sock});
   ASSERT_TRUE(hv->wait_for_output("restored ", 30s, true)) << "pv-hv did not restore the domain";
   const auto restored_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
@@ -297,6 +303,13 @@ TEST_F(RestoreTest, ARestoredDomainResumesFromItsCheckpointAndCountsOnWithoutTim
   const auto resumed_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
   ASSERT_TRUE(hv->wait_for_output("TICK " + std::to_string(last.n + 4) + " ", 30s));
+  // The reservation is the saved one: the same frames populated, the same ceiling.
+  const ctl::Reply mem = SaveOpCall(ctl_sock, ctl::Op::kQueryMemory, 0).reply(10s);
+  EXPECT_EQ(mem.status, 0);
+  EXPECT_EQ(mem.current_pages, c.memory.current_pages);
+  EXPECT_EQ(mem.maximum_pages, c.memory.maximum_pages);
+  EXPECT_EQ(mem.ram_pages, c.memory.ram_pages);
+  EXPECT_EQ(mem.ballooned_pages, c.memory.ballooned_pages);
   hv->signal(SIGTERM);
   const Result r = hv->wait(10s);
   EXPECT_EQ(r.exit_code, 7) << r.err;  // destroyed by the signal, not crashed
@@ -348,6 +361,10 @@ TEST_F(RestoreTest, ADamagedOrTruncatedStreamIsRefusedAndPvHvExits1) {
     EXPECT_NE(r.err.find(why), std::string::npos) << r.err;
     EXPECT_EQ(r.out.find("SUSPEND resumed"), std::string::npos) << "the guest ran: " << r.out;
   }
+  // The domain's shape is the stream's: boot options are refused.
+  const Result boot = restore(c.path, {"--vcpus", "2"})->wait(30s);
+  EXPECT_EQ(boot.exit_code, 1);
+  EXPECT_NE(boot.err.find("--vcpus cannot go with it"), std::string::npos) << boot.err;
   EXPECT_TRUE(pv_hv_processes(c.path).empty());
   EXPECT_TRUE(pv_hv_processes(cut).empty());
 }
