@@ -44,6 +44,9 @@ void apply_saved_domain(Domain& dom, const SavedDomain& saved) {
   if (c.vcpus() != dom.nr_vcpus() || c.maxmem_bytes() != dom.memory().size())
     throw UserError("the save stream changed while it was read (its configuration is not the one it started with)");
 
+  if (std::none_of(st.vcpus.begin(), st.vcpus.end(), [](const auto& v) { return v.up(); }))
+    throw UserError("no vCPU of the saved domain is up: nothing would run");
+
   const uint64_t ram = dom.memory().size();
   dom.reservation().restore(saved.runs, boot::boot_ballooned_first_gfn(c.memory_bytes()), boot::special_base_gfn(ram),
                             c.max_pages());

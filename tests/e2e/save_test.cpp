@@ -339,7 +339,7 @@ TEST_F(RestoreTest, ARestoredDomainResumesFromItsCheckpointAndCountsOnWithoutTim
   }
 }
 
-TEST_F(RestoreTest, ADamagedOrTruncatedStreamIsRefusedAndPvHvExits1) {
+TEST_F(RestoreTest, AStreamThatIsDamagedTruncatedOrCannotRunEndsPvHvWithStatus1) {
   const Checkpointed c = checkpoint_and_destroy("rest2");
   ASSERT_FALSE(HasFailure());
   const uint64_t size = fs::file_size(c.path);
@@ -361,6 +361,29 @@ TEST_F(RestoreTest, ADamagedOrTruncatedStreamIsRefusedAndPvHvExits1) {
     EXPECT_NE(r.err.find(why), std::string::npos) << r.err;
     EXPECT_EQ(r.out.find("SUSPEND resumed"), std::string::npos) << "the guest ran: " << r.out;
   }
+  // A stream the reader takes but this domain cannot run: no vCPU up.
+  const std::string down = dir_ + "/down.pvsave";
+  {
+    pv::UniqueFd in(::open(c.path.c_str(), O_RDONLY | O_CLOEXEC));
+    std::vector<std::pair<uint64_t, std::string>> runs;
+    auto st = pv::save::read_domain_stream(in.get(), [&](uint64_t gfn, std::string_view d) { runs.emplace_back(gfn, d); });
+    pv::UniqueFd out(::open(down.c_str(), O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0600));
+    pv::save::DomainStreamWriter w(out.get(), st.config);
+    for (auto& v : st.vcpus) {
+      v.set_up(false);
+      w.vcpu(v);
+    }
+    for (const auto& [gfn, d] : runs) w.memory(gfn, d.data(), d.size() / 4096);
+    w.hvm_params(st.hvm_params);
+    w.xen_pages(st.xen_pages);
+    w.time(st.time);
+    w.console(st.console);
+    w.end();
+  }
+  const Result none_up = restore(down)->wait(30s);
+  EXPECT_EQ(none_up.exit_code, 1);
+  EXPECT_NE(none_up.err.find("no vCPU of the saved domain is up"), std::string::npos) << none_up.err;
+
   // The domain's shape is the stream's: boot options are refused.
   const Result boot = restore(c.path, {"--vcpus", "2"})->wait(30s);
   EXPECT_EQ(boot.exit_code, 1);
