@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include <xen/cpuid.h>
 
@@ -13,6 +14,8 @@
 #include "cpu/vcpu.h"
 #include "pv/error.h"
 #include "pv/log.h"
+#include "save/domain_restore.h"
+#include "save/save_control.h"
 
 namespace pv {
 namespace P = xen::hvm::param;
@@ -50,7 +53,8 @@ const char* shutdown_reason_name(uint32_t reason) {
 Domain::Domain(DomainOptions cfg)
     : cfg_(std::move(cfg)),
       mem_(std::max(cfg_.maxmem_bytes, cfg_.memory_bytes)),
-      boot_(boot::load_pvh(mem_, cfg_.boot, cfg_.memory_bytes)),
+      // A restored domain's RAM comes from its stream, not from a kernel.
+      boot_(cfg_.restore_fd >= 0 ? boot::BootInfo{} : boot::load_pvh(mem_, cfg_.boot, cfg_.memory_bytes)),
       vm_(kvm_),
       transport_(select_transport(kvm_, cfg_.transport)),
       evtchn_(cfg_.domid, cfg_.vcpu_count(), [this](uint32_t v) { kick(v); }),
@@ -106,23 +110,38 @@ Domain::Domain(DomainOptions cfg)
   params_[P::STORE_EVTCHN] = store_port;
   params_[P::PAE_ENABLED] = 1;
 
+  // A restore reads the whole stream into RAM now (it is checked as it is
+  // read), and goes on from the guest time it was saved at.
+  std::optional<SavedDomain> saved;
+  if (cfg_.restore_fd >= 0) saved = read_saved_domain(cfg_.restore_fd, mem_);
+
   const auto supported = kvm_.supported_cpuid();
   for (uint32_t v = 0; v < cfg_.vcpu_count(); v++) {
     auto fd = vm_.create_vcpu(v);
     fd.set_cpuid(domain_cpuid(supported, v, cfg_.domid));
-    if (v == 0) clock_ = std::make_unique<PvClock>(fd.tsc_khz());
+    if (v == 0) clock_ = std::make_unique<PvClock>(fd.tsc_khz(), saved ? saved->state.time.system_time_ns() : 0);
     vcpus_.push_back(std::make_unique<Vcpu>(*this, v, std::move(fd)));
   }
   timers_ = std::make_unique<DomainTimers>(*clock_, [this](TimerKey k) { on_timer(k); });
-  boot_state_ = pvh_entry_state(vcpus_[0]->fd().sregs(), boot_.entry, static_cast<uint32_t>(boot_.start_info_gpa));
+  if (saved) {
+    apply_saved_domain(*this, *saved);
+    restored_ = true;
+  } else {
+    boot_state_ = pvh_entry_state(vcpus_[0]->fd().sregs(), boot_.entry, static_cast<uint32_t>(boot_.start_info_gpa));
+  }
   // Last: its thread reads the vCPUs.
   if (!cfg_.control_socket.empty())
-    control_ = std::make_unique<ControlServer>(cfg_.control_socket, *reservation_, cfg_.vcpu_count(), [this] {
-      uint64_t up = 0;
-      for (const auto& v : vcpus_)
-        if (v->is_up()) up |= uint64_t{1} << v->id();
-      return up;
-    });
+    control_ = std::make_unique<ControlServer>(
+        cfg_.control_socket, *reservation_, cfg_.vcpu_count(),
+        [this] {
+          uint64_t up = 0;
+          for (const auto& v : vcpus_)
+            if (v->is_up()) up |= uint64_t{1} << v->id();
+          return up;
+        },
+        [this](const ctl::Request& req, std::vector<UniqueFd>& fds, const std::function<void()>& armed) {
+          return handle_save_op(*this, req, fds, armed);
+        });
 }
 
 Domain::~Domain() {
@@ -136,7 +155,9 @@ Domain::~Domain() {
 
 ExitStatus Domain::run() {
   main_thread_ = pthread_self();
-  for (uint32_t v = 0; v < cfg_.vcpu_count(); v++) vcpus_[v]->start(v == 0 ? std::optional<CpuState>(boot_state_) : std::nullopt);
+  // A restored vCPU runs as it was saved (Domain's constructor set it up).
+  for (uint32_t v = 0; v < cfg_.vcpu_count(); v++)
+    vcpus_[v]->start(v == 0 && !restored_ ? std::optional<CpuState>(boot_state_) : std::nullopt);
   // Wait for the end, or for the host to ask for it.
   sigset_t set;
   sigemptyset(&set);
@@ -162,6 +183,7 @@ void Domain::finish(ExitStatus status, const std::string& message) {
   }
   pv::log::info("domain " + cfg_.name + ": " + message);
   shutting_down_.store(true, std::memory_order_release);
+  suspend_gate_.abort();  // a vCPU held by a save returns; a waiting save gives up
   for (auto& v : vcpus_) v->kick();
   if (main_thread_) pthread_kill(*main_thread_, kWakeMainSignal);
 }
@@ -257,12 +279,63 @@ int64_t Domain::register_vcpu_info(uint32_t vcpu, uint64_t gfn, uint32_t offset)
     return -xen::XEN_EINVAL;  // vcpu_info lives in the guest's own memory
   std::lock_guard lk(mu_);
   if (vcpu_info_registered_[vcpu]) return -xen::XEN_EINVAL;  // once per vCPU, as Xen
-  if (vcpu < vcpu_info_gfn_.size()) vcpu_info_gfn_[vcpu].store(gfn, std::memory_order_release);
+  if (vcpu < vcpu_info_gfn_.size()) {
+    vcpu_info_gfn_[vcpu].store(gfn, std::memory_order_release);
+    vcpu_info_offset_[vcpu] = offset;
+  }
   auto* to = reinterpret_cast<xen::vcpu_info*>(mem_.page(gfn) + offset);
   evtchn_.move_vcpu_info(vcpu, to);
   vcpu_info_registered_[vcpu] = true;
   clock_->publish(&to->time);
   return 0;
+}
+
+void Domain::restore_shared_info_content(const std::string& page) {
+  if (page.size() == shared_info_shadow_.size()) std::memcpy(shared_info_shadow_.data(), page.data(), page.size());
+}
+
+void Domain::restore_shared_info(uint64_t gfn) {
+  const uint8_t* saved = mem_.page(gfn);
+  if (!is_placeable_gfn(gfn) || !saved)
+    throw UserError("shared_info at frame " + std::to_string(gfn) + " is not a frame a guest may place it at");
+  // Moving shared_info copies the current page over the new one: make the
+  // current one the saved content first.
+  std::memcpy(shared_info_shadow_.data(), saved, shared_info_shadow_.size());
+  if (const int64_t rc = map_shared_info(gfn); rc != 0)
+    throw UserError("shared_info at frame " + std::to_string(gfn) + " refused (" + std::to_string(rc) + ")");
+}
+
+void Domain::restore_grant_frame(uint32_t idx, uint64_t gfn) {
+  uint8_t* page = mem_.page(gfn);
+  if (!page) throw UserError("grant frame " + std::to_string(idx) + " is outside guest RAM");
+  std::array<uint8_t, xen::kPageSize> entries;
+  std::memcpy(entries.data(), page, entries.size());  // a new frame starts empty: keep the saved entries
+  if (const int64_t rc = map_grant_frame(idx, gfn); rc != 0)
+    throw UserError("grant frame " + std::to_string(idx) + " at frame " + std::to_string(gfn) + " refused (" +
+                    std::to_string(rc) + ")");
+  std::memcpy(page, entries.data(), entries.size());
+}
+
+void Domain::restore_vcpu_info(uint32_t vcpu, uint64_t gfn, uint32_t offset) {
+  if (vcpu >= cfg_.vcpus || vcpu >= vcpu_info_gfn_.size() || offset > xen::kPageSize - sizeof(xen::vcpu_info) ||
+      (offset & 7) || !is_placeable_gfn(gfn) || !reservation_->populated(gfn))
+    throw UserError("vcpu" + std::to_string(vcpu) + "'s vcpu_info at frame " + std::to_string(gfn) + " offset " +
+                    std::to_string(offset) + " is not in the guest's own memory");
+  auto* to = reinterpret_cast<xen::vcpu_info*>(mem_.page(gfn) + offset);
+  const xen::vcpu_info saved = *to;  // moving copies the current vcpu_info over it
+  std::lock_guard lk(mu_);
+  vcpu_info_gfn_[vcpu].store(gfn, std::memory_order_release);
+  vcpu_info_offset_[vcpu] = offset;
+  evtchn_.move_vcpu_info(vcpu, to);
+  *to = saved;
+  clock_->publish(&to->time);  // this pv-hv's clock, going on from the saved time
+}
+
+void Domain::restore_watchdog(uint32_t i, uint32_t timeout_s) {
+  if (i >= watchdog_timeout_.size() || timeout_s == 0) return;
+  std::lock_guard lk(mu_);
+  watchdog_timeout_[i] = timeout_s;
+  timers_->arm({TimerKey::kWatchdog, i}, clock_->now_ns() + uint64_t{timeout_s} * 1'000'000'000);
 }
 
 int64_t Domain::watchdog(uint32_t id, uint32_t timeout_s) {

@@ -32,6 +32,7 @@
 #include "kvm/kvm.h"
 #include "memory/guest_memory.h"
 #include "memory/reservation.h"
+#include "save/suspend_gate.h"
 #include "time/domain_timers.h"
 #include "time/pvclock.h"
 #include "xslink/xenstore_link.h"
@@ -86,6 +87,10 @@ struct DomainOptions {
   std::string backend_socket;
   // Where pvd changes the memory ceiling and reads the reservation; empty: none.
   std::string control_socket;
+  // A save stream (docs/save-format.md), read from its start: the domain is
+  // rebuilt from it instead of booting `boot` (pv-hv --restore). The
+  // options above must be the stream's (name, memory, maxmem, vcpus).
+  int restore_fd = -1;
 };
 
 class Domain {
@@ -112,6 +117,26 @@ class Domain {
   SerialPort& serial() { return serial_; }
   ConsoleSink& console_out() { return console_out_; }
   HypercallStats& stats() { return stats_; }
+  // Save/checkpoint: where the guest's SHUTDOWN_suspend waits (hv/save/).
+  SuspendGate& suspend_gate() { return suspend_gate_; }
+  // What a save reads besides RAM and the vCPUs (hv/save/domain_writer.cpp).
+  uint64_t shared_info_gfn() {
+    std::lock_guard lk(physmap_mu_);
+    return shared_info_gfn_;
+  }
+  uint64_t vcpu_info_gfn(uint32_t v) const { return v < vcpu_info_gfn_.size() ? vcpu_info_gfn_[v].load() : ~uint64_t{0}; }
+  uint32_t vcpu_info_offset(uint32_t v) {
+    std::lock_guard lk(mu_);
+    return v < vcpu_info_offset_.size() ? vcpu_info_offset_[v] : 0;
+  }
+  // Where the guest asked for its hypercall page (port-io: the MSR write
+  // pv-hv handles), ~0 when not known.
+  uint64_t hypercall_page_gfn() const { return hypercall_page_gfn_.load(std::memory_order_acquire); }
+  void set_hypercall_page_gfn(uint64_t gfn) { hypercall_page_gfn_.store(gfn, std::memory_order_release); }
+  uint32_t watchdog_timeout(uint32_t i) {
+    std::lock_guard lk(mu_);
+    return i < watchdog_timeout_.size() ? watchdog_timeout_[i] : 0;
+  }
   Transport transport() const { return transport_; }
   // PV_HV_TRACE=1 in the environment: log every hypercall to stderr.
   int trace() const { return trace_; }
@@ -135,6 +160,19 @@ class Domain {
   // pages, registered vcpu_info pages (shared_info and grant frames are
   // the Reservation's Xen pages).
   bool is_special_gfn(uint64_t gfn) const;
+
+  // Restore (hv/save/domain_restore.cpp), before any vCPU runs: a Xen page
+  // placed again at its saved frame, its content (in the restored RAM)
+  // kept; a vCPU's vcpu_info where it was registered, which the guest may
+  // register once more (it does after SHUTDOWN_suspend returns 0, as in a
+  // new Xen domain); a watchdog armed again with its whole timeout.
+  // Throw UserError for a placement this domain refuses.
+  void restore_shared_info(uint64_t gfn);
+  void restore_shared_info_content(const std::string& page);
+  void restore_grant_frame(uint32_t idx, uint64_t gfn);
+  void restore_vcpu_info(uint32_t vcpu, uint64_t gfn, uint32_t offset);
+  void restore_watchdog(uint32_t i, uint32_t timeout_s);
+  bool restored() const { return restored_; }
 
   // SCHEDOP_watchdog: 0 or a positive watchdog id, or a negative errno.
   int64_t watchdog(uint32_t id, uint32_t timeout_s);
@@ -172,6 +210,7 @@ class Domain {
   ConsoleSink console_out_;
   SerialPort serial_;
   std::unique_ptr<ConsoleRing> console_;
+  SuspendGate suspend_gate_;  // before control_, whose thread waits in it
   std::unique_ptr<XenstoreLink> xenstore_link_;
   std::unique_ptr<BackendLink> backend_link_;
   std::unique_ptr<ControlServer> control_;
@@ -186,6 +225,9 @@ class Domain {
   std::atomic<uint8_t> callback_vector_{0};
   std::vector<bool> vcpu_info_registered_;
   std::array<std::atomic<uint64_t>, xen::XEN_LEGACY_MAX_VCPUS> vcpu_info_gfn_;  // read without mu_
+  std::array<uint32_t, xen::XEN_LEGACY_MAX_VCPUS> vcpu_info_offset_{};
+  std::atomic<uint64_t> hypercall_page_gfn_{~uint64_t{0}};
+  bool restored_ = false;
   std::mutex physmap_mu_;  // where shared_info and grant frames are
   uint64_t shared_info_gfn_ = ~uint64_t{0};
   std::array<uint32_t, xen::sched::kMaxWatchdogs> watchdog_timeout_{};

@@ -2,10 +2,12 @@
 //
 //   pv-hv --kernel FILE [--initrd FILE] [--cmdline STR] [--memory 64M] [--maxmem 256M]
 //         [--vcpus N] [--maxvcpus M] [--name NAME] [--domid N] [--hypercall-transport auto|port-io|kvm-xen]
+//   pv-hv --restore FILE [--name NAME] [--domid N] [socket and console options]
 //
 // Every option takes its value as "--opt value" or "--opt=value". The
 // guest console goes to stdout; pv-hv's own messages to stderr. The exit
 // status tells how the domain ended (see ExitStatus in domain.h).
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <unistd.h>
@@ -13,12 +15,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "domain.h"
 #include "pv/error.h"
 #include "pv/log.h"
 #include "pv/unique_fd.h"
+#include "save/domain_stream.h"
 
 namespace {
 
@@ -27,6 +32,9 @@ using pv::UserError;
 void usage(FILE* out) {
   std::fputs(
       "usage: pv-hv --kernel FILE [options]\n"
+      "       pv-hv --restore FILE [--name NAME] [--domid N] [socket, status and ready options]\n"
+      "  --restore FILE              rebuild a saved domain from its save stream (memory, vCPUs,\n"
+      "                              transport and name from the stream) instead of booting a kernel\n"
       "  --kernel FILE               PVH ELF kernel (needs the Xen PHYS32_ENTRY note)\n"
       "  --initrd FILE               module handed to the kernel in start_info\n"
       "  --cmdline STRING            kernel command line\n"
@@ -97,7 +105,43 @@ struct Options {
   pv::DomainOptions cfg;
   std::string status_file;
   pv::UniqueFd ready_fd;
+  std::string restore_path;
+  pv::UniqueFd restore_fd;
 };
+
+// --restore: the domain's shape comes from the stream's configuration
+// record (the whole stream is read and checked as the domain is built).
+// --name and --domid may rename it; the boot options make no sense.
+void take_restore_config(Options& o, const std::vector<std::string>& boot_options, bool have_name, bool have_domid) {
+  if (!boot_options.empty())
+    throw UserError("--restore takes the domain from the stream: " + boot_options.front() + " cannot go with it");
+  o.restore_fd.reset(::open(o.restore_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!o.restore_fd) throw UserError("--restore: cannot open " + o.restore_path + ": " + std::strerror(errno));
+  pv::state::DomainConfig c;
+  try {
+    c = pv::save::read_domain_config(o.restore_fd.get());
+  } catch (const std::exception& e) {
+    throw UserError("--restore " + o.restore_path + ": " + e.what());
+  }
+  pv::DomainOptions& cfg = o.cfg;
+  if (!have_name) cfg.name = c.name();
+  if (!have_domid) {
+    if (c.domid() == 0 || c.domid() >= xen::DOMID_FIRST_RESERVED)
+      throw UserError("--restore " + o.restore_path + ": saved domid " + std::to_string(c.domid()) +
+                      " is not a guest's (give --domid)");
+    cfg.domid = static_cast<xen::domid_t>(c.domid());
+  }
+  cfg.memory_bytes = c.memory_bytes();
+  cfg.maxmem_bytes = c.maxmem_bytes();
+  cfg.vcpus = c.vcpus();
+  cfg.boot = {c.kernel(), std::nullopt, c.cmdline()};
+  const pv::TransportChoice saved = pv::parse_transport(c.transport());
+  if (cfg.transport != pv::TransportChoice::kAuto && cfg.transport != saved)
+    throw UserError("--restore: the guest ran on the " + c.transport() +
+                    " hypercall transport; --hypercall-transport cannot change it");
+  cfg.transport = saved;  // the guest's hypercall page is that transport's
+  cfg.restore_fd = o.restore_fd.get();
+}
 
 // Tells whoever started us (pvd's create) whether the domain was built:
 // "built\n", or "failed <why>\n". One line, then the descriptor is closed.
@@ -113,7 +157,7 @@ void report_build(pv::UniqueFd& fd, const std::string& line) {
 // false after --help. Throws UserError for a bad option or value.
 bool parse_options(int argc, char** argv, Options& o) {
   enum { kKernel = 1, kInitrd, kCmdline, kMemory, kMaxmem, kVcpus, kMaxVcpus, kName, kDomid, kTransport, kStatusFile, kXenstoreSocket,
-         kConsoleSocket, kBackendSocket, kReadyFd, kControlSocket };
+         kConsoleSocket, kBackendSocket, kReadyFd, kControlSocket, kRestore };
   const option options[] = {{"kernel", required_argument, nullptr, kKernel},
                             {"initrd", required_argument, nullptr, kInitrd},
                             {"cmdline", required_argument, nullptr, kCmdline},
@@ -130,14 +174,19 @@ bool parse_options(int argc, char** argv, Options& o) {
                             {"backend-socket", required_argument, nullptr, kBackendSocket},
                             {"ready-fd", required_argument, nullptr, kReadyFd},
                             {"control-socket", required_argument, nullptr, kControlSocket},
+                            {"restore", required_argument, nullptr, kRestore},
                             {"help", no_argument, nullptr, 'h'},
                             {}};
   pv::DomainOptions& cfg = o.cfg;
-  bool have_kernel = false;
+  bool have_kernel = false, have_name = false, have_domid = false;
+  std::vector<std::string> boot_options;  // given: not for --restore
   opterr = 0;  // the messages are ours
   for (int c; (c = getopt_long(argc, argv, "+:h", options, nullptr)) != -1;) {
     const std::string word = argv[optind - 1], name = word.substr(0, word.find('='));
     const std::string value = optarg ? optarg : "";
+    if (c == kKernel || c == kInitrd || c == kCmdline || c == kMemory || c == kMaxmem || c == kVcpus)
+      for (const option& op : options)
+        if (op.val == c) boot_options.push_back(std::string("--") + op.name);
     switch (c) {
       case kKernel: cfg.boot.kernel_path = value, have_kernel = true; break;
       case kInitrd: cfg.boot.initrd_path = value; break;
@@ -146,8 +195,10 @@ bool parse_options(int argc, char** argv, Options& o) {
       case kMaxmem: cfg.maxmem_bytes = parse_size("--maxmem", value); break;
       case kVcpus: cfg.vcpus = static_cast<uint32_t>(parse_uint("--vcpus", value, 1024)); break;
       case kMaxVcpus: cfg.max_vcpus = static_cast<uint32_t>(parse_uint("--maxvcpus", value, 1024)); break;
-      case kName: cfg.name = value; break;
+      case kName: cfg.name = value, have_name = true; break;
+      case kRestore: o.restore_path = value; break;
       case kDomid:
+        have_domid = true;
         cfg.domid = static_cast<xen::domid_t>(parse_uint("--domid", value, xen::DOMID_FIRST_RESERVED - 1));
         break;
       case kTransport: cfg.transport = pv::parse_transport(value); break;
@@ -163,8 +214,9 @@ bool parse_options(int argc, char** argv, Options& o) {
     }
   }
   if (optind < argc) throw UserError("unexpected argument '" + std::string(argv[optind]) + "'");
-  if (!have_kernel) throw UserError("--kernel is required (see --help)");
   if (cfg.domid == 0) throw UserError("--domid: 0 is dom0, the host");
+  if (!o.restore_path.empty()) return take_restore_config(o, boot_options, have_name, have_domid), true;
+  if (!have_kernel) throw UserError("--kernel is required (see --help)");
   if (cfg.maxmem_bytes && cfg.maxmem_bytes < cfg.memory_bytes)
     throw UserError("--maxmem (" + std::to_string(cfg.maxmem_bytes >> 20) + " MiB) must be at least --memory (" +
                     std::to_string(cfg.memory_bytes >> 20) + " MiB)");
@@ -195,7 +247,15 @@ int main(int argc, char** argv) {
     pthread_sigmask(SIG_BLOCK, &block, nullptr);
     signal(SIGPIPE, SIG_IGN);
 
-    pv::Domain dom(cfg);
+    std::unique_ptr<pv::Domain> built;
+    try {
+      built = std::make_unique<pv::Domain>(cfg);
+    } catch (const std::exception& e) {
+      if (o.restore_path.empty()) throw;
+      throw UserError("--restore " + o.restore_path + ": " + e.what());  // the stream is read as the domain is built
+    }
+    pv::Domain& dom = *built;
+    o.restore_fd.reset();
     report_build(o.ready_fd, "built");
     const auto status = dom.run();
     pv::log::info(dom.stats().summary());

@@ -21,12 +21,13 @@ BEGIN, END = "<!-- deps-graph:begin -->", "<!-- deps-graph:end -->"
 
 # Binaries and libraries shown, bottom layer first.
 SHOWN = ["xen_abi", "pvshared", "pvnetlink",
+         "pv_state_proto", "pv_state",
          "pvhv", "pv-hv",
          "pvbackcommon", "pvblkback", "pvnetback", "pvbackd", "pv-backd",
          "pv_proto", "domain_config", "xenstore", "pvnet", "pv_admin", "pvd_core", "pvd", "pvctl", "xenstored-test",
          "pvguest.elf"]
 SYSTEM = {"PkgConfig::URING": "liburing", "PkgConfig::LIBMNL": "libmnl", "PkgConfig::LIBNFTABLES": "libnftables",
-          "protobuf::libprotobuf": "libprotobuf", "Boost::headers": "Boost.Asio"}
+          "protobuf::libprotobuf": "libprotobuf", "protobuf::libprotobuf-lite": "protobuf-lite", "Boost::headers": "Boost.Asio"}
 
 
 def main():

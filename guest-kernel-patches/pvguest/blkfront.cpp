@@ -13,6 +13,7 @@
 #include "lib.h"
 #include "mm.h"
 #include "pvtime.h"
+#include "suspend.h"
 #include "xenbus.h"
 
 namespace blkfront {
@@ -114,7 +115,27 @@ unsigned probe_all() {
   connect_all();
   unsigned up = 0;
   for (unsigned i = 0; i < ndevs; i++) up += report(devs[i]);
+  if (ndevs) suspend::register_device({"blkfront", quiesce_for_suspend, resume_after_suspend, nullptr});
   return up;
+}
+
+// Before a suspend: every request in flight completes, so nothing is on a
+// ring the host may not carry over (Linux freezes the block queues). After
+// a cancelled one the same rings go on; after a resume the back-end is new
+// and reaches InitWait again, which reconnects us as after a back-end
+// restart (requests are resubmitted).
+void quiesce_for_suspend(void*) {
+  const uint64_t deadline = pvclock::now() + 10000000000ull;
+  for (unsigned i = 0; i < ndevs; i++) {
+    while (in_flight(&devs[i]) && pvclock::now() < deadline) wait(&devs[i], 100000000ull);
+    con::printf("BLKFRONT %u quiesced for suspend: %u in flight\n", devs[i].info.handle, in_flight(&devs[i]));
+  }
+}
+
+void resume_after_suspend(void*, bool cancelled) {
+  for (unsigned i = 0; i < ndevs; i++)
+    con::printf("BLKFRONT %u %s\n", devs[i].info.handle,
+                cancelled ? "goes on after a cancelled suspend" : "resumed: reconnects to its new back-end");
 }
 
 unsigned count() { return ndevs; }

@@ -99,6 +99,9 @@ struct Device;
 // Finds device/vbd/* (once), probes each and connects them all. Returns how
 // many are connected; prints one line per device.
 unsigned probe_all();
+// Its part in a suspend (registered by probe_all() with suspend.h).
+void quiesce_for_suspend(void*);
+void resume_after_suspend(void*, bool cancelled);
 unsigned count();                 // devices found by probe_all()
 Device* device(unsigned i);       // nullptr past the end
 Device* find(uint32_t handle);    // by vbd number

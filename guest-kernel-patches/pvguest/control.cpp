@@ -10,6 +10,7 @@
 #include "lib.h"
 #include "modes.h"
 #include "vcpu_hotplug.h"
+#include "suspend.h"
 #include "xenbus.h"
 
 namespace control {
@@ -59,6 +60,11 @@ void on_shutdown(const char*, const char*, void*) {
     con::printf("xenbus: ignoring shutdown request '%s'\n", value);
     return;
   }
+  // A suspend comes back (resumed or cancelled); everything else ends here.
+  if (cmd->reason == xen::shutdown::suspend) {
+    suspend::run();
+    return;
+  }
   k::shutdown(cmd->reason);
 }
 }  // namespace
@@ -75,7 +81,8 @@ bool start(bool vcpu_hotplug) {
     con::printf("xenbus: watch control/shutdown failed: %s\n", xenbus::error_name(rc));
     if (rc == -int(xen::XEN_ETIMEDOUT)) return false;  // no server: do not queue more
   }
-  static const char* const features[] = {"control/feature-poweroff", "control/feature-reboot"};
+  static const char* const features[] = {"control/feature-poweroff", "control/feature-reboot",
+                                         "control/feature-suspend"};
   for (const char* f : features) {
     int w = xenbus::write(f, "1");
     if (w) con::printf("xenbus: write %s failed: %s\n", f, xenbus::error_name(w));

@@ -4,7 +4,8 @@
 
 namespace control {
 // Starts xenbus, watches control/shutdown, then writes control/feature-poweroff
-// and control/feature-reboot = "1"; with `vcpu_hotplug`, also watches cpu/
-// (vcpu_hotplug.h). Prints what failed; true if watching control/shutdown.
+// and control/feature-reboot and control/feature-suspend = "1"; with
+// `vcpu_hotplug`, also watches cpu/ (vcpu_hotplug.h). Prints what failed;
+// true if watching control/shutdown.
 bool start(bool vcpu_hotplug = true);
 }  // namespace control

@@ -18,6 +18,7 @@
 #include "pvtime.h"
 #include "smp.h"
 #include "vcpu_hotplug.h"
+#include "suspend.h"
 
 alignas(4096) uint8_t hypercall_page[4096];
 
@@ -82,6 +83,8 @@ void parse_cmdline(Options& o) {
     else if (key_is("balloon")) o.balloon = true;
     else if (key_is("memtouch")) o.memtouch = true;
     else if (key_is("vcpuwork")) o.vcpuwork = true;
+    else if (key_is("tick") && !vlen) o.tick_ms = 100;
+    else if (key_is("tick") && lib::parse_u64(val, vlen, n) && n > 0) o.tick_ms = n;
     else if (parse_blk_option(tok, klen, val, vlen)) continue;
     else if (parse_hotplug_option(tok, klen, val, vlen, o.hotplug)) continue;
     else if (key_is("shutdown")) {
@@ -254,6 +257,29 @@ extern "C" [[noreturn]] void kmain(uint32_t start_info_paddr) {
   if (opt.balloon || opt.memtouch) run_balloon(opt.memtouch);
   if (opt.hotplug) run_hotplug();
   if (opt.vcpuwork) run_vcpuwork();
+  if (opt.tick_ms) run_tick(opt.tick_ms);
   if (opt.idle) run_idle();
   shutdown(opt.shutdown_reason);
+}
+
+// What a new pv-hv does not carry over a suspend that returned 0 (as
+// Linux's xen_hvm_post_suspend + xen_vcpu_restore + xen_setup_callback_vector
+// + gnttab_resume): the guest places its Xen pages and binds again.
+void k::resume_platform() {
+  xen::mem::add_to_physmap ap{xen::DOMID_SELF, 0, xen::mem::space::shared_info, 0,
+                              uint64_t(shared_info_page) >> xen::kPageShift};
+  long rc = hv::memory_op(xen::mem::op::add_to_physmap, &ap);
+  if (rc) fatal_boot("resume: add_to_physmap(shared_info)", rc);
+  evt::init();
+  for (unsigned cpu = 0; cpu < nr_cpus; cpu++) {
+    if (cpu && !cpus[cpu].online) continue;
+    if ((rc = smp::register_vcpu_info(cpu)) != 0) fatal_boot("resume: register_vcpu_info", rc);
+    if (cpu && (rc = smp::setup_upcall_vector(cpu)) != 0) fatal_boot("resume: set_evtchn_upcall_vector", rc);
+    if (!timer::bind_timer_virq(cpu)) fatal_boot("resume: bind_virq(TIMER)", cpu);
+  }
+  xen::hvm::param_arg p{xen::DOMID_SELF, 0, xen::hvm::param::CALLBACK_IRQ,
+                        (xen::hvm::CALLBACK_TYPE_VECTOR << xen::hvm::kCallbackTypeShift) | kCallbackVector};
+  if ((rc = hv::hvm_op(xen::hvm::op::set_param, &p)) != 0) fatal_boot("resume: set_param(CALLBACK_IRQ)", rc);
+  if (!con::ring_init()) con::emergency("pvguest: resume: no console ring; using console_io\n");
+  if (!grant::init()) con::printf("pvguest: resume: grant table setup incomplete\n");
 }

@@ -14,6 +14,7 @@ struct Options {
   uint64_t freereport_mib = 0;  // freereport=MIB: free-page reporting phases (freereport.cpp)
   bool vcpuwork = false;  // count on every online vCPU, following cpu/ and control/shutdown
   uint64_t runstate_s = 0;  // runstate=S: busy for S s, printing the runstate (steal) times
+  uint64_t tick_ms = 0;  // tick[=MS]: a counter on the console every MS (100) ms, obeying control/shutdown
   uint32_t shutdown_reason = 0;  // xen::shutdown::poweroff
   uint64_t watchdog_s = 0;
   uint64_t bench_hypercall = 0;
@@ -40,6 +41,7 @@ void run_freereport(uint64_t mib);
 bool parse_hotplug_option(const char* key, uint64_t klen, const char* val, uint64_t vlen, bool& hotplug);
 [[noreturn]] void run_hotplug();
 void run_runstate(uint64_t seconds);
+[[noreturn]] void run_tick(uint64_t interval_ms);
 void bench_hypercall(uint64_t n);
 void bench_evtchn(uint64_t n);
 void bench_portio(uint64_t n);

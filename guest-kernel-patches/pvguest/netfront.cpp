@@ -24,6 +24,7 @@
 #include "net_util.h"
 #include "netfront_internal.h"
 #include "pvtime.h"
+#include "suspend.h"
 #include "xenbus.h"
 
 namespace netfront {
@@ -279,7 +280,25 @@ bool start(int want) {
                 st_name(dev.otherend_state), st_name(dev.state));
     return false;
   }
+  suspend::register_device({"netfront", quiesce_for_suspend, resume_after_suspend, nullptr});
   return true;
+}
+
+// Before a suspend: the transmits in flight are answered (Linux's netfront
+// holds its queues the same way); after a resume the new back-end brings
+// us through InitWait/Connected again.
+void quiesce_for_suspend(void*) {
+  const uint64_t deadline = pvclock::now() + 10000000000ull;
+  while (tx_inflight() && pvclock::now() < deadline) {
+    poll();
+    wait(pvclock::now() + 100000000ull);
+  }
+  con::printf("netfront: vif/%u quiesced for suspend: %u tx in flight\n", dev_number, tx_inflight());
+}
+
+void resume_after_suspend(void*, bool cancelled) {
+  con::printf("netfront: vif/%u %s\n", dev_number,
+              cancelled ? "goes on after a cancelled suspend" : "resumed: reconnects to its new back-end");
 }
 
 }  // namespace netfront

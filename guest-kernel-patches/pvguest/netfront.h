@@ -55,6 +55,9 @@ unsigned device_number();
 // True once the back-end closed the vif for good (a detach: `online` = 0)
 // and our front-end has followed to Closed.
 bool closed();
+// Its part in a suspend (registered by start() with suspend.h).
+void quiesce_for_suspend(void*);
+void resume_after_suspend(void*, bool cancelled);
 bool connected();
 const uint8_t* mac();
 

@@ -40,9 +40,12 @@ struct Event {
   char body[kMax + 1];  // "<path>\0<token>\0"
 };
 
+constexpr size_t kWatchPathMax = 256;  // longer paths are not re-registered on resume
+
 struct Watch {
   bool used;
   char token[kTokenMax];
+  char path[kWatchPathMax];
   WatchFn fn;
   void* arg;
 };
@@ -271,6 +274,31 @@ bool init() {
 
 bool connected() { return intf && !broken; }
 
+// As Linux's xs_resume after a suspend that was not cancelled: the ring and
+// its port are found again from the HVM params (the new host may have moved
+// them), nothing is outstanding, and every watch is registered again.
+bool resume() {
+  intf = nullptr;
+  broken = false;
+  waiting_id = 0;
+  in_got = 0;
+  q_head = q_tail = 0;
+  if (!init()) {
+    con::printf("xenbus: resume: no xenstore ring advertised\n");
+    return false;
+  }
+  bool ok = true;
+  for (auto& w : watches) {
+    if (!w.used) continue;
+    int rc = w.path[0] ? talk(xs::msg::WATCH, XBT_NIL, Payload().str(w.path).str(w.token)) : -int(xen::XEN_E2BIG);
+    if (rc) {
+      con::printf("xenbus: resume: watch %s: %s\n", w.token, error_name(rc));
+      ok = false;
+    }
+  }
+  return ok;
+}
+
 int read(const char* path, char* buf, size_t size, size_t* len, uint32_t tx) {
   int rc = talk_path(xs::msg::READ, tx, path);
   if (rc) return rc;
@@ -336,6 +364,9 @@ int watch(const char* path, const char* token, WatchFn fn, void* arg) {
   }
   if (!w) return -int(xen::XEN_ENOSPC);
   memcpy(w->token, token, strlen(token) + 1);
+  const size_t plen = strlen(path);
+  if (plen < kWatchPathMax) memcpy(w->path, path, plen + 1);
+  else w->path[0] = 0;
   w->fn = fn;
   w->arg = arg;
   w->used = true;

@@ -25,6 +25,9 @@ using WatchFn = void (*)(const char* path, const char* token, void* arg);
 
 bool init();  // maps the ring; false if the host advertises none
 bool connected();
+// After a resume in a new host (suspend returned 0): reconnect to the ring
+// HVM_PARAM_STORE_PFN/STORE_EVTCHN name now and register every watch again.
+bool resume();
 
 int read(const char* path, char* buf, size_t size, size_t* len = nullptr, uint32_t tx = XBT_NIL);  // NUL-terminated
 int write(const char* path, const char* value, uint32_t tx = XBT_NIL);

@@ -11,14 +11,16 @@
 #include <utility>
 
 #include "pv/error.h"
+#include "pv/fd_passing.h"
 #include "pv/log.h"
 #include "pv/unix_socket.h"
 
 namespace pv {
 
 ControlServer::ControlServer(const std::string& socket_path, Reservation& reservation, uint32_t vcpus,
-                             std::function<uint64_t()> vcpus_up)
-    : path_(socket_path), reservation_(reservation), vcpus_(vcpus), vcpus_up_(std::move(vcpus_up)) {
+                             std::function<uint64_t()> vcpus_up, SaveOps save_ops)
+    : path_(socket_path), reservation_(reservation), vcpus_(vcpus), vcpus_up_(std::move(vcpus_up)),
+      save_ops_(std::move(save_ops)) {
   listen_fd_ = listen_unix(path_, "--control-socket", SOCK_SEQPACKET);
   wake_fd_.reset(::eventfd(0, EFD_CLOEXEC));
   if (!wake_fd_) throw_errno("eventfd");
@@ -58,11 +60,22 @@ void ControlServer::serve(int fd) {
   pollfd p{fd, POLLIN, 0};
   if (::poll(&p, 1, 1000) != 1) return;  // a client that says nothing is dropped
   ctl::Request req{};
-  const ssize_t n = ::recv(fd, &req, sizeof req, MSG_DONTWAIT);
+  std::vector<UniqueFd> fds;
+  const ssize_t n = recv_with_fds(fd, req, fds);
   if (n != static_cast<ssize_t>(sizeof req)) return;
-  const ctl::Reply r = handle(req);
-  if (::send(fd, &r, sizeof r, MSG_DONTWAIT | MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof r))
-    log::warning(std::string("control: cannot answer: ") + std::strerror(errno));
+  const auto send_reply = [fd](const ctl::Reply& r) {
+    if (::send(fd, &r, sizeof r, MSG_DONTWAIT | MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof r))
+      log::warning(std::string("control: cannot answer: ") + std::strerror(errno));
+  };
+  ctl::Reply r = handle(req);
+  if (req.magic == ctl::kMagic && req.op >= ctl::kFirstSaveOp && req.op <= ctl::kLastSaveOp && save_ops_) {
+    r.status = save_ops_(req, fds, [&] {
+      ctl::Reply armed = r;
+      armed.status = ctl::kArmed;
+      send_reply(armed);
+    });
+  }
+  send_reply(r);
 }
 
 void ControlServer::run() {

@@ -7,6 +7,7 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "memory/reservation.h"
 #include "pv/control_protocol.h"
@@ -16,9 +17,16 @@ namespace pv {
 
 class ControlServer {
  public:
+  // The save ops (ctl::kFirstSaveOp..kLastSaveOp): runs on the control
+  // thread, calls `armed()` once it waits for the guest, returns the final
+  // status.
+  // `fds`: the descriptors sent with the request (SCM_RIGHTS).
+  using SaveOps = std::function<int32_t(const ctl::Request& req, std::vector<UniqueFd>& fds,
+                                        const std::function<void()>& armed)>;
+
   // `vcpus_up`: bit N set while vCPU N is up; `vcpus`: how many there are.
   ControlServer(const std::string& socket_path, Reservation& reservation, uint32_t vcpus = 0,
-                std::function<uint64_t()> vcpus_up = {});
+                std::function<uint64_t()> vcpus_up = {}, SaveOps save_ops = nullptr);
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
@@ -34,6 +42,7 @@ class ControlServer {
   Reservation& reservation_;
   const uint32_t vcpus_;
   const std::function<uint64_t()> vcpus_up_;
+  SaveOps save_ops_;
   UniqueFd listen_fd_, wake_fd_;
   std::thread thread_;
 };

@@ -60,6 +60,16 @@ void Vcpu::start(std::optional<CpuState> boot) {
   });
 }
 
+void Vcpu::restore_run_state(bool initialised, bool up) {
+  {
+    std::lock_guard lk(mu_);
+    pending_state_.reset();
+    initialised_ = initialised || up;
+    up_ = up;
+  }
+  if (up) dom_.vcpu_online_changed(+1);
+}
+
 void Vcpu::join() {
   if (thread_.joinable()) thread_.join();
 }
@@ -345,6 +355,7 @@ void Vcpu::handle_msr_write() {
     return;
   }
   write_port_io_hypercall_page(page);
+  dom_.set_hypercall_page_gfn(gpa >> 12);
   run->msr.error = 0;
 }
 

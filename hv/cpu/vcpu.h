@@ -35,6 +35,10 @@ class Vcpu {
   // Starts the thread; vCPU 0 runs from `boot`, the others wait for
   // VCPUOP_initialise + VCPUOP_up.
   void start(std::optional<CpuState> boot);
+  // A restored vCPU (pv-hv --restore), before start(std::nullopt): its KVM
+  // state is set already; it runs as it is once started when `up`, waits
+  // for VCPUOP_up when only `initialised`, or for VCPUOP_initialise.
+  void restore_run_state(bool initialised, bool up);
   void join();
 
   // An upcall is pending for this vCPU (or the domain is ending).

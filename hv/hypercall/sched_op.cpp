@@ -40,6 +40,10 @@ int64_t do_sched_op(Hypercall& hc) {
       S::shutdown s;
       if (!hc.guest.get(hc.arg[1], s)) return -xen::XEN_EFAULT;
       if (s.reason > xen::shutdown::max) return -xen::XEN_EINVAL;
+      // A save or checkpoint waits for this suspend: the vCPU is held until
+      // it is done, and the guest learns how it went (1: cancelled, go on).
+      if (s.reason == xen::shutdown::suspend)
+        if (auto result = hc.dom.suspend_gate().hold(hc.vcpu.id())) return *result;
       hc.dom.shutdown(s.reason, "requested by the guest");
       return 0;
     }

@@ -164,6 +164,25 @@ void Reservation::set_maximum(uint64_t pages) {
 
 bool Reservation::populated(uint64_t gfn) const { return gfn < mem_.pages() && !absent(gfn); }
 
+void Reservation::restore(const std::vector<std::pair<uint64_t, uint64_t>>& runs, uint64_t pod_first,
+                          uint64_t pod_end, uint64_t max_pages) {
+  std::lock_guard lk(mu_);
+  const uint64_t pages = mem_.pages();
+  std::vector<bool> present(pages, false);
+  for (const auto& [first, n] : runs)
+    for (uint64_t g = first; g < first + n && g < pages; g++) present[g] = true;
+  populated_ = 0;
+  xen_pages_.clear();
+  std::fill(boot_absent_.begin(), boot_absent_.end(), 0);
+  for (uint64_t g = 0; g < pages; g++) {
+    const bool in = present[g] || (is_special_ && is_special_(g));
+    set_absent(g, !in);
+    if (in) populated_++;
+    else if (g >= pod_first && g < pod_end) boot_absent_[g / 64] |= uint64_t{1} << (g % 64);
+  }
+  maximum_ = max_pages ? std::min(max_pages, pages) : pages;  // 0: not recorded
+}
+
 void Reservation::xen_page_placed(uint64_t gfn) {
   if (gfn >= mem_.pages()) return;
   std::lock_guard lk(mu_);

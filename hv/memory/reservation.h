@@ -18,6 +18,7 @@
 #include <functional>
 #include <mutex>
 #include <set>
+#include <utility>
 #include <vector>
 
 #include "memory/guest_memory.h"
@@ -65,6 +66,16 @@ class Reservation {
   // only stops growth, as in Xen.
   void set_maximum(uint64_t pages);
   bool populated(uint64_t gfn) const;
+
+  // A restored domain (docs/save-format.md): the frames of `runs` (first
+  // frame, count; the stream's memory, already in RAM) and the special
+  // frames are populated, every other frame is ballooned out, as one given
+  // back in [pod_first, pod_end) (the range a boot with the saved memory
+  // leaves unpopulated: the guest may give such a frame back once more)
+  // and as a hole elsewhere. Call before the guest runs and before any Xen
+  // page is placed. `max_pages` is the saved ceiling.
+  void restore(const std::vector<std::pair<uint64_t, uint64_t>>& runs, uint64_t pod_first, uint64_t pod_end,
+               uint64_t max_pages);
 
   // A Xen page (shared_info, a grant frame) now lives at `gfn`: it is
   // backed and special; the RAM frame that was there, if any, is freed

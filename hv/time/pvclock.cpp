@@ -38,10 +38,11 @@ uint64_t PvClock::rdtsc() {
   return __rdtsc();
 }
 
-PvClock::PvClock(uint64_t tsc_khz) : scale_(tsc_scale_for(tsc_khz * 1000)) {
+PvClock::PvClock(uint64_t tsc_khz, uint64_t start_ns) : scale_(tsc_scale_for(tsc_khz * 1000)), start_ns_(start_ns) {
   mono0_ = clock_ns(CLOCK_MONOTONIC);
   tsc0_ = rdtsc();
-  wall0_ = static_cast<uint64_t>(clock_ns(CLOCK_REALTIME));
+  const uint64_t wall = static_cast<uint64_t>(clock_ns(CLOCK_REALTIME));
+  wall0_ = wall > start_ns ? wall - start_ns : 0;
 }
 
 void PvClock::publish(volatile xen::vcpu_time_info* t) const {
@@ -49,7 +50,7 @@ void PvClock::publish(volatile xen::vcpu_time_info* t) const {
   t->version = t->version | 1;
   __atomic_thread_fence(__ATOMIC_SEQ_CST);
   t->tsc_timestamp = tsc;
-  t->system_time = scale_delta(tsc - tsc0_, scale_);
+  t->system_time = start_ns_ + scale_delta(tsc - tsc0_, scale_);
   t->tsc_to_system_mul = scale_.mul;
   t->tsc_shift = scale_.shift;
   t->flags = xen::XEN_PVCLOCK_TSC_STABLE_BIT;

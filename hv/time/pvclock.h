@@ -2,8 +2,10 @@
 //
 // The guest TSC is the host TSC here (KVM applies no offset, and the TSC is
 // constant and non-stop), so guest system time is defined directly from it:
-//   system_time(tsc) = scale(tsc - tsc_at_domain_start)
-// Every vcpu_time_info holds the same scale and origin, so readings agree
+//   system_time(tsc) = start + scale(tsc - tsc_at_clock_start)
+// where `start` is 0 for a domain that boots and the saved guest system
+// time for a restored one (docs/save-format.md, TimeState): guest time goes
+// on from where it stopped and never goes back. Every vcpu_time_info holds the same scale and origin, so readings agree
 // across vCPUs and a record never needs refreshing.
 #pragma once
 #include <cstdint>
@@ -24,12 +26,16 @@ uint64_t scale_delta(uint64_t delta, TscScale s);
 
 class PvClock {
  public:
-  explicit PvClock(uint64_t tsc_khz);
+  // Guest system time starts at `start_ns` now; the wallclock base is
+  // chosen so that base + system time is the host's wall clock.
+  explicit PvClock(uint64_t tsc_khz, uint64_t start_ns = 0);
 
   static uint64_t rdtsc();
-  uint64_t now_ns() const { return scale_delta(rdtsc() - tsc0_, scale_); }
+  uint64_t now_ns() const { return start_ns_ + scale_delta(rdtsc() - tsc0_, scale_); }
   // CLOCK_MONOTONIC (ns) at which guest system time reaches `ns`.
-  int64_t host_monotonic_at(uint64_t ns) const { return mono0_ + static_cast<int64_t>(ns); }
+  int64_t host_monotonic_at(uint64_t ns) const {
+    return mono0_ + (static_cast<int64_t>(ns) - static_cast<int64_t>(start_ns_));
+  }
   // Wall-clock time (ns since the epoch) at guest system time 0.
   uint64_t wallclock_at_boot_ns() const { return wall0_; }
 
@@ -40,6 +46,7 @@ class PvClock {
 
  private:
   TscScale scale_;
+  uint64_t start_ns_;
   uint64_t tsc0_;
   int64_t mono0_;
   uint64_t wall0_;

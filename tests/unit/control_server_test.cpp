@@ -113,3 +113,41 @@ TEST_F(ControlServerTest, BadRequestsAreRefusedAndChangeNothing) {
 
 }  // namespace
 }  // namespace pv
+
+namespace pv {
+namespace {
+
+// The save ops answer twice: kArmed while the handler waits, then the end.
+TEST(ControlServerSaveOps, AnswerArmedThenTheHandlersStatus) {
+  char tmpl[] = "/tmp/pv-control-test.XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl), path = dir + "/ctl.sock";
+  GuestMemory mem{kPages * 4096};
+  GrantTable gt{mem, 1};
+  Reservation res{mem, gt.absent_bitmap(), 512, 768, nullptr};
+  uint64_t seen_value = 0;
+  {
+    ControlServer server(path, res, 1, {}, [&](const ctl::Request& req, std::vector<UniqueFd>&, const std::function<void()>& armed) {
+      seen_value = req.value;
+      armed();
+      return -ETIMEDOUT;
+    });
+    UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strcpy(addr.sun_path, path.c_str());
+    ASSERT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    const ctl::Request req{ctl::kMagic, static_cast<uint32_t>(ctl::Op::kCheckpoint), 1234};
+    ASSERT_EQ(::send(fd.get(), &req, sizeof req, 0), static_cast<ssize_t>(sizeof req));
+    ctl::Reply r{};
+    ASSERT_EQ(::recv(fd.get(), &r, sizeof r, 0), static_cast<ssize_t>(sizeof r));
+    EXPECT_EQ(r.status, ctl::kArmed);
+    ASSERT_EQ(::recv(fd.get(), &r, sizeof r, 0), static_cast<ssize_t>(sizeof r));
+    EXPECT_EQ(r.status, -ETIMEDOUT);
+    EXPECT_EQ(r.ram_pages, kPages);
+  }
+  EXPECT_EQ(seen_value, 1234u);
+  ::rmdir(dir.c_str());
+}
+
+}  // namespace
+}  // namespace pv

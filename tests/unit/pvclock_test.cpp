@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include <cmath>
+#include <cstdlib>
 
 #include <xen/xen.h>
 
@@ -104,6 +105,26 @@ TEST(PvClock, PublishBumpsVersionByTwoAndFillsRecord) {
   EXPECT_EQ(t.version, 44u);
   EXPECT_GE(t.tsc_timestamp, first.tsc_timestamp);
   EXPECT_GE(t.system_time, first.system_time);
+}
+
+TEST(PvClock, ARestoredClockGoesOnFromItsStartAndKeepsTheWallClock) {
+  constexpr uint64_t kSaved = 3'600'000'000'000ull;  // an hour of guest time
+  PvClock fresh(tsc_khz_estimate());
+  PvClock clock(tsc_khz_estimate(), kSaved);
+  xen::vcpu_time_info t{};
+  clock.publish(&t);
+  EXPECT_GE(t.system_time, kSaved);
+  EXPECT_LT(t.system_time, kSaved + 5'000'000'000u);
+  const uint64_t now = clock.now_ns();
+  EXPECT_GE(now, t.system_time);
+  EXPECT_LT(now, kSaved + 5'000'000'000u);
+  // Wall clock = base + system time, for a restored clock as for a fresh one.
+  const uint64_t fresh_wall = fresh.wallclock_at_boot_ns() + fresh.now_ns();
+  const uint64_t wall = clock.wallclock_at_boot_ns() + clock.now_ns();
+  EXPECT_LT(wall > fresh_wall ? wall - fresh_wall : fresh_wall - wall, 1'000'000'000u);
+  // Deadlines in guest time map to host time from the restored start.
+  const int64_t at = clock.host_monotonic_at(kSaved + 1'000'000'000u);
+  EXPECT_LT(std::abs(at - fresh.host_monotonic_at(1'000'000'000u)), 1'000'000'000);
 }
 
 TEST(PvClock, PublishRepairsAnOddVersion) {

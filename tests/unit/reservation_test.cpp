@@ -109,6 +109,32 @@ TEST_F(ReservationTest, BootTimeBalloonedOutRange) {
   EXPECT_THROW(Reservation(m, g.absent_bitmap(), 10, kRamPages + 1, nullptr), UserError);
 }
 
+TEST_F(ReservationTest, ARestoreHasTheStreamsFramesAndTheSpecialOnesOnly) {
+  // The stream carried frames 10..19 and 5000..5999; frames from 4096 on
+  // were ballooned out at boot (the saved memory), the ceiling was 2000.
+  res.restore({{10, 10}, {5000, 1000}}, 4096, 8192, 2000);
+  EXPECT_EQ(res.current(), 10u + 1000u + 3u + 1u);  // runs + the special frames 0..2 and the ring
+  EXPECT_EQ(res.maximum(), 2000u);
+  EXPECT_EQ(res.ballooned_out(), kRamPages - res.current());
+  EXPECT_TRUE(res.populated(0));
+  EXPECT_TRUE(res.populated(kRingGfn));
+  EXPECT_TRUE(res.populated(19));
+  EXPECT_FALSE(res.populated(20));
+  EXPECT_FALSE(res.populated(4999));
+  EXPECT_TRUE(res.populated(5999));
+  // A frame of the boot-time range may be given back once (nothing held),
+  // one elsewhere not at all: it was given back before the save.
+  EXPECT_EQ(res.decrease(0, 1, 0, list({7000})), 1u);
+  EXPECT_EQ(res.decrease(0, 1, 0, list({7000})), 0u);
+  EXPECT_EQ(res.decrease(0, 1, 0, list({100})), 0u);
+  EXPECT_EQ(res.current(), 1014u);
+  // Growth stops at the saved ceiling.
+  std::vector<uint64_t> more;
+  for (uint64_t g = 100; g < 1100; g++) more.push_back(g);
+  EXPECT_EQ(res.populate(0, more.size(), 0, list(more)), 2000u - 1014u);
+  EXPECT_EQ(res.current(), 2000u);
+}
+
 // The scenario in small: a guest that touched all its RAM gives
 // three quarters back and takes it again; the host's memory follows.
 TEST_F(ReservationTest, BalloonOutAndInReleasesAndRestoresHostMemory) {

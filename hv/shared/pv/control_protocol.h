@@ -13,7 +13,20 @@ enum class Op : uint32_t {
   kQueryMemory = 1,   // reply only
   kSetMaxMemory = 2,  // value: the new ceiling in 4 KiB frames (xl mem-max)
   kQueryVcpus = 3,    // reply only (every reply carries the vCPU fields)
+  // Save and restore (hv/save/, docs/save-format.md): 80..89. These answer
+  // twice: a Reply with status kArmed once pv-hv waits for the guest (the
+  // caller then writes control/shutdown = suspend), then the final one; a
+  // request refused at once (EINVAL, EBUSY, ESRCH) gets only the final one.
+  // value: how long to wait for the guest's SHUTDOWN_suspend, in ms.
+  kCheckpoint = 80,  // the guest suspends and carries on (its hypercall returns 1); final status 0 or -ETIMEDOUT
+  // As kCheckpoint, and while the guest is suspended pv-hv writes the save
+  // stream to the descriptor sent with the request (SCM_RIGHTS). Only with
+  // one vCPU up in this version (-EOPNOTSUPP otherwise: the others are not
+  // paused yet); -EBADF without a descriptor, -EIO when writing failed.
+  kCheckpointToFile = 81,
 };
+inline constexpr uint32_t kFirstSaveOp = 80, kLastSaveOp = 89;
+inline constexpr int32_t kArmed = 1;  // the interim status of a save op
 
 struct Request {
   uint32_t magic;
@@ -24,7 +37,7 @@ static_assert(sizeof(Request) == 16);
 
 struct Reply {
   uint32_t magic;
-  int32_t status;  // 0, or a negative errno (EINVAL: unknown op or bad value)
+  int32_t status;  // 0, or a negative errno (EINVAL: unknown op or bad value), or kArmed
   uint64_t current_pages;  // populated RAM frames (XENMEM_current_reservation)
   uint64_t maximum_pages;  // the ceiling (XENMEM_maximum_reservation)
   uint64_t ballooned_pages;  // frames not populated

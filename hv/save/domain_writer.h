@@ -1,0 +1,19 @@
+// Writes a running domain's save stream (docs/save-format.md) while its
+// guest is held in SHUTDOWN_suspend: the configuration, each vCPU's KVM
+// state, the populated memory, HVM params, where the Xen pages are, time
+// and the console ring's indices.
+#pragma once
+#include <cstdint>
+
+namespace pv {
+
+class Domain;
+
+// `held_vcpu` is the vCPU in the suspend hypercall: its saved registers are
+// the hypercall's return with 0 (resumed in a new pv-hv), past the
+// hypercall instruction. The other vCPUs must not be running (the caller
+// checks only one is up: they are not paused yet). Returns the bytes
+// written; throws on a failed write or ioctl.
+uint64_t write_domain_state(Domain& dom, int fd, uint32_t held_vcpu);
+
+}  // namespace pv

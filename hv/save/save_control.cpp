@@ -1,0 +1,57 @@
+#include "save/save_control.h"
+
+#include <cerrno>
+#include <chrono>
+#include <string>
+
+#include "cpu/vcpu.h"
+#include "domain.h"
+#include "save/domain_writer.h"
+#include "pv/log.h"
+
+namespace pv {
+
+namespace {
+constexpr uint64_t kMaxWaitMs = 600'000;
+
+uint32_t up_vcpus(Domain& dom) {
+  uint32_t n = 0;
+  for (uint32_t v = 0; v < dom.nr_vcpus(); v++)
+    if (dom.vcpu(v)->is_up()) n++;
+  return n;
+}
+}  // namespace
+
+int32_t handle_save_op(Domain& dom, const ctl::Request& req, std::vector<UniqueFd>& fds,
+                       const std::function<void()>& armed) {
+  const bool to_file = req.op == static_cast<uint32_t>(ctl::Op::kCheckpointToFile);
+  if ((req.op != static_cast<uint32_t>(ctl::Op::kCheckpoint) && !to_file) || req.value == 0 || req.value > kMaxWaitMs)
+    return -EINVAL;
+  if (to_file && fds.size() != 1) return -EBADF;
+  if (to_file && up_vcpus(dom) != 1) return -EOPNOTSUPP;
+  // Armed first, then told: the guest cannot suspend before pv-hv waits for it.
+  SuspendGate& gate = dom.suspend_gate();
+  if (!gate.arm()) return dom.shutting_down() ? -ESRCH : -EBUSY;
+  armed();
+  if (!gate.await_suspend(std::chrono::milliseconds(req.value))) {
+    if (dom.shutting_down()) return -ESRCH;
+    log::warning("domain " + dom.options().name + ": the guest did not suspend within " + std::to_string(req.value) +
+                 " ms; it keeps running");
+    return -ETIMEDOUT;
+  }
+  int32_t status = 0;
+  if (to_file) {
+    try {
+      const uint64_t bytes = write_domain_state(dom, fds[0].get(), gate.held_vcpu());
+      log::info("domain " + dom.options().name + ": saved " + std::to_string(bytes) + " bytes for a checkpoint");
+    } catch (const std::exception& e) {
+      log::error("domain " + dom.options().name + ": checkpoint not saved: " + e.what());
+      status = -EIO;
+    }
+  }
+  log::info("domain " + dom.options().name + ": suspended for a checkpoint; resuming it (suspend cancelled)");
+  gate.release(1);
+  return status;
+}
+
+}  // namespace pv

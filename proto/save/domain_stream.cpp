@@ -1,0 +1,219 @@
+#include "save/domain_stream.h"
+
+#include <optional>
+#include <string>
+
+namespace pv::save {
+namespace S = pv::state;
+
+namespace {
+
+constexpr size_t kGprs = 18;      // kvm_regs
+constexpr size_t kSegments = 8;   // cs ds es fs gs ss tr ldt
+constexpr size_t kMaxMsrs = 64;
+constexpr size_t kMaxBlob = 16384;  // xsave, fpu, lapic, vcpu_events
+constexpr uint32_t kMaxHvmParamIndex = 64;
+constexpr size_t kMaxGrantFrames = 64;
+constexpr size_t kMaxTimers = 2 * kMaxVcpus + 16;
+
+const char* record_name(uint32_t type) {
+  switch (type) {
+    case S::RECORD_DOMAIN_CONFIG: return "domain config";
+    case S::RECORD_VCPU: return "vcpu";
+    case S::RECORD_MEMORY: return "memory";
+    case S::RECORD_HVM_PARAMS: return "hvm params";
+    case S::RECORD_XEN_PAGES: return "xen pages";
+    case S::RECORD_TIME: return "time";
+    case S::RECORD_CONSOLE: return "console";
+  }
+  return "unknown";
+}
+
+// Where a record is, for messages: "record 4 (vcpu) at byte 1234".
+struct Where {
+  uint64_t index, offset;
+  uint32_t type;
+  std::string str() const {
+    return "record " + std::to_string(index) + " (" + record_name(type) + ") at byte " + std::to_string(offset);
+  }
+};
+
+[[noreturn]] void refuse(const Where& w, const std::string& why) {
+  throw StreamError("save stream " + w.str() + ": " + why);
+}
+
+template <typename M>
+M parse(const StreamRecord& rec, const Where& w) {
+  M m;
+  if (!m.ParseFromString(rec.payload)) refuse(w, "does not parse");
+  return m;
+}
+
+void check_config(const S::DomainConfig& c, const Where& w) {
+  if (c.name().empty() || c.name().size() > 256) refuse(w, "the domain name is empty or too long");
+  if (c.vcpus() == 0 || c.vcpus() > kMaxVcpus)
+    refuse(w, "vcpus is " + std::to_string(c.vcpus()) + ", not 1.." + std::to_string(kMaxVcpus));
+  if (c.maxmem_bytes() == 0 || c.maxmem_bytes() % kFrameBytes || c.maxmem_bytes() > kMaxGuestBytes)
+    refuse(w, "maxmem " + std::to_string(c.maxmem_bytes()) + " is not a whole number of frames up to 1 TiB");
+  if (c.memory_bytes() == 0 || c.memory_bytes() > c.maxmem_bytes())
+    refuse(w, "memory " + std::to_string(c.memory_bytes()) + " is not between one byte and maxmem");
+  if (c.max_pages() > c.maxmem_bytes() / kFrameBytes) refuse(w, "the memory ceiling is beyond guest RAM");
+  if (c.hypercall_page_gfn() != kNoFrame && c.hypercall_page_gfn() >= c.maxmem_bytes() / kFrameBytes)
+    refuse(w, "the hypercall page is outside guest RAM");
+  if (c.transport() != "port-io" && c.transport() != "kvm-xen")
+    refuse(w, "hypercall transport '" + c.transport().substr(0, 32) + "' is neither port-io nor kvm-xen");
+}
+
+void check_vcpu(const S::VcpuState& v, uint32_t expected_id, uint64_t ram_frames, const Where& w) {
+  if (v.id() != expected_id)
+    refuse(w, "vcpu " + std::to_string(v.id()) + " where vcpu " + std::to_string(expected_id) + " was due");
+  if (v.gprs_size() != kGprs) refuse(w, std::to_string(v.gprs_size()) + " general registers, not 18");
+  if (v.segments_size() != kSegments) refuse(w, std::to_string(v.segments_size()) + " segments, not 8");
+  if (v.msrs_size() > static_cast<int>(kMaxMsrs)) refuse(w, "too many MSRs");
+  for (const auto* blob : {&v.xsave(), &v.fpu(), &v.lapic(), &v.vcpu_events()})
+    if (blob->size() > kMaxBlob) refuse(w, "a register block is over " + std::to_string(kMaxBlob) + " bytes");
+  if (v.interrupt_bitmap().size() > 32) refuse(w, "the interrupt bitmap is over 32 bytes");
+  if (v.upcall_vector() > 255) refuse(w, "upcall vector over 255");
+  if (v.vcpu_info_gfn() != kNoFrame &&
+      (v.vcpu_info_gfn() >= ram_frames || uint64_t{v.vcpu_info_offset()} + 64 > kFrameBytes))
+    refuse(w, "vcpu_info is outside guest RAM");
+}
+
+}  // namespace
+
+DomainStreamWriter::DomainStreamWriter(int fd, const S::DomainConfig& config) : out_(fd, kFormatVersion) {
+  put(S::RECORD_DOMAIN_CONFIG, config);
+}
+
+void DomainStreamWriter::put(S::RecordType type, const google::protobuf::MessageLite& m) {
+  out_.record(type, m.SerializeAsString());
+}
+
+void DomainStreamWriter::vcpu(const S::VcpuState& v) { put(S::RECORD_VCPU, v); }
+void DomainStreamWriter::hvm_params(const S::HvmParams& p) { put(S::RECORD_HVM_PARAMS, p); }
+void DomainStreamWriter::xen_pages(const S::XenPages& p) { put(S::RECORD_XEN_PAGES, p); }
+void DomainStreamWriter::time(const S::TimeState& t) { put(S::RECORD_TIME, t); }
+void DomainStreamWriter::console(const S::ConsoleState& c) { put(S::RECORD_CONSOLE, c); }
+void DomainStreamWriter::end() { out_.end(); }
+
+void DomainStreamWriter::memory(uint64_t first_gfn, const void* data, uint64_t nframes) {
+  const auto* p = static_cast<const char*>(data);
+  while (nframes) {
+    const uint64_t n = std::min<uint64_t>(nframes, kMaxFramesPerRun);
+    S::MemoryRun run;
+    run.set_first_gfn(first_gfn);
+    run.set_data(p, n * kFrameBytes);
+    put(S::RECORD_MEMORY, run);
+    first_gfn += n;
+    p += n * kFrameBytes;
+    nframes -= n;
+  }
+}
+
+DomainState read_domain_stream(int fd, const MemorySink& memory) {
+  StreamReader in(fd, kOldestFormatVersion, kFormatVersion);
+  DomainState st;
+  st.version = in.version();
+  bool have_config = false, have_params = false, have_pages = false, have_time = false, have_console = false;
+  uint64_t ram_frames = 0, next_free_gfn = 0;
+  for (;;) {
+    const uint64_t offset = in.offset();
+    auto rec = in.next();
+    if (!rec) break;
+    const Where w{in.records_read(), offset, rec->type};
+    if (!have_config && rec->type != S::RECORD_DOMAIN_CONFIG) refuse(w, "the domain config record must come first");
+    auto once = [&](bool& seen) {
+      if (seen) refuse(w, "appears twice");
+      seen = true;
+    };
+    switch (rec->type) {
+      case S::RECORD_DOMAIN_CONFIG:
+        once(have_config);
+        st.config = parse<S::DomainConfig>(*rec, w);
+        check_config(st.config, w);
+        ram_frames = st.config.maxmem_bytes() / kFrameBytes;
+        break;
+      case S::RECORD_VCPU: {
+        if (st.vcpus.size() >= st.config.vcpus()) refuse(w, "more vcpu records than the domain's vcpus");
+        auto v = parse<S::VcpuState>(*rec, w);
+        check_vcpu(v, static_cast<uint32_t>(st.vcpus.size()), ram_frames, w);
+        st.vcpus.push_back(std::move(v));
+        break;
+      }
+      case S::RECORD_MEMORY: {
+        auto run = parse<S::MemoryRun>(*rec, w);
+        const uint64_t bytes = run.data().size();
+        if (bytes == 0 || bytes % kFrameBytes || bytes / kFrameBytes > kMaxFramesPerRun)
+          refuse(w, "memory run of " + std::to_string(bytes) + " bytes is not 1.." +
+                        std::to_string(kMaxFramesPerRun) + " whole frames");
+        const uint64_t n = bytes / kFrameBytes;
+        if (run.first_gfn() >= ram_frames || n > ram_frames - run.first_gfn())
+          refuse(w, "frames " + std::to_string(run.first_gfn()) + "+" + std::to_string(n) + " are outside guest RAM (" +
+                        std::to_string(ram_frames) + " frames)");
+        if (run.first_gfn() < next_free_gfn) refuse(w, "memory runs overlap or are out of order");
+        next_free_gfn = run.first_gfn() + n;
+        st.memory_frames += n;
+        memory(run.first_gfn(), run.data());
+        break;
+      }
+      case S::RECORD_HVM_PARAMS:
+        once(have_params);
+        st.hvm_params = parse<S::HvmParams>(*rec, w);
+        for (const auto& p : st.hvm_params.params())
+          if (p.index() >= kMaxHvmParamIndex) refuse(w, "HVM param " + std::to_string(p.index()) + " is unknown");
+        if (st.hvm_params.callback_vector() > 255) refuse(w, "callback vector over 255");
+        break;
+      case S::RECORD_XEN_PAGES:
+        once(have_pages);
+        st.xen_pages = parse<S::XenPages>(*rec, w);
+        if (st.xen_pages.shared_info_gfn() != kNoFrame && st.xen_pages.shared_info_gfn() >= ram_frames)
+          refuse(w, "shared_info is outside guest RAM");
+        if (st.xen_pages.grant_frame_gfns_size() > static_cast<int>(kMaxGrantFrames)) refuse(w, "too many grant frames");
+        for (uint64_t g : st.xen_pages.grant_frame_gfns())
+          if (g != kNoFrame && g >= ram_frames) refuse(w, "a grant frame is outside guest RAM");
+        if (!st.xen_pages.shared_info().empty() && st.xen_pages.shared_info().size() != kFrameBytes)
+          refuse(w, "the shared_info page is not 4096 bytes");
+        break;
+      case S::RECORD_TIME:
+        once(have_time);
+        st.time = parse<S::TimeState>(*rec, w);
+        if (st.time.tsc_khz() == 0) refuse(w, "the TSC frequency is 0");
+        if (st.time.wallclock_nsec() >= 1000000000u) refuse(w, "wallclock nanoseconds over a second");
+        if (st.time.timers_size() > static_cast<int>(kMaxTimers)) refuse(w, "too many timers");
+        for (const auto& t : st.time.timers())
+          if (t.vcpu() >= st.config.vcpus()) refuse(w, "a timer names vcpu " + std::to_string(t.vcpu()));
+        break;
+      case S::RECORD_CONSOLE:
+        once(have_console);
+        st.console = parse<S::ConsoleState>(*rec, w);
+        break;
+      default:
+        refuse(w, "unknown record type " + std::to_string(rec->type) + " for format version " +
+                      std::to_string(in.version()));
+    }
+  }
+  const std::string end = "save stream ends (record " + std::to_string(in.records_read()) + ") without ";
+  if (!have_config) throw StreamError(end + "a domain config record");
+  if (st.vcpus.size() != st.config.vcpus())
+    throw StreamError(end + "all its vcpus: " + std::to_string(st.vcpus.size()) + " of " +
+                      std::to_string(st.config.vcpus()));
+  if (!have_params) throw StreamError(end + "its hvm params record");
+  if (!have_pages) throw StreamError(end + "its xen pages record");
+  if (!have_time) throw StreamError(end + "its time record");
+  if (!have_console) throw StreamError(end + "its console record");
+  return st;
+}
+
+S::DomainConfig read_domain_config(int fd) {
+  StreamReader in(fd, kOldestFormatVersion, kFormatVersion);
+  const uint64_t offset = in.offset();
+  auto rec = in.next();
+  if (!rec) throw StreamError("save stream holds no records");
+  const Where w{1, offset, rec->type};
+  if (rec->type != S::RECORD_DOMAIN_CONFIG) refuse(w, "the domain config record must come first");
+  auto c = parse<S::DomainConfig>(*rec, w);
+  check_config(c, w);
+  return c;
+}
+
+}  // namespace pv::save

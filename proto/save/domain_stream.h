@@ -1,0 +1,71 @@
+// A saved domain as records (docs/save-format.md): the typed writer and the
+// reader of the save stream, over the framing of pv/save_stream.h. The
+// reader checks every record against the domain's configuration before
+// anyone uses it (a stream is untrusted input: a file a user hands us),
+// so a stream that parses is one a restore can apply without re-checking
+// sizes, counts or frame numbers.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string_view>
+#include <vector>
+
+#include "domain_state.pb.h"
+#include "pv/save_stream.h"
+
+namespace pv::save {
+
+// Version 1 is the first; a reader reads kOldestFormatVersion..kFormatVersion.
+inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint32_t kOldestFormatVersion = 1;
+inline constexpr uint64_t kFrameBytes = 4096;
+inline constexpr uint32_t kMaxFramesPerRun = 1024;  // 4 MiB of memory per record
+inline constexpr uint32_t kMaxVcpus = 128;
+inline constexpr uint64_t kMaxGuestBytes = 1ull << 40;
+inline constexpr uint64_t kNoFrame = ~uint64_t{0};
+
+class DomainStreamWriter {
+ public:
+  // Writes the header and the domain's configuration record.
+  DomainStreamWriter(int fd, const state::DomainConfig& config);
+  void vcpu(const state::VcpuState& v);
+  // `nframes` populated frames from `first_gfn` on; cut into records of
+  // at most kMaxFramesPerRun frames.
+  void memory(uint64_t first_gfn, const void* data, uint64_t nframes);
+  void hvm_params(const state::HvmParams& p);
+  void xen_pages(const state::XenPages& p);
+  void time(const state::TimeState& t);
+  void console(const state::ConsoleState& c);
+  void end();
+  uint64_t bytes_written() const { return out_.bytes_written(); }
+
+ private:
+  void put(state::RecordType type, const google::protobuf::MessageLite& m);
+  StreamWriter out_;
+};
+
+// Everything of a stream but its memory.
+struct DomainState {
+  state::DomainConfig config;
+  std::vector<state::VcpuState> vcpus;
+  state::HvmParams hvm_params;
+  state::XenPages xen_pages;
+  state::TimeState time;
+  state::ConsoleState console;
+  uint64_t memory_frames = 0;  // populated frames the stream carried
+  uint32_t version = 0;
+};
+
+// Memory as it is read: `data` holds whole frames from `first_gfn` on,
+// already checked to lie within the configuration's RAM, in ascending
+// order and never twice.
+using MemorySink = std::function<void(uint64_t first_gfn, std::string_view data)>;
+
+// Reads and checks a whole stream; throws StreamError naming the first
+// thing wrong (pv::UserError, so a caller shows the message as it is).
+DomainState read_domain_stream(int fd, const MemorySink& memory);
+// The header and the configuration record only (pvd's restore: which domain
+// this is, its disks and vifs).
+state::DomainConfig read_domain_config(int fd);
+
+}  // namespace pv::save
