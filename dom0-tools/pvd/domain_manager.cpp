@@ -337,15 +337,27 @@ void DomainManager::create(const A::CreateRequest& c, ReplyFn reply) {
   }
 }
 
+void DomainManager::when_store_ready(uint32_t domid, std::function<void()> then, int tries) {
+  if (tries <= 0 || !domains_.contains(domid) || xenstore_.introduced(domid)) return then();
+  auto timer = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(10));
+  timer->async_wait([this, domid, then = std::move(then), tries, timer](const boost::system::error_code&) mutable {
+    when_store_ready(domid, std::move(then), tries - 1);
+  });
+}
+
 void DomainManager::built_or_failed(uint32_t domid, bool built, const std::string& why, const std::string& warnings,
                                     const ReplyFn& reply) {
   auto it = domains_.find(domid);
   if (built && it != domains_.end()) {
     it->second->building = false;
-    A::Reply r;
-    *r.mutable_domain() = info(*it->second);
-    r.set_message(warnings);
-    return reply(r);
+    return when_store_ready(domid, [this, domid, warnings, reply] {
+      auto d = domains_.find(domid);
+      if (d == domains_.end()) return reply(error_reply(A::ERROR_BAD_CONFIG, "cannot build the domain: it went away"));
+      A::Reply r;
+      *r.mutable_domain() = info(*d->second);
+      r.set_message(warnings);
+      reply(r);
+    });
   }
   // pv-hv could not build it (a kernel that is not a PVH ELF, a missing
   // ramdisk, no KVM ...): nothing of the domain stays, and create replies

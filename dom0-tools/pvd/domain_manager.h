@@ -162,6 +162,10 @@ class DomainManager {
   uint32_t next_domid() const;  // throws UserError when every ID is in use
   uint32_t allocate_domid();    // next_domid(), recorded
   void start(Domain& d, DomainProcess::ReadyFn on_ready = {});
+  // Calls `then` once the domain's xenstore is introduced (its nodes are
+  // there, so a shutdown request right after create reaches the guest), or
+  // after 10 s, or at once when the domain is gone.
+  void when_store_ready(uint32_t domid, std::function<void()> then, int tries = 1000);
   void built_or_failed(uint32_t domid, bool built, const std::string& why, const std::string& warnings,
                        const ReplyFn& reply);
   void on_exit(uint32_t domid);

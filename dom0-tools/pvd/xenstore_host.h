@@ -40,6 +40,8 @@ class XenstoreHost : public pv::xenstore::DomainHooks {
   // After a restart: removes every domain the restored store has
   // introduced but pvd does not know (not in `known`), as remove_domain.
   void forget_domains_except(const std::set<uint32_t>& known);
+  // The domain's ring is served and its nodes are written (INTRODUCE done).
+  bool introduced(uint32_t domid) const { return server_.is_introduced(static_cast<pv::xenstore::DomId>(domid)); }
   // Writes as dom0 (watches fire); false when the store refused it.
   bool write(const std::string& path, const std::string& value);
   // Reads as dom0; nullopt when the node is absent or unreadable.

@@ -75,7 +75,7 @@ INSTANTIATE_TEST_SUITE_P(
              "(the order is target, format, vdev, access) in \"/a,raw,xvda,rx\""},
         Case{"disk = [ 'vdev=xvda, speed=fast, target=/a' ]\n",
              "guest.cfg:4: disk[0]: unknown parameter 'speed' (known: target, format, vdev, access, devtype, backend, "
-             "backendtype, script, specification, and the flags cdrom, discard, no-discard, direct-io-safe, trusted, "
+             "backendtype, script, specification, the I/O limits iops, iops_rd, iops_wr, bps, bps_rd, bps_wr, burst_ms, and the flags cdrom, discard, no-discard, direct-io-safe, trusted, "
              "untrusted, force-raw) in \"vdev=xvda, speed=fast, target=/a\""},
         Case{"disk = [ '/a,,xvda', '/b,,xvda' ]\n", "guest.cfg:4: disk[1]: vdev xvda is the same device as xvda of an "
              "earlier disk; each disk needs its own vdev"},
