@@ -36,12 +36,6 @@ class BackdSurvive : public PvdFixture {
     f >> pid;
     return pid;
   }
-  std::string xs_read(const std::string& path) {
-    Result r = xs("read", {path});
-    std::string v = r.out;
-    while (!v.empty() && v.back() == '\n') v.pop_back();
-    return r.exit_code == 0 ? v : "";
-  }
   static std::string backend(uint32_t domid) {
     return "/local/domain/0/backend/vbd/" + std::to_string(domid) + "/" + std::to_string(kXvda);
   }

@@ -93,25 +93,9 @@ class Blk : public PvdFixture {
     return "disk = ['format=raw, vdev=xvda, access=" + access + ", target=" + path + "']\n";
   }
 
-  uint32_t create(const std::string& name, const std::string& extra, const std::string& more) {
-    Result c = pvctl({"create", config(name, extra, more)});
-    EXPECT_EQ(c.exit_code, 0) << c.err;
-    std::smatch m;
-    if (!std::regex_search(c.out, m, std::regex("\\(id ([0-9]+)\\)"))) {
-      ADD_FAILURE() << "no id in: " << c.out << c.err;
-      return 0;
-    }
-    return static_cast<uint32_t>(std::stoul(m[1]));
-  }
 
   std::string backend(uint32_t domid) {
     return "/local/domain/0/backend/vbd/" + std::to_string(domid) + "/" + std::to_string(kXvda);
-  }
-  std::string xs_read(const std::string& path) {
-    Result r = xs("read", {path});
-    std::string v = r.out;
-    while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
-    return r.exit_code == 0 ? v : "";
   }
   // A blkback counter of the domain's xvda (statistics/, refreshed every 500 ms).
   uint64_t stat(uint32_t domid, const std::string& key) {

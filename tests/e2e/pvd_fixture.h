@@ -143,6 +143,26 @@ class PvdFixture : public ::testing::Test {
   }
 
   // The domain's console log, as pvd keeps it.
+  // Creates a domain from config(name, extra, more); its id (0, with a
+  // test failure, when create failed).
+  uint32_t create(const std::string& name, const std::string& extra, const std::string& more = "") {
+    Result c = pvctl({"create", config(name, extra, more)});
+    EXPECT_EQ(c.exit_code, 0) << c.out << c.err;
+    std::smatch m;
+    if (!std::regex_search(c.out, m, std::regex("\\(id ([0-9]+)\\)"))) {
+      ADD_FAILURE() << "no id in: " << c.out << c.err;
+      return 0;
+    }
+    return static_cast<uint32_t>(std::stoul(m[1]));
+  }
+  // A node's value without the line end; "" when it cannot be read.
+  std::string xs_read(const std::string& path) {
+    Result r = xs("read", {path});
+    std::string v = r.out;
+    while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
+    return r.exit_code == 0 ? v : "";
+  }
+
   // Nothing of domain `name` (refused or gone) is left: no list row, no
   // info, no pv-hv beyond the `others` domains that run on, no files in
   // domains/ (when none runs) and no node of it under /local/domain.

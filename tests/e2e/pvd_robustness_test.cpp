@@ -30,16 +30,6 @@ class PvdRobustness : public PvdFixture {
 
   bool xs_exists(const std::string& path) { return xs("exists", {path}).exit_code == 0; }
 
-  uint32_t create(const std::string& name, const std::string& extra, const std::string& more = "") {
-    Result c = pvctl({"create", config(name, extra, more)});
-    EXPECT_EQ(c.exit_code, 0) << c.err;
-    std::smatch m;
-    if (!std::regex_search(c.out, m, std::regex("\\(id ([0-9]+)\\)"))) {
-      ADD_FAILURE() << "no id in: " << c.out;
-      return 0;
-    }
-    return static_cast<uint32_t>(std::stoul(m[1]));
-  }
 
   // Waits until domain `id` ("victim") is up with its xenstore watch set,
   // checks it has exactly one pv-hv, and SIGKILLs that. Returns its pid, or
