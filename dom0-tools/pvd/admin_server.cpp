@@ -100,6 +100,8 @@ class Session : public std::enable_shared_from_this<Session> {
       case R::kTemplateCreate:
       case R::kTemplateDelete:
       case R::kTemplateList:
+      case R::kSave:
+      case R::kRestore:
         busy_ = true;
         // The callback owns the session: a reply that comes later (destroy
         // waits for the domain to go) still finds its connection.

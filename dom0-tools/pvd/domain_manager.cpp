@@ -269,6 +269,10 @@ void DomainManager::handle(const A::Request& req, ReplyFn reply) {
       return reply(template_delete(req.template_delete().name()));
     case A::Request::kTemplateList:
       return reply(template_list());
+    case A::Request::kSave:
+      return with_domain(req.save().domain(), [&](Domain& d) { save_domain(d, req.save(), reply); });
+    case A::Request::kRestore:
+      return restore_domain(req.restore(), reply);
     case A::Request::kDiskSnapshot:
       return with_domain(req.disk_snapshot().domain(), [&](Domain& d) { disk_snapshot(d, req.disk_snapshot(), reply); });
     case A::Request::kConsole:  // served by the admin session itself (a byte stream)
@@ -284,11 +288,16 @@ void DomainManager::create(const A::CreateRequest& c, ReplyFn reply) {
   const std::string path = c.config_path().empty() ? "<config>" : c.config_path();
   auto parsed = parse(c.config_text(), path);
   if (!parsed.config) return reply(error_reply(A::ERROR_BAD_CONFIG, parsed.message));
-  if (find(parsed.config->name) || is_domain0(parsed.config->name))
-    return reply(error_reply(A::ERROR_EXISTS, "a domain named '" + parsed.config->name + "' already exists"));
+  launch(*parsed.config, c.config_text(), path, parsed.message, {}, std::move(reply));
+}
+
+void DomainManager::launch(const config::DomainConfig& spec, const std::string& config_text, const std::string& path,
+                           const std::string& warnings, const Launch& how, ReplyFn reply) {
+  if (find(spec.name) || is_domain0(spec.name))
+    return reply(error_reply(A::ERROR_EXISTS, "a domain named '" + spec.name + "' already exists"));
   // Host memory is admitted before anything is created.
   try {
-    if (auto why = admission_refusal(memory_policy_, parsed.config->name, parsed.config->memory_mib, memory_in_use_mib()))
+    if (auto why = admission_refusal(memory_policy_, spec.name, spec.memory_mib, memory_in_use_mib()))
       return reply(error_reply(A::ERROR_NO_MEMORY, *why));
   } catch (const std::exception& e) {
     return reply(error_reply(A::ERROR_INTERNAL, std::string("cannot tell how much host memory is free: ") + e.what()));
@@ -296,14 +305,14 @@ void DomainManager::create(const A::CreateRequest& c, ReplyFn reply) {
   // Devices are checked before anything is created (the image exists, the
   // bridge is there ...); start() builds their nodes again for real.
   try {
-    (void)device_nodes(next_domid(), "", *parsed.config, resolve_bridge_);
+    (void)device_nodes(next_domid(), "", spec, resolve_bridge_);
   } catch (const std::exception& e) {
     return reply(error_reply(A::ERROR_BAD_CONFIG, path + ": " + e.what()));
   }
   // One writer per disk (disk_sharing.h), also before anything exists.
-  if (auto why = disk_sharing_conflict(parsed.config->name, *parsed.config, disks_in_use(0)); !why.empty())
+  if (auto why = disk_sharing_conflict(spec.name, spec, disks_in_use(0)); !why.empty())
     return reply(error_reply(A::ERROR_IN_USE, path + ": " + why));
-  std::string uuid = parsed.config->uuid;
+  std::string uuid = how.uuid.empty() ? spec.uuid : how.uuid;
   if (uuid.empty()) {
     try {
       uuid = random_uuid();
@@ -318,17 +327,18 @@ void DomainManager::create(const A::CreateRequest& c, ReplyFn reply) {
     return reply(error_reply(A::ERROR_INTERNAL, std::string("cannot give the domain an ID: ") + e.what()));
   }
   auto d = std::make_unique<Domain>();
-  d->spec = *parsed.config;
+  d->spec = spec;
   d->rec.set_domid(domid);
   d->rec.set_name(d->spec.name);
-  d->rec.set_config_text(c.config_text());
+  d->rec.set_config_text(config_text);
   d->rec.set_config_path(path);
   d->rec.set_created_unix_s(static_cast<uint64_t>(std::time(nullptr)));
   d->rec.set_uuid(uuid);
+  d->restore_from = how.restore_from;
   Domain& ref = *d;
   domains_[domid] = std::move(d);
   try {
-    start(ref, [this, domid, reply, warnings = parsed.message](bool built, const std::string& why) {
+    start(ref, [this, domid, reply, warnings](bool built, const std::string& why) {
       built_or_failed(domid, built, why, warnings, reply);
     });
   } catch (const std::exception& e) {
@@ -417,6 +427,15 @@ void DomainManager::start(Domain& d, DomainProcess::ReadyFn on_ready) {
                                    "--control-socket", registry_.control_socket(domid)};
   if (!d.spec.ramdisk.empty()) argv.insert(argv.end(), {"--initrd", d.spec.ramdisk});
   if (!d.spec.cmdline.empty()) argv.insert(argv.end(), {"--cmdline", d.spec.cmdline});
+  if (!d.restore_from.empty()) {
+    // pvctl restore: the domain's shape (memory, vCPUs, kernel) is the
+    // stream's; only the name, the ID and the sockets are this start's. A
+    // later reboot boots the configuration again.
+    argv = {pv_hv_, "--restore", std::exchange(d.restore_from, {}), "--name", d.spec.name, "--domid",
+            std::to_string(domid), "--status-file", registry_.status_file(domid),
+            "--xenstore-socket", registry_.xenstore_link(domid), "--console-socket", registry_.console_socket(domid),
+            "--backend-socket", registry_.backend_link(domid), "--control-socket", registry_.control_socket(domid)};
+  }
   d.building = static_cast<bool>(on_ready);
   d.proc = DomainProcess::spawn(io_, argv, registry_.console_log(domid), [this, domid] { on_exit(domid); },
                                 std::move(on_ready));
@@ -446,6 +465,11 @@ void DomainManager::on_exit(uint32_t domid) {
   if (d.destroying || d.building) return forget(domid);  // a failed build leaves nothing
 
   const Ending end = ending_from_status(registry_.read_status(domid));
+  if (d.saving_ends_it && end.reason == "suspend") {
+    // pvctl save: the domain is in its save file now (domain_save.cpp).
+    log::info("domain " + std::to_string(domid) + " (" + d.rec.name() + ") saved and ended");
+    return forget(domid);
+  }
   Outcome action;
   if (end.reason == "poweroff" || end.reason == "suspend") action = outcome(d.spec.on_poweroff);
   else if (end.reason == "reboot") action = outcome(d.spec.on_reboot);

@@ -89,11 +89,29 @@ class DomainManager {
     uint64_t target_mib = 0;         // mem-set's balloon target; 0: spec.memory_mib
     uint64_t maxmem_mib = 0;         // mem-max's ceiling; 0: the spec's maxmem
     std::set<std::string> detaching;  // "vbd/51728", "vif/1": a detach waits for the guest
+    bool saving = false;              // a save or checkpoint waits for the guest (domain_save.cpp)
+    bool saving_ends_it = false;      // a save (not a checkpoint): its end with "suspend" is the save's
+    std::string restore_from;         // the next start restores this save file instead of booting
+  };
+
+  // How launch() starts a domain: booted from its configuration, or
+  // restored from a save file (with the uuid the domain was saved with).
+  struct Launch {
+    std::string restore_from;
+    std::string uuid;
   };
 
   // Answers once pv-hv has built the domain, or with pv-hv's reason why
   // it could not (and then nothing of the domain is left).
   void create(const admin::CreateRequest& c, ReplyFn reply);
+  // What create and restore share once the configuration is parsed: the
+  // name, host memory, devices and disk sharing checked, an ID given, pv-hv
+  // started; answers as create.
+  void launch(const config::DomainConfig& spec, const std::string& config_text, const std::string& path,
+              const std::string& warnings, const Launch& how, ReplyFn reply);
+  // pvctl save / restore (domain_save.cpp), as xl save / xl restore.
+  void save_domain(Domain& d, const admin::SaveRequest& r, ReplyFn reply);
+  void restore_domain(const admin::RestoreRequest& r, ReplyFn reply);
   admin::Reply list() const;
   void destroy(Domain& d, ReplyFn reply);
   admin::Reply pause(Domain& d, bool pause);

@@ -32,10 +32,12 @@ void return_from_hypercall(kvm_regs& r, Transport t) {
 
 }  // namespace
 
-uint64_t write_domain_state(Domain& dom, int fd, uint32_t held_vcpu) {
+uint64_t write_domain_state(Domain& dom, int fd, uint32_t held_vcpu, const S::DomainConfig& toolstack) {
   const DomainOptions& o = dom.options();
   S::DomainConfig c;
   c.set_name(o.name);
+  c.set_uuid(toolstack.uuid());
+  c.set_config_text(toolstack.config_text());
   c.set_domid(o.domid);
   c.set_memory_bytes(o.memory_bytes);
   c.set_maxmem_bytes(dom.memory().size());

@@ -5,6 +5,8 @@
 #pragma once
 #include <cstdint>
 
+#include "domain_state.pb.h"
+
 namespace pv {
 
 class Domain;
@@ -13,7 +15,8 @@ class Domain;
 // the hypercall's return with 0 (resumed in a new pv-hv), past the
 // hypercall instruction. The other vCPUs must not be running (the caller
 // checks only one is up: they are not paused yet). Returns the bytes
-// written; throws on a failed write or ioctl.
-uint64_t write_domain_state(Domain& dom, int fd, uint32_t held_vcpu);
+// written; throws on a failed write or ioctl. `toolstack` is what pvd
+// adds to the configuration record (its uuid and config_text are copied).
+uint64_t write_domain_state(Domain& dom, int fd, uint32_t held_vcpu, const state::DomainConfig& toolstack = {});
 
 }  // namespace pv

@@ -1,5 +1,7 @@
 #include "save/save_control.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <chrono>
 #include <string>
@@ -7,12 +9,29 @@
 #include "cpu/vcpu.h"
 #include "domain.h"
 #include "save/domain_writer.h"
+#include "pv/error.h"
 #include "pv/log.h"
+#include <xen/xen.h>
 
 namespace pv {
 
 namespace {
 constexpr uint64_t kMaxWaitMs = 600'000;
+
+// The toolstack's part of the configuration record (second descriptor of
+// kCheckpointToFile / kSaveToFile): bounded, and it must parse.
+bool read_toolstack_record(int fd, state::DomainConfig& out) {
+  std::string bytes;
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = ::pread(fd, buf, sizeof buf, static_cast<off_t>(bytes.size()));
+    if (n < 0) return false;
+    if (n == 0) break;
+    bytes.append(buf, static_cast<size_t>(n));
+    if (bytes.size() > ctl::kMaxToolstackRecord) return false;
+  }
+  return out.ParseFromString(bytes);
+}
 
 uint32_t up_vcpus(Domain& dom) {
   uint32_t n = 0;
@@ -24,10 +43,13 @@ uint32_t up_vcpus(Domain& dom) {
 
 int32_t handle_save_op(Domain& dom, const ctl::Request& req, std::vector<UniqueFd>& fds,
                        const std::function<void()>& armed) {
-  const bool to_file = req.op == static_cast<uint32_t>(ctl::Op::kCheckpointToFile);
+  const bool ends = req.op == static_cast<uint32_t>(ctl::Op::kSaveToFile);
+  const bool to_file = ends || req.op == static_cast<uint32_t>(ctl::Op::kCheckpointToFile);
   if ((req.op != static_cast<uint32_t>(ctl::Op::kCheckpoint) && !to_file) || req.value == 0 || req.value > kMaxWaitMs)
     return -EINVAL;
-  if (to_file && fds.size() != 1) return -EBADF;
+  if (to_file && (fds.empty() || fds.size() > 2)) return -EBADF;
+  state::DomainConfig toolstack;
+  if (to_file && fds.size() == 2 && !read_toolstack_record(fds[1].get(), toolstack)) return -EINVAL;
   if (to_file && up_vcpus(dom) != 1) return -EOPNOTSUPP;
   // Armed first, then told: the guest cannot suspend before pv-hv waits for it.
   SuspendGate& gate = dom.suspend_gate();
@@ -42,12 +64,20 @@ int32_t handle_save_op(Domain& dom, const ctl::Request& req, std::vector<UniqueF
   int32_t status = 0;
   if (to_file) {
     try {
-      const uint64_t bytes = write_domain_state(dom, fds[0].get(), gate.held_vcpu());
-      log::info("domain " + dom.options().name + ": saved " + std::to_string(bytes) + " bytes for a checkpoint");
+      const uint64_t bytes = write_domain_state(dom, fds[0].get(), gate.held_vcpu(), toolstack);
+      if (::fsync(fds[0].get()) != 0 && errno != EINVAL && errno != EROFS) throw_errno("fsync(save stream)");
+      log::info("domain " + dom.options().name + ": saved " + std::to_string(bytes) + " bytes" +
+                (ends ? "" : " for a checkpoint"));
     } catch (const std::exception& e) {
-      log::error("domain " + dom.options().name + ": checkpoint not saved: " + e.what());
+      log::error("domain " + dom.options().name + ": " + (ends ? "save" : "checkpoint") + " not written: " + e.what());
       status = -EIO;
     }
+  }
+  if (ends && status == 0) {
+    // The held vCPU never returns to the guest: finish() stops every vCPU
+    // before its next KVM_RUN, and the gate's abort lets the held one out.
+    dom.shutdown(xen::shutdown::suspend, "saved");
+    return 0;
   }
   log::info("domain " + dom.options().name + ": suspended for a checkpoint; resuming it (suspend cancelled)");
   gate.release(1);

@@ -21,10 +21,20 @@
 //   - SIGTERM / SIGINT end it as "destroyed"; SIGKILL ends it with no
 //     status, SIGSTOP / SIGCONT pause it, as pv-hv;
 //   - writes --status-file ("<exit status> <name>") as pv-hv does on exit.
+//   - serves --control-socket's save ops (80..82, double_save.h) as pv-hv
+//     does, playing the guest's cooperative suspend: control/shutdown =
+//     "suspend" is acknowledged and, with a save armed, a save stream of
+//     what the double has is written; a save ends it with status 3
+//     ("suspend"), a checkpoint carries on; --cmdline containing
+//     "nosuspend" plays a guest that does not take suspend requests;
+//   - --restore FILE reads the stream with the real reader (a stream it
+//     refuses fails the build with the reader's message, as pv-hv) and
+//     takes the domain's shape from it.
 // What it does not do: serve --backend-socket (pv-backd's devices wait in
 // InitWait for a front-end that never comes), run vCPUs (CPU time is its
-// own), take "suspend"/"crash"/"soft_reset" requests, or allocate the
-// guest's --memory, or serve --control-socket (mem-max fails on it).
+// own), take "crash"/"soft_reset" requests, allocate the guest's --memory,
+// or answer the control socket's memory and vCPU queries (mem-max fails on
+// it).
 #include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
@@ -46,6 +56,7 @@
 #include <xen/xs_wire.h>
 
 #include "console/console_sink.h"
+#include "double_save.h"
 #include "pv/error.h"
 #include "pv/log.h"
 #include "pv/mapping.h"
@@ -59,11 +70,12 @@ using pv::UserError;
 namespace xs = xen::xenstore;
 
 // pv-hv's exit statuses (hv/domain.h ExitStatus, docs/running-a-domain.md).
-enum class Status : int { kPoweroff = 0, kError = 1, kReboot = 2, kDestroyed = 7 };
+enum class Status : int { kPoweroff = 0, kError = 1, kReboot = 2, kSuspend = 3, kDestroyed = 7 };
 const char* status_name(Status s) {
   switch (s) {
     case Status::kPoweroff: return "poweroff";
     case Status::kReboot: return "reboot";
+    case Status::kSuspend: return "suspend";
     case Status::kDestroyed: return "destroyed";
     case Status::kError: break;
   }
@@ -76,21 +88,27 @@ constexpr uint64_t kRingGfn = 1;
 constexpr uint32_t kXenstoreEvtchn = 1;  // informational in the hello
 
 struct Options {
-  std::string kernel, initrd, name = "domain", status_file, xenstore_socket, console_socket;
-  uint32_t domid = 1;
+  std::string kernel, initrd, name = "domain", status_file, xenstore_socket, console_socket, control_socket, restore,
+      cmdline;
+  uint32_t domid = 1, vcpus = 1;
+  uint64_t memory_bytes = 64ull << 20, maxmem_bytes = 0;
   UniqueFd ready_fd;
 };
 
 // Every pv-hv option is accepted; those the double has no use for are ignored.
 void parse_options(int argc, char** argv, Options& o) {
-  enum { kKernel = 1, kInitrd, kName, kDomid, kStatusFile, kXenstoreSocket, kConsoleSocket, kReadyFd, kIgnored };
+  enum {
+    kKernel = 1, kInitrd, kName, kDomid, kStatusFile, kXenstoreSocket, kConsoleSocket, kReadyFd, kIgnored, kCmdline,
+    kMemory, kMaxmem, kVcpus, kControlSocket, kRestore
+  };
   const option options[] = {{"kernel", required_argument, nullptr, kKernel},
                             {"initrd", required_argument, nullptr, kInitrd},
-                            {"cmdline", required_argument, nullptr, kIgnored},
-                            {"memory", required_argument, nullptr, kIgnored},
-                            {"maxmem", required_argument, nullptr, kIgnored},
-                            {"control-socket", required_argument, nullptr, kIgnored},  // no mem-max here
-                            {"vcpus", required_argument, nullptr, kIgnored},
+                            {"cmdline", required_argument, nullptr, kCmdline},
+                            {"memory", required_argument, nullptr, kMemory},
+                            {"maxmem", required_argument, nullptr, kMaxmem},
+                            {"control-socket", required_argument, nullptr, kControlSocket},  // save ops only
+                            {"restore", required_argument, nullptr, kRestore},
+                            {"vcpus", required_argument, nullptr, kVcpus},
                             {"maxvcpus", required_argument, nullptr, kIgnored},
                             {"name", required_argument, nullptr, kName},
                             {"domid", required_argument, nullptr, kDomid},
@@ -113,11 +131,18 @@ void parse_options(int argc, char** argv, Options& o) {
       case kXenstoreSocket: o.xenstore_socket = value; break;
       case kConsoleSocket: o.console_socket = value; break;
       case kReadyFd: o.ready_fd.reset(std::atoi(value.c_str())); break;
+      case kCmdline: o.cmdline = value; break;
+      case kMemory: o.memory_bytes = std::strtoull(value.c_str(), nullptr, 10) << 20; break;  // pvd gives "<N>M"
+      case kMaxmem: o.maxmem_bytes = std::strtoull(value.c_str(), nullptr, 10) << 20; break;
+      case kVcpus: o.vcpus = static_cast<uint32_t>(std::strtoul(value.c_str(), nullptr, 10)); break;
+      case kControlSocket: o.control_socket = value; break;
+      case kRestore: o.restore = value; break;
       case kIgnored: break;
       default: throw UserError(std::string("unknown option or missing value: ") + argv[optind - 1]);
     }
   }
-  if (o.kernel.empty()) throw UserError("--kernel is required");
+  if (o.kernel.empty() && o.restore.empty()) throw UserError("--kernel is required");
+  if (!o.restore.empty() && !o.kernel.empty()) throw UserError("--restore takes the domain from the stream: --kernel cannot go with it");
   if (o.domid == 0) throw UserError("--domid: 0 is dom0, the host");
 }
 
@@ -199,8 +224,9 @@ class GuestXenstore {
 // acknowledge a request it takes, then end.
 class ShutdownHandler {
  public:
-  ShutdownHandler(GuestXenstore& store, uint32_t domid)
-      : store_(store), node_("/local/domain/" + std::to_string(domid) + "/control/shutdown") {}
+  ShutdownHandler(GuestXenstore& store, uint32_t domid, bool takes_suspend)
+      : store_(store), node_("/local/domain/" + std::to_string(domid) + "/control/shutdown"),
+        takes_suspend_(takes_suspend) {}
 
   void start() { store_.send(xs::msg::WATCH, kWatchReq, node_ + '\0' + "shutdown" + '\0'); }
 
@@ -215,6 +241,7 @@ class ShutdownHandler {
     } else if (h.type == xs::msg::READ && h.req_id == kReadReq) {
       if (payload == "poweroff" || payload == "halt") pending_ = Status::kPoweroff;
       else if (payload == "reboot") pending_ = Status::kReboot;
+      else if (payload == "suspend" && takes_suspend_) pending_ = Status::kSuspend;
       else {
         if (!payload.empty()) pv::log::warning("control/shutdown '" + payload + "' is not taken by the double");
         return std::nullopt;
@@ -232,6 +259,7 @@ class ShutdownHandler {
   GuestXenstore& store_;
   std::string node_;
   std::optional<Status> pending_;
+  bool takes_suspend_;
 };
 
 Status run(Options& o) {
@@ -246,6 +274,19 @@ Status run(Options& o) {
   if (page == MAP_FAILED) pv::throw_errno("mmap(ring page)");
   pv::Mapping ring_page(page, xen::kPageSize);
   auto* ring = static_cast<xs::domain_interface*>(page);
+  pvtest::DoubleShape shape{o.name, o.kernel, o.cmdline, o.domid, o.vcpus, o.memory_bytes, o.maxmem_bytes,
+                            memfd.get(), kRamPages, kRingGfn};
+  if (!o.restore.empty()) {
+    const auto saved = pvtest::restore_double(o.restore, shape);
+    shape.kernel = saved.kernel();
+    shape.cmdline = saved.cmdline();
+    shape.vcpus = saved.vcpus();
+    shape.memory_bytes = saved.memory_bytes();
+    shape.maxmem_bytes = saved.maxmem_bytes();
+    pv::log::info("domain " + o.name + ": restored from " + o.restore + " (saved as " + saved.name() + ")");
+  }
+  std::optional<pvtest::DoubleSaveOps> save_ops;
+  if (!o.control_socket.empty()) save_ops.emplace(o.control_socket, shape);
 
   // The guest's event channel: pvd's doorbells wake the main loop.
   UniqueFd event(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
@@ -272,16 +313,16 @@ Status run(Options& o) {
       (void)!::write(fd, &one, sizeof one);
     });
     store.emplace(ring, *link);
-    shutdown.emplace(*store, o.domid);
+    shutdown.emplace(*store, o.domid, shape.cmdline.find("nosuspend") == std::string::npos);
     shutdown->start();
   }
-  console.write("pv-hv double: domain " + o.name + " (id " + std::to_string(o.domid) +
-                ") is up; no VM, no guest: for testing pvd and pvctl\n");
+  console.write("pv-hv double: domain " + o.name + " (id " + std::to_string(o.domid) + ") is up" +
+                (o.restore.empty() ? "" : " (restored)") + "; no VM, no guest: for testing pvd and pvctl\n");
   report_build(o.ready_fd, "built");
 
   for (;;) {
-    pollfd fds[2] = {{sigfd.get(), POLLIN, 0}, {event.get(), POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
+    pollfd fds[3] = {{sigfd.get(), POLLIN, 0}, {event.get(), POLLIN, 0}, {save_ops ? save_ops->poll_fd() : -1, POLLIN, 0}};
+    if (::poll(fds, 3, save_ops ? save_ops->timeout_ms() : -1) < 0) {
       if (errno == EINTR) continue;  // SIGSTOP / SIGCONT
       pv::throw_errno("poll");
     }
@@ -291,11 +332,18 @@ Status run(Options& o) {
       pv::log::info(std::string("domain ") + o.name + ": destroyed: received " + (si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM"));
       return Status::kDestroyed;
     }
+    if (save_ops) save_ops->on_timeout();
+    if (save_ops && fds[2].revents) save_ops->on_readable();
     if (fds[1].revents) {
       uint64_t n;
       (void)!::read(event.get(), &n, sizeof n);
       for (const auto& [h, payload] : store->receive())
         if (auto end = shutdown->on_message(h, payload)) {
+          // SHUTDOWN_suspend: held by a waiting save, or the domain's end.
+          if (*end == Status::kSuspend && save_ops && !save_ops->on_guest_suspend()) {
+            pv::log::info("domain " + o.name + ": suspended and resumed (suspend cancelled)");
+            continue;
+          }
           pv::log::info("domain " + o.name + ": shut down (" + status_name(*end) + ")");
           return *end;
         }

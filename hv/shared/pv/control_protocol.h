@@ -23,8 +23,18 @@ enum class Op : uint32_t {
   // stream to the descriptor sent with the request (SCM_RIGHTS). Only with
   // one vCPU up in this version (-EOPNOTSUPP otherwise: the others are not
   // paused yet); -EBADF without a descriptor, -EIO when writing failed.
+  // A second descriptor may follow: the toolstack's part of the stream's
+  // configuration record, a serialized pv.state.DomainConfig (at most
+  // kMaxToolstackRecord bytes) whose uuid and config_text pv-hv copies in;
+  // -EINVAL when it does not parse.
   kCheckpointToFile = 81,
+  // As kCheckpointToFile, but the guest does not go on: once the stream is
+  // written whole the domain ends with exit status "suspend" (xl save).
+  // When writing fails the guest goes on (its suspend is cancelled) and the
+  // status is -EIO: a failed save loses nothing.
+  kSaveToFile = 82,
 };
+inline constexpr uint64_t kMaxToolstackRecord = 1 << 20;
 inline constexpr uint32_t kFirstSaveOp = 80, kLastSaveOp = 89;
 inline constexpr int32_t kArmed = 1;  // the interim status of a save op
 

@@ -1,0 +1,53 @@
+#include "save_call.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "pv/error.h"
+#include "pv/fd_passing.h"
+#include "pv/unique_fd.h"
+
+namespace pv::pvd {
+
+void SaveCall::start(boost::asio::io_context& io, const std::string& socket_path, ctl::Op op, uint64_t value,
+                     const std::vector<int>& fds, ArmedFn armed, DoneFn done) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socket_path.size() >= sizeof addr.sun_path) throw UserError("control socket path too long: " + socket_path);
+  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  if (!fd) throw_errno("socket(control)");
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    throw_errno("cannot reach pv-hv's control socket " + socket_path);
+  const ctl::Request req{ctl::kMagic, static_cast<uint32_t>(op), value};
+  if (!send_with_fds(fd.get(), req, fds)) throw_errno("control socket " + socket_path + ": send");
+  std::shared_ptr<SaveCall> call(new SaveCall(io, fd.release(), std::move(armed), std::move(done)));
+  call->await_reply();
+}
+
+SaveCall::SaveCall(boost::asio::io_context& io, int fd, ArmedFn armed, DoneFn done)
+    : sock_(io, fd), armed_(std::move(armed)), done_(std::move(done)) {}
+
+void SaveCall::await_reply() {
+  sock_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                   [self = shared_from_this()](const boost::system::error_code& ec) {
+                     if (ec) return self->done_(0, "waiting for pv-hv: " + ec.message());
+                     ctl::Reply r{};
+                     const ssize_t n = ::recv(self->sock_.native_handle(), &r, sizeof r, MSG_DONTWAIT);
+                     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return self->await_reply();
+                     if (n < 0) return self->done_(0, std::string("reading pv-hv's answer: ") + std::strerror(errno));
+                     if (n == 0) return self->done_(0, "pv-hv closed its control socket without an answer (did it end?)");
+                     if (n != static_cast<ssize_t>(sizeof r) || r.magic != ctl::kMagic)
+                       return self->done_(0, "pv-hv's answer is not a control reply");
+                     if (r.status == ctl::kArmed) {
+                       if (auto armed = std::exchange(self->armed_, nullptr)) armed();
+                       return self->await_reply();
+                     }
+                     self->done_(r.status, "");
+                   });
+}
+
+}  // namespace pv::pvd
