@@ -412,5 +412,31 @@ TEST_F(SaveTest, BadSaveRequestsAreRefused) {
   EXPECT_EQ(unknown.reply(10s).status, -EINVAL);
 }
 
+// pvctl save and restore through pvd, with the reference guest: the
+// domain ends at the save, the restored one resumes (rc=0, a new domain)
+// and counts on from the last tick before the save. (The toolstack side
+// is also tested without KVM: pvd_save_double_test.cpp.)
+TEST_F(SaveTest, PvctlSaveEndsTheDomainAndRestoreResumesItsCounter) {
+  const uint32_t id = create("tick9", "tick=100");
+  ASSERT_TRUE(console_has(id, "TICK 3 ")) << console(id);
+  const std::string file = dir_ + "/tick9.save";
+  const Result s = pvctl({"save", "tick9", file});
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  EXPECT_EQ(row("tick9"), "");
+  uint64_t last = 0;
+  for (const auto& t : ticks(console(id))) last = t.n;
+  ASSERT_GT(last, 0u);
+  const Result r = pvctl({"restore", file});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const uint32_t again = static_cast<uint32_t>(std::stoul(pvctl({"domid", "tick9"}).out));
+  EXPECT_NE(again, id);
+  ASSERT_TRUE(console_has(again, "SUSPEND resumed rc=0", 30s)) << console(again);
+  ASSERT_TRUE(console_has(again, "TICK " + std::to_string(last + 3) + " ", 30s)) << console(again);
+  const auto after = ticks(console(again));
+  ASSERT_FALSE(after.empty());
+  EXPECT_EQ(after[0].n, last + 1) << console(again);
+  EXPECT_EQ(pvctl({"destroy", "tick9"}).exit_code, 0);
+}
+
 }  // namespace
 }  // namespace pvtest
