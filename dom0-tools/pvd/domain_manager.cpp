@@ -405,10 +405,15 @@ void DomainManager::start(Domain& d, DomainProcess::ReadyFn on_ready) {
   // target the guest's balloon driver follows. The guest owns memory/ for
   // what it reports; the two are dom0's, readable by it.
   const std::string id = std::to_string(domid), mem_dir = "/local/domain/" + id + "/memory";
-  const uint64_t maxmem_mib = std::max(d.spec.maxmem_mib, d.spec.memory_mib);
+  // A domain that ran before (a reboot) starts with the target and ceiling
+  // mem-set and mem-max gave it, as libxl rebuilds a rebooted domain from
+  // the memory/target and static-max it had.
+  const uint64_t maxmem_mib = d.ceiling_mib();
+  const uint64_t memory_mib = std::min(d.target_mib(), maxmem_mib);
+  d.rec.set_booted_maxmem_mib(maxmem_mib);
   devices.push_back({mem_dir, "", {}, true});
   devices.push_back({mem_dir + "/static-max", std::to_string(maxmem_mib * 1024), {"n0", "r" + id}, false});
-  devices.push_back({mem_dir + "/target", std::to_string(d.spec.memory_mib * 1024), {"n0", "r" + id}, false});
+  devices.push_back({mem_dir + "/target", std::to_string(memory_mib * 1024), {"n0", "r" + id}, false});
   // As libxl: cpu/N/availability for every vCPU the domain has, which the
   // guest follows (Linux's drivers/xen/cpu_hotplug.c).
   const uint32_t max_vcpus = std::max(d.spec.maxvcpus, d.spec.vcpus);
@@ -416,7 +421,7 @@ void DomainManager::start(Domain& d, DomainProcess::ReadyFn on_ready) {
   devices.push_back({"/local/domain/" + id + "/cpu", "", {}, true});
   for (uint32_t v = 0; v < max_vcpus; v++)
     devices.push_back({vcpu_availability_path(domid, v), v < online ? "online" : "offline", {"n0", "r" + id}, false});
-  std::vector<std::string> argv = {pv_hv_, "--kernel", d.spec.kernel, "--memory", std::to_string(d.spec.memory_mib) + "M",
+  std::vector<std::string> argv = {pv_hv_, "--kernel", d.spec.kernel, "--memory", std::to_string(memory_mib) + "M",
                                    "--maxmem", std::to_string(maxmem_mib) + "M",
                                    "--vcpus", std::to_string(d.spec.vcpus),
                                    "--maxvcpus", std::to_string(max_vcpus), "--name", d.spec.name, "--domid",
@@ -580,12 +585,12 @@ A::Reply DomainManager::list() const {
 A::Reply DomainManager::mem_set(Domain& d, uint64_t mib) {
   const std::string name = "domain '" + d.rec.name() + "'";
   if (!d.proc) return error_reply(A::ERROR_INVALID_STATE, name + " is not running");
-  const uint64_t ceiling = d.maxmem_mib ? d.maxmem_mib : std::max(d.spec.maxmem_mib, d.spec.memory_mib);
+  const uint64_t ceiling = d.ceiling_mib();
   if (mib == 0 || mib > ceiling)
     return error_reply(A::ERROR_BAD_REQUEST, "mem-set " + std::to_string(mib) + " MiB refused: " + name +
                                                  " may have 1 to " + std::to_string(ceiling) +
                                                  " MiB (its maxmem; raise it with mem-max first)");
-  const uint64_t old = d.target_mib ? d.target_mib : d.spec.memory_mib;
+  const uint64_t old = d.target_mib();
   if (mib > old) {
     try {
       if (auto why = admission_refusal(memory_policy_, d.rec.name(), mib - old, memory_in_use_mib()))
@@ -597,7 +602,8 @@ A::Reply DomainManager::mem_set(Domain& d, uint64_t mib) {
   const std::string path = "/local/domain/" + std::to_string(d.rec.domid()) + "/memory/target";
   if (!xenstore_.write(path, std::to_string(mib * 1024)))
     return error_reply(A::ERROR_INTERNAL, "cannot write " + path);
-  d.target_mib = mib;
+  d.rec.set_memory_target_mib(mib);
+  save(d);  // kept: across pvd restarts and the domain's reboots
   A::Reply r;
   *r.mutable_domain() = info(d);
   return r;
@@ -606,7 +612,7 @@ A::Reply DomainManager::mem_set(Domain& d, uint64_t mib) {
 A::Reply DomainManager::mem_max(Domain& d, uint64_t mib) {
   const std::string name = "domain '" + d.rec.name() + "'";
   if (!d.proc) return error_reply(A::ERROR_INVALID_STATE, name + " is not running");
-  const uint64_t booted = std::max(d.spec.maxmem_mib, d.spec.memory_mib);
+  const uint64_t booted = d.booted_maxmem_mib();
   if (mib == 0 || mib > booted)
     return error_reply(A::ERROR_BAD_REQUEST, "mem-max " + std::to_string(mib) + " MiB refused: " + name +
                                                  " was booted with maxmem = " + std::to_string(booted) +
@@ -617,7 +623,8 @@ A::Reply DomainManager::mem_max(Domain& d, uint64_t mib) {
   } catch (const std::exception& e) {
     return error_reply(A::ERROR_INTERNAL, std::string("mem-max: ") + e.what());
   }
-  d.maxmem_mib = mib;
+  d.rec.set_memory_max_mib(mib);
+  save(d);  // kept, as mem-set's target
   const std::string path = "/local/domain/" + std::to_string(d.rec.domid()) + "/memory/static-max";
   if (!xenstore_.write(path, std::to_string(mib * 1024)))
     return error_reply(A::ERROR_INTERNAL, "the ceiling is set, but " + path + " could not be written");
@@ -629,7 +636,7 @@ A::Reply DomainManager::mem_max(Domain& d, uint64_t mib) {
 uint64_t DomainManager::memory_in_use_mib() const {
   uint64_t mib = 0;
   for (const auto& [id, d] : domains_)
-    if (d->proc || d->building) mib += d->target_mib ? d->target_mib : d->spec.memory_mib;
+    if (d->proc || d->building) mib += d->target_mib();
   return mib;
 }
 
@@ -657,7 +664,7 @@ A::DomainInfo DomainManager::info(const Domain& d) const {
   i.set_cmdline(d.spec.cmdline);
   i.set_created_unix_s(d.rec.created_unix_s());
   if (d.proc) {
-    i.set_target_kib((d.target_mib ? d.target_mib : d.spec.memory_mib) * 1024);
+    i.set_target_kib(d.target_mib() * 1024);
     if (const auto m = read_domain_memory(registry_.control_socket(d.rec.domid()), d.proc->pid())) {
       i.set_current_kib(m->current_kib);
       i.set_maximum_kib(m->maximum_kib);

@@ -3,6 +3,7 @@
 // on_crash / on_watchdog), and finding them again after a pvd restart.
 #pragma once
 #include "asio.h"
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <set>
@@ -86,8 +87,14 @@ class DomainManager {
     std::unique_ptr<boost::asio::steady_timer> kill_timer;
     std::vector<std::chrono::steady_clock::time_point> recent_starts;
     std::vector<VifAddress> leases;  // fixed DHCP addresses given out for its vifs
-    uint64_t target_mib = 0;         // mem-set's balloon target; 0: spec.memory_mib
-    uint64_t maxmem_mib = 0;         // mem-max's ceiling; 0: the spec's maxmem
+    // Memory (MiB): the RAM its pv-hv was built with, the ceiling (mem-max,
+    // else that) and the balloon target (mem-set, else memory). mem-set's
+    // and mem-max's values live in the record: they outlast pvd and reboots.
+    uint64_t booted_maxmem_mib() const {
+      return rec.booted_maxmem_mib() ? rec.booted_maxmem_mib() : std::max(spec.maxmem_mib, spec.memory_mib);
+    }
+    uint64_t ceiling_mib() const { return rec.memory_max_mib() ? rec.memory_max_mib() : booted_maxmem_mib(); }
+    uint64_t target_mib() const { return rec.memory_target_mib() ? rec.memory_target_mib() : spec.memory_mib; }
     std::set<std::string> detaching;  // "vbd/51728", "vif/1": a detach waits for the guest
     bool saving = false;              // a save or checkpoint waits for the guest (domain_save.cpp)
     bool saving_ends_it = false;      // a save (not a checkpoint): its end with "suspend" is the save's

@@ -31,7 +31,7 @@ A::Reply DomainManager::top() {
   for (const auto& [domid, d] : domains_) {
     A::DomainStats* s = l->add_domains();
     *s->mutable_domain() = info(*d);
-    s->set_maxmem_mib(std::max(d->spec.maxmem_mib, d->spec.memory_mib));
+    s->set_maxmem_mib(d->ceiling_mib());
     const std::string id = std::to_string(domid);
     for (const auto& disk : d->spec.disks) {
       const auto devid = config::vdev_to_devid(disk.vdev);
