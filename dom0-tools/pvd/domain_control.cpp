@@ -12,8 +12,7 @@
 
 namespace pv::pvd {
 
-ctl::Reply call_domain_control(const std::string& socket_path, ctl::Op op, uint64_t value,
-                               std::chrono::milliseconds timeout) {
+UniqueFd connect_domain_control(const std::string& socket_path) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (socket_path.size() >= sizeof addr.sun_path) throw UserError("control socket path too long: " + socket_path);
@@ -22,6 +21,12 @@ ctl::Reply call_domain_control(const std::string& socket_path, ctl::Op op, uint6
   if (!fd) throw_errno("socket(control)");
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
     throw_errno("cannot reach pv-hv's control socket " + socket_path);
+  return fd;
+}
+
+ctl::Reply call_domain_control(const std::string& socket_path, ctl::Op op, uint64_t value,
+                               std::chrono::milliseconds timeout) {
+  UniqueFd fd = connect_domain_control(socket_path);
   const ctl::Request req{ctl::kMagic, static_cast<uint32_t>(op), value};
   if (::send(fd.get(), &req, sizeof req, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof req))
     throw_errno("control socket " + socket_path + ": send");

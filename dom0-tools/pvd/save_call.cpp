@@ -1,11 +1,11 @@
 #include "save_call.h"
 
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include <cerrno>
 #include <cstring>
 
+#include "domain_control.h"
 #include "pv/error.h"
 #include "pv/fd_passing.h"
 #include "pv/unique_fd.h"
@@ -14,14 +14,7 @@ namespace pv::pvd {
 
 void SaveCall::start(boost::asio::io_context& io, const std::string& socket_path, ctl::Op op, uint64_t value,
                      const std::vector<int>& fds, ArmedFn armed, DoneFn done) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof addr.sun_path) throw UserError("control socket path too long: " + socket_path);
-  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
-  UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
-  if (!fd) throw_errno("socket(control)");
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-    throw_errno("cannot reach pv-hv's control socket " + socket_path);
+  UniqueFd fd = connect_domain_control(socket_path);
   const ctl::Request req{ctl::kMagic, static_cast<uint32_t>(op), value};
   if (!send_with_fds(fd.get(), req, fds)) throw_errno("control socket " + socket_path + ": send");
   std::shared_ptr<SaveCall> call(new SaveCall(io, fd.release(), std::move(armed), std::move(done)));

@@ -8,6 +8,7 @@
 
 #include "cpu/vcpu.h"
 #include "domain.h"
+#include "save/domain_stream.h"
 #include "save/domain_writer.h"
 #include "pv/error.h"
 #include "pv/log.h"
@@ -17,21 +18,6 @@ namespace pv {
 
 namespace {
 constexpr uint64_t kMaxWaitMs = 600'000;
-
-// The toolstack's part of the configuration record (second descriptor of
-// kCheckpointToFile / kSaveToFile): bounded, and it must parse.
-bool read_toolstack_record(int fd, state::DomainConfig& out) {
-  std::string bytes;
-  char buf[65536];
-  for (;;) {
-    const ssize_t n = ::pread(fd, buf, sizeof buf, static_cast<off_t>(bytes.size()));
-    if (n < 0) return false;
-    if (n == 0) break;
-    bytes.append(buf, static_cast<size_t>(n));
-    if (bytes.size() > ctl::kMaxToolstackRecord) return false;
-  }
-  return out.ParseFromString(bytes);
-}
 
 uint32_t up_vcpus(Domain& dom) {
   uint32_t n = 0;
@@ -49,7 +35,7 @@ int32_t handle_save_op(Domain& dom, const ctl::Request& req, std::vector<UniqueF
     return -EINVAL;
   if (to_file && (fds.empty() || fds.size() > 2)) return -EBADF;
   state::DomainConfig toolstack;
-  if (to_file && fds.size() == 2 && !read_toolstack_record(fds[1].get(), toolstack)) return -EINVAL;
+  if (to_file && fds.size() == 2 && !save::read_toolstack_record(fds[1].get(), ctl::kMaxToolstackRecord, toolstack)) return -EINVAL;
   if (to_file && up_vcpus(dom) != 1) return -EOPNOTSUPP;
   // Armed first, then told: the guest cannot suspend before pv-hv waits for it.
   SuspendGate& gate = dom.suspend_gate();

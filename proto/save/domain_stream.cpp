@@ -1,5 +1,7 @@
 #include "save/domain_stream.h"
 
+#include <unistd.h>
+
 #include <optional>
 #include <string>
 
@@ -214,6 +216,19 @@ S::DomainConfig read_domain_config(int fd) {
   auto c = parse<S::DomainConfig>(*rec, w);
   check_config(c, w);
   return c;
+}
+
+bool read_toolstack_record(int fd, uint64_t max_bytes, S::DomainConfig& out) {
+  std::string bytes;
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = ::pread(fd, buf, sizeof buf, static_cast<off_t>(bytes.size()));
+    if (n < 0) return false;
+    if (n == 0) break;
+    bytes.append(buf, static_cast<size_t>(n));
+    if (bytes.size() > max_bytes) return false;
+  }
+  return out.ParseFromString(bytes);
 }
 
 }  // namespace pv::save

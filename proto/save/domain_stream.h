@@ -68,4 +68,10 @@ DomainState read_domain_stream(int fd, const MemorySink& memory);
 // this is, its disks and vifs).
 state::DomainConfig read_domain_config(int fd);
 
+// The toolstack's part of a configuration record (pv/control_protocol.h
+// kCheckpointToFile), a serialized DomainConfig read from its start with
+// pread (a memfd or a file): false when it cannot be read, is longer than
+// `max_bytes` or does not parse.
+bool read_toolstack_record(int fd, uint64_t max_bytes, state::DomainConfig& out);
+
 }  // namespace pv::save

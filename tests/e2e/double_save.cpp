@@ -22,18 +22,6 @@ namespace {
 constexpr uint64_t kMaxWaitMs = 600'000;  // pv-hv's cap
 constexpr uint64_t kPage = 4096;
 
-bool read_toolstack(int fd, S::DomainConfig& out) {
-  std::string bytes;
-  char buf[65536];
-  for (;;) {
-    const ssize_t n = ::pread(fd, buf, sizeof buf, static_cast<off_t>(bytes.size()));
-    if (n < 0) return false;
-    if (n == 0) break;
-    bytes.append(buf, static_cast<size_t>(n));
-    if (bytes.size() > ctl::kMaxToolstackRecord) return false;
-  }
-  return out.ParseFromString(bytes);
-}
 }  // namespace
 
 DoubleSaveOps::DoubleSaveOps(const std::string& control_socket, DoubleShape shape)
@@ -63,7 +51,7 @@ void DoubleSaveOps::on_readable() {
   if (req.value == 0 || req.value > kMaxWaitMs) return reply(-EINVAL), conn_.reset();
   if (to_file && (fds.empty() || fds.size() > 2)) return reply(-EBADF), conn_.reset();
   toolstack_.Clear();
-  if (to_file && fds.size() == 2 && !read_toolstack(fds[1].get(), toolstack_)) return reply(-EINVAL), conn_.reset();
+  if (to_file && fds.size() == 2 && !pv::save::read_toolstack_record(fds[1].get(), ctl::kMaxToolstackRecord, toolstack_)) return reply(-EINVAL), conn_.reset();
   fds_ = std::move(fds);
   armed_ = true;
   ends_ = ends;
