@@ -69,11 +69,17 @@ void ControlServer::serve(int fd) {
   };
   ctl::Reply r = handle(req);
   if (req.magic == ctl::kMagic && req.op >= ctl::kFirstSaveOp && req.op <= ctl::kLastSaveOp && save_ops_) {
-    r.status = save_ops_(req, fds, [&] {
-      ctl::Reply armed = r;
-      armed.status = ctl::kArmed;
-      send_reply(armed);
-    });
+    r.status = save_ops_(
+        req, fds,
+        [&] {
+          ctl::Reply armed = r;
+          armed.status = ctl::kArmed;
+          send_reply(armed);
+        },
+        [fd] {
+          pollfd hup{fd, POLLRDHUP, 0};
+          return ::poll(&hup, 1, 0) == 1 && (hup.revents & (POLLRDHUP | POLLHUP | POLLERR));
+        });
   }
   send_reply(r);
 }

@@ -20,9 +20,12 @@ class ControlServer {
   // The save ops (ctl::kFirstSaveOp..kLastSaveOp): runs on the control
   // thread, calls `armed()` once it waits for the guest, returns the final
   // status.
-  // `fds`: the descriptors sent with the request (SCM_RIGHTS).
+  // `fds`: the descriptors sent with the request (SCM_RIGHTS);
+  // `requester_gone()`: true once the client has closed its end (pvd died),
+  // so a save nobody will complete can be cancelled.
   using SaveOps = std::function<int32_t(const ctl::Request& req, std::vector<UniqueFd>& fds,
-                                        const std::function<void()>& armed)>;
+                                        const std::function<void()>& armed,
+                                        const std::function<bool()>& requester_gone)>;
 
   // `vcpus_up`: bit N set while vCPU N is up; `vcpus`: how many there are.
   ControlServer(const std::string& socket_path, Reservation& reservation, uint32_t vcpus = 0,

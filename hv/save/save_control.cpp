@@ -28,7 +28,7 @@ uint32_t up_vcpus(Domain& dom) {
 }  // namespace
 
 int32_t handle_save_op(Domain& dom, const ctl::Request& req, std::vector<UniqueFd>& fds,
-                       const std::function<void()>& armed) {
+                       const std::function<void()>& armed, const std::function<bool()>& requester_gone) {
   const bool ends = req.op == static_cast<uint32_t>(ctl::Op::kSaveToFile);
   const bool to_file = ends || req.op == static_cast<uint32_t>(ctl::Op::kCheckpointToFile);
   if ((req.op != static_cast<uint32_t>(ctl::Op::kCheckpoint) && !to_file) || req.value == 0 || req.value > kMaxWaitMs)
@@ -46,6 +46,11 @@ int32_t handle_save_op(Domain& dom, const ctl::Request& req, std::vector<UniqueF
     log::warning("domain " + dom.options().name + ": the guest did not suspend within " + std::to_string(req.value) +
                  " ms; it keeps running");
     return -ETIMEDOUT;
+  }
+  if (ends && requester_gone()) {
+    log::warning("domain " + dom.options().name + ": whoever asked for the save has gone; save cancelled, the guest goes on");
+    gate.release(1);
+    return -ECONNRESET;
   }
   int32_t status = 0;
   if (to_file) {

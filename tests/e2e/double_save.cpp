@@ -1,6 +1,7 @@
 #include "double_save.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -82,6 +83,13 @@ bool DoubleSaveOps::on_guest_suspend() {
     return true;  // no save waits: the domain suspends, i.e. ends
   }
   armed_ = false;
+  pollfd hup{conn_.get(), POLLRDHUP, 0};
+  if (ends_ && ::poll(&hup, 1, 0) == 1 && (hup.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+    pv::log::warning("domain " + shape_.name + ": whoever asked for the save has gone; save cancelled, the guest goes on");
+    conn_.reset();
+    fds_.clear();
+    return false;
+  }
   int32_t status = 0;
   if (!fds_.empty()) {
     try {

@@ -126,7 +126,8 @@ TEST(ControlServerSaveOps, AnswerArmedThenTheHandlersStatus) {
   Reservation res{mem, gt.absent_bitmap(), 512, 768, nullptr};
   uint64_t seen_value = 0;
   {
-    ControlServer server(path, res, 1, {}, [&](const ctl::Request& req, std::vector<UniqueFd>&, const std::function<void()>& armed) {
+    ControlServer server(path, res, 1, {}, [&](const ctl::Request& req, std::vector<UniqueFd>&, const std::function<void()>& armed,
+                                              const std::function<bool()>&) {
       seen_value = req.value;
       armed();
       return -ETIMEDOUT;
@@ -146,6 +147,41 @@ TEST(ControlServerSaveOps, AnswerArmedThenTheHandlersStatus) {
     EXPECT_EQ(r.ram_pages, kPages);
   }
   EXPECT_EQ(seen_value, 1234u);
+  ::rmdir(dir.c_str());
+}
+
+// A save whose requester closed its end is seen as such (pv-hv then
+// cancels it rather than end a domain nobody will restore).
+TEST(ControlServerSaveOps, TheHandlerSeesWhenTheRequesterHasGone) {
+  char tmpl[] = "/tmp/pv-control-test.XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl), path = dir + "/ctl.sock";
+  GuestMemory mem{kPages * 4096};
+  GrantTable gt{mem, 1};
+  Reservation res{mem, gt.absent_bitmap(), 512, 768, nullptr};
+  std::atomic<int> gone_before{-1}, gone_after{-1};
+  {
+    ControlServer server(path, res, 1, {}, [&](const ctl::Request&, std::vector<UniqueFd>&, const std::function<void()>& armed,
+                                              const std::function<bool()>& requester_gone) {
+      armed();
+      gone_before = requester_gone();
+      for (int i = 0; i < 500 && !requester_gone(); i++) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      gone_after = requester_gone();
+      return -ECONNRESET;
+    });
+    UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strcpy(addr.sun_path, path.c_str());
+    ASSERT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    const ctl::Request req{ctl::kMagic, static_cast<uint32_t>(ctl::Op::kSaveToFile), 1000};
+    ASSERT_EQ(::send(fd.get(), &req, sizeof req, 0), static_cast<ssize_t>(sizeof req));
+    ctl::Reply r{};
+    ASSERT_EQ(::recv(fd.get(), &r, sizeof r, 0), static_cast<ssize_t>(sizeof r));
+    EXPECT_EQ(r.status, ctl::kArmed);
+    fd.reset();  // pvd dies
+  }
+  EXPECT_EQ(gone_before.load(), 0);
+  EXPECT_EQ(gone_after.load(), 1);
   ::rmdir(dir.c_str());
 }
 
