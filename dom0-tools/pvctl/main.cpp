@@ -384,12 +384,13 @@ constexpr pv::pvctl::Verb kVerbs[] = {
     {"network-list", pv::pvctl::network_list_verb, "network-list DOMAIN",
      "the domain's vifs as xl network-list: Idx BE Mac Addr. handle state evt-ch tx-/rx-ring-ref BE-path"},
     {"save", pv::pvctl::save_verb, "save [-c|--checkpoint] [--timeout S] DOMAIN FILE",
-     "save a running domain to FILE (as xl save): the guest suspends (it has\n"
-     "S seconds, default 60) and the domain ends; -c: it carries on (xl save -c).\n"
-     "One vCPU up in this version"},
+     "save a running domain to FILE (as xl save): the guest\n"
+     "suspends (within S seconds, default 60), then the domain\n"
+     "ends; -c: it carries on (xl save -c). One vCPU up only"},
     {"restore", pv::pvctl::restore_verb, "restore FILE [NAME]",
-     "a new domain from a file pvctl save wrote, with the disks, vifs and\n"
-     "on_* actions it was saved with: the guest goes on where it stopped"},
+     "a new domain from a file pvctl save wrote, with the\n"
+     "disks, vifs and on_* actions it was saved with: the\n"
+     "guest goes on where it stopped"},
     {"disk", nullptr, "disk create|info|resize ...", "disk images: qcow2 and raw (pvctl disk --help)", &pv::pvctl::kDiskVerbs},
     {"disk-limit", pv::pvctl::disk_limit_verb, "disk-limit DOMAIN VDEV key=value...",
      "a running domain's disk I/O limits: iops, iops_rd, iops_wr (requests/s),\n"
