@@ -417,6 +417,7 @@ TEST_F(SaveTest, BadSaveRequestsAreRefused) {
 // and counts on from the last tick before the save. (The toolstack side
 // is also tested without KVM: pvd_save_double_test.cpp.)
 TEST_F(SaveTest, PvctlSaveEndsTheDomainAndRestoreResumesItsCounter) {
+  vcpus_ = 1;  // this version saves one vCPU
   const uint32_t id = create("tick9", "tick=100");
   ASSERT_TRUE(console_has(id, "TICK 3 ")) << console(id);
   const std::string file = dir_ + "/tick9.save";

@@ -159,11 +159,13 @@ TEST(ControlServerSaveOps, TheHandlerSeesWhenTheRequesterHasGone) {
   GrantTable gt{mem, 1};
   Reservation res{mem, gt.absent_bitmap(), 512, 768, nullptr};
   std::atomic<int> gone_before{-1}, gone_after{-1};
+  std::atomic<bool> looked{false};
   {
     ControlServer server(path, res, 1, {}, [&](const ctl::Request&, std::vector<UniqueFd>&, const std::function<void()>& armed,
                                               const std::function<bool()>& requester_gone) {
       armed();
       gone_before = requester_gone();
+      looked = true;
       for (int i = 0; i < 500 && !requester_gone(); i++) std::this_thread::sleep_for(std::chrono::milliseconds(10));
       gone_after = requester_gone();
       return -ECONNRESET;
@@ -178,6 +180,8 @@ TEST(ControlServerSaveOps, TheHandlerSeesWhenTheRequesterHasGone) {
     ctl::Reply r{};
     ASSERT_EQ(::recv(fd.get(), &r, sizeof r, 0), static_cast<ssize_t>(sizeof r));
     EXPECT_EQ(r.status, ctl::kArmed);
+    // The requester goes only after the handler has seen it still there.
+    for (int i = 0; i < 500 && !looked; i++) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     fd.reset();  // pvd dies
   }
   EXPECT_EQ(gone_before.load(), 0);
