@@ -45,9 +45,6 @@ std::string save_failure(int32_t status, const std::string& name, uint32_t timeo
     case ETIMEDOUT:
       return "domain '" + name + "' did not suspend within " + std::to_string(timeout_ms / 1000) +
              " s (its kernel does not take control/shutdown = suspend, or is busy); it keeps running";
-    case EOPNOTSUPP:
-      return "domain '" + name + "' has more than one vCPU up: this version saves one (pvctl vcpu-set " + name +
-             " 1 first); it keeps running";
     case EBUSY:
       return "another save or checkpoint of domain '" + name + "' is under way";
     case EIO:

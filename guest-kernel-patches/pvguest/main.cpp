@@ -272,6 +272,9 @@ void k::resume_platform() {
   if (rc) fatal_boot("resume: add_to_physmap(shared_info)", rc);
   evt::init();
   for (unsigned cpu = 0; cpu < nr_cpus; cpu++) {
+    // Every secondary vCPU's IPI, as smp_init bound them (Linux: xen_setup_cpu_ipi_irqs on resume).
+    if (cpu && ((rc = evt::bind_ipi(cpu, cpus[cpu].ipi_port)) != 0 || (rc = evt::unmask(cpus[cpu].ipi_port)) != 0))
+      fatal_boot("resume: bind_ipi", rc);
     if (cpu && !cpus[cpu].online) continue;
     if ((rc = smp::register_vcpu_info(cpu)) != 0) fatal_boot("resume: register_vcpu_info", rc);
     if (cpu && (rc = smp::setup_upcall_vector(cpu)) != 0) fatal_boot("resume: set_evtchn_upcall_vector", rc);

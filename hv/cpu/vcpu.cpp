@@ -131,6 +131,59 @@ int64_t Vcpu::down() {
   return 0;
 }
 
+void Vcpu::request_park() {
+  {
+    std::lock_guard lk(mu_);
+    park_requested_ = true;
+  }
+  kick();
+}
+
+bool Vcpu::await_parked(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lk(mu_);
+  return cv_.wait_until(lk, deadline, [&] { return parked_ || dom_.shutting_down(); }) && parked_;
+}
+
+void Vcpu::unpark() {
+  {
+    std::lock_guard lk(mu_);
+    park_requested_ = false;
+  }
+  cv_.notify_all();
+}
+
+// KVM finishes an exit (the hypercall's result into rax and rip past the
+// instruction, an I/O read's data, sync regs we dirtied) only on the next
+// KVM_RUN; re-entering with a signal pending completes it and returns EINTR
+// before the guest runs (KVM's api.rst, "KVM_RUN": the documented way to
+// make the state consistent before it is saved).
+void Vcpu::complete_pending_exit() {
+  for (int tries = 0; tries < 4; tries++) {
+    pthread_kill(pthread_self(), kKickSignal);  // blocked here, pending inside KVM_RUN
+    const bool exited = fd_.enter();
+    fd_.run()->kvm_dirty_regs = 0;
+    drain_kicks();
+    if (!exited) return;
+    handle_exit();  // an exit KVM had queued before it saw the signal
+  }
+  throw std::runtime_error("KVM kept running the guest with a kick pending; the vCPU cannot be paused for a save");
+}
+
+void Vcpu::park_if_requested() {
+  std::unique_lock lk(mu_);
+  if (!park_requested_ || dom_.shutting_down()) return;
+  lk.unlock();
+  if (entered_) complete_pending_exit();
+  lk.lock();
+  const bool was_up = up_;
+  if (was_up) runstate_.change(xen::RUNSTATE_offline, dom_.clock().now_ns());  // paused by the system, as Xen counts it
+  parked_ = true;
+  cv_.notify_all();
+  cv_.wait(lk, [&] { return !park_requested_ || dom_.shutting_down(); });
+  parked_ = false;
+  if (was_up) runstate_.change(xen::RUNSTATE_running, dom_.clock().now_ns());
+}
+
 bool Vcpu::is_up() const {
   std::lock_guard lk(mu_);
   return up_;
@@ -145,7 +198,7 @@ template <typename Pred>
 void Vcpu::wait(Pred pred, std::optional<std::chrono::steady_clock::time_point> deadline) {
   std::unique_lock lk(mu_);
   bool blocked = false;
-  while (!pred() && !dom_.shutting_down() && up_) {
+  while (!pred() && !dom_.shutting_down() && up_ && !park_requested_) {
     if (!blocked) runstate_.change(xen::RUNSTATE_blocked, dom_.clock().now_ns()), blocked = true;
     if (!deadline) {
       cv_.wait(lk);
@@ -176,11 +229,12 @@ void Vcpu::poll(const uint32_t* ports, uint32_t n, uint64_t deadline_ns) {
   polling_.store(false);
 }
 
-bool Vcpu::wait_until_running() {
+Vcpu::Next Vcpu::wait_until_running() {
   std::unique_lock lk(mu_);
   if (!up_) runstate_.change(xen::RUNSTATE_offline, dom_.clock().now_ns());
-  cv_.wait(lk, [&] { return up_ || dom_.shutting_down(); });
-  if (dom_.shutting_down()) return false;
+  cv_.wait(lk, [&] { return up_ || dom_.shutting_down() || park_requested_; });
+  if (dom_.shutting_down()) return Next::kEnd;
+  if (park_requested_) return Next::kPark;
   if (pending_state_) {
     CpuState st = *pending_state_;
     pending_state_.reset();
@@ -189,7 +243,7 @@ bool Vcpu::wait_until_running() {
     fd_.set_regs(st.regs);
     fd_.run()->kvm_dirty_regs = 0;
   }
-  return true;
+  return Next::kRun;
 }
 
 // Level-triggered like Xen's callback vector: while evtchn_upcall_pending is
@@ -227,9 +281,13 @@ void Vcpu::drain_kicks() {
 
 void Vcpu::run_loop() {
   while (!dom_.shutting_down()) {
-    if (!wait_until_running()) return;
+    park_if_requested();
+    const Next next = wait_until_running();
+    if (next == Next::kEnd) return;
+    if (next == Next::kPark) continue;
     runstate_.change(xen::RUNSTATE_running, dom_.clock().now_ns());
     in_guest_.store(true, std::memory_order_seq_cst);
+    entered_ = true;
     // Checked after publishing in_guest_: an event raised from now on
     // signals us out of KVM_RUN instead of being missed.
     prepare_injection();

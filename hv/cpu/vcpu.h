@@ -56,6 +56,17 @@ class Vcpu {
   Runstate& runstate() { return runstate_; }
   void set_upcall_vector(uint8_t v) { upcall_vector_.store(v, std::memory_order_relaxed); }
 
+  // Pausing for a save (save/vcpu_pause.h). request_park(): the thread
+  // leaves KVM_RUN or its wait, finishes its last exit in KVM (a KVM_RUN
+  // with a kick pending: the hypercall's result and rip are in the vCPU's
+  // state, no guest instruction runs) and parks; await_parked() waits for
+  // that (false on timeout or when the domain ends); unpark() lets it go
+  // on. A wait it left (SCHEDOP_block/poll, HLT) returns as a spurious
+  // wake-up, which Xen guests take.
+  void request_park();
+  bool await_parked(std::chrono::steady_clock::time_point deadline);
+  void unpark();
+
   // Blocking hypercalls. Both return when the domain shuts down too.
   void block_until_event();  // SCHEDOP_block, HLT
   // SCHEDOP_poll: until one of `ports` is pending or guest time `deadline`
@@ -74,7 +85,10 @@ class Vcpu {
   void handle_hlt();
   void handle_mmio();
   void crash(const std::string& why);
-  bool wait_until_running();  // false when the domain ends
+  enum class Next { kRun, kPark, kEnd };
+  Next wait_until_running();
+  void park_if_requested();
+  void complete_pending_exit();
   template <typename Pred>
   void wait(Pred pred, std::optional<std::chrono::steady_clock::time_point> deadline);
 
@@ -85,6 +99,7 @@ class Vcpu {
   pthread_t tid_{};
   std::atomic<bool> in_guest_{false};
   std::atomic<bool> polling_{false};
+  bool entered_ = false;  // the thread's own: KVM_RUN has run once
   std::atomic<uint8_t> upcall_vector_{0};
 
   mutable std::mutex mu_;
@@ -93,6 +108,8 @@ class Vcpu {
   bool initialised_ = false;
   std::optional<CpuState> pending_state_;  // from VCPUOP_initialise
   uint64_t wake_seq_ = 0;
+  bool park_requested_ = false;
+  bool parked_ = false;
   Runstate runstate_;
 };
 

@@ -4,12 +4,14 @@
 
 #include <cerrno>
 #include <chrono>
+#include <optional>
 #include <string>
 
 #include "cpu/vcpu.h"
 #include "domain.h"
 #include "save/domain_stream.h"
 #include "save/domain_writer.h"
+#include "save/vcpu_pause.h"
 #include "pv/error.h"
 #include "pv/log.h"
 #include <xen/xen.h>
@@ -18,13 +20,10 @@ namespace pv {
 
 namespace {
 constexpr uint64_t kMaxWaitMs = 600'000;
-
-uint32_t up_vcpus(Domain& dom) {
-  uint32_t n = 0;
-  for (uint32_t v = 0; v < dom.nr_vcpus(); v++)
-    if (dom.vcpu(v)->is_up()) n++;
-  return n;
-}
+// How long the other vCPUs have to park: each only has to leave KVM_RUN or
+// a wait, which takes microseconds; a vCPU thread busy in the host longer
+// than this fails the save (the guest goes on).
+constexpr std::chrono::seconds kParkTimeout{5};
 }  // namespace
 
 int32_t handle_save_op(Domain& dom, const ctl::Request& req, std::vector<UniqueFd>& fds,
@@ -36,7 +35,6 @@ int32_t handle_save_op(Domain& dom, const ctl::Request& req, std::vector<UniqueF
   if (to_file && (fds.empty() || fds.size() > 2)) return -EBADF;
   state::DomainConfig toolstack;
   if (to_file && fds.size() == 2 && !save::read_toolstack_record(fds[1].get(), ctl::kMaxToolstackRecord, toolstack)) return -EINVAL;
-  if (to_file && up_vcpus(dom) != 1) return -EOPNOTSUPP;
   // Armed first, then told: the guest cannot suspend before pv-hv waits for it.
   SuspendGate& gate = dom.suspend_gate();
   if (!gate.arm()) return dom.shutting_down() ? -ESRCH : -EBUSY;
@@ -53,7 +51,15 @@ int32_t handle_save_op(Domain& dom, const ctl::Request& req, std::vector<UniqueF
     return -ECONNRESET;
   }
   int32_t status = 0;
-  if (to_file) {
+  // Every vCPU still: the held one in the gate, the others parked (after
+  // the guest's own quiescing, the last writers of guest memory).
+  std::optional<OtherVcpusPaused> others;
+  if (to_file) others.emplace(dom, gate.held_vcpu(), kParkTimeout);
+  if (others && !others->parked()) {
+    log::error("domain " + dom.options().name + ": a vCPU did not pause within " +
+               std::to_string(kParkTimeout.count()) + " s; " + (ends ? "save" : "checkpoint") + " not written, the guest goes on");
+    status = -EIO;
+  } else if (to_file) {
     try {
       const uint64_t bytes = write_domain_state(dom, fds[0].get(), gate.held_vcpu(), toolstack);
       if (::fsync(fds[0].get()) != 0 && errno != EINVAL && errno != EROFS) throw_errno("fsync(save stream)");
@@ -67,9 +73,10 @@ int32_t handle_save_op(Domain& dom, const ctl::Request& req, std::vector<UniqueF
   if (ends && status == 0) {
     // The held vCPU never returns to the guest: finish() stops every vCPU
     // before its next KVM_RUN, and the gate's abort lets the held one out.
-    dom.shutdown(xen::shutdown::suspend, "saved");
+    dom.shutdown(xen::shutdown::suspend, "saved");  // before the others unpark: they never run again
     return 0;
   }
+  others.reset();
   log::info("domain " + dom.options().name + ": suspended for a checkpoint; resuming it (suspend cancelled)");
   gate.release(1);
   return status;

@@ -18,7 +18,7 @@ class Domain;
 // lets it go on (kCheckpointToFile: after writing the save stream to the
 // descriptor sent along). Returns the final status: 0, -ETIMEDOUT (the
 // guest did not suspend: it keeps running), -EBUSY (another save is under
-// way), -EINVAL, -EBADF, -EOPNOTSUPP, -EIO (see pv/control_protocol.h),
+// way), -EINVAL, -EBADF, -EIO (see pv/control_protocol.h),
 // -ECONNRESET: a save (kSaveToFile) whose requester had gone by the time
 // the guest suspended is cancelled and the guest goes on, so a pvd killed
 // mid-save loses no domain.

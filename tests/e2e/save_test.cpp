@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -194,7 +195,7 @@ TEST_F(SaveTest, ASuspendThatComesAfterTheTimeoutIsCancelledNotLost) {
 }
 
 TEST_F(SaveTest, ACheckpointToAFileWritesAStreamTheReaderTakesAndTheGuestGoesOn) {
-  vcpus_ = 1;  // a checkpoint to a file needs the other vCPUs paused, which is not there yet
+  vcpus_ = 1;  // the one vCPU's record is checked below (two: ACheckpointToAFileOfTwoBusyVcpus...)
   // maxmem above memory: the frames beyond memory start ballooned out and are not sent.
   const auto created = pvctl({"create", config("file1", "tick=100", "maxmem = 128\n")});
   ASSERT_EQ(created.exit_code, 0) << created.err;
@@ -255,7 +256,6 @@ struct Checkpointed {
 class RestoreTest : public SaveTest {
  protected:
   Checkpointed checkpoint_and_destroy(const std::string& name) {
-    vcpus_ = 1;  // a checkpoint to a file needs the other vCPUs paused, which is not there yet
     Checkpointed c{dir_ + "/" + name + ".pvsave", "", {}};
     const uint32_t id = create(name, "tick=100");
     EXPECT_TRUE(console_has(id, "TICK 3 ")) << console(id);
@@ -392,15 +392,46 @@ TEST_F(RestoreTest, AStreamThatIsDamagedTruncatedOrCannotRunEndsPvHvWithStatus1)
   EXPECT_TRUE(pv_hv_processes(cut).empty());
 }
 
-TEST_F(SaveTest, ACheckpointToAFileIsRefusedWithoutAFileOrWithOtherVcpusRunning) {
-  const uint32_t id = create("two1", "tick=1000");  // 2 vCPUs up
+TEST_F(SaveTest, ACheckpointToAFileIsRefusedWithoutAFile) {
+  const uint32_t id = create("nofile1", "tick=1000");
   ASSERT_TRUE(console_has(id, "TICK 0 ")) << console(id);
-  pv::UniqueFd out(::open((dir_ + "/x.pvsave").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600));
-  SaveOpCall two(control_socket(id), ctl::Op::kCheckpointToFile, 1000, out.get());
-  EXPECT_EQ(two.reply(10s).status, -EOPNOTSUPP);
   SaveOpCall none(control_socket(id), ctl::Op::kCheckpointToFile, 1000);
   EXPECT_EQ(none.reply(10s).status, -EBADF);
-  EXPECT_EQ(fs::file_size(dir_ + "/x.pvsave"), 0u);
+}
+
+// Two vCPUs, both busy in the guest (vcpuwork): the one that suspends is
+// held in its hypercall, the other is paused out of KVM_RUN with its last
+// exit finished; both are in the stream, up, and the guest goes on.
+TEST_F(SaveTest, ACheckpointToAFileOfTwoBusyVcpusSavesBothAndTheyGoOn) {
+  const uint32_t id = create("two1", "vcpuwork");  // 2 vCPUs up
+  ASSERT_TRUE(console_has(id, "VCPUWORK cpu1 count=")) << console(id);
+  const std::string path = dir_ + "/two1.pvsave";
+  {
+    pv::UniqueFd out(::open(path.c_str(), O_CREAT | O_RDWR | O_TRUNC | O_CLOEXEC, 0600));
+    ASSERT_TRUE(out);
+    SaveOpCall call(control_socket(id), ctl::Op::kCheckpointToFile, 20000, out.get());
+    ASSERT_EQ(call.reply(10s).status, ctl::kArmed);
+    ASSERT_TRUE(request_suspend(id));
+    EXPECT_EQ(call.reply(30s).status, 0) << console(id);
+  }
+  ASSERT_TRUE(console_has(id, "SUSPEND cancelled rc=1")) << console(id);
+  pv::UniqueFd in(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(in);
+  const auto st = pv::save::read_domain_stream(in.get(), [](uint64_t, std::string_view) {});
+  ASSERT_EQ(st.vcpus.size(), 2u);
+  EXPECT_TRUE(st.vcpus[0].up());
+  EXPECT_TRUE(st.vcpus[1].up());
+  EXPECT_NE(st.vcpus[1].cr3(), 0u);
+  EXPECT_NE(st.vcpus[1].vcpu_info_gfn(), pv::save::kNoFrame);
+  // Both vCPUs count on after the checkpoint.
+  const auto n = console(id).size();
+  EXPECT_TRUE(eventually(
+      [&] {
+        const std::string after = console(id).substr(n);
+        return after.find("VCPUWORK cpu0 ") != std::string::npos && after.find("VCPUWORK cpu1 ") != std::string::npos;
+      },
+      20s))
+      << console(id);
 }
 
 TEST_F(SaveTest, BadSaveRequestsAreRefused) {
@@ -417,7 +448,6 @@ TEST_F(SaveTest, BadSaveRequestsAreRefused) {
 // and counts on from the last tick before the save. (The toolstack side
 // is also tested without KVM: pvd_save_double_test.cpp.)
 TEST_F(SaveTest, PvctlSaveEndsTheDomainAndRestoreResumesItsCounter) {
-  vcpus_ = 1;  // this version saves one vCPU
   const uint32_t id = create("tick9", "tick=100");
   ASSERT_TRUE(console_has(id, "TICK 3 ")) << console(id);
   const std::string file = dir_ + "/tick9.save";
@@ -437,6 +467,40 @@ TEST_F(SaveTest, PvctlSaveEndsTheDomainAndRestoreResumesItsCounter) {
   ASSERT_FALSE(after.empty());
   EXPECT_EQ(after[0].n, last + 1) << console(again);
   EXPECT_EQ(pvctl({"destroy", "tick9"}).exit_code, 0);
+}
+
+// Both vCPUs busy (vcpuwork) through pvctl save and restore: each goes on
+// counting from where it was (its registers and its count in guest memory
+// were saved), on a restored domain whose IPIs the guest bound again.
+TEST_F(SaveTest, PvctlSaveAndRestoreOfTwoBusyVcpusGoesOnWhereEachWas) {
+  static const std::regex count_re("VCPUWORK cpu([01]) count=([0-9]+)");
+  auto last_counts = [&](const std::string& text) {
+    std::array<uint64_t, 2> last{0, 0};
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), count_re); it != std::sregex_iterator(); ++it)
+      last[std::stoul((*it)[1])] = std::stoull((*it)[2]);
+    return last;
+  };
+  const uint32_t id = create("work9", "vcpuwork");
+  ASSERT_TRUE(eventually([&] { return last_counts(console(id))[1] > 0; }, 30s)) << console(id);
+  const std::string file = dir_ + "/work9.save";
+  const Result s = pvctl({"save", "work9", file});
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  const auto before = last_counts(console(id));
+  const Result r = pvctl({"restore", file});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const uint32_t again = static_cast<uint32_t>(std::stoul(pvctl({"domid", "work9"}).out));
+  ASSERT_TRUE(console_has(again, "SUSPEND resumed rc=0", 30s)) << console(again);
+  // Each vCPU prints again, counting on from at least where it was.
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto now = last_counts(console(again));
+        return now[0] > before[0] && now[1] > before[1];
+      },
+      30s))
+      << "before: " << before[0] << " " << before[1] << "\n" << console(again);
+  const Result list = pvctl({"vcpu-list", "work9"});
+  EXPECT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_EQ(pvctl({"destroy", "work9"}).exit_code, 0);
 }
 
 }  // namespace

@@ -20,9 +20,9 @@ enum class Op : uint32_t {
   // value: how long to wait for the guest's SHUTDOWN_suspend, in ms.
   kCheckpoint = 80,  // the guest suspends and carries on (its hypercall returns 1); final status 0 or -ETIMEDOUT
   // As kCheckpoint, and while the guest is suspended pv-hv writes the save
-  // stream to the descriptor sent with the request (SCM_RIGHTS). Only with
-  // one vCPU up in this version (-EOPNOTSUPP otherwise: the others are not
-  // paused yet); -EBADF without a descriptor, -EIO when writing failed.
+  // stream to the descriptor sent with the request (SCM_RIGHTS), with every
+  // other vCPU paused; -EBADF without a descriptor, -EIO when writing
+  // failed (or a vCPU did not pause).
   // A second descriptor may follow: the toolstack's part of the stream's
   // configuration record, a serialized pv.state.DomainConfig (at most
   // kMaxToolstackRecord bytes) whose uuid and config_text pv-hv copies in;
