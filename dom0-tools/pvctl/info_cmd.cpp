@@ -9,6 +9,7 @@
 #include "identity_cmd.h"
 #include "json.h"
 #include "pvd_call.h"
+#include "verbs.h"
 
 namespace pv::pvctl {
 namespace A = pv::admin;
@@ -26,6 +27,9 @@ std::string disk_line(const A::DiskInfo& k) {
   return "disk " + k.vdev() + ": " + (k.target().empty() ? "(empty drive)" : k.target()) + ", " + k.format() + ", " +
          k.access() + ", " + k.devtype() + ", backend " + xenbus_state_text(k.backend_state()) +
          (k.sectors() ? ", " + std::to_string(k.sectors()) + " sectors" : "") +
+         (k.image_error().empty() ? ", " + size_text(k.virtual_bytes()) + " virtual, " + size_text(k.allocated_bytes()) +
+                                        " allocated"
+                                  : "") +
          (k.io_limits().empty() ? "" : ", limits " + k.io_limits());
 }
 
@@ -100,7 +104,8 @@ std::string info_json(const A::DomainInfo& d, unsigned long long now) {
   for (const auto& k : d.disks())
     disks.push_back({{"vdev", k.vdev()}, {"target", k.target()}, {"format", k.format()}, {"access", k.access()},
                      {"devtype", k.devtype()}, {"devid", k.devid()}, {"backend_state", k.backend_state()},
-                     {"sectors", k.sectors()}, {"io_limits", k.io_limits()}});
+                     {"sectors", k.sectors()}, {"io_limits", k.io_limits()}, {"virtual_bytes", k.virtual_bytes()},
+                     {"allocated_bytes", k.allocated_bytes()}, {"image_error", k.image_error()}});
   for (const auto& v : d.vifs()) {
     Json ips = Json::array();
     for (const auto& ip : v.ips()) ips.push_back(ip);

@@ -105,6 +105,39 @@ void print_list(const A::DomainList& l, bool json) {
                 d.cpu_time_s());
 }
 
+// list --disks: every domain's disks, virtual against allocated (thin
+// provisioning), then the host file systems they are on, overcommit said.
+void print_disks(const A::DomainList& l, bool json) {
+  using pv::pvctl::size_text;
+  if (json) {
+    pv::pvctl::Json domains = pv::pvctl::Json::array(), storage = pv::pvctl::Json::array();
+    for (const auto& d : l.domains()) {
+      pv::pvctl::Json disks = pv::pvctl::Json::array();
+      for (const auto& k : d.disks())
+        disks.push_back({{"vdev", k.vdev()}, {"target", k.target()}, {"format", k.format()}, {"access", k.access()},
+                         {"virtual_bytes", k.virtual_bytes()}, {"allocated_bytes", k.allocated_bytes()},
+                         {"image_error", k.image_error()}});
+      domains.push_back({{"name", d.name()}, {"id", d.domid()}, {"disks", disks}});
+    }
+    for (const auto& s : l.storage())
+      storage.push_back({{"mount", s.mount()}, {"images", s.images()}, {"virtual_bytes", s.virtual_bytes()},
+                         {"allocated_bytes", s.allocated_bytes()}, {"growth_bytes", s.growth_bytes()},
+                         {"free_bytes", s.free_bytes()}, {"overcommitted", s.overcommitted()}});
+    std::printf("%s\n", pv::pvctl::json_line({{"domains", domains}, {"storage", storage}}).c_str());
+    return;
+  }
+  std::printf("%-24s %5s %-5s %-6s %-3s %10s %10s  %s\n", "Name", "ID", "Vdev", "Format", "RW", "Virtual", "Allocated",
+              "Image");
+  for (const auto& d : l.domains())
+    for (const auto& k : d.disks())
+      std::printf("%-24s %5u %-5s %-6s %-3s %10s %10s  %s\n", d.name().c_str(), d.domid(), k.vdev().c_str(),
+                  k.format().c_str(), k.access().c_str(),
+                  k.image_error().empty() ? size_text(k.virtual_bytes()).c_str() : "-",
+                  k.image_error().empty() ? size_text(k.allocated_bytes()).c_str() : "-",
+                  k.target().empty() ? "(empty drive)" : k.target().c_str());
+  for (const auto& s : l.storage()) std::printf("%s\n", s.summary().c_str());
+}
+
 // Attaches pvctl's terminal to the console of `dom` (`console`, `create -c`).
 int attach_console(const Context& ctx, const std::string& dom) {
   A::Request req;
@@ -171,13 +204,18 @@ int create(const Args& args, const Context& ctx) {
 }
 
 int list(const Args& args, const Context& ctx) {
-  bool json = false;
-  if (!pv::pvctl::parse_json_flag(args, json)) return usage_error("list takes only --json");
+  bool json = false, disks = false;
+  std::string error;
+  const Args rest = pv::pvctl::parse_options(
+      args, {{"json", no_argument, nullptr, 'j'}, {"disks", no_argument, nullptr, 'd'}},
+      [&](int o, const char*) { (o == 'j' ? json : disks) = true; }, error);
+  if (!error.empty() || !rest.empty()) return usage_error("list takes only --disks and --json");
   A::Request req;
-  req.mutable_list();
+  req.mutable_list()->set_disks(disks);
   A::Reply reply;
   if (const int rc = call(ctx, req, reply)) return rc;
-  print_list(reply.list(), json);
+  if (disks) print_disks(reply.list(), json);
+  else print_list(reply.list(), json);
   return 0;
 }
 
@@ -324,7 +362,10 @@ constexpr pv::pvctl::Verb kVerbs[] = {
      "--template: a domain from a template (pvctl template --help) on\n"
      "copy-on-write overlays of its bases; key=value: memory=, maxmem=,\n"
      "vcpus=, extra="},
-    {"list", list, "list [--json]", "list domains (columns as xl list; Domain-0, the host, first)"},
+    {"list", list, "list [--disks] [--json]",
+     "list domains (columns as xl list; Domain-0, the host, first); --disks:\n"
+     "each disk's virtual and allocated size and the host file systems\n"
+     "they are on (thin provisioning; overcommit said)"},
     {"info", pv::pvctl::info_verb, "info [--json] DOMAIN",
      "one domain in full: uuid, state, uptime, memory, vCPUs, disks and vifs\n"
      "(with their back-ends' state), on_* actions"},

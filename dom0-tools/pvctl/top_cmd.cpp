@@ -55,9 +55,9 @@ std::string render(const Sample& now, const Sample* before) {
   const double secs = before ? std::chrono::duration<double>(now.at - before->at).count() : 0;
   const double host_kib = double(now.stats.host_memory_mib()) * 1024;
   char line[512];
-  std::snprintf(line, sizeof line, "%10s %6s %10s %6s %10s %6s %10s %5s %4s %10s %10s %4s %8s %8s %10s %10s\n", "NAME",
+  std::snprintf(line, sizeof line, "%10s %6s %10s %6s %10s %6s %10s %5s %4s %10s %10s %4s %8s %8s %10s %10s %7s %8s\n", "NAME",
                 "STATE", "CPU(sec)", "CPU(%)", "MEM(k)", "MEM(%)", "MAXMEM(k)", "VCPUS", "NETS", "NETTX(k)",
-                "NETRX(k)", "VBDS", "VBD_RD", "VBD_WR", "VBD_RSECT", "VBD_WSECT");
+                "NETRX(k)", "VBDS", "VBD_RD", "VBD_WR", "VBD_RSECT", "VBD_WSECT", "VBD_LIM", "VBD_THR");
   std::string out = line;
   for (const auto& s : now.stats.domains()) {
     const auto& d = s.domain();
@@ -66,7 +66,7 @@ std::string render(const Sample& now, const Sample* before) {
       pct = 100.0 * (d.cpu_time_s() - it->second) / secs;
     const uint64_t mem_k = d.memory_mib() * 1024;
     std::snprintf(line, sizeof line,
-                  "%10.10s %6s %10.0f %6.1f %10llu %6.1f %10llu %5u %4u %10llu %10llu %4u %8llu %8llu %10llu %10llu\n",
+                  "%10.10s %6s %10.0f %6.1f %10llu %6.1f %10llu %5u %4u %10llu %10llu %4u %8llu %8llu %10llu %10llu %7u %8llu\n",
                   d.name().c_str(), state_flags(d.state()), d.cpu_time_s(), pct < 0 ? 0 : pct,
                   static_cast<unsigned long long>(mem_k), host_kib > 0 ? 100.0 * double(mem_k) / host_kib : 0,
                   static_cast<unsigned long long>(s.maxmem_mib() * 1024), d.vcpus(), s.vifs(),
@@ -74,7 +74,8 @@ std::string render(const Sample& now, const Sample* before) {
                   static_cast<unsigned long long>(s.net_rx_bytes() / 1024), s.vbds(),
                   static_cast<unsigned long long>(s.vbd_reads()), static_cast<unsigned long long>(s.vbd_writes()),
                   static_cast<unsigned long long>(s.vbd_sectors_read()),
-                  static_cast<unsigned long long>(s.vbd_sectors_written()));
+                  static_cast<unsigned long long>(s.vbd_sectors_written()), s.vbds_limited(),
+                  static_cast<unsigned long long>(s.vbd_throttled()));
     out += line;
   }
   return out;

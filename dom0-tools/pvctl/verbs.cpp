@@ -1,6 +1,8 @@
 #include "verbs.h"
 
+#include <cstdint>
 #include <cstdio>
+#include <iterator>
 #include <string>
 
 namespace pv::pvctl {
@@ -141,6 +143,19 @@ bool parse_json_flag(const std::vector<std::string>& args, bool& json) {
   const auto rest = parse_options(args, {{"json", no_argument, nullptr, 'j'}}, [&](int, const char*) { json = true; },
                                   error);
   return error.empty() && rest.empty();
+}
+
+std::string size_text(uint64_t bytes) {
+  static const char* const kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double v = static_cast<double>(bytes);
+  size_t u = 0;
+  while (v >= 1024 && u + 1 < std::size(kUnits)) v /= 1024, u++;
+  char buf[32];
+  if (u == 0 || v >= 100 || v == static_cast<double>(static_cast<uint64_t>(v)))
+    std::snprintf(buf, sizeof buf, "%.0f %s", v, kUnits[u]);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f %s", v, kUnits[u]);
+  return buf;
 }
 
 }  // namespace pv::pvctl

@@ -208,7 +208,7 @@ void DomainManager::handle(const A::Request& req, ReplyFn reply) {
     case A::Request::kCreate:
       return create(req.create(), reply);
     case A::Request::kList:
-      return reply(list());
+      return reply(list(req.list().disks()));
     case A::Request::kInfo:
       if (is_domain0(req.info().name_or_id())) {
         A::Reply r;
@@ -312,6 +312,9 @@ void DomainManager::launch(const config::DomainConfig& spec, const std::string& 
   // One writer per disk (disk_sharing.h), also before anything exists.
   if (auto why = disk_sharing_conflict(spec.name, spec, disks_in_use(0)); !why.empty())
     return reply(error_reply(A::ERROR_IN_USE, path + ": " + why));
+  // Thin provisioning may overcommit the host's file systems: allowed, said.
+  std::string told = warnings;
+  if (const std::string w = storage_warnings(spec); !w.empty()) told += (told.empty() ? "" : "\n") + w;
   std::string uuid = how.uuid.empty() ? spec.uuid : how.uuid;
   if (uuid.empty()) {
     try {
@@ -338,8 +341,8 @@ void DomainManager::launch(const config::DomainConfig& spec, const std::string& 
   Domain& ref = *d;
   domains_[domid] = std::move(d);
   try {
-    start(ref, [this, domid, reply, warnings](bool built, const std::string& why) {
-      built_or_failed(domid, built, why, warnings, reply);
+    start(ref, [this, domid, reply, told](bool built, const std::string& why) {
+      built_or_failed(domid, built, why, told, reply);
     });
   } catch (const std::exception& e) {
     forget(domid);
@@ -574,12 +577,57 @@ std::variant<std::string, A::Reply> DomainManager::console_socket(const A::Domai
   return registry_.console_socket(d->rec.domid());
 }
 
-A::Reply DomainManager::list() const {
+A::Reply DomainManager::list(bool disks) const {
   A::Reply r;
   auto* l = r.mutable_list();
   *l->add_domains() = domain0_info();  // as xl list: the host first
-  for (const auto& [id, d] : domains_) *l->add_domains() = info(*d);
+  for (const auto& [id, d] : domains_) {
+    A::DomainInfo* i = l->add_domains();
+    *i = info(*d);
+    if (disks) fill_disks(*d, *i);
+  }
+  if (disks)
+    for (const StorageUse& s : storage_use(images_in_use(nullptr))) {
+      auto* o = l->add_storage();
+      o->set_mount(s.mount);
+      o->set_images(s.images);
+      o->set_virtual_bytes(s.virtual_bytes);
+      o->set_allocated_bytes(s.allocated_bytes);
+      o->set_growth_bytes(s.growth_bytes);
+      o->set_free_bytes(s.free_bytes);
+      o->set_overcommitted(s.overcommitted());
+      o->set_summary(describe(s));
+    }
   return r;
+}
+
+std::vector<ImageRef> DomainManager::images_in_use(const config::DomainConfig* also) const {
+  std::vector<ImageRef> out;
+  auto add = [&](const config::DomainConfig& spec) {
+    for (const auto& disk : spec.disks)
+      if (disk.devtype == config::DiskDevType::kDisk && !disk.target.empty())
+        out.push_back({disk.target, !disk.readonly()});
+  };
+  for (const auto& [id, d] : domains_) add(d->spec);
+  if (also) add(*also);
+  return out;
+}
+
+std::string DomainManager::storage_warnings(const config::DomainConfig& spec) const {
+  std::vector<ImageRef> mine;
+  for (const auto& disk : spec.disks)
+    if (disk.devtype == config::DiskDevType::kDisk && !disk.target.empty()) mine.push_back({disk.target, true});
+  std::vector<std::string> mounts;
+  for (const StorageUse& s : storage_use(mine)) mounts.push_back(s.mount);
+  std::string out;
+  for (const StorageUse& s : storage_use(images_in_use(&spec))) {
+    if (!s.overcommitted() || std::find(mounts.begin(), mounts.end(), s.mount) == mounts.end()) continue;
+    const std::string line = "warning: disks of '" + spec.name + "': " + describe(s) +
+                             "; a guest write that finds it full fails (ENOSPC)";
+    log::warning(line);
+    out += (out.empty() ? "" : "\n") + line;
+  }
+  return out;
 }
 
 A::Reply DomainManager::mem_set(Domain& d, uint64_t mib) {
@@ -676,22 +724,16 @@ A::DomainInfo DomainManager::info(const Domain& d) const {
   return i;
 }
 
-A::DomainInfo DomainManager::details(const Domain& d) const {
-  A::DomainInfo i = info(d);
+// A back-end's state, as pv-backd wrote it; 0 when there is none.
+uint32_t DomainManager::backend_state(const char* type, uint32_t domid, uint32_t devid) const {
+  const auto v = xenstore_.read("/local/domain/0/backend/" + std::string(type) + "/" + std::to_string(domid) + "/" +
+                                std::to_string(devid) + "/state");
+  if (!v || v->empty() || v->size() > 2 || v->find_first_not_of("0123456789") != std::string::npos) return 0;
+  return static_cast<uint32_t>(std::stoul(*v));
+}
+
+void DomainManager::fill_disks(const Domain& d, A::DomainInfo& i) const {
   const uint32_t domid = d.rec.domid();
-  i.set_uuid(d.rec.uuid());
-  i.set_on_poweroff(std::string(config::to_string(d.spec.on_poweroff)));
-  i.set_on_reboot(std::string(config::to_string(d.spec.on_reboot)));
-  i.set_on_watchdog(std::string(config::to_string(d.spec.on_watchdog)));
-  i.set_on_crash(std::string(config::to_string(d.spec.on_crash)));
-  i.set_on_soft_reset(std::string(config::to_string(d.spec.on_soft_reset)));
-  // A back-end's state, as pv-backd wrote it; 0 when there is none.
-  auto backend_state = [&](const char* type, uint32_t devid) -> uint32_t {
-    const auto v = xenstore_.read("/local/domain/0/backend/" + std::string(type) + "/" + std::to_string(domid) + "/" +
-                                  std::to_string(devid) + "/state");
-    if (!v || v->empty() || v->size() > 2 || v->find_first_not_of("0123456789") != std::string::npos) return 0;
-    return static_cast<uint32_t>(std::stoul(*v));
-  };
   for (const auto& disk : d.spec.disks) {
     auto* o = i.add_disks();
     o->set_vdev(disk.vdev);
@@ -701,14 +743,33 @@ A::DomainInfo DomainManager::details(const Domain& d) const {
     o->set_devtype(disk.devtype == config::DiskDevType::kCdrom ? "cdrom" : "disk");
     const uint32_t devid = config::vdev_to_devid(disk.vdev).value_or(0);
     o->set_devid(devid);
-    if (d.proc) o->set_backend_state(backend_state("vbd", devid));
+    if (d.proc) o->set_backend_state(backend_state("vbd", domid, devid));
     if (disk.limits.any()) o->set_io_limits(config::to_spec_text(disk.limits));
+    std::string why;
+    if (const auto u = disk.devtype == config::DiskDevType::kDisk ? image_usage(disk.target, &why) : std::nullopt) {
+      o->set_virtual_bytes(u->virtual_bytes);
+      o->set_allocated_bytes(u->allocated_bytes);
+    } else {
+      o->set_image_error(disk.devtype == config::DiskDevType::kDisk ? why : "a CD-ROM drive");
+    }
     if (d.proc) {
       const auto s = xenstore_.read("/local/domain/0/backend/vbd/" + std::to_string(domid) + "/" + std::to_string(devid) + "/sectors");
       if (s && !s->empty() && s->size() < 20 && s->find_first_not_of("0123456789") == std::string::npos)
         o->set_sectors(std::stoull(*s));
     }
   }
+}
+
+A::DomainInfo DomainManager::details(const Domain& d) const {
+  A::DomainInfo i = info(d);
+  const uint32_t domid = d.rec.domid();
+  i.set_uuid(d.rec.uuid());
+  i.set_on_poweroff(std::string(config::to_string(d.spec.on_poweroff)));
+  i.set_on_reboot(std::string(config::to_string(d.spec.on_reboot)));
+  i.set_on_watchdog(std::string(config::to_string(d.spec.on_watchdog)));
+  i.set_on_crash(std::string(config::to_string(d.spec.on_crash)));
+  i.set_on_soft_reset(std::string(config::to_string(d.spec.on_soft_reset)));
+  fill_disks(d, i);
   for (uint32_t n = 0; n < d.spec.vifs.size(); n++) {
     const auto& v = d.spec.vifs[n];
     auto* o = i.add_vifs();
@@ -730,7 +791,7 @@ A::DomainInfo DomainManager::details(const Domain& d) const {
         // An unreadable leases file: no address to show.
       }
     }
-    if (d.proc) o->set_backend_state(backend_state("vif", devid));
+    if (d.proc) o->set_backend_state(backend_state("vif", domid, devid));
   }
   return i;
 }

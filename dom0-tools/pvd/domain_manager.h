@@ -20,6 +20,7 @@
 #include "device_nodes.h"
 #include "disk_sharing.h"
 #include "registry.h"
+#include "storage_usage.h"
 #include "xenstore_host.h"
 
 namespace pv::pvd {
@@ -119,7 +120,7 @@ class DomainManager {
   // pvctl save / restore (domain_save.cpp), as xl save / xl restore.
   void save_domain(Domain& d, const admin::SaveRequest& r, ReplyFn reply);
   void restore_domain(const admin::RestoreRequest& r, ReplyFn reply);
-  admin::Reply list() const;
+  admin::Reply list(bool disks) const;
   void destroy(Domain& d, ReplyFn reply);
   admin::Reply pause(Domain& d, bool pause);
   // xl mem-set / mem-max: the balloon target in xenstore, the ceiling in pv-hv.
@@ -199,6 +200,12 @@ class DomainManager {
   // info() and what `pvctl info` adds: uuid, the on_* actions, each disk
   // and vif with its back-end's state in xenstore.
   admin::DomainInfo details(const Domain& d) const;
+  void fill_disks(const Domain& d, admin::DomainInfo& i) const;
+  uint32_t backend_state(const char* type, uint32_t domid, uint32_t devid) const;
+  // The images of every domain's disks (and of `also`'s), for storage_use().
+  std::vector<ImageRef> images_in_use(const config::DomainConfig* also) const;
+  // The overcommitted file systems that hold one of `spec`'s disks, one line each.
+  std::string storage_warnings(const config::DomainConfig& spec) const;
   // The disks of every domain whose pv-hv runs (or is starting), but
   // `except`: what a new attach must not clash with (disk_sharing.h).
   std::vector<AttachedDisk> disks_in_use(uint32_t except) const;

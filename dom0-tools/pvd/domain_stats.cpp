@@ -43,6 +43,8 @@ A::Reply DomainManager::top() {
       s->set_vbd_sectors_read(s->vbd_sectors_read() + counter(xenstore_, be, "sectors_read"));
       s->set_vbd_sectors_written(s->vbd_sectors_written() + counter(xenstore_, be, "sectors_written"));
       s->set_vbd_errors(s->vbd_errors() + counter(xenstore_, be, "errors"));
+      s->set_vbd_throttled(s->vbd_throttled() + counter(xenstore_, be, "throttled"));
+      if (disk.limits.any()) s->set_vbds_limited(s->vbds_limited() + 1);
     }
     for (size_t i = 0; i < d->spec.vifs.size(); i++) {
       const uint32_t devid = d->spec.vifs[i].devid.value_or(uint32_t(i));

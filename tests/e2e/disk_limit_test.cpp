@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <regex>
 #include <string>
 
 #include "storage_fixture.h"
@@ -29,6 +30,14 @@ TEST_F(DiskLimit, IopsLimitHoldsAndChangesOnARunningDomain) {
   std::fprintf(stderr, "measured: %.1f reads/s with iops_rd=100\n", slow);
   EXPECT_NEAR(slow, 100.0, 10.0) << "reads per second with iops_rd=100";
   EXPECT_GT(stat(id, "throttled"), 0u);
+  // top: one limited disk, its throttled requests counted (VBD_LIM, VBD_THR).
+  const Result top = pvctl({"top", "--batch", "-i", "1"});
+  ASSERT_EQ(top.exit_code, 0) << top.err;
+  const std::regex row("\\n\\s*iops .* ([0-9]+) +([0-9]+)\\n");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(top.out, m, row)) << top.out;
+  EXPECT_EQ(m[1], "1") << top.out;
+  EXPECT_GT(std::stoull(m[2]), 0u) << top.out;
 
   Result ch = pvctl({"disk-limit", "iops", "xvda", "iops_rd=250"});
   ASSERT_EQ(ch.exit_code, 0) << ch.out << ch.err;
