@@ -201,7 +201,10 @@ void BlkQueue::serve() {
     }
     if (!pausing && !stopping_ && !broken_) consume();
     if (!pausing && !deferred_.empty() && (!timer_armed_ || stopping_)) run_deferred();
-    if (ring_.has_unpushed()) push_responses();
+    if (ring_.has_unpushed()) {
+      publish_written();
+      push_responses();
+    }
     if (stopping_ && inflight_ == 0 && waiting_flushes_.empty() && deferred_.empty()) break;
     // Re-arm req_event only when idle: with I/O in flight, its completion
     // brings us back here to look at the ring without a guest notification.
@@ -273,6 +276,18 @@ void BlkQueue::consume() {
       handle(r);
     }
   }
+}
+
+// Before the guest hears a write is done, the metadata naming where it went
+// leaves pv-backd's memory (a kill loses no acknowledged write). On failure
+// it stays in memory for the guest's next flush, which then reports it.
+void BlkQueue::publish_written() {
+  if (written_.empty() || !c_.image) return written_.clear();
+  if (const int rc = c_.image->publish_written(written_); rc != 0 && c_.io_errors)
+    c_.io_errors->report("writing the image's metadata after " + std::to_string(written_.size()) +
+                         " write(s) failed: " + std::strerror(-rc) + " (" + c_.image->path() +
+                         "); kept in memory for the next flush");
+  written_.clear();
 }
 
 void BlkQueue::push_responses() {
@@ -656,6 +671,7 @@ void BlkQueue::on_completion(Part* part, int res) {
   } else {
     BlkStats& st = *c_.stats;
     st.add(p->write ? st.sectors_written : st.sectors_read, p->sectors);
+    if (p->write) written_.emplace_back(p->req.sector << B::kSectorShift, p->sectors << B::kSectorShift);
     if (p->flush_after) queue_flush(p);
     else finish(p, Fault::kNone);
   }

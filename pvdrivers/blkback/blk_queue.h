@@ -138,6 +138,7 @@ class BlkQueue {
   void on_completion(Part* part, int res);
   void finish(Pending* p, Fault f);
   void host_error(const Pending* p, const char* op, const std::string& reason, const std::string& path);
+  void publish_written();
   void push_responses();
   void broken(const std::string& why);
   void arm_poll(int fd, uint64_t tag);
@@ -174,6 +175,9 @@ class BlkQueue {
   std::vector<std::unique_ptr<Pending>> pool_;
   std::vector<Pending*> free_;
   std::vector<disk::ImageRun> runs_;  // scratch: one request's runs
+  // Writes completed since the last push: their byte ranges, whose image
+  // metadata goes to the file before the responses go out (publish_written).
+  std::vector<std::pair<uint64_t, uint64_t>> written_;
   std::vector<iovec> copy_iov_;       // scratch: a copy run's guest memory
 };
 

@@ -13,9 +13,12 @@
 // it allocates what is not allocated yet and copies the rest of each new
 // cluster (from the backing file, or zeros) before it returns, so once it
 // returns every run is plain file space the queue may write at any time.
-// The metadata that points at new clusters may stay in memory until
-// flush(); on-disk metadata only ever points at clusters whose contents
-// and reference counts were already on stable storage (crash at any point
+// The metadata that points at new clusters reaches the host file (its page
+// cache) once the writes that needed it are complete, before the guest is
+// told (publish_written), so a pv-backd killed at any point loses no write
+// it acknowledged; it reaches stable storage in flush(). On-disk metadata
+// never points at clusters whose reference counts are not durable, nor at
+// ones whose copied-on-write contents are not (a host crash at any point
 // leaves a consistent image, at worst with leaked clusters, as QEMU's).
 //
 // Thread safety: an image is shared by every queue of a device, each on
@@ -30,6 +33,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "disk/host_file.h"
@@ -75,6 +79,16 @@ class DiskImage {
   // where the format keeps that), and the host space is given back where
   // the format can. Synchronous. 0 or -errno.
   virtual int discard(uint64_t off, uint64_t len) = 0;
+  // The writes to these byte ranges are complete and about to be
+  // acknowledged: the metadata naming the clusters map_write allocated for
+  // them goes to the host file (not synced; after a sync of the data first
+  // where the new clusters hold copied contents or were used before), so
+  // that it outlives this process. 0 or -errno (the metadata then stays in
+  // memory for flush()). Raw: nothing to do.
+  virtual int publish_written(const std::vector<std::pair<uint64_t, uint64_t>>& ranges) {
+    (void)ranges;
+    return 0;
+  }
   // Called when the guest flushes, after the data of every write it saw
   // acknowledged was synced (fdatasync of file()): writes the metadata
   // changed since and syncs it. 0 or -errno. Raw: nothing to do.

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <string>
 #include <deque>
+#include <map>
 #include <vector>
 
 #include "disk/disk_image.h"
@@ -49,6 +50,7 @@ class Qcow2Image : public DiskImage {
   int read_sync(uint64_t off, uint64_t len, const iovec* iov, int iovcnt) override;
   int map_write(uint64_t off, uint64_t len, std::vector<ImageRun>& out) override;
   int discard(uint64_t off, uint64_t len) override;
+  int publish_written(const std::vector<std::pair<uint64_t, uint64_t>>& ranges) override;  // qcow2_publish.cpp
   int flush() override;
   int grow(uint64_t new_bytes) override;  // qcow2_resize.cpp
 
@@ -140,6 +142,22 @@ class Qcow2Image : public DiskImage {
   std::vector<uint64_t> pending_drop_;  // host clusters to unref once the metadata no longer naming them is durable
   bool used_end_known_ = false;         // alloc_end_ checked against the refcounts (block devices)
   uint64_t reserve_batch_ = 0;          // clusters the next reserve() takes
+  // Metadata changed for writes not yet in the file (publish_written): the
+  // guest clusters whose L2 entries changed, with the L2 table holding each
+  // and whether it may reach disk only after a data sync (its cluster holds
+  // copied-on-write bytes, or was used before); and the L2 tables made since
+  // the file's L1 last named them, by L1 index (safe: a never-used cluster
+  // reads as zeros, an empty table, until written).
+  struct Unpublished {
+    uint64_t table;
+    bool needs_sync;
+  };
+  std::map<uint64_t, Unpublished> unpublished_;
+  struct NewTable {
+    uint64_t host;
+    bool needs_sync;
+  };
+  std::map<uint64_t, NewTable> new_tables_;
   bool corrupt_found_ = false;
   unsigned corrupt_logged_ = 0;
 };

@@ -61,6 +61,7 @@ int Qcow2Image::l2_for_write(uint64_t l1i, ClusterCache::EntryPtr& l2) {
   bool fresh = false;
   if (int r = allocate_cluster(host, fresh)) return r;
   std::vector<uint8_t> bytes = l2 ? l2->bytes : std::vector<uint8_t>(h_.cluster_size, 0);
+  new_tables_[l1i] = {host, !fresh || l2};  // a copied table must be on disk before the L1 names it
   if (l2) pending_drop_.push_back(l1_[l1i] & kOffsetMask);
   l2 = l2_cache_.insert(host, std::move(bytes), true);
   l1_[l1i] = host | kOflagCopied;
@@ -93,9 +94,11 @@ int Qcow2Image::map_write(uint64_t off, uint64_t len, std::vector<ImageRun>& out
       if (int r = allocate_cluster(host, fresh)) return fail(r);
       // The rest of the new cluster: what the guest saw there so far.
       const uint64_t cstart = vc << h_.cluster_bits, clen = std::min(cs, bytes() - cstart);
+      bool copied_part = false;
       if (in > 0 || in + n < clen) {
         const bool zeros = m.kind == Mapping::Kind::kZero || (m.kind == Mapping::Kind::kUnallocated && backing_bytes() <= cstart);
         if (!(zeros && fresh)) {
+          copied_part = true;
           std::vector<uint8_t> buf(clen);
           if (int r = read_cluster_part(cstart, clen, buf.data())) return fail(r);
           if (in > 0)
@@ -105,6 +108,7 @@ int Qcow2Image::map_write(uint64_t off, uint64_t len, std::vector<ImageRun>& out
         }
       }
       set_l2_entry(l2, index, host | kOflagCopied);
+      unpublished_[vc] = {l2->offset, !fresh || copied_part};
       drop_later(m);
     }
     push_write_run(out, first, host + in, n);
@@ -180,6 +184,8 @@ int Qcow2Image::flush_locked() {
     l1_dirty_lo_ = ~uint64_t(0);
     l1_dirty_hi_ = 0;
   }
+  unpublished_.clear();  // all of it durable now
+  new_tables_.clear();
   return apply_pending_drops();
 }
 
