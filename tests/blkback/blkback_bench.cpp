@@ -8,7 +8,10 @@
 // emulated guest's.
 //
 //   blkback_bench --file PATH --rw randread|read|write|randwrite --bs BYTES --qd N
-//                 [--seconds S] [--persistent 0|1]
+//                 [--seconds S] [--persistent 0|1] [--format raw|qcow2]
+// (--format qcow2: the image is served through Qcow2Image, as pv-backd
+// serves format=qcow2; tests/bench/bench_qcow2_backend.py runs it against
+// raw and against `qemu-img bench` on the same images.)
 // Prints one line: "BLKQ rw=... bs=... qd=... ios=... seconds=... iops=...
 // mbps=... backend_cpu_us_per_io=... frontend_cpu_us_per_io=...".
 #include <poll.h>
@@ -20,6 +23,7 @@
 #include <cstring>
 #include <string>
 
+#include "disk/open_disk_image.h"
 #include "fake_guest.h"
 
 using namespace blktest;
@@ -44,7 +48,7 @@ uint64_t now_ns() {
 
 [[noreturn]] void usage() {
   std::fputs("usage: blkback_bench --file PATH --rw randread|read|write|randwrite --bs BYTES --qd N [--seconds S] "
-             "[--persistent 0|1]\n",
+             "[--persistent 0|1] [--format raw|qcow2]\n",
              stderr);
   std::exit(2);
 }
@@ -52,7 +56,7 @@ uint64_t now_ns() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string file, rw = "randread";
+  std::string file, rw = "randread", format = "raw";
   uint64_t bs = 4096, qd = 1, persistent = 1;
   double seconds = 3;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -63,6 +67,7 @@ int main(int argc, char** argv) {
     else if (k == "--qd") qd = std::stoull(v);
     else if (k == "--seconds") seconds = std::stod(v);
     else if (k == "--persistent") persistent = std::stoull(v);
+    else if (k == "--format") format = v;
     else usage();
   }
   const bool write = rw == "write" || rw == "randwrite", rnd = rw == "randread" || rw == "randwrite";
@@ -77,17 +82,23 @@ int main(int argc, char** argv) {
   const uint32_t frames = uint32_t((refs_needed + 511) / 512);
   if (frames > 14) usage();
   FakeGuest g(kDataGfn + data_pages + desc_pages + 16, frames);
-  auto store = std::make_shared<HostFile>(file, false);
+  std::shared_ptr<pv::disk::DiskImage> image;
+  try {
+    image = pv::disk::open_disk_image(file, format, false);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "blkback_bench: %s\n", e.what());
+    return 1;
+  }
   Limits l;
-  l.disk_sectors = store->sectors();
-  const uint64_t spb = bs / 512, blocks = store->sectors() / spb;
+  l.disk_sectors = image->sectors();
+  const uint64_t spb = bs / 512, blocks = image->sectors() / spb;
   if (!blocks) usage();
   // Data pages kDataGfn.. (refs 100..), descriptor pages after them.
   for (uint64_t i = 0; i < data_pages; i++) g.grant(xen::grant_ref_t(100 + i), kDataGfn + i);
   const uint64_t desc_gfn = kDataGfn + data_pages;
   const xen::grant_ref_t desc_ref = xen::grant_ref_t(100 + data_pages);
   for (uint64_t i = 0; i < desc_pages; i++) g.grant(desc_ref + xen::grant_ref_t(i), desc_gfn + i, true);
-  g.start(store, l, 4, Abi::kNative, persistent != 0);  // 512-slot ring, as a 16-page front-end
+  g.start_image(image, l, 4, Abi::kNative, persistent != 0);  // 512-slot ring, as a 16-page front-end
 
   uint64_t rng = 0x9E3779B97F4A7C15ull, next = 0;
   auto issue = [&](uint64_t slot) {
@@ -162,6 +173,6 @@ int main(int argc, char** argv) {
               "frontend_cpu_us_per_io=%.2f direct=%d errors=%lu\n",
               rw.c_str(), (unsigned long)bs, (unsigned long)qd, (unsigned long)done, secs, double(done) / secs,
               double(done) * double(bs) / secs / 1e6, be / 1e3 / double(done), fe / 1e3 / double(done),
-              store->direct() ? 1 : 0, (unsigned long)(g.stats.errors.load() - errors_before));
+              image->file().direct() ? 1 : 0, (unsigned long)(g.stats.errors.load() - errors_before));
   return g.stats.errors.load() == errors_before ? 0 : 1;
 }
