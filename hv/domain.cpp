@@ -139,9 +139,8 @@ Domain::Domain(DomainOptions cfg)
             if (v->is_up()) up |= uint64_t{1} << v->id();
           return up;
         },
-        [this](const ctl::Request& req, std::vector<UniqueFd>& fds, const std::function<void()>& armed,
-               const std::function<bool()>& requester_gone) {
-          return handle_save_op(*this, req, fds, armed, requester_gone);
+        [this](const ctl::Request& req, std::vector<UniqueFd>& fds, ControlServer::SaveRequester& requester) {
+          return handle_save_op(*this, req, fds, requester);
         });
 }
 

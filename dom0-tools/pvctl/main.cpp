@@ -30,6 +30,7 @@
 #include "disk_cmd.h"
 #include "hotplug_cmd.h"
 #include "save_cmd.h"
+#include "snapshot_cmd.h"
 #include "sched_cmd.h"
 #include "top_cmd.h"
 #include "json.h"
@@ -427,11 +428,22 @@ constexpr pv::pvctl::Verb kVerbs[] = {
     {"save", pv::pvctl::save_verb, "save [-c|--checkpoint] [--timeout S] DOMAIN FILE",
      "save a running domain to FILE (as xl save): the guest\n"
      "suspends (within S seconds, default 60), then the domain\n"
-     "ends; -c: it carries on (xl save -c). One vCPU up only"},
+     "ends; -c: it carries on (xl save -c)"},
     {"restore", pv::pvctl::restore_verb, "restore FILE [NAME]",
      "a new domain from a file pvctl save wrote, with the\n"
      "disks, vifs and on_* actions it was saved with: the\n"
      "guest goes on where it stopped"},
+    {"snapshot-create", pv::pvctl::snapshot_create_verb, "snapshot-create [--timeout S] DOMAIN NAME",
+     "the domain's memory and every writable disk of one instant: the guest\n"
+     "suspends, its state is written, each disk goes on in an overlay\n"
+     "IMAGE.NAME.qcow2 over the image as it was, the guest carries on"},
+    {"snapshot-list", pv::pvctl::snapshot_list_verb, "snapshot-list DOMAIN", "the domain's snapshots, oldest first"},
+    {"snapshot-revert", pv::pvctl::snapshot_revert_verb, "snapshot-revert DOMAIN NAME",
+     "the domain as it was at the snapshot: the running one is destroyed,\n"
+     "new overlays go over the snapshot's images, its memory is restored"},
+    {"snapshot-delete", pv::pvctl::snapshot_delete_verb, "snapshot-delete DOMAIN NAME",
+     "forget a snapshot's memory state (the disk images stay; pvctl disk\n"
+     "snapshot-delete merges them)"},
     {"disk", nullptr, "disk create|info|resize ...", "disk images: qcow2 and raw (pvctl disk --help)", &pv::pvctl::kDiskVerbs},
     {"disk-limit", pv::pvctl::disk_limit_verb, "disk-limit DOMAIN VDEV key=value...",
      "a running domain's disk I/O limits: iops, iops_rd, iops_wr (requests/s),\n"

@@ -102,6 +102,10 @@ class Session : public std::enable_shared_from_this<Session> {
       case R::kTemplateList:
       case R::kSave:
       case R::kRestore:
+      case R::kSnapshotCreate:
+      case R::kSnapshotList:
+      case R::kSnapshotRevert:
+      case R::kSnapshotDelete:
         busy_ = true;
         // The callback owns the session: a reply that comes later (destroy
         // waits for the domain to go) still finds its connection.

@@ -273,6 +273,16 @@ void DomainManager::handle(const A::Request& req, ReplyFn reply) {
       return with_domain(req.save().domain(), [&](Domain& d) { save_domain(d, req.save(), reply); });
     case A::Request::kRestore:
       return restore_domain(req.restore(), reply);
+    case A::Request::kSnapshotCreate:
+      return with_domain(req.snapshot_create().domain(), [&](Domain& d) { snapshot_create(d, req.snapshot_create(), reply); });
+    case A::Request::kSnapshotList: {
+      const Domain* d = find(req.snapshot_list().name_or_id());
+      return reply(snapshot_list(d ? d->rec.name() : req.snapshot_list().name_or_id()));
+    }
+    case A::Request::kSnapshotRevert:
+      return snapshot_revert(req.snapshot_revert(), reply);
+    case A::Request::kSnapshotDelete:
+      return reply(snapshot_delete(req.snapshot_delete()));
     case A::Request::kDiskSnapshot:
       return with_domain(req.disk_snapshot().domain(), [&](Domain& d) { disk_snapshot(d, req.disk_snapshot(), reply); });
     case A::Request::kConsole:  // served by the admin session itself (a byte stream)

@@ -120,6 +120,16 @@ class DomainManager {
   // pvctl save / restore (domain_save.cpp), as xl save / xl restore.
   void save_domain(Domain& d, const admin::SaveRequest& r, ReplyFn reply);
   void restore_domain(const admin::RestoreRequest& r, ReplyFn reply);
+  // Restores the stream at `path` (as `name`, if given), its configuration
+  // changed by `edit` first (which returns why it cannot, or "").
+  using SpecEdit = std::function<std::string(config::DomainConfig&)>;
+  void restore_from_file(const std::string& path, const std::string& name, const SpecEdit& edit, ReplyFn reply);
+  // pvctl snapshot-create / -list / -revert / -delete (domain_snapshot.cpp).
+  void snapshot_create(Domain& d, const admin::SnapshotRequest& r, ReplyFn reply);
+  admin::Reply snapshot_list(const std::string& domain) const;
+  void snapshot_revert(const admin::SnapshotRequest& r, ReplyFn reply);
+  admin::Reply snapshot_delete(const admin::SnapshotRequest& r);
+  std::string snapshot_dir(const std::string& domain, const std::string& name = "") const;
   admin::Reply list(bool disks) const;
   void destroy(Domain& d, ReplyFn reply);
   admin::Reply pause(Domain& d, bool pause);

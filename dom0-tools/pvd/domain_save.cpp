@@ -57,6 +57,8 @@ std::string save_failure(int32_t status, const std::string& name, uint32_t timeo
 }
 
 // The toolstack's part of the stream's configuration record, in a memfd.
+}  // namespace
+
 UniqueFd toolstack_record(const std::string& name, const std::string& uuid, const std::string& config_text) {
   state::DomainConfig t;
   t.set_name(name);
@@ -74,7 +76,6 @@ bool sync_dir_of(const std::string& path) {
   UniqueFd dir(::open(fs::path(path).parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   return dir && ::fsync(dir.get()) == 0;
 }
-}  // namespace
 
 void DomainManager::save_domain(Domain& d, const A::SaveRequest& r, ReplyFn reply) {
   const std::string& name = d.rec.name();
@@ -158,9 +159,14 @@ void DomainManager::save_domain(Domain& d, const A::SaveRequest& r, ReplyFn repl
 
 void DomainManager::restore_domain(const A::RestoreRequest& r, ReplyFn reply) {
   const std::string& path = r.path();
-  auto bad = [&](const std::string& why) { reply(error_reply(A::ERROR_BAD_SAVE_FILE, "restore " + path + ": " + why)); };
   if (path.empty() || path[0] != '/')
     return reply(error_reply(A::ERROR_BAD_REQUEST, "restore: '" + path + "' is not an absolute file path"));
+  restore_from_file(path, r.name(), nullptr, std::move(reply));
+}
+
+void DomainManager::restore_from_file(const std::string& path, const std::string& name, const SpecEdit& edit,
+                                      ReplyFn reply) {
+  auto bad = [&](const std::string& why) { reply(error_reply(A::ERROR_BAD_SAVE_FILE, "restore " + path + ": " + why)); };
   UniqueFd in(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!in) return bad(std::strerror(errno));
   state::DomainConfig saved;
@@ -180,16 +186,19 @@ void DomainManager::restore_domain(const A::RestoreRequest& r, ReplyFn reply) {
     return bad("its configuration does not parse: " + why);
   }
   config::DomainConfig spec = *parsed.config;
-  if (!r.name().empty()) spec.name = r.name();
+  if (!name.empty()) spec.name = name;
   // The domain's shape is the stream's: pv-hv takes it from there.
   spec.memory_mib = saved.memory_bytes() >> 20;
   spec.maxmem_mib = saved.maxmem_bytes() >> 20;
   spec.vcpus = saved.vcpus();
   if (spec.maxvcpus < spec.vcpus) spec.maxvcpus = spec.vcpus;
+  if (edit)
+    if (const std::string why = edit(spec); !why.empty()) return reply(error_reply(A::ERROR_INTERNAL, why));
   std::string warnings;
   for (const auto& w : parsed.warnings) warnings += (warnings.empty() ? "" : "\n") + w.to_string();
   // The record keeps the text with the name it runs under.
-  const std::string text = spec.name == parsed.config->name ? saved.config_text() : config::to_string(spec);
+  const std::string text =
+      spec.name == parsed.config->name && !edit ? saved.config_text() : config::to_string(spec);
   launch(spec, text, path, warnings, Launch{path, saved.uuid()}, std::move(reply));
 }
 

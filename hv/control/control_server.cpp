@@ -69,17 +69,24 @@ void ControlServer::serve(int fd) {
   };
   ctl::Reply r = handle(req);
   if (req.magic == ctl::kMagic && req.op >= ctl::kFirstSaveOp && req.op <= ctl::kLastSaveOp && save_ops_) {
-    r.status = save_ops_(
-        req, fds,
-        [&] {
-          ctl::Reply armed = r;
-          armed.status = ctl::kArmed;
-          send_reply(armed);
+    SaveRequester requester{
+        [&](int32_t status) {
+          ctl::Reply interim = r;
+          interim.status = status;
+          send_reply(interim);
         },
         [fd] {
           pollfd hup{fd, POLLRDHUP, 0};
           return ::poll(&hup, 1, 0) == 1 && (hup.revents & (POLLRDHUP | POLLHUP | POLLERR));
-        });
+        },
+        [fd](std::chrono::milliseconds timeout) {
+          pollfd in{fd, POLLIN, 0};
+          if (::poll(&in, 1, static_cast<int>(timeout.count())) != 1 || !(in.revents & POLLIN)) return false;
+          ctl::Request go{};
+          return ::recv(fd, &go, sizeof go, MSG_DONTWAIT) == static_cast<ssize_t>(sizeof go) && go.magic == ctl::kMagic &&
+                 go.op == static_cast<uint32_t>(ctl::Op::kRelease);
+        }};
+    r.status = save_ops_(req, fds, requester);
   }
   send_reply(r);
 }

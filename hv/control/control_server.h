@@ -3,6 +3,7 @@
 // Reservation (xl mem-max; the memory figures of pvctl info) and which
 // vCPUs are up (pvctl vcpu-list).
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -17,15 +18,21 @@ namespace pv {
 
 class ControlServer {
  public:
+  // The client of a save op, as its handler sees it.
+  struct SaveRequester {
+    // Sends an interim Reply with `status` (ctl::kArmed, ctl::kWritten).
+    std::function<void(int32_t status)> interim;
+    // True once the client has closed its end (pvd died), so a save nobody
+    // will complete can be cancelled.
+    std::function<bool()> gone;
+    // Waits up to `timeout` for the client's Request with op kRelease:
+    // false when it closed, sent something else, or the time ran out.
+    std::function<bool(std::chrono::milliseconds timeout)> await_release;
+  };
   // The save ops (ctl::kFirstSaveOp..kLastSaveOp): runs on the control
-  // thread, calls `armed()` once it waits for the guest, returns the final
-  // status.
-  // `fds`: the descriptors sent with the request (SCM_RIGHTS);
-  // `requester_gone()`: true once the client has closed its end (pvd died),
-  // so a save nobody will complete can be cancelled.
-  using SaveOps = std::function<int32_t(const ctl::Request& req, std::vector<UniqueFd>& fds,
-                                        const std::function<void()>& armed,
-                                        const std::function<bool()>& requester_gone)>;
+  // thread and returns the final status. `fds`: the descriptors sent with
+  // the request (SCM_RIGHTS).
+  using SaveOps = std::function<int32_t(const ctl::Request& req, std::vector<UniqueFd>& fds, SaveRequester& requester)>;
 
   // `vcpus_up`: bit N set while vCPU N is up; `vcpus`: how many there are.
   ControlServer(const std::string& socket_path, Reservation& reservation, uint32_t vcpus = 0,

@@ -24,12 +24,16 @@ constexpr uint64_t kMaxWaitMs = 600'000;
 // a wait, which takes microseconds; a vCPU thread busy in the host longer
 // than this fails the save (the guest goes on).
 constexpr std::chrono::seconds kParkTimeout{5};
+// How long a held checkpoint (kCheckpointToFileHeld) keeps the guest still
+// for the toolstack, at most.
+constexpr std::chrono::milliseconds kHoldTimeout{60'000};
 }  // namespace
 
 int32_t handle_save_op(Domain& dom, const ctl::Request& req, std::vector<UniqueFd>& fds,
-                       const std::function<void()>& armed, const std::function<bool()>& requester_gone) {
+                       ControlServer::SaveRequester& requester) {
   const bool ends = req.op == static_cast<uint32_t>(ctl::Op::kSaveToFile);
-  const bool to_file = ends || req.op == static_cast<uint32_t>(ctl::Op::kCheckpointToFile);
+  const bool held = req.op == static_cast<uint32_t>(ctl::Op::kCheckpointToFileHeld);
+  const bool to_file = ends || held || req.op == static_cast<uint32_t>(ctl::Op::kCheckpointToFile);
   if ((req.op != static_cast<uint32_t>(ctl::Op::kCheckpoint) && !to_file) || req.value == 0 || req.value > kMaxWaitMs)
     return -EINVAL;
   if (to_file && (fds.empty() || fds.size() > 2)) return -EBADF;
@@ -38,14 +42,14 @@ int32_t handle_save_op(Domain& dom, const ctl::Request& req, std::vector<UniqueF
   // Armed first, then told: the guest cannot suspend before pv-hv waits for it.
   SuspendGate& gate = dom.suspend_gate();
   if (!gate.arm()) return dom.shutting_down() ? -ESRCH : -EBUSY;
-  armed();
+  requester.interim(ctl::kArmed);
   if (!gate.await_suspend(std::chrono::milliseconds(req.value))) {
     if (dom.shutting_down()) return -ESRCH;
     log::warning("domain " + dom.options().name + ": the guest did not suspend within " + std::to_string(req.value) +
                  " ms; it keeps running");
     return -ETIMEDOUT;
   }
-  if (ends && requester_gone()) {
+  if ((ends || held) && requester.gone()) {
     log::warning("domain " + dom.options().name + ": whoever asked for the save has gone; save cancelled, the guest goes on");
     gate.release(1);
     return -ECONNRESET;
@@ -75,6 +79,13 @@ int32_t handle_save_op(Domain& dom, const ctl::Request& req, std::vector<UniqueF
     // before its next KVM_RUN, and the gate's abort lets the held one out.
     dom.shutdown(xen::shutdown::suspend, "saved");  // before the others unpark: they never run again
     return 0;
+  }
+  if (held && status == 0) {
+    // Still, every vCPU: the toolstack freezes the disks at this instant.
+    requester.interim(ctl::kWritten);
+    if (!requester.await_release(kHoldTimeout))
+      log::warning("domain " + dom.options().name + ": no release from the toolstack within " +
+                   std::to_string(kHoldTimeout.count() / 1000) + " s (or it went away); the guest goes on");
   }
   others.reset();
   log::info("domain " + dom.options().name + ": suspended for a checkpoint; resuming it (suspend cancelled)");

@@ -25,6 +25,7 @@
 #include "process.h"
 #include "pvd_fixture.h"
 #include "save/domain_stream.h"
+#include "storage_fixture.h"
 
 namespace pvtest {
 namespace {
@@ -501,6 +502,62 @@ TEST_F(SaveTest, PvctlSaveAndRestoreOfTwoBusyVcpusGoesOnWhereEachWas) {
   const Result list = pvctl({"vcpu-list", "work9"});
   EXPECT_EQ(list.exit_code, 0) << list.err;
   EXPECT_EQ(pvctl({"destroy", "work9"}).exit_code, 0);
+}
+
+// A domain snapshot: the guest writes a pattern to its disk and ticks;
+// snapshot-create freezes its memory and the disk at one instant (the disk
+// goes on in an overlay over the image as it was); revert brings back that
+// memory (the counter goes on from the last tick before the snapshot) on a
+// new overlay over the frozen image; delete forgets the memory state.
+TEST_F(SaveTest, ASnapshotRevertBringsBackTheMemoryAndTheDiskOfItsInstant) {
+  const std::string img = dir_ + "/snap.img";
+  std::ofstream(img, std::ios::binary).seekp((16 << 20) - 1).put('\0');
+  const std::string disk = "disk = [ 'format=raw, vdev=xvda, access=rw, target=" + img + "' ]\n";
+  ASSERT_EQ(pvctl({"create", config("snap1", "blkio=write,seq,bs=64k,bytes=1m,pattern,seed=41,flush tick=100", disk)}).exit_code, 0);
+  const uint32_t id = static_cast<uint32_t>(std::stoul(pvctl({"domid", "snap1"}).out));
+  ASSERT_TRUE(console_has(id, "BLKIO DONE cmds=1 failed=0", 60s)) << console(id);
+  ASSERT_TRUE(console_has(id, "TICK 3 ", 30s)) << console(id);
+
+  const Result made = pvctl({"snapshot-create", "snap1", "s1"});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  EXPECT_NE(made.out.find("xvda: " + img + " (raw)"), std::string::npos) << made.out;
+  uint64_t at = 0;  // the last tick before the snapshot
+  for (const auto& t : ticks(console(id)))
+    if (t.cancelled == 0) at = t.n;
+  ASSERT_GT(at, 0u);
+  ASSERT_TRUE(ticks_after(id, 1, 5)) << console(id);  // it went on, in the overlay
+  const std::string overlay = dir_ + "/snap.s1.qcow2";
+  EXPECT_TRUE(fs::exists(overlay));
+  EXPECT_NE(pvctl({"info", "snap1"}).out.find("disk xvda: " + overlay), std::string::npos);
+  EXPECT_NE(pvctl({"snapshot-list", "snap1"}).out.find("s1 "), std::string::npos);
+  // Refused: the same name again, a bad name, an unknown snapshot.
+  EXPECT_NE(pvctl({"snapshot-create", "snap1", "s1"}).exit_code, 0);
+  EXPECT_NE(pvctl({"snapshot-create", "snap1", "../x"}).exit_code, 0);
+  EXPECT_NE(pvctl({"snapshot-revert", "snap1", "nope"}).exit_code, 0);
+
+  const Result back = pvctl({"snapshot-revert", "snap1", "s1"});
+  ASSERT_EQ(back.exit_code, 0) << back.err;
+  const uint32_t again = static_cast<uint32_t>(std::stoul(pvctl({"domid", "snap1"}).out));
+  EXPECT_NE(again, id);
+  ASSERT_TRUE(console_has(again, "SUSPEND resumed rc=0", 30s)) << console(again);
+  ASSERT_TRUE(console_has(again, "TICK " + std::to_string(at + 3) + " ", 30s)) << console(again);
+  const auto after = ticks(console(again));
+  ASSERT_FALSE(after.empty());
+  EXPECT_EQ(after[0].n, at + 1) << console(again);
+  // Its disk: a new overlay over the frozen image, which holds the pattern.
+  const std::string info = pvctl({"info", "snap1"}).out;
+  const auto from = info.find("disk xvda: " + dir_ + "/snap.s1.revert-");
+  ASSERT_NE(from, std::string::npos) << info;
+  const std::string revert = info.substr(from + 11, info.find(',', from) - from - 11);
+  const Result q = run({"/usr/bin/env", "qemu-img", "info", "-U", revert}, 30s);
+  EXPECT_NE(q.out.find("backing file: " + img), std::string::npos) << q.out;
+  EXPECT_EQ(check_guest_pattern(img, 0, 2048, 41), "");
+
+  const Result del = pvctl({"snapshot-delete", "snap1", "s1"});
+  EXPECT_EQ(del.exit_code, 0) << del.err;
+  EXPECT_EQ(pvctl({"snapshot-list", "snap1"}).out, "");
+  EXPECT_TRUE(fs::exists(img) && fs::exists(overlay) && fs::exists(revert));  // the disks stay
+  EXPECT_EQ(pvctl({"destroy", "snap1"}).exit_code, 0);
 }
 
 }  // namespace

@@ -126,10 +126,9 @@ TEST(ControlServerSaveOps, AnswerArmedThenTheHandlersStatus) {
   Reservation res{mem, gt.absent_bitmap(), 512, 768, nullptr};
   uint64_t seen_value = 0;
   {
-    ControlServer server(path, res, 1, {}, [&](const ctl::Request& req, std::vector<UniqueFd>&, const std::function<void()>& armed,
-                                              const std::function<bool()>&) {
+    ControlServer server(path, res, 1, {}, [&](const ctl::Request& req, std::vector<UniqueFd>&, ControlServer::SaveRequester& rq) {
       seen_value = req.value;
-      armed();
+      rq.interim(ctl::kArmed);
       return -ETIMEDOUT;
     });
     UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
@@ -161,13 +160,12 @@ TEST(ControlServerSaveOps, TheHandlerSeesWhenTheRequesterHasGone) {
   std::atomic<int> gone_before{-1}, gone_after{-1};
   std::atomic<bool> looked{false};
   {
-    ControlServer server(path, res, 1, {}, [&](const ctl::Request&, std::vector<UniqueFd>&, const std::function<void()>& armed,
-                                              const std::function<bool()>& requester_gone) {
-      armed();
-      gone_before = requester_gone();
+    ControlServer server(path, res, 1, {}, [&](const ctl::Request&, std::vector<UniqueFd>&, ControlServer::SaveRequester& rq) {
+      rq.interim(ctl::kArmed);
+      gone_before = rq.gone();
       looked = true;
-      for (int i = 0; i < 500 && !requester_gone(); i++) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      gone_after = requester_gone();
+      for (int i = 0; i < 500 && !rq.gone(); i++) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      gone_after = rq.gone();
       return -ECONNRESET;
     });
     UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
@@ -186,6 +184,47 @@ TEST(ControlServerSaveOps, TheHandlerSeesWhenTheRequesterHasGone) {
   }
   EXPECT_EQ(gone_before.load(), 0);
   EXPECT_EQ(gone_after.load(), 1);
+  ::rmdir(dir.c_str());
+}
+
+// A held op: kWritten, then the handler waits for the requester's
+// kRelease on the same connection; something else is not a release.
+TEST(ControlServerSaveOps, AHeldOpWaitsForTheRequestersRelease) {
+  char tmpl[] = "/tmp/pv-control-test.XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl), path = dir + "/ctl.sock";
+  GuestMemory mem{kPages * 4096};
+  GrantTable gt{mem, 1};
+  Reservation res{mem, gt.absent_bitmap(), 512, 768, nullptr};
+  std::atomic<int> first{-1}, second{-1};
+  {
+    ControlServer server(path, res, 1, {}, [&](const ctl::Request&, std::vector<UniqueFd>&, ControlServer::SaveRequester& rq) {
+      rq.interim(ctl::kWritten);
+      first = rq.await_release(std::chrono::milliseconds(5000));
+      rq.interim(ctl::kWritten);
+      second = rq.await_release(std::chrono::milliseconds(5000));
+      return 0;
+    });
+    UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strcpy(addr.sun_path, path.c_str());
+    ASSERT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    const ctl::Request req{ctl::kMagic, static_cast<uint32_t>(ctl::Op::kCheckpointToFileHeld), 1000};
+    ASSERT_EQ(::send(fd.get(), &req, sizeof req, 0), static_cast<ssize_t>(sizeof req));
+    ctl::Reply r{};
+    ASSERT_EQ(::recv(fd.get(), &r, sizeof r, 0), static_cast<ssize_t>(sizeof r));
+    EXPECT_EQ(r.status, ctl::kWritten);
+    const ctl::Request go{ctl::kMagic, static_cast<uint32_t>(ctl::Op::kRelease), 0};
+    ASSERT_EQ(::send(fd.get(), &go, sizeof go, 0), static_cast<ssize_t>(sizeof go));
+    ASSERT_EQ(::recv(fd.get(), &r, sizeof r, 0), static_cast<ssize_t>(sizeof r));
+    EXPECT_EQ(r.status, ctl::kWritten);
+    const ctl::Request other{ctl::kMagic, static_cast<uint32_t>(ctl::Op::kQueryMemory), 0};
+    ASSERT_EQ(::send(fd.get(), &other, sizeof other, 0), static_cast<ssize_t>(sizeof other));
+    ASSERT_EQ(::recv(fd.get(), &r, sizeof r, 0), static_cast<ssize_t>(sizeof r));
+    EXPECT_EQ(r.status, 0);
+  }
+  EXPECT_EQ(first.load(), 1);
+  EXPECT_EQ(second.load(), 0);
   ::rmdir(dir.c_str());
 }
 

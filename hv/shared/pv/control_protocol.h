@@ -33,10 +33,20 @@ enum class Op : uint32_t {
   // When writing fails the guest goes on (its suspend is cancelled) and the
   // status is -EIO: a failed save loses nothing.
   kSaveToFile = 82,
+  // As kCheckpointToFile, but once the stream is written whole (and synced)
+  // pv-hv answers a second interim Reply, status kWritten, and keeps every
+  // vCPU still until the requester sends a Request with op kRelease on the
+  // same connection (or closes it, or 60 s pass): the toolstack switches the
+  // domain's disks to new overlays meanwhile, so the saved memory and the
+  // frozen disks are of the same instant (pvctl snapshot-create). Then the
+  // guest goes on (its suspend cancelled) and the final status is 0.
+  kCheckpointToFileHeld = 83,
+  kRelease = 84,  // only after kWritten, on the op's own connection
 };
 inline constexpr uint64_t kMaxToolstackRecord = 1 << 20;
 inline constexpr uint32_t kFirstSaveOp = 80, kLastSaveOp = 89;
-inline constexpr int32_t kArmed = 1;  // the interim status of a save op
+inline constexpr int32_t kArmed = 1;    // the interim status of a save op: pv-hv waits for the guest
+inline constexpr int32_t kWritten = 2;  // kCheckpointToFileHeld: the stream is written, the guest held
 
 struct Request {
   uint32_t magic;
