@@ -107,6 +107,9 @@ class DomainManager {
   struct Launch {
     std::string restore_from;
     std::string uuid;
+    // A restore: pvd's changes the saved domain had (mem-set, mem-max,
+    // vcpu-set, sched-credit), taken into its new record.
+    registry::DomainRecord carried;
   };
 
   // Answers once pv-hv has built the domain, or with pv-hv's reason why

@@ -59,11 +59,17 @@ std::string save_failure(int32_t status, const std::string& name, uint32_t timeo
 // The toolstack's part of the stream's configuration record, in a memfd.
 }  // namespace
 
-UniqueFd toolstack_record(const std::string& name, const std::string& uuid, const std::string& config_text) {
+UniqueFd toolstack_record(const registry::DomainRecord& rec) {
   state::DomainConfig t;
-  t.set_name(name);
-  t.set_uuid(uuid);
-  t.set_config_text(config_text);
+  t.set_name(rec.name());
+  t.set_uuid(rec.uuid());
+  t.set_config_text(rec.config_text());
+  t.set_memory_target_mib(rec.memory_target_mib());
+  t.set_memory_max_mib(rec.memory_max_mib());
+  t.set_vcpus_online(rec.vcpus_online());
+  t.set_cpu_weight(rec.cpu_weight());
+  t.set_cpu_cap_set(rec.cpu_cap_set());
+  t.set_cpu_cap(rec.cpu_cap());
   const std::string bytes = t.SerializeAsString();
   if (bytes.size() > ctl::kMaxToolstackRecord) throw UserError("the domain's configuration is too long to save");
   UniqueFd fd(::memfd_create("pvd-save-config", MFD_CLOEXEC));
@@ -97,7 +103,7 @@ void DomainManager::save_domain(Domain& d, const A::SaveRequest& r, ReplyFn repl
     return reply(error_reply(A::ERROR_BAD_REQUEST, "save: cannot create " + partial + ": " + std::strerror(errno)));
   UniqueFd config;
   try {
-    config = toolstack_record(name, d.rec.uuid(), d.rec.config_text());
+    config = toolstack_record(d.rec);
   } catch (const std::exception& e) {
     ::unlink(partial.c_str());
     return reply(error_reply(A::ERROR_INTERNAL, std::string("save: ") + e.what()));
@@ -199,7 +205,14 @@ void DomainManager::restore_from_file(const std::string& path, const std::string
   // The record keeps the text with the name it runs under.
   const std::string text =
       spec.name == parsed.config->name && !edit ? saved.config_text() : config::to_string(spec);
-  launch(spec, text, path, warnings, Launch{path, saved.uuid()}, std::move(reply));
+  registry::DomainRecord carried;  // pvd's changes since create, as they were at the save
+  carried.set_memory_target_mib(saved.memory_target_mib());
+  carried.set_memory_max_mib(saved.memory_max_mib());
+  carried.set_vcpus_online(saved.vcpus_online());
+  carried.set_cpu_weight(saved.cpu_weight());
+  carried.set_cpu_cap_set(saved.cpu_cap_set());
+  carried.set_cpu_cap(saved.cpu_cap());
+  launch(spec, text, path, warnings, Launch{path, saved.uuid(), carried}, std::move(reply));
 }
 
 }  // namespace pv::pvd

@@ -115,7 +115,7 @@ void DomainManager::snapshot_create(Domain& d, const A::SnapshotRequest& r, Repl
     run->partial = run->info.state_path() + ".partial";
     out = UniqueFd(::open(run->partial.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (!out) throw_errno("cannot create " + run->partial);
-    config = toolstack_record(dom, d.rec.uuid(), d.rec.config_text());
+    config = toolstack_record(d.rec);
   } catch (const std::exception& e) {
     std::error_code ec;
     fs::remove_all(dir, ec);

@@ -13,6 +13,7 @@
 
 #include "pv/control_protocol.h"
 #include "pv/unique_fd.h"
+#include "registry.pb.h"
 
 namespace pv::pvd {
 
@@ -47,9 +48,10 @@ class SaveCall : public std::enable_shared_from_this<SaveCall> {
 };
 
 // The toolstack's part of a save stream's configuration record (sent with
-// the save op as a memfd): the domain's name, uuid and xl.cfg text.
+// the save op as a memfd): the domain's name, uuid and xl.cfg text, and
+// the changes pvd made since (mem-set, mem-max, vcpu-set, sched-credit).
 // Throws UserError when it is too long, SystemError.
-UniqueFd toolstack_record(const std::string& name, const std::string& uuid, const std::string& config_text);
+UniqueFd toolstack_record(const registry::DomainRecord& rec);
 // fsync of the directory holding `path` (a rename made durable).
 bool sync_dir_of(const std::string& path);
 

@@ -36,8 +36,7 @@ uint64_t write_domain_state(Domain& dom, int fd, uint32_t held_vcpu, const S::Do
   const DomainOptions& o = dom.options();
   S::DomainConfig c;
   c.set_name(o.name);
-  c.set_uuid(toolstack.uuid());
-  c.set_config_text(toolstack.config_text());
+  save::take_toolstack_fields(toolstack, c);
   c.set_domid(o.domid);
   c.set_memory_bytes(o.memory_bytes);
   c.set_maxmem_bytes(dom.memory().size());

@@ -231,4 +231,15 @@ bool read_toolstack_record(int fd, uint64_t max_bytes, S::DomainConfig& out) {
   return out.ParseFromString(bytes);
 }
 
+void take_toolstack_fields(const state::DomainConfig& toolstack, state::DomainConfig& into) {
+  into.set_uuid(toolstack.uuid());
+  into.set_config_text(toolstack.config_text());
+  into.set_memory_target_mib(toolstack.memory_target_mib());
+  into.set_memory_max_mib(toolstack.memory_max_mib());
+  into.set_vcpus_online(toolstack.vcpus_online());
+  into.set_cpu_weight(toolstack.cpu_weight());
+  into.set_cpu_cap_set(toolstack.cpu_cap_set());
+  into.set_cpu_cap(toolstack.cpu_cap());
+}
+
 }  // namespace pv::save

@@ -73,5 +73,8 @@ state::DomainConfig read_domain_config(int fd);
 // pread (a memfd or a file): false when it cannot be read, is longer than
 // `max_bytes` or does not parse.
 bool read_toolstack_record(int fd, uint64_t max_bytes, state::DomainConfig& out);
+// Copies the toolstack's fields of such a record (uuid, config_text, its
+// changes since create) into the stream's configuration record.
+void take_toolstack_fields(const state::DomainConfig& toolstack, state::DomainConfig& into);
 
 }  // namespace pv::save

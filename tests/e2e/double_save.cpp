@@ -108,8 +108,7 @@ bool DoubleSaveOps::on_guest_suspend() {
 void DoubleSaveOps::write_stream(int fd) {
   S::DomainConfig c;
   c.set_name(shape_.name);
-  c.set_uuid(toolstack_.uuid());
-  c.set_config_text(toolstack_.config_text());
+  pv::save::take_toolstack_fields(toolstack_, c);
   c.set_domid(shape_.domid);
   c.set_memory_bytes(shape_.memory_bytes);
   c.set_maxmem_bytes(std::max(shape_.maxmem_bytes, shape_.memory_bytes));

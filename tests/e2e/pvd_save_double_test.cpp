@@ -94,6 +94,29 @@ TEST_F(PvdSaveDouble, RestoreBringsTheDomainBackWithItsDisksAndUuid) {
   EXPECT_EQ(pvctl({"shutdown", "--wait", "r1"}).exit_code, 0);
 }
 
+// What pvd changed since create goes into the stream and comes back with
+// the restored domain: mem-set's target (else its balloon driver would
+// inflate it back to the configured memory), sched-credit's shares.
+TEST_F(PvdSaveDouble, ARestoredDomainKeepsItsBalloonTargetAndCpuShares) {
+  ASSERT_EQ(pvctl({"create", cfg("k1")}).exit_code, 0);
+  ASSERT_EQ(pvctl({"mem-set", "k1", "48"}).exit_code, 0);
+  ASSERT_EQ(pvctl({"sched-credit", "-d", "k1", "-w", "512", "-c", "50"}).exit_code, 0);
+  const std::string file = dir_ + "/k1.save";
+  ASSERT_EQ(pvctl({"save", "k1", file}).exit_code, 0);
+  const auto c = saved_config(file);
+  EXPECT_EQ(c.memory_target_mib(), 48u);
+  EXPECT_EQ(c.cpu_weight(), 512u);
+  EXPECT_TRUE(c.cpu_cap_set());
+  EXPECT_EQ(c.cpu_cap(), 50u);
+  ASSERT_EQ(pvctl({"restore", file}).exit_code, 0);
+  const std::string id = pvctl({"domid", "k1"}).out;
+  ASSERT_FALSE(id.empty());
+  EXPECT_TRUE(eventually([&] { return xs_read("/local/domain/" + id.substr(0, id.size() - 1) + "/memory/target") == "49152"; }, 5s));
+  const std::string shares = pvctl({"sched-credit", "-d", "k1"}).out;
+  EXPECT_NE(shares.find("512"), std::string::npos) << shares;
+  EXPECT_NE(shares.find("50"), std::string::npos) << shares;
+}
+
 TEST_F(PvdSaveDouble, RestoreUnderANewNameAndNotTwiceUnderOne) {
   ASSERT_EQ(pvctl({"create", cfg("n1")}).exit_code, 0);
   const std::string file = dir_ + "/n1.save";
