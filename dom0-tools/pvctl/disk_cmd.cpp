@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <chrono>
 #include <cstring>
 #include <memory>
 
@@ -13,6 +14,7 @@
 #include "config/disk_limits.h"
 #include "config/size.h"
 #include "disk/format_probe.h"
+#include "disk/image_commit.h"
 #include "disk/image_info.h"
 #include "disk/open_disk_image.h"
 #include "disk/qcow2/qcow2_create.h"
@@ -220,6 +222,62 @@ int snapshot_list(const Args& args, const Context& ctx) {
   return 1;
 }
 
+// The disk's target once a commit is done.
+void print_disk(const A::Reply& reply, const std::string& domain, const std::string& vdev, const char* what) {
+  for (const auto& d : reply.domain().disks())
+    if (d.vdev() == vdev) std::printf("%s %s: %s, now writes to %s\n", domain.c_str(), vdev.c_str(), what, d.target().c_str());
+}
+
+// commit DOMAIN VDEV [--keep-overlay] (live) or commit PATH (an image no
+// domain uses, as qemu-img commit).
+int commit(const Args& args, const Context& ctx) {
+  Args words;
+  bool keep = false;
+  for (const auto& a : args) {
+    if (a == "--keep-overlay") keep = true;
+    else if (!a.empty() && a[0] == '-') return usage_error("commit: unknown option " + a);
+    else words.push_back(a);
+  }
+  if (words.size() == 2) {
+    A::Request req;
+    auto* r = req.mutable_disk_commit();
+    r->mutable_domain()->set_name_or_id(words[0]);
+    r->set_vdev(words[1]);
+    r->set_keep_overlay(keep);
+    A::Reply reply;
+    if (const int rc = call(ctx, req, reply)) return rc;
+    print_disk(reply, words[0], words[1], "overlay merged");
+    return 0;
+  }
+  if (words.size() != 1 || keep) return usage_error("commit takes PATH, or DOMAIN VDEV [--keep-overlay]");
+  try {
+    const auto start = std::chrono::steady_clock::now();
+    const disk::CommitStats s = disk::commit_offline(words[0]);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+    std::printf("committed %s into %s (%s): %llu clusters, %llu bytes, %lld ms; %s is unchanged (remove it, or keep it as an empty layer)\n",
+                words[0].c_str(), s.base.c_str(), s.base_format.c_str(), static_cast<unsigned long long>(s.clusters),
+                static_cast<unsigned long long>(s.bytes), static_cast<long long>(ms), words[0].c_str());
+  } catch (const std::exception& e) {
+    return refused(e);
+  }
+  return 0;
+}
+
+// snapshot-delete DOMAIN VDEV NAME: the snapshot NAME's overlay merged
+// into its base (the active one only, on a running domain).
+int snapshot_delete(const Args& args, const Context& ctx) {
+  if (args.size() != 3) return usage_error("snapshot-delete takes DOMAIN VDEV NAME");
+  A::Request req;
+  auto* r = req.mutable_disk_commit();
+  r->mutable_domain()->set_name_or_id(args[0]);
+  r->set_vdev(args[1]);
+  r->set_snapshot(args[2]);
+  A::Reply reply;
+  if (const int rc = call(ctx, req, reply)) return rc;
+  print_disk(reply, args[0], args[1], ("snapshot " + args[2] + " deleted").c_str());
+  return 0;
+}
+
 constexpr Verb kVerbs[] = {
     {"create", create,
      "create PATH [SIZE] [--format qcow2|raw] [--backing BASE]\n"
@@ -240,6 +298,15 @@ constexpr Verb kVerbs[] = {
      "backing file is the image as it was (which is not written again)"},
     {"snapshot-list", snapshot_list, "snapshot-list DOMAIN VDEV",
      "the disk's active image and the images under it, newest first"},
+    {"commit", commit, "commit DOMAIN VDEV [--keep-overlay] | commit PATH",
+     "merge a running domain's active qcow2 overlay into its backing file\n"
+     "while the guest runs, then serve the disk from the base and remove the\n"
+     "overlay (kept, unused, with --keep-overlay), as virsh blockcommit\n"
+     "--active --pivot; or merge the overlay PATH no domain uses into its\n"
+     "base, leaving PATH as it is (as qemu-img commit)"},
+    {"snapshot-delete", snapshot_delete, "snapshot-delete DOMAIN VDEV NAME",
+     "forget the snapshot NAME: its overlay IMAGE.NAME.qcow2, which must be\n"
+     "the active image, is committed into the image it was taken of"},
 };
 
 }  // namespace

@@ -275,6 +275,8 @@ void DomainManager::handle(const A::Request& req, ReplyFn reply) {
       return restore_domain(req.restore(), reply);
     case A::Request::kDiskSnapshot:
       return with_domain(req.disk_snapshot().domain(), [&](Domain& d) { disk_snapshot(d, req.disk_snapshot(), reply); });
+    case A::Request::kDiskCommit:
+      return with_domain(req.disk_commit().domain(), [&](Domain& d) { disk_commit(d, req.disk_commit(), reply); });
     case A::Request::kConsole:  // served by the admin session itself (a byte stream)
     case A::Request::OP_NOT_SET:
     default:  // the admin server routes only domain requests here

@@ -160,7 +160,7 @@ void DomainManager::poll_backend(const std::shared_ptr<BackendWait>& w) {
     return w->reply(error_reply(A::ERROR_INTERNAL, "pv-backd could not " + w->what + " disk " + w->vdev + ": " + *e));
   if (std::chrono::steady_clock::now() > w->deadline)
     return w->reply(error_reply(A::ERROR_INTERNAL, "pv-backd did not " + w->what + " disk " + w->vdev +
-                                                       " within 20 s (see pv-backd.log)"));
+                                                       " in time (see pv-backd.log)"));
   w->timer.expires_after(kResizePoll);
   w->timer.async_wait([this, w](const boost::system::error_code& ec) {
     if (!ec) poll_backend(w);

@@ -1,0 +1,143 @@
+// `pvctl disk commit DOMAIN VDEV` and `pvctl disk snapshot-delete DOMAIN
+// VDEV NAME` (docs/disks.md "Commit"): pvd checks the disk and its base
+// and writes the vbd's commit-base; pv-backd merges the active overlay into
+// the base while the guest runs, pivots onto it and answers in commit-done
+// (or commit-error: the overlay still the disk). pvd then makes the base
+// the disk (params, its record) and removes the merged overlay.
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "device_nodes.h"
+#include "disk/image_commit.h"
+#include "disk/image_info.h"
+#include "domain_manager.h"
+#include "pv/error.h"
+#include "pv/log.h"
+
+namespace pv::pvd {
+namespace A = pv::admin;
+
+namespace {
+// A commit copies the whole overlay: allow for large ones.
+constexpr auto kCommitTimeout = std::chrono::minutes(30);
+
+std::string vbd_backend(uint32_t domid, uint32_t devid) {
+  return "/local/domain/0/backend/vbd/" + std::to_string(domid) + "/" + std::to_string(devid);
+}
+
+bool same_file(const std::string& a, const std::string& b) {
+  std::error_code ec;
+  return a == b || std::filesystem::equivalent(a, b, ec);
+}
+
+// The snapshot NAME's overlay in the chain (image first, then what it stands
+// on): the file named <stem>.<NAME>.qcow2. -1 when none.
+int find_snapshot(const std::vector<std::string>& chain, const std::string& name) {
+  const std::string tail = "." + name + ".qcow2";
+  for (size_t i = 0; i < chain.size(); i++)
+    if (chain[i].size() > tail.size() && chain[i].ends_with(tail)) return int(i);
+  return -1;
+}
+}  // namespace
+
+std::string DomainManager::image_used_elsewhere(const Domain& d, const std::string& image) const {
+  for (const auto& [id, other] : domains_) {
+    if (other.get() == &d) continue;
+    for (const auto& disk : other->spec.disks) {
+      if (disk.target.empty()) continue;
+      bool uses = same_file(disk.target, image);
+      if (!uses && disk.format == "qcow2") {
+        try {
+          for (const auto& b : disk::describe_image(disk.target).backing_chain) uses = uses || same_file(b.path, image);
+        } catch (const std::exception&) {
+        }
+      }
+      if (uses) return "domain '" + other->rec.name() + "' disk " + disk.vdev + " (" + disk.target + ")";
+    }
+  }
+  return "";
+}
+
+void DomainManager::disk_commit(Domain& d, const A::DiskCommitRequest& r, ReplyFn reply) {
+  const std::string verb = r.snapshot().empty() ? "commit" : "delete snapshot " + r.snapshot() + " of";
+  std::string why;
+  config::DiskSpec* disk = running_disk(d, r.vdev(), why);
+  if (!disk) {
+    if (why.find("not running") != std::string::npos)
+      why += ": commit its image offline with pvctl disk commit PATH (as qemu-img commit)";
+    return reply(error_reply(why.find("not running") != std::string::npos ? A::ERROR_INVALID_STATE : A::ERROR_BAD_REQUEST, why));
+  }
+  auto bad = [&](const std::string& m) { reply(error_reply(A::ERROR_BAD_REQUEST, "cannot " + verb + " disk " + disk->vdev + ": " + m)); };
+  if (disk->readonly() || disk->devtype == config::DiskDevType::kCdrom || disk->target.empty())
+    return bad("it is read-only");
+  if (disk->format != "qcow2") return bad(disk->target + " is a " + disk->format + " image, not an overlay: there is nothing to merge");
+  std::vector<std::string> chain{disk->target};
+  std::vector<std::string> formats{"qcow2"};
+  try {
+    for (const auto& b : disk::describe_image(disk->target).backing_chain) {
+      chain.push_back(b.path);
+      formats.push_back(b.format);
+    }
+  } catch (const std::exception& e) {
+    return bad(e.what());
+  }
+  if (!r.snapshot().empty()) {
+    const int at = find_snapshot(chain, r.snapshot());
+    if (at < 0) {
+      std::string names;
+      for (size_t i = 0; i + 1 < chain.size(); i++) names += (names.empty() ? "" : ", ") + chain[i];
+      return bad("it has no snapshot " + r.snapshot() + " (no " + "<image>." + r.snapshot() + ".qcow2 in its chain: " + names + ")");
+    }
+    if (at == int(chain.size()) - 1) return bad(chain[at] + " is the bottom of the chain, not a snapshot overlay");
+    if (at > 0)
+      return bad("the snapshot's overlay " + chain[at] + " is below the active image " + chain[0] +
+                 ": merging it would rewrite the backing file name of " + chain[at - 1] +
+                 " while pv-backd reads through it. Delete the snapshots above it first (newest first), or with the "
+                 "domain shut down: pvctl disk commit " + chain[at] + ", then qemu-img rebase -u -b " + chain[at + 1] +
+                 " -F " + formats[at + 1] + " " + chain[at - 1]);
+  }
+  if (chain.size() < 2) return bad(disk->target + " has no backing file: there is nothing to merge it into");
+  const std::string overlay = chain[0], base = chain[1], base_format = formats[1];
+  try {
+    disk::check_commit_base(base);
+  } catch (const std::exception& e) {
+    return bad(e.what());
+  }
+  if (const std::string other = image_used_elsewhere(d, base); !other.empty())
+    return reply(error_reply(A::ERROR_IN_USE, "cannot " + verb + " disk " + disk->vdev + ": its base " + base +
+                                                  " is also under " + other + "; merging into it would change that disk"));
+  const uint32_t domid = d.rec.domid();
+  const std::string be = vbd_backend(domid, config::vdev_to_devid(disk->vdev).value_or(0)), vdev = disk->vdev;
+  xenstore_.write(be + "/commit-error", "");
+  xenstore_.write(be + "/commit-done", "");
+  if (!xenstore_.write(be + "/commit-base", base))
+    return reply(error_reply(A::ERROR_INTERNAL, "cannot write " + be + "/commit-base"));
+  const bool keep = r.keep_overlay();
+  auto on_done = [this, vdev, overlay, base, base_format, be, keep](Domain& dom) {
+    // The base is the disk now (pv-backd named it in params already).
+    for (auto& k : dom.spec.disks)
+      if (k.vdev == vdev) {
+        k.target = base;
+        k.format = base_format;
+        k.force_raw = false;
+      }
+    xenstore_.write(be + "/params", base);
+    xenstore_.write(be + "/format", base_format);
+    xenstore_.write(be + "/force-raw", "0");
+    dom.rec.set_config_text(config::to_string(dom.spec));
+    save(dom);
+    if (!keep && ::unlink(overlay.c_str()) != 0)
+      log::warning("domain " + std::to_string(dom.rec.domid()) + " disk " + vdev + ": cannot remove the merged overlay " +
+                overlay + ": " + std::strerror(errno));
+  };
+  auto w = std::make_shared<BackendWait>(BackendWait{boost::asio::steady_timer(io_),
+                                                      std::chrono::steady_clock::now() + kCommitTimeout, "commit",
+                                                      base, "commit-done", "commit-error", vdev, be, domid, on_done,
+                                                      std::move(reply)});
+  poll_backend(w);
+}
+
+}  // namespace pv::pvd
