@@ -1,0 +1,169 @@
+// Commit and snapshot deletion end to end (issue 14): `pvctl disk commit`
+// while the guest writes and verifies: pv-backd copies the snapshot
+// overlay's clusters into the base while the guest's writes go on (those
+// written meanwhile copied again), pauses the queues between requests for
+// the rest and serves the base; the guest's verify passes, the base alone
+// holds what the guest wrote (qemu-img check and compare), the overlay is
+// gone. Snapshots are deleted newest first (a lower one is refused on a
+// running disk); commits that would lose or change data are refused and
+// change nothing.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <regex>
+#include <string>
+
+#include "storage_fixture.h"
+
+namespace {
+
+using namespace pvtest;
+
+class DiskCommit : public StorageFixture {
+ protected:
+  size_t count(uint32_t id, const std::string& text) {
+    const std::string c = console(id);
+    size_t n = 0;
+    for (size_t at = c.find(text); at != std::string::npos; at = c.find(text, at + 1)) n++;
+    return n;
+  }
+  // The reference: the guest's pattern (seed) on sectors [0, sectors), zeros up to mib.
+  std::string reference(uint64_t sectors, uint64_t seed, uint64_t mib) {
+    const std::string ref = raw("ref", mib);
+    for (uint64_t s = 0; s < sectors; s += 2048) write_file_at(ref, s, guest_pattern(s, std::min<uint64_t>(2048, sectors - s), seed));
+    return ref;
+  }
+};
+
+TEST_F(DiskCommit, WhileTheGuestWrites) {
+  const std::string base = qcow2("base", "64M");
+  // 48 MiB of 64 KiB writes (768), then read back and verified.
+  const uint32_t id = create("cm", "blkio=write,seq,bs=64k,bytes=48m,qd=4,seed=31,verify,flush idle", disk(base, "qcow2"));
+  ASSERT_TRUE(eventually([&] { return stat(id, "writes") >= 40; }, 60s)) << console(id);
+  Result s = pvctl({"disk", "snapshot", "cm", "xvda", "s1"});
+  ASSERT_EQ(s.exit_code, 0) << s.out << s.err;
+  const std::string overlay = dir_ + "/base.s1.qcow2";
+  const uint64_t at_snapshot = stat(id, "writes");
+  // The overlay takes some of the guest's writes, and the commit starts
+  // while the guest still writes.
+  ASSERT_TRUE(eventually([&] { return stat(id, "writes") >= at_snapshot + 150; }, 60s)) << console(id);
+  const uint64_t at_commit = stat(id, "writes");
+  const auto t0 = std::chrono::steady_clock::now();
+  Result c = pvctl({"disk", "commit", "cm", "xvda"});
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  const uint64_t after_commit = stat(id, "writes");
+  ASSERT_EQ(c.exit_code, 0) << c.out << c.err << slurp(state_ + "/pv-backd.log");
+  EXPECT_EQ(c.out, "cm xvda: overlay merged, now writes to " + base + "\n");
+  // (The counters are published every 500 ms: a commit this short shows
+  // no change in them; that the guest was still writing when it ended does.)
+  EXPECT_LT(after_commit, 768u) << "the guest had finished writing before the commit was done";
+  EXPECT_FALSE(std::filesystem::exists(overlay));
+  EXPECT_EQ(xs_read(backend(id) + "/params"), base);
+  EXPECT_EQ(xs_read(backend(id) + "/format"), "qcow2");
+  Result info = pvctl({"info", "cm"});
+  EXPECT_NE(info.out.find("disk xvda: " + base + ", qcow2, rw"), std::string::npos) << info.out;
+  Result list = pvctl({"disk", "snapshot-list", "cm", "xvda"});
+  EXPECT_EQ(list.out, base + " (qcow2, active)\n") << list.err;
+
+  const std::string out = wait_blkio(id, 180s);
+  EXPECT_NE(out.find("BLKIO DONE cmds=1 failed=0"), std::string::npos) << out;
+  EXPECT_NE(out.find("BLKIO verify ok sectors=98304"), std::string::npos) << out;
+  EXPECT_NE(out.find("BLKIO flush ok"), std::string::npos) << out;
+  EXPECT_EQ(stat(id, "errors"), 0u);
+  std::smatch m;
+  const std::string log = slurp(state_ + "/pv-backd.log");
+  ASSERT_TRUE(std::regex_search(log, m, std::regex("([0-9]+) bytes copied in ([0-9]+) passes, ([0-9]+) ms; queues paused ([0-9]+) us for the last ([0-9]+) bytes")))
+      << log;
+  std::fprintf(stderr,
+               "measured: commit of %.1f MiB (guest writes %llu -> %llu during it) took %s ms in pv-backd (%lld ms for pvctl), "
+               "%s passes; queues paused %s us for the last %s bytes\n",
+               double(std::stoull(m[1].str())) / 1048576, (unsigned long long)at_commit, (unsigned long long)after_commit,
+               m[3].str().c_str(), (long long)ms, m[2].str().c_str(), m[4].str().c_str(), m[5].str().c_str());
+
+  destroy_and_release("cm", base);
+  EXPECT_EQ(qemu_check(base), "");
+  EXPECT_EQ(qemu_compare(base, "qcow2", reference(98304, 31, 64), "raw"), "");
+}
+
+TEST_F(DiskCommit, SnapshotsAreDeletedNewestFirst) {
+  const std::string base = qcow2("base", "16M");
+  // 2 MiB into the base, 2 MiB into snapshot s1's overlay, then all 4 MiB
+  // read back once both snapshots are deleted.
+  const uint32_t id = create("sd",
+                             "blkio=write,seq,bs=64k,bytes=2m,seed=5,verify;"
+                             "write,seq,start=4096,bs=64k,bytes=2m,seed=5,verify,sleep=8000;"
+                             "read,verify,start=0,range=8192,seed=5,sleep=12000 idle",
+                             disk(base, "qcow2"));
+  ASSERT_TRUE(eventually([&] { return count(id, "BLKIO verify ok") >= 1; }, 60s)) << console(id);
+  ASSERT_EQ(pvctl({"disk", "snapshot", "sd", "xvda", "s1"}).exit_code, 0);
+  const std::string s1 = dir_ + "/base.s1.qcow2", s2 = dir_ + "/base.s1.s2.qcow2";
+  ASSERT_TRUE(eventually([&] { return count(id, "BLKIO verify ok") >= 2; }, 60s)) << console(id);
+  ASSERT_EQ(pvctl({"disk", "snapshot", "sd", "xvda", "s2"}).exit_code, 0);
+  EXPECT_EQ(pvctl({"disk", "snapshot-list", "sd", "xvda"}).out,
+            s2 + " (qcow2, active)\n" + s1 + " (qcow2)\n" + base + " (qcow2)\n");
+
+  Result low = pvctl({"disk", "snapshot-delete", "sd", "xvda", "s1"});
+  EXPECT_EQ(low.exit_code, 1);
+  EXPECT_NE(low.err.find("is below the active image " + s2), std::string::npos) << low.err;
+  Result none = pvctl({"disk", "snapshot-delete", "sd", "xvda", "nosuch"});
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_NE(none.err.find("has no snapshot nosuch"), std::string::npos) << none.err;
+  EXPECT_TRUE(std::filesystem::exists(s1));
+
+  Result d2 = pvctl({"disk", "snapshot-delete", "sd", "xvda", "s2"});
+  ASSERT_EQ(d2.exit_code, 0) << d2.err << slurp(state_ + "/pv-backd.log");
+  EXPECT_EQ(d2.out, "sd xvda: snapshot s2 deleted, now writes to " + s1 + "\n");
+  EXPECT_FALSE(std::filesystem::exists(s2));
+  Result d1 = pvctl({"disk", "snapshot-delete", "sd", "xvda", "s1"});
+  ASSERT_EQ(d1.exit_code, 0) << d1.err << slurp(state_ + "/pv-backd.log");
+  EXPECT_FALSE(std::filesystem::exists(s1));
+  EXPECT_EQ(pvctl({"disk", "snapshot-list", "sd", "xvda"}).out, base + " (qcow2, active)\n");
+  EXPECT_EQ(count(id, "BLKIO DONE"), 0u) << "the deletes were not done before the guest's last read";
+
+  const std::string out = wait_blkio(id, 60s);
+  EXPECT_NE(out.find("BLKIO verify ok sectors=8192"), std::string::npos) << out;
+  EXPECT_NE(out.find("BLKIO DONE cmds=3 failed=0"), std::string::npos) << out;
+  destroy_and_release("sd", base);
+  EXPECT_EQ(qemu_check(base), "");
+  EXPECT_EQ(qemu_compare(base, "qcow2", reference(8192, 5, 16), "raw"), "");
+}
+
+TEST_F(DiskCommit, RefusedWhereItWouldLoseOrChangeData) {
+  const std::string rawdisk = raw("plain", 8), lone = qcow2("lone", "8M");
+  const std::string tbase = qcow2("tbase", "8M"), over = qcow2("over", "8M", tbase, "qcow2");
+  ASSERT_EQ(qemu_img({"convert", "-O", "raw", tbase, dir_ + "/tbase.raw"}).exit_code, 0);
+  ASSERT_EQ(::chmod(tbase.c_str(), 0444), 0);  // as a template's base
+  const std::string disks = "disk = ['format=raw, vdev=xvda, access=rw, target=" + rawdisk +
+                            "', 'format=qcow2, vdev=xvdb, access=rw, target=" + lone +
+                            "', 'format=qcow2, vdev=xvdc, access=rw, target=" + over + "']\n";
+  const uint32_t id = create("rf", "blkio=write,seq,bs=64k,bytes=1m,seed=9,verify idle", disks);
+  ASSERT_NE(wait_blkio(id).find("BLKIO DONE cmds=1 failed=0"), std::string::npos);
+  auto refused = [&](const std::vector<std::string>& args, const std::string& want) {
+    Result r = pvctl(args);
+    EXPECT_NE(r.exit_code, 0) << r.out;
+    EXPECT_NE(r.err.find(want), std::string::npos) << r.err;
+  };
+  refused({"disk", "commit", "rf", "xvda"}, "cannot commit disk xvda: " + rawdisk + " is a raw image, not an overlay");
+  refused({"disk", "commit", "rf", "xvdb"}, lone + " has no backing file: there is nothing to merge it into");
+  refused({"disk", "commit", "rf", "xvdc"}, "the base " + tbase + " is read-only (mode 0444");
+  refused({"disk", "commit", "rf", "xvdz"}, "has no disk xvdz");
+  refused({"disk", "commit", "nosuch", "xvda"}, "no domain named 'nosuch'");
+  refused({"disk", "commit", dir_ + "/missing.qcow2"}, "missing.qcow2");
+  EXPECT_EQ(xs_read("/local/domain/0/backend/vbd/" + std::to_string(id) + "/51744/params"), over);
+  EXPECT_TRUE(std::filesystem::exists(over));
+  EXPECT_EQ(qemu_compare(tbase, "qcow2", dir_ + "/tbase.raw", "raw"), "");
+  destroy_and_release("rf", over);
+
+  // The offline form, once the base may be written: qemu-img commit's result.
+  ASSERT_EQ(::chmod(tbase.c_str(), 0644), 0);
+  ASSERT_EQ(qemu_img({"convert", "-O", "raw", over, dir_ + "/over.raw"}).exit_code, 0);
+  Result off = pvctl({"disk", "commit", over});
+  ASSERT_EQ(off.exit_code, 0) << off.err;
+  EXPECT_NE(off.out.find("committed " + over + " into " + tbase + " (qcow2)"), std::string::npos) << off.out;
+  EXPECT_EQ(qemu_check(tbase), "");
+  EXPECT_EQ(qemu_compare(tbase, "qcow2", dir_ + "/over.raw", "raw"), "");
+}
+
+}  // namespace
