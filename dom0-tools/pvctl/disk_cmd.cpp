@@ -233,10 +233,21 @@ void print_disk(const A::Reply& reply, const std::string& domain, const std::str
 int commit(const Args& args, const Context& ctx) {
   Args words;
   bool keep = false;
-  for (const auto& a : args) {
-    if (a == "--keep-overlay") keep = true;
-    else if (!a.empty() && a[0] == '-') return usage_error("commit: unknown option " + a);
-    else words.push_back(a);
+  uint64_t speed = 0;
+  for (size_t i = 0; i < args.size(); i++) {
+    const std::string& a = args[i];
+    if (a == "--keep-overlay") {
+      keep = true;
+    } else if (a == "--speed" || a.starts_with("--speed=")) {
+      const std::string v = a == "--speed" ? (i + 1 < args.size() ? args[++i] : "") : a.substr(8);
+      const auto n = config::parse_size_bytes(v, 1);
+      if (!n || *n == 0) return usage_error("commit: --speed '" + v + "' is not a rate in bytes/s (k, m, g: KiB/s...)");
+      speed = *n;
+    } else if (!a.empty() && a[0] == '-') {
+      return usage_error("commit: unknown option " + a);
+    } else {
+      words.push_back(a);
+    }
   }
   if (words.size() == 2) {
     A::Request req;
@@ -244,12 +255,13 @@ int commit(const Args& args, const Context& ctx) {
     r->mutable_domain()->set_name_or_id(words[0]);
     r->set_vdev(words[1]);
     r->set_keep_overlay(keep);
+    r->set_speed(speed);
     A::Reply reply;
     if (const int rc = call(ctx, req, reply)) return rc;
     print_disk(reply, words[0], words[1], "overlay merged");
     return 0;
   }
-  if (words.size() != 1 || keep) return usage_error("commit takes PATH, or DOMAIN VDEV [--keep-overlay]");
+  if (words.size() != 1 || keep || speed) return usage_error("commit takes PATH, or DOMAIN VDEV [--keep-overlay] [--speed RATE]");
   try {
     const auto start = std::chrono::steady_clock::now();
     const disk::CommitStats s = disk::commit_offline(words[0]);
@@ -298,12 +310,13 @@ constexpr Verb kVerbs[] = {
      "backing file is the image as it was (which is not written again)"},
     {"snapshot-list", snapshot_list, "snapshot-list DOMAIN VDEV",
      "the disk's active image and the images under it, newest first"},
-    {"commit", commit, "commit DOMAIN VDEV [--keep-overlay] | commit PATH",
+    {"commit", commit, "commit DOMAIN VDEV [--keep-overlay] [--speed RATE] | commit PATH",
      "merge a running domain's active qcow2 overlay into its backing file\n"
-     "while the guest runs, then serve the disk from the base and remove the\n"
-     "overlay (kept, unused, with --keep-overlay), as virsh blockcommit\n"
-     "--active --pivot; or merge the overlay PATH no domain uses into its\n"
-     "base, leaving PATH as it is (as qemu-img commit)"},
+     "while the guest runs (the copy at most RATE bytes/s, k/m/g suffixes),\n"
+     "then serve the disk from the base and remove the overlay (kept,\n"
+     "unused, with --keep-overlay), as virsh blockcommit --active --pivot;\n"
+     "or merge the overlay PATH no domain uses into its base, leaving PATH\n"
+     "as it is (as qemu-img commit)"},
     {"snapshot-delete", snapshot_delete, "snapshot-delete DOMAIN VDEV NAME",
      "forget the snapshot NAME: its overlay IMAGE.NAME.qcow2, which must be\n"
      "the active image, is committed into the image it was taken of"},

@@ -21,8 +21,11 @@ namespace pv::pvd {
 namespace A = pv::admin;
 
 namespace {
-// A commit copies the whole overlay: allow for large ones.
-constexpr auto kCommitTimeout = std::chrono::minutes(30);
+// How long pv-backd may take: a minute, and the overlay's bytes at the
+// rate asked (or 8 MiB/s, slower than any disk this runs on).
+std::chrono::seconds commit_timeout(uint64_t overlay_bytes, uint64_t rate) {
+  return std::chrono::seconds(60 + overlay_bytes / (rate ? rate : 8u << 20));
+}
 
 std::string vbd_backend(uint32_t domid, uint32_t devid) {
   return "/local/domain/0/backend/vbd/" + std::to_string(domid) + "/" + std::to_string(devid);
@@ -76,8 +79,11 @@ void DomainManager::disk_commit(Domain& d, const A::DiskCommitRequest& r, ReplyF
   if (disk->format != "qcow2") return bad(disk->target + " is a " + disk->format + " image, not an overlay: there is nothing to merge");
   std::vector<std::string> chain{disk->target};
   std::vector<std::string> formats{"qcow2"};
+  uint64_t overlay_bytes = 0;
   try {
-    for (const auto& b : disk::describe_image(disk->target).backing_chain) {
+    const disk::ImageInfo info = disk::describe_image(disk->target);
+    overlay_bytes = info.allocated_bytes;
+    for (const auto& b : info.backing_chain) {
       chain.push_back(b.path);
       formats.push_back(b.format);
     }
@@ -113,6 +119,7 @@ void DomainManager::disk_commit(Domain& d, const A::DiskCommitRequest& r, ReplyF
   const std::string be = vbd_backend(domid, config::vdev_to_devid(disk->vdev).value_or(0)), vdev = disk->vdev;
   xenstore_.write(be + "/commit-error", "");
   xenstore_.write(be + "/commit-done", "");
+  xenstore_.write(be + "/commit-speed", std::to_string(r.speed()));
   if (!xenstore_.write(be + "/commit-base", base))
     return reply(error_reply(A::ERROR_INTERNAL, "cannot write " + be + "/commit-base"));
   const bool keep = r.keep_overlay();
@@ -134,7 +141,7 @@ void DomainManager::disk_commit(Domain& d, const A::DiskCommitRequest& r, ReplyF
                 overlay + ": " + std::strerror(errno));
   };
   auto w = std::make_shared<BackendWait>(BackendWait{boost::asio::steady_timer(io_),
-                                                      std::chrono::steady_clock::now() + kCommitTimeout, "commit",
+                                                      std::chrono::steady_clock::now() + commit_timeout(overlay_bytes, r.speed()), "commit",
                                                       base, "commit-done", "commit-error", vdev, be, domid, on_done,
                                                       std::move(reply)});
   poll_backend(w);

@@ -32,6 +32,12 @@ void BlkBackend::commit_if_asked() {
   const std::string base = read_backend("commit-base").value_or("");
   if (base.empty()) return;
   write_backend("commit-base", "");  // taken: the same base may be asked again later
+  uint64_t rate = 0;
+  try {
+    rate = backend_uint("commit-speed", 0);
+  } catch (const UserError&) {
+    // a malformed rate: none
+  }
   auto refuse = [&](const std::string& why) {
     log("commit into " + base + " refused: " + why, pv::log::Level::kError);
     write_backend("commit-error", why);
@@ -63,11 +69,12 @@ void BlkBackend::commit_if_asked() {
           if (auto d = self.lock()) static_cast<BlkBackend&>(*d).commit_ready();
         });
       },
-      [name](const std::string& line) { pv::log::info(name + ": " + line); });
+      [name](const std::string& line) { pv::log::info(name + ": " + line); }, rate);
   for (auto& q : queues_) q.io->set_image(commit_->tracked());
   resume_queues();
   commit_started_ = std::chrono::steady_clock::now();
-  log("commit: copying " + params_ + " into " + base + " (" + std::string(target->format()) + ") while the guest runs");
+  log("commit: copying " + params_ + " into " + base + " (" + std::string(target->format()) + ") while the guest runs" +
+      (rate ? ", at most " + std::to_string(rate) + " bytes/s" : std::string()));
 }
 
 void BlkBackend::commit_ready() {
@@ -99,7 +106,8 @@ void BlkBackend::commit_ready() {
   const auto pause_us = std::chrono::duration_cast<std::chrono::microseconds>(now - start).count();
   const auto total_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - commit_started_).count();
   log("commit: now serving " + base + " (" + format_ + "), " + overlay + " merged: " +
-      std::to_string(done->copied_bytes()) + " bytes copied in " + std::to_string(done->passes()) + " passes, " +
+      std::to_string(done->copied_bytes()) + " bytes copied in " + std::to_string(done->passes()) + " passes (" +
+      std::to_string(done->recopied_clusters()) + " clusters again), " +
       std::to_string(total_ms) + " ms; queues paused " + std::to_string(pause_us) + " us for the last " +
       std::to_string(done->final_bytes()) + " bytes");
   write_backend("commit-done", base);

@@ -56,12 +56,13 @@ std::vector<uint64_t> WriteTracker::take() {
 }
 
 BlkCommit::BlkCommit(std::shared_ptr<disk::Qcow2Image> overlay, std::shared_ptr<disk::DiskImage> base,
-                     std::function<void()> ready, std::function<void(const std::string&)> log)
+                     std::function<void()> ready, std::function<void(const std::string&)> log, uint64_t bytes_per_s)
     : overlay_(std::move(overlay)),
       base_(std::move(base)),
       tracker_(std::make_shared<WriteTracker>(overlay_)),
       ready_(std::move(ready)),
-      log_(std::move(log)) {
+      log_(std::move(log)),
+      rate_(bytes_per_s) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -70,7 +71,17 @@ BlkCommit::~BlkCommit() {
   if (thread_.joinable()) thread_.join();
 }
 
+// Sleeps (waking for stop_) until the bytes copied so far fit the rate.
+void BlkCommit::hold_to_rate(std::chrono::steady_clock::time_point start) {
+  if (rate_ == 0) return;
+  const auto due = start + std::chrono::microseconds(copied_.load() * 1000000 / rate_);
+  while (!stop_ && std::chrono::steady_clock::now() < due)
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(due - std::chrono::steady_clock::now(),
+                                                                             std::chrono::milliseconds(50)));
+}
+
 void BlkCommit::run() {
+  const auto start = std::chrono::steady_clock::now();
   // The queues serve the tracker from before this thread starts, so every
   // cluster is either mapped by the overlay now or marked when written.
   std::vector<uint64_t> all;
@@ -80,10 +91,11 @@ void BlkCommit::run() {
   }
   tracker_->mark_clusters(all);
   const uint64_t cs = overlay_->cluster_size();
-  constexpr size_t kChunk = 256;  // clusters between looks at stop_
+  constexpr size_t kChunk = 64;  // clusters between looks at stop_ and the rate
   while (!stop_ && passes_ < kMaxPasses) {
     std::vector<uint64_t> todo = tracker_->take();
     passes_++;
+    if (passes_ > 1) recopied_ += todo.size();
     for (size_t i = 0; i < todo.size() && !stop_; i += kChunk) {
       const std::vector<uint64_t> part(todo.begin() + long(i), todo.begin() + long(std::min(todo.size(), i + kChunk)));
       uint64_t done = 0;
@@ -93,6 +105,7 @@ void BlkCommit::run() {
         error_ = "copying into " + base_->path() + " failed: " + err(r);
         return ready_();
       }
+      hold_to_rate(start);
     }
     if (passes_ == 1 || todo.size() > kFinalClusters)
       log_("commit: pass " + std::to_string(passes_) + " copied " + std::to_string(todo.size()) + " clusters");
@@ -106,6 +119,7 @@ std::string BlkCommit::finish() {
   if (thread_.joinable()) thread_.join();
   if (!error_.empty()) return error_;
   const std::vector<uint64_t> rest = tracker_->take();
+  recopied_ += rest.size();
   const int r = disk::copy_clusters(*overlay_, *base_, rest, overlay_->cluster_size(), final_bytes_);
   copied_ += final_bytes_;
   if (r != 0) return "copying into " + base_->path() + " failed: " + err(r);

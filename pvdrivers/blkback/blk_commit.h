@@ -10,7 +10,9 @@
 // a second time, for writing): first every cluster the overlay maps, then
 // those marked since, pass after pass, until a pass finds at most
 // kFinalClusters (or kMaxPasses went by, for a guest that writes faster
-// than the copy). It then calls `ready`; the device pauses its queues
+// than the copy). The copy may be held to a rate (bytes/s, as
+// virsh blockcommit --bandwidth), which leaves the host's disk to the
+// guests and lets the guest write more during it. It then calls `ready`; the device pauses its queues
 // between requests and calls finish(), which copies what is still marked
 // and syncs the base, whose image the queues then serve.
 //
@@ -21,6 +23,7 @@
 // other's changes in a way the guest can tell.
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -76,7 +79,7 @@ class BlkCommit {
   // Starts the copy thread. `ready` is called once, from it, when the copy
   // converged or failed; `log` gets progress lines (any thread).
   BlkCommit(std::shared_ptr<disk::Qcow2Image> overlay, std::shared_ptr<disk::DiskImage> base,
-            std::function<void()> ready, std::function<void(const std::string&)> log);
+            std::function<void()> ready, std::function<void(const std::string&)> log, uint64_t bytes_per_s = 0);
   ~BlkCommit();  // stops the copy (at the next run of clusters) and joins it
   BlkCommit(const BlkCommit&) = delete;
   BlkCommit& operator=(const BlkCommit&) = delete;
@@ -90,10 +93,14 @@ class BlkCommit {
   std::string finish();
   uint64_t copied_bytes() const { return copied_.load(); }
   unsigned passes() const { return passes_; }
+  // Clusters copied again because the guest wrote them during the copy
+  // (passes after the first, and finish()).
+  uint64_t recopied_clusters() const { return recopied_; }
   uint64_t final_bytes() const { return final_bytes_; }
 
  private:
   void run();
+  void hold_to_rate(std::chrono::steady_clock::time_point start);
 
   std::shared_ptr<disk::Qcow2Image> overlay_;
   std::shared_ptr<disk::DiskImage> base_;
@@ -102,7 +109,9 @@ class BlkCommit {
   std::function<void(const std::string&)> log_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> copied_{0};
+  const uint64_t rate_;         // bytes/s, 0: as fast as it goes
   unsigned passes_ = 0;         // written by the thread before ready_
+  uint64_t recopied_ = 0;
   std::string error_;           // likewise
   uint64_t final_bytes_ = 0;
   std::thread thread_;
