@@ -157,16 +157,29 @@ TEST_F(DiskCommit, RefusedWhereItWouldLoseOrChangeData) {
   EXPECT_EQ(xs_read("/local/domain/0/backend/vbd/" + std::to_string(id) + "/51744/params"), over);
   EXPECT_TRUE(std::filesystem::exists(over));
   EXPECT_EQ(qemu_compare(tbase, "qcow2", dir_ + "/tbase.raw", "raw"), "");
-  destroy_and_release("rf", over);
 
-  // The offline form, once the base may be written: qemu-img commit's result.
+  // Once the base may be written: the live commit, the overlay kept.
   ASSERT_EQ(::chmod(tbase.c_str(), 0644), 0);
-  ASSERT_EQ(qemu_img({"convert", "-O", "raw", over, dir_ + "/over.raw"}).exit_code, 0);
-  Result off = pvctl({"disk", "commit", over});
-  ASSERT_EQ(off.exit_code, 0) << off.err;
-  EXPECT_NE(off.out.find("committed " + over + " into " + tbase + " (qcow2)"), std::string::npos) << off.out;
+  Result keep = pvctl({"disk", "commit", "rf", "xvdc", "--keep-overlay"});
+  ASSERT_EQ(keep.exit_code, 0) << keep.err;
+  EXPECT_EQ(keep.out, "rf xvdc: overlay merged, now writes to " + tbase + "\n");
+  EXPECT_EQ(xs_read("/local/domain/0/backend/vbd/" + std::to_string(id) + "/51744/params"), tbase);
+  EXPECT_TRUE(std::filesystem::exists(over));
+  destroy_and_release("rf", tbase);
   EXPECT_EQ(qemu_check(tbase), "");
-  EXPECT_EQ(qemu_compare(tbase, "qcow2", dir_ + "/over.raw", "raw"), "");
+
+  // The offline form: qemu-img commit's result.
+  const std::string top = qcow2("top", "8M", tbase, "qcow2");
+  ASSERT_EQ(qemu_img({"convert", "-O", "raw", tbase, dir_ + "/tbase.raw"}).exit_code, 0);
+  Result w = run({"/usr/bin/env", "qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 1m 3m", "-c", "write -z 6m 64k", top}, 30s);
+  ASSERT_EQ(w.exit_code, 0) << w.out << w.err;
+  ASSERT_EQ(qemu_img({"convert", "-O", "raw", top, dir_ + "/top.raw"}).exit_code, 0);
+  EXPECT_NE(qemu_compare(tbase, "qcow2", dir_ + "/top.raw", "raw"), "");
+  Result off = pvctl({"disk", "commit", top});
+  ASSERT_EQ(off.exit_code, 0) << off.err;
+  EXPECT_NE(off.out.find("committed " + top + " into " + tbase + " (qcow2)"), std::string::npos) << off.out;
+  EXPECT_EQ(qemu_check(tbase), "");
+  EXPECT_EQ(qemu_compare(tbase, "qcow2", dir_ + "/top.raw", "raw"), "");
 }
 
 }  // namespace
