@@ -32,16 +32,16 @@ void BlkBackend::commit_if_asked() {
   const std::string base = read_backend("commit-base").value_or("");
   if (base.empty()) return;
   write_backend("commit-base", "");  // taken: the same base may be asked again later
-  uint64_t rate = 0;
-  try {
-    rate = backend_uint("commit-speed", 0);
-  } catch (const UserError&) {
-    // a malformed rate: none
-  }
   auto refuse = [&](const std::string& why) {
     log("commit into " + base + " refused: " + why, pv::log::Level::kError);
     write_backend("commit-error", why);
   };
+  uint64_t rate = 0;
+  try {
+    rate = backend_uint("commit-speed", 0);
+  } catch (const UserError& e) {
+    return refuse(e.what());
+  }
   if (!image_) return refuse("the disk has no image open");
   if (readonly_) return refuse("the disk is read-only");
   if (commit_) return refuse("a commit of the disk is under way already");

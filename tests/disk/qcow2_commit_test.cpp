@@ -36,14 +36,19 @@ std::string compare(const std::string& a, const std::string& fa, const std::stri
   return r.status == 0 ? "" : r.output;
 }
 
+// base.qcow2 (8 MiB, with data) and top.qcow2 over it, named relatively
+// (a copy of the directory stands on its own base).
+void base_and_top(const TempDir& t) {
+  qemu("qemu-img create -q -f qcow2 " + q(t.file("base.qcow2")) + " 8M");
+  write_base(t.file("base.qcow2"), "qcow2");
+  qemu("cd " + q(t.path()) + " && qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 top.qcow2");
+}
+
 TEST(Qcow2Commit, MergesTheOverlayAsQemuImgCommitDoes) {
   SKIP_WITHOUT_QEMU_IMG();
   TempDir t;
   const std::string base = t.file("base.qcow2"), top = t.file("top.qcow2");
-  qemu("qemu-img create -q -f qcow2 " + q(base) + " 8M");
-  write_base(base, "qcow2");
-  // A relative backing name, so the chain copied below stands on its own base.
-  qemu("cd " + q(t.path()) + " && qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 top.qcow2");
+  base_and_top(t);
   write_overlay(top);
   const std::string before = t.file("before.raw");
   qemu("qemu-img convert -f qcow2 -O raw " + q(top) + " " + q(before));
@@ -118,10 +123,8 @@ TEST(Qcow2Commit, RefusesWhatItMustNotWriteAndChangesNothing) {
 
   // A template's base: mode 0444.
   const std::string base = t.file("base.qcow2"), top = t.file("top.qcow2"), before = t.file("before.raw");
-  qemu("qemu-img create -q -f qcow2 " + q(base) + " 8M");
-  write_base(base, "qcow2");
+  base_and_top(t);
   qemu("qemu-img convert -f qcow2 -O raw " + q(base) + " " + q(before));
-  qemu("qemu-img create -q -f qcow2 -b " + q(base) + " -F qcow2 " + q(top));
   write_overlay(top);
   ASSERT_EQ(::chmod(base.c_str(), 0444), 0);
   try {
@@ -143,10 +146,8 @@ TEST(Qcow2Commit, RefusesWhatItMustNotWriteAndChangesNothing) {
 TEST(Qcow2Commit, AllocatedClustersAreTheOverlaysOwn) {
   SKIP_WITHOUT_QEMU_IMG();
   TempDir t;
-  const std::string base = t.file("base.qcow2"), top = t.file("top.qcow2");
-  qemu("qemu-img create -q -f qcow2 " + q(base) + " 8M");
-  write_base(base, "qcow2");
-  qemu("qemu-img create -q -f qcow2 -b " + q(base) + " -F qcow2 " + q(top));
+  const std::string top = t.file("top.qcow2");
+  base_and_top(t);
   qemu("qemu-io -f qcow2 -c 'write -P 1 64k 64k' -c 'write -P 2 200k 1k' -c 'write -z 1m 64k' " + q(top));
   Qcow2Image img(top, true);
   std::vector<uint64_t> c;
