@@ -311,15 +311,14 @@ constexpr Verb kVerbs[] = {
     {"snapshot-list", snapshot_list, "snapshot-list DOMAIN VDEV",
      "the disk's active image and the images under it, newest first"},
     {"commit", commit, "commit DOMAIN VDEV [--keep-overlay] [--speed RATE] | commit PATH",
-     "merge a running domain's active qcow2 overlay into its backing file\n"
-     "while the guest runs (the copy at most RATE bytes/s, k/m/g suffixes),\n"
-     "then serve the disk from the base and remove the overlay (kept,\n"
-     "unused, with --keep-overlay), as virsh blockcommit --active --pivot;\n"
-     "or merge the overlay PATH no domain uses into its base, leaving PATH\n"
-     "as it is (as qemu-img commit)"},
+     "merge a running domain's active qcow2 overlay into its base while\n"
+     "the guest runs (the copy at most RATE bytes/s; k, m, g), then serve\n"
+     "the disk from the base and remove the overlay (kept, unused, with\n"
+     "--keep-overlay), as virsh blockcommit --active --pivot; or merge\n"
+     "the overlay PATH no domain uses into its base (qemu-img commit)"},
     {"snapshot-delete", snapshot_delete, "snapshot-delete DOMAIN VDEV NAME",
-     "forget the snapshot NAME: its overlay IMAGE.NAME.qcow2, which must be\n"
-     "the active image, is committed into the image it was taken of"},
+     "forget the snapshot NAME: its overlay IMAGE.NAME.qcow2 (the active\n"
+     "image) is committed into the image the snapshot was taken of"},
 };
 
 }  // namespace
