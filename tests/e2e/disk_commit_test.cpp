@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <regex>
 #include <string>
+#include <thread>
 
 #include "storage_fixture.h"
 
@@ -180,6 +181,44 @@ TEST_F(DiskCommit, RefusedWhereItWouldLoseOrChangeData) {
   EXPECT_NE(off.out.find("committed " + top + " into " + tbase + " (qcow2)"), std::string::npos) << off.out;
   EXPECT_EQ(qemu_check(tbase), "");
   EXPECT_EQ(qemu_compare(tbase, "qcow2", dir_ + "/top.raw", "raw"), "");
+}
+
+TEST_F(DiskCommit, DomainDestroyedDuringTheCopyLosesNothing) {
+  const std::string base = qcow2("base", "64M");
+  // 1 MiB into the base, then 16 MiB into the overlay.
+  const uint32_t id = create("dd",
+                             "blkio=write,seq,bs=64k,bytes=1m,seed=3,pattern;"
+                             "write,seq,start=2048,bs=64k,bytes=16m,seed=3,pattern,sleep=6000;flush idle",
+                             disk(base, "qcow2"));
+  ASSERT_TRUE(eventually([&] { return count(id, "BLKIO op=write") >= 1; }, 60s)) << console(id);
+  ASSERT_EQ(pvctl({"disk", "snapshot", "dd", "xvda", "s1"}).exit_code, 0);
+  const std::string overlay = dir_ + "/base.s1.qcow2";
+  ASSERT_NE(wait_blkio(id, 120s).find("BLKIO DONE cmds=3 failed=0"), std::string::npos) << console(id);
+  const pid_t backd = backd_pid();
+  // At 1 MiB/s the copy takes about 17 s: the domain goes in the middle of it.
+  Result c;
+  std::thread t([&] { c = pvctl({"disk", "commit", "dd", "xvda", "--speed", "1m"}); });
+  EXPECT_TRUE(eventually([&] { return slurp(state_ + "/pv-backd.log").find("commit: copying") != std::string::npos; }, 10s));
+  std::this_thread::sleep_for(2s);
+  destroy_and_release("dd", overlay);
+  t.join();
+  EXPECT_NE(c.exit_code, 0) << c.out;
+  EXPECT_NE(c.err.find("the domain went away during the commit"), std::string::npos) << c.err;
+  EXPECT_EQ(backd_pid(), backd);
+  EXPECT_EQ(::kill(backd, 0), 0) << "pv-backd is gone";
+  EXPECT_FALSE(backd_has_open(base));
+  // The overlay over the base is the whole disk still; the base holds a
+  // part of it, clean.
+  ASSERT_TRUE(std::filesystem::exists(overlay));
+  EXPECT_EQ(qemu_check(overlay), "");
+  EXPECT_EQ(qemu_check(base), "");
+  const std::string ref = reference(2048 + 32768, 3, 64);
+  EXPECT_EQ(qemu_compare(overlay, "qcow2", ref, "raw"), "");
+  // And the commit finishes offline.
+  Result off = pvctl({"disk", "commit", overlay});
+  ASSERT_EQ(off.exit_code, 0) << off.err;
+  EXPECT_EQ(qemu_check(base), "");
+  EXPECT_EQ(qemu_compare(base, "qcow2", ref, "raw"), "");
 }
 
 }  // namespace
