@@ -10,6 +10,7 @@
 #include "disk/image_commit.h"
 #include "disk/open_disk_image.h"
 #include "disk/qcow2/qcow2_image.h"
+#include "disk/qcow2/qcow2_rebase.h"
 #include "disk_test_util.h"
 #include "pv/error.h"
 
@@ -153,6 +154,33 @@ TEST(Qcow2Commit, AllocatedClustersAreTheOverlaysOwn) {
   std::vector<uint64_t> c;
   ASSERT_EQ(img.allocated_clusters(c), 0);
   EXPECT_EQ(c, (std::vector<uint64_t>{1, 3, 16}));
+}
+
+// A merged overlay dropped from the middle of a chain: commit it, then
+// rename the backing file of the image above it, as qemu-img rebase -u.
+TEST(Qcow2Commit, RebaseDropsAMergedOverlayFromAChain) {
+  SKIP_WITHOUT_QEMU_IMG();
+  TempDir t;
+  const std::string base = t.file("base.qcow2"), mid = t.file("top.qcow2"), top = t.file("upper.qcow2");
+  base_and_top(t);
+  write_overlay(mid);
+  qemu("qemu-img create -q -f qcow2 -b " + q(mid) + " -F qcow2 " + q(top));
+  qemu("qemu-io -f qcow2 -c 'write -P 0x77 1m 128k' " + q(top));
+  const std::string before = t.file("before.raw");
+  qemu("qemu-img convert -f qcow2 -O raw " + q(top) + " " + q(before));
+  pv::disk::commit_offline(mid);
+  pv::disk::rebase_qcow2_unsafe(top, base, "qcow2");
+  const auto info = run("qemu-img info " + q(top));
+  EXPECT_NE(info.output.find("backing file: " + base + "\n"), std::string::npos) << info.output;
+  EXPECT_NE(info.output.find("backing file format: qcow2"), std::string::npos) << info.output;
+  std::filesystem::remove(mid);
+  EXPECT_EQ(qemu_check(top).status, 0) << qemu_check(top).output;
+  EXPECT_EQ(compare(top, "qcow2", before, "raw"), "");
+  Qcow2Image reopened(top, true);
+  EXPECT_EQ(reopened.backing_path(), base);
+  // A name that cannot fit is refused and changes nothing.
+  EXPECT_THROW(pv::disk::rebase_qcow2_unsafe(top, std::string(1024, 'x'), "qcow2"), pv::UserError);
+  EXPECT_EQ(compare(top, "qcow2", before, "raw"), "");
 }
 
 }  // namespace
