@@ -3,7 +3,10 @@
 // and writes the vbd's commit-base; pv-backd merges the active overlay into
 // the base while the guest runs, pivots onto it and answers in commit-done
 // (or commit-error: the overlay still the disk). pvd then makes the base
-// the disk (params, its record) and removes the merged overlay.
+// the disk (params, its record) and removes the merged overlay. A snapshot
+// lower in the chain: pvd also writes commit-top (that overlay); pv-backd
+// merges it into its base and renames the backing file of the image above
+// it; the disk's image stays.
 #include <unistd.h>
 
 #include <cerrno>
@@ -90,40 +93,47 @@ void DomainManager::disk_commit(Domain& d, const A::DiskCommitRequest& r, ReplyF
   } catch (const std::exception& e) {
     return bad(e.what());
   }
+  int at = 0;  // the overlay merged: the disk's image, or one below it (snapshot-delete)
   if (!r.snapshot().empty()) {
-    const int at = find_snapshot(chain, r.snapshot());
+    at = find_snapshot(chain, r.snapshot());
     if (at < 0) {
       std::string names;
       for (size_t i = 0; i + 1 < chain.size(); i++) names += (names.empty() ? "" : ", ") + chain[i];
       return bad("it has no snapshot " + r.snapshot() + " (no " + "<image>." + r.snapshot() + ".qcow2 in its chain: " + names + ")");
     }
     if (at == int(chain.size()) - 1) return bad(chain[at] + " is the bottom of the chain, not a snapshot overlay");
-    if (at > 0)
-      return bad("the snapshot's overlay " + chain[at] + " is below the active image " + chain[0] +
-                 ": merging it would rewrite the backing file name of " + chain[at - 1] +
-                 " while pv-backd reads through it. Delete the snapshots above it first (newest first), or with the "
-                 "domain shut down: pvctl disk commit " + chain[at] + ", then qemu-img rebase -u -b " + chain[at + 1] +
-                 " -F " + formats[at + 1] + " " + chain[at - 1]);
+    if (formats[at] != "qcow2") return bad(chain[at] + " is not a qcow2 overlay");
   }
-  if (chain.size() < 2) return bad(disk->target + " has no backing file: there is nothing to merge it into");
-  const std::string overlay = chain[0], base = chain[1], base_format = formats[1];
+  if (chain.size() < size_t(at) + 2) return bad(disk->target + " has no backing file: there is nothing to merge it into");
+  const std::string overlay = chain[at], base = chain[at + 1], base_format = formats[at + 1];
   try {
     disk::check_commit_base(base);
   } catch (const std::exception& e) {
     return bad(e.what());
   }
-  if (const std::string other = image_used_elsewhere(d, base); !other.empty())
-    return reply(error_reply(A::ERROR_IN_USE, "cannot " + verb + " disk " + disk->vdev + ": its base " + base +
-                                                  " is also under " + other + "; merging into it would change that disk"));
+  // Changed: the base (written), and for a lower overlay the overlay
+  // (removed) and the image above it (its header renamed).
+  for (int i = std::max(at - 1, 0); i <= at + 1; i++)
+    if (const std::string other = image_used_elsewhere(d, chain[i]); !other.empty())
+      return reply(error_reply(A::ERROR_IN_USE, "cannot " + verb + " disk " + disk->vdev + ": " + chain[i] +
+                                                    " is also under " + other + "; the commit would change that disk"));
   const uint32_t domid = d.rec.domid();
   const std::string be = vbd_backend(domid, config::vdev_to_devid(disk->vdev).value_or(0)), vdev = disk->vdev;
   xenstore_.write(be + "/commit-error", "");
   xenstore_.write(be + "/commit-done", "");
   xenstore_.write(be + "/commit-speed", std::to_string(r.speed()));
+  xenstore_.write(be + "/commit-top", at == 0 ? "" : overlay);
   if (!xenstore_.write(be + "/commit-base", base))
     return reply(error_reply(A::ERROR_INTERNAL, "cannot write " + be + "/commit-base"));
   const bool keep = r.keep_overlay();
-  auto on_done = [this, vdev, overlay, base, base_format, be, keep](Domain& dom) {
+  const bool lower = at > 0;
+  auto on_done = [this, vdev, overlay, base, base_format, be, keep, lower](Domain& dom) {
+    if (lower) {  // the disk's image is the same; the chain under it is shorter
+      if (!keep && ::unlink(overlay.c_str()) != 0)
+        log::warning("domain " + std::to_string(dom.rec.domid()) + " disk " + vdev + ": cannot remove the merged overlay " +
+                     overlay + ": " + std::strerror(errno));
+      return;
+    }
     // The base is the disk now (pv-backd named it in params already).
     for (auto& k : dom.spec.disks)
       if (k.vdev == vdev) {

@@ -31,6 +31,10 @@
 // requests for the rest, the base is synced and served read-write, the
 // back-end's params/format name it, and the answer goes to commit-done
 // (the base) or commit-error (the overlay still served, nothing lost).
+// With commit-top naming an overlay lower in the disk's chain
+// (snapshot-delete), that overlay is merged into its base and the image
+// above it renamed to stand on the base, the disk's image reopened between
+// requests.
 // Front-end keys read at connect(): protocol, feature-persistent,
 // multi-queue-num-queues, ring-page-order, and per queue (the front-end's
 // directory, or queue-N/ with several queues) ring-ref / ring-refN and
@@ -84,7 +88,7 @@ class BlkBackend : public backd::XenbusDevice {
   void commit_if_asked();
   void commit_ready();  // the copy converged: the pivot (blk_commit.h)
   // What the queues serve: the image, or the commit's tracker over it.
-  std::shared_ptr<disk::DiskImage> served() const { return commit_ ? commit_->tracked() : image_; }
+  std::shared_ptr<disk::DiskImage> served() const { return commit_ && commit_above_.empty() ? commit_->tracked() : image_; }
   void pause_queues();
   void resume_queues();
   void connect_queue(DomainLink& link, uint32_t index, const std::string& dir, Abi abi, bool persistent);
@@ -96,6 +100,7 @@ class BlkBackend : public backd::XenbusDevice {
   uint64_t resize_seen_ = 0;  // the last resize-bytes acted on
   std::string snapshot_seen_;  // the last snapshot-path acted on
   std::unique_ptr<BlkCommit> commit_;  // a commit under way
+  std::string commit_above_;           // a lower commit's: the image standing on the merged overlay
   std::chrono::steady_clock::time_point commit_started_;
   Limits limits_;
 
