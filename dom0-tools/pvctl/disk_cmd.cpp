@@ -228,12 +228,8 @@ void print_disk(const A::Reply& reply, const std::string& domain, const std::str
     if (d.vdev() == vdev) std::printf("%s %s: %s, now writes to %s\n", domain.c_str(), vdev.c_str(), what, d.target().c_str());
 }
 
-// commit DOMAIN VDEV [--keep-overlay] (live) or commit PATH (an image no
-// domain uses, as qemu-img commit).
-int commit(const Args& args, const Context& ctx) {
-  Args words;
-  bool keep = false;
-  uint64_t speed = 0;
+// commit / snapshot-delete options: --keep-overlay, --speed RATE.
+int commit_options(const Args& args, const std::string& verb, Args& words, bool& keep, uint64_t& speed) {
   for (size_t i = 0; i < args.size(); i++) {
     const std::string& a = args[i];
     if (a == "--keep-overlay") {
@@ -241,14 +237,24 @@ int commit(const Args& args, const Context& ctx) {
     } else if (a == "--speed" || a.starts_with("--speed=")) {
       const std::string v = a == "--speed" ? (i + 1 < args.size() ? args[++i] : "") : a.substr(8);
       const auto n = config::parse_size_bytes(v, 1);
-      if (!n || *n == 0) return usage_error("commit: --speed '" + v + "' is not a rate in bytes/s (k, m, g: KiB/s...)");
+      if (!n || *n == 0) return usage_error(verb + ": --speed '" + v + "' is not a rate in bytes/s (k, m, g: KiB/s...)");
       speed = *n;
     } else if (!a.empty() && a[0] == '-') {
-      return usage_error("commit: unknown option " + a);
+      return usage_error(verb + ": unknown option " + a);
     } else {
       words.push_back(a);
     }
   }
+  return 0;
+}
+
+// commit DOMAIN VDEV [--keep-overlay] [--speed RATE] (live) or commit PATH
+// (an image no domain uses, as qemu-img commit).
+int commit(const Args& args, const Context& ctx) {
+  Args words;
+  bool keep = false;
+  uint64_t speed = 0;
+  if (const int rc = commit_options(args, "commit", words, keep, speed)) return rc;
   if (words.size() == 2) {
     A::Request req;
     auto* r = req.mutable_disk_commit();
@@ -276,17 +282,23 @@ int commit(const Args& args, const Context& ctx) {
 }
 
 // snapshot-delete DOMAIN VDEV NAME: the snapshot NAME's overlay merged
-// into its base (the active one only, on a running domain).
+// into its base, wherever it is in the chain.
 int snapshot_delete(const Args& args, const Context& ctx) {
-  if (args.size() != 3) return usage_error("snapshot-delete takes DOMAIN VDEV NAME");
+  Args words;
+  bool keep = false;
+  uint64_t speed = 0;
+  if (const int rc = commit_options(args, "snapshot-delete", words, keep, speed)) return rc;
+  if (words.size() != 3) return usage_error("snapshot-delete takes DOMAIN VDEV NAME [--keep-overlay] [--speed RATE]");
   A::Request req;
   auto* r = req.mutable_disk_commit();
-  r->mutable_domain()->set_name_or_id(args[0]);
-  r->set_vdev(args[1]);
-  r->set_snapshot(args[2]);
+  r->mutable_domain()->set_name_or_id(words[0]);
+  r->set_vdev(words[1]);
+  r->set_snapshot(words[2]);
+  r->set_keep_overlay(keep);
+  r->set_speed(speed);
   A::Reply reply;
   if (const int rc = call(ctx, req, reply)) return rc;
-  print_disk(reply, args[0], args[1], ("snapshot " + args[2] + " deleted").c_str());
+  print_disk(reply, words[0], words[1], ("snapshot " + words[2] + " deleted").c_str());
   return 0;
 }
 
@@ -316,9 +328,11 @@ constexpr Verb kVerbs[] = {
      "the disk from the base and remove the overlay (kept, unused, with\n"
      "--keep-overlay), as virsh blockcommit --active --pivot; or merge\n"
      "the overlay PATH no domain uses into its base (qemu-img commit)"},
-    {"snapshot-delete", snapshot_delete, "snapshot-delete DOMAIN VDEV NAME",
-     "forget the snapshot NAME: its overlay IMAGE.NAME.qcow2 (the active\n"
-     "image) is committed into the image the snapshot was taken of"},
+    {"snapshot-delete", snapshot_delete, "snapshot-delete DOMAIN VDEV NAME [--keep-overlay] [--speed RATE]",
+     "forget the snapshot NAME while the guest runs: its overlay\n"
+     "IMAGE.NAME.qcow2 is merged into the image the snapshot was taken of\n"
+     "(the active one: a commit; a lower one: the image above it then\n"
+     "stands on that image) and removed"},
 };
 
 }  // namespace
