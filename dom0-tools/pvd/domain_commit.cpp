@@ -9,8 +9,6 @@
 // it; the disk's image stays.
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 
 #include "device_nodes.h"
@@ -48,6 +46,48 @@ int find_snapshot(const std::vector<std::string>& chain, const std::string& name
   return -1;
 }
 }  // namespace
+
+void DomainManager::adopt_disk_switches(Domain& d) {
+  bool changed = false;
+  for (auto& disk : d.spec.disks) {
+    if (disk.target.empty()) continue;
+    const std::string be = vbd_backend(d.rec.domid(), config::vdev_to_devid(disk.vdev).value_or(0));
+    // A commit asked (commit-speed written) and not answered yet: its
+    // answer names the base, the backing file of the merged overlay.
+    if (xenstore_.read(be + "/commit-speed") && xenstore_.read(be + "/commit-done").value_or("").empty() &&
+        xenstore_.read(be + "/commit-error").value_or("").empty()) {
+      try {
+        const std::string top = xenstore_.read(be + "/commit-top").value_or("");
+        const auto chain = disk::describe_image(top.empty() ? disk.target : top).backing_chain;
+        if (!chain.empty()) {
+          log::info("domain " + std::to_string(d.rec.domid()) + " disk " + disk.vdev + ": waiting for the commit into " +
+                    chain[0].path + " under way");
+          auto w = std::make_shared<BackendWait>(BackendWait{
+              boost::asio::steady_timer(io_), std::chrono::steady_clock::now() + std::chrono::hours(24), "commit",
+              chain[0].path, "commit-done", "commit-error", disk.vdev, be, d.rec.domid(),
+              [this](Domain& dom) { adopt_disk_switches(dom); }, [](A::Reply) {}});
+          boost::asio::post(io_, [this, w] { poll_backend(w); });
+        }
+      } catch (const std::exception& e) {
+        log::warning("domain " + std::to_string(d.rec.domid()) + " disk " + disk.vdev + ": a commit seems under way: " + e.what());
+      }
+    }
+    const std::string params = xenstore_.read(be + "/params").value_or("");
+    if (params.empty() || params == disk.target) continue;
+    if (xenstore_.read(be + "/commit-done").value_or("") != params &&
+        xenstore_.read(be + "/snapshot-done").value_or("") != params)
+      continue;
+    log::info("domain " + std::to_string(d.rec.domid()) + " disk " + disk.vdev + ": pv-backd switched it from " +
+              disk.target + " to " + params + " while pvd was away; recorded");
+    disk.target = params;
+    disk.format = xenstore_.read(be + "/format").value_or("qcow2");
+    disk.force_raw = false;
+    changed = true;
+  }
+  if (!changed) return;
+  d.rec.set_config_text(config::to_string(d.spec));
+  save(d);
+}
 
 std::string DomainManager::image_used_elsewhere(const Domain& d, const std::string& image) const {
   for (const auto& [id, other] : domains_) {
@@ -123,17 +163,17 @@ void DomainManager::disk_commit(Domain& d, const A::DiskCommitRequest& r, ReplyF
   xenstore_.write(be + "/commit-done", "");
   xenstore_.write(be + "/commit-speed", std::to_string(r.speed()));
   xenstore_.write(be + "/commit-top", at == 0 ? "" : overlay);
+  xenstore_.write(be + "/commit-remove", r.keep_overlay() ? "0" : "1");
   if (!xenstore_.write(be + "/commit-base", base))
     return reply(error_reply(A::ERROR_INTERNAL, "cannot write " + be + "/commit-base"));
   const bool keep = r.keep_overlay();
   const bool lower = at > 0;
   auto on_done = [this, vdev, overlay, base, base_format, be, keep, lower](Domain& dom) {
-    if (lower) {  // the disk's image is the same; the chain under it is shorter
-      if (!keep && ::unlink(overlay.c_str()) != 0)
-        log::warning("domain " + std::to_string(dom.rec.domid()) + " disk " + vdev + ": cannot remove the merged overlay " +
-                     overlay + ": " + std::strerror(errno));
-      return;
-    }
+    // pv-backd removed the merged overlay (commit-remove) unless kept.
+    if (!keep && ::access(overlay.c_str(), F_OK) == 0)
+      log::warning("domain " + std::to_string(dom.rec.domid()) + " disk " + vdev + ": the merged overlay " + overlay +
+                   " is still there (see pv-backd.log)");
+    if (lower) return;  // the disk's image is the same; the chain under it is shorter
     // The base is the disk now (pv-backd named it in params already).
     for (auto& k : dom.spec.disks)
       if (k.vdev == vdev) {
@@ -146,9 +186,6 @@ void DomainManager::disk_commit(Domain& d, const A::DiskCommitRequest& r, ReplyF
     xenstore_.write(be + "/force-raw", "0");
     dom.rec.set_config_text(config::to_string(dom.spec));
     save(dom);
-    if (!keep && ::unlink(overlay.c_str()) != 0)
-      log::warning("domain " + std::to_string(dom.rec.domid()) + " disk " + vdev + ": cannot remove the merged overlay " +
-                overlay + ": " + std::strerror(errno));
   };
   auto w = std::make_shared<BackendWait>(BackendWait{boost::asio::steady_timer(io_),
                                                       std::chrono::steady_clock::now() + commit_timeout(overlay_bytes, r.speed()), "commit",

@@ -163,6 +163,7 @@ void DomainManager::reattach() {
       }
       xenstore_.add_domain(domid, rec.name(), rec.uuid(), registry_.xenstore_link(domid), std::move(devices));
       place_in_cgroup(ref);  // already there, unless pvd's slice was lost
+      adopt_disk_switches(ref);
       log::info("reattached to domain " + std::to_string(domid) + " (" + rec.name() + "), pv-hv pid " +
                 std::to_string(rec.pid()));
     } else {

@@ -30,7 +30,8 @@
 // while the guest runs (blk_commit.h), then the queues pause between
 // requests for the rest, the base is synced and served read-write, the
 // back-end's params/format name it, and the answer goes to commit-done
-// (the base) or commit-error (the overlay still served, nothing lost).
+// (the base) or commit-error (the overlay still served, nothing lost);
+// with commit-remove = 1 the merged overlay is removed before the answer.
 // With commit-top naming an overlay lower in the disk's chain
 // (snapshot-delete), that overlay is merged into its base and the image
 // above it renamed to stand on the base, the disk's image reopened between
@@ -87,6 +88,7 @@ class BlkBackend : public backd::XenbusDevice {
   void snapshot_if_asked();
   void commit_if_asked();
   void commit_ready();  // the copy converged: the pivot (blk_commit.h)
+  void remove_merged(const std::string& path);
   // What the queues serve: the image, or the commit's tracker over it.
   std::shared_ptr<disk::DiskImage> served() const { return commit_ && commit_above_.empty() ? commit_->tracked() : image_; }
   void pause_queues();
@@ -101,6 +103,7 @@ class BlkBackend : public backd::XenbusDevice {
   std::string snapshot_seen_;  // the last snapshot-path acted on
   std::unique_ptr<BlkCommit> commit_;  // a commit under way
   std::string commit_above_;           // a lower commit's: the image standing on the merged overlay
+  bool commit_remove_ = false;         // commit-remove: the merged overlay is removed once done
   std::chrono::steady_clock::time_point commit_started_;
   Limits limits_;
 

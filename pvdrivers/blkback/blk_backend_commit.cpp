@@ -11,6 +11,10 @@
 // its backing file is now the base (rebase_qcow2_unsafe) and the disk's
 // image is opened again over the shorter chain.
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <chrono>
 
@@ -38,11 +42,22 @@ void BlkBackend::resume_queues() {
   for (auto& q : queues_) q.io->resume();
 }
 
+// The merged overlay, once nothing reads it: removed when the toolstack
+// asked (commit-remove), here rather than by the toolstack afterwards, so
+// that a toolstack that stops before it records the switch cannot serve
+// the stale overlay later: its configuration then names a missing file.
+void BlkBackend::remove_merged(const std::string& path) {
+  if (!commit_remove_) return;
+  if (::unlink(path.c_str()) != 0)
+    log("commit: cannot remove the merged overlay " + path + ": " + std::strerror(errno), pv::log::Level::kError);
+}
+
 void BlkBackend::commit_if_asked() {
   const std::string base = read_backend("commit-base").value_or("");
   if (base.empty()) return;
   write_backend("commit-base", "");  // taken: the same base may be asked again later
   const std::string top = read_backend("commit-top").value_or("");
+  commit_remove_ = read_backend("commit-remove").value_or("0") == "1";
   auto refuse = [&](const std::string& why) {
     log("commit into " + base + " refused: " + why, pv::log::Level::kError);
     write_backend("commit-error", why);
@@ -143,6 +158,7 @@ void BlkBackend::commit_ready() {
     log("commit: " + merged + " merged into " + base + ", " + commit_above_ + " stands on it: " + std::to_string(copied) +
         " bytes copied in " + std::to_string(passes) + " passes; queues paused " + std::to_string(pause_us) +
         " us to reopen " + params_);
+    remove_merged(merged);
     write_backend("commit-done", base);
     return;
   }
@@ -172,6 +188,7 @@ void BlkBackend::commit_ready() {
       std::to_string(done->recopied_clusters()) + " clusters again), " + std::to_string(total_ms) +
       " ms; queues paused " + std::to_string(pause_us) + " us for the last " + std::to_string(done->final_bytes()) +
       " bytes");
+  remove_merged(merged);
   write_backend("commit-done", base);
 }
 

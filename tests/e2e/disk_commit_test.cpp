@@ -231,4 +231,34 @@ TEST_F(DiskCommit, DomainDestroyedDuringTheCopyLosesNothing) {
   EXPECT_EQ(qemu_compare(base, "qcow2", ref, "raw"), "");
 }
 
+TEST_F(DiskCommit, UnderWayWhenPvdRestartsIsRecordedWhenItEnds) {
+  const std::string base = qcow2("base", "64M");
+  const uint32_t id = create("pa",
+                             "blkio=write,seq,bs=64k,bytes=1m,seed=4,pattern;"
+                             "write,seq,start=2048,bs=64k,bytes=8m,seed=4,pattern,sleep=6000;flush idle",
+                             disk(base, "qcow2"));
+  ASSERT_TRUE(eventually([&] { return count(id, "BLKIO op=write") >= 1; }, 60s)) << console(id);
+  ASSERT_EQ(pvctl({"disk", "snapshot", "pa", "xvda", "s1"}).exit_code, 0);
+  const std::string overlay = dir_ + "/base.s1.qcow2";
+  ASSERT_NE(wait_blkio(id, 120s).find("BLKIO DONE cmds=3 failed=0"), std::string::npos) << console(id);
+  // At 2 MiB/s the copy takes about 4 s; pvd is killed in the middle.
+  Result c;
+  std::thread t([&] { c = pvctl({"disk", "commit", "pa", "xvda", "--speed", "2m"}); });
+  EXPECT_TRUE(eventually([&] { return slurp(state_ + "/pv-backd.log").find("commit: copying") != std::string::npos; }, 10s));
+  pvd_.reset();  // SIGKILL
+  t.join();
+  EXPECT_NE(c.exit_code, 0);
+  // (pv-backd's devices wait for xenstored, which is pvd's, to pivot.)
+  std::this_thread::sleep_for(1s);
+  start_pvd();
+  ASSERT_TRUE(eventually([&] { return slurp(state_ + "/pv-backd.log").find("commit: now serving") != std::string::npos; }, 30s))
+      << slurp(state_ + "/pv-backd.log");
+  EXPECT_TRUE(eventually([&] { return pvctl({"info", "pa"}).out.find("disk xvda: " + base + ", qcow2, rw") != std::string::npos; }, 10s))
+      << pvctl({"info", "pa"}).out << slurp(state_ + "/pvd.log");
+  EXPECT_FALSE(std::filesystem::exists(overlay));
+  destroy_and_release("pa", base);
+  EXPECT_EQ(qemu_check(base), "");
+  EXPECT_EQ(qemu_compare(base, "qcow2", reference(2048 + 16384, 4, 64), "raw"), "");
+}
+
 }  // namespace
