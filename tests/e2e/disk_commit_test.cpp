@@ -30,6 +30,19 @@ class DiskCommit : public StorageFixture {
     for (size_t at = c.find(text); at != std::string::npos; at = c.find(text, at + 1)) n++;
     return n;
   }
+  // A domain NAME on BASE that wrote 1 MiB into it and then `mib` MiB
+  // into snapshot s1's overlay (the pattern with `seed`), now idle.
+  uint32_t on_overlay_with_data(const std::string& name, const std::string& base, uint64_t seed, uint64_t mib) {
+    const std::string s = std::to_string(seed);
+    const uint32_t id = create(name,
+                               "blkio=write,seq,bs=64k,bytes=1m,seed=" + s + ",pattern;write,seq,start=2048,bs=64k,bytes=" +
+                                   std::to_string(mib) + "m,seed=" + s + ",pattern,sleep=6000;flush idle",
+                               disk(base, "qcow2"));
+    EXPECT_TRUE(eventually([&] { return count(id, "BLKIO op=write") >= 1; }, 60s)) << console(id);
+    EXPECT_EQ(pvctl({"disk", "snapshot", name, "xvda", "s1"}).exit_code, 0);
+    EXPECT_NE(wait_blkio(id, 120s).find("BLKIO DONE cmds=3 failed=0"), std::string::npos) << console(id);
+    return id;
+  }
   // The reference: the guest's pattern (seed) on sectors [0, sectors), zeros up to mib.
   std::string reference(uint64_t sectors, uint64_t seed, uint64_t mib) {
     const std::string ref = raw("ref", mib);
@@ -194,16 +207,9 @@ TEST_F(DiskCommit, RefusedWhereItWouldLoseOrChangeData) {
 }
 
 TEST_F(DiskCommit, DomainDestroyedDuringTheCopyLosesNothing) {
-  const std::string base = qcow2("base", "64M");
-  // 1 MiB into the base, then 16 MiB into the overlay.
-  const uint32_t id = create("dd",
-                             "blkio=write,seq,bs=64k,bytes=1m,seed=3,pattern;"
-                             "write,seq,start=2048,bs=64k,bytes=16m,seed=3,pattern,sleep=6000;flush idle",
-                             disk(base, "qcow2"));
-  ASSERT_TRUE(eventually([&] { return count(id, "BLKIO op=write") >= 1; }, 60s)) << console(id);
-  ASSERT_EQ(pvctl({"disk", "snapshot", "dd", "xvda", "s1"}).exit_code, 0);
-  const std::string overlay = dir_ + "/base.s1.qcow2";
-  ASSERT_NE(wait_blkio(id, 120s).find("BLKIO DONE cmds=3 failed=0"), std::string::npos) << console(id);
+  const std::string base = qcow2("base", "64M"), overlay = dir_ + "/base.s1.qcow2";
+  on_overlay_with_data("dd", base, 3, 16);
+  ASSERT_FALSE(HasFailure());
   const pid_t backd = backd_pid();
   // At 1 MiB/s the copy takes about 17 s: the domain goes in the middle of it.
   Result c;
@@ -232,15 +238,9 @@ TEST_F(DiskCommit, DomainDestroyedDuringTheCopyLosesNothing) {
 }
 
 TEST_F(DiskCommit, UnderWayWhenPvdRestartsIsRecordedWhenItEnds) {
-  const std::string base = qcow2("base", "64M");
-  const uint32_t id = create("pa",
-                             "blkio=write,seq,bs=64k,bytes=1m,seed=4,pattern;"
-                             "write,seq,start=2048,bs=64k,bytes=8m,seed=4,pattern,sleep=6000;flush idle",
-                             disk(base, "qcow2"));
-  ASSERT_TRUE(eventually([&] { return count(id, "BLKIO op=write") >= 1; }, 60s)) << console(id);
-  ASSERT_EQ(pvctl({"disk", "snapshot", "pa", "xvda", "s1"}).exit_code, 0);
-  const std::string overlay = dir_ + "/base.s1.qcow2";
-  ASSERT_NE(wait_blkio(id, 120s).find("BLKIO DONE cmds=3 failed=0"), std::string::npos) << console(id);
+  const std::string base = qcow2("base", "64M"), overlay = dir_ + "/base.s1.qcow2";
+  on_overlay_with_data("pa", base, 4, 8);
+  ASSERT_FALSE(HasFailure());
   // At 2 MiB/s the copy takes about 4 s; pvd is killed in the middle.
   Result c;
   std::thread t([&] { c = pvctl({"disk", "commit", "pa", "xvda", "--speed", "2m"}); });
