@@ -29,16 +29,47 @@ int pwrite_all(int fd, const uint8_t* p, uint64_t n, uint64_t at) {
   }
   return 0;
 }
+int pread_all(int fd, uint8_t* p, uint64_t n, uint64_t at) {
+  while (n > 0) {
+    const ssize_t r = ::pread(fd, p, n, off_t(at));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    if (r == 0) return -EIO;  // the file ends inside a mapped run: it shrank
+    p += r;
+    n -= uint64_t(r);
+    at += uint64_t(r);
+  }
+  return 0;
+}
 }  // namespace
 
 int copy_guest_range(DiskImage& from, DiskImage& to, uint64_t off, uint64_t len, std::vector<uint8_t>& buf) {
   if (len == 0) return 0;
   if (buf.size() < len) buf.resize(len);
-  const iovec iov{buf.data(), len};
-  if (int r = from.read_sync(off, len, &iov, 1)) return r;
+  // Mapped under the image's lock, read outside it (as the queues do), so
+  // the guest's own requests do not wait for this read. A cluster the
+  // guest changes meanwhile is marked and copied again (blk_commit.h).
   std::vector<ImageRun> runs;
-  if (int r = to.map_write(off, len, runs)) return r;
+  if (int r = from.map_read(off, len, runs)) return r;
   uint64_t at = 0;
+  for (const ImageRun& run : runs) {
+    uint8_t* dst = buf.data() + at;
+    if (run.kind == ImageRun::Kind::kFile) {
+      if (int r = pread_all(run.file->buffered_fd(), dst, run.bytes, run.file_offset)) return r;
+    } else if (run.kind == ImageRun::Kind::kZero) {
+      std::memset(dst, 0, run.bytes);
+    } else {
+      const iovec iov{dst, run.bytes};
+      if (int r = from.read_sync(off + at, run.bytes, &iov, 1)) return r;
+    }
+    at += run.bytes;
+  }
+  if (at != len) return -EIO;
+  runs.clear();
+  if (int r = to.map_write(off, len, runs)) return r;
+  at = 0;
   for (const ImageRun& run : runs) {
     if (run.kind != ImageRun::Kind::kFile || !run.file) return -EIO;  // map_write gives file space only
     if (int r = pwrite_all(run.file->buffered_fd(), buf.data() + at, run.bytes, run.file_offset)) return r;
