@@ -272,7 +272,7 @@ int commit(const Args& args, const Context& ctx) {
     const auto start = std::chrono::steady_clock::now();
     const disk::CommitStats s = disk::commit_offline(words[0]);
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
-    std::printf("committed %s into %s (%s): %llu clusters, %llu bytes, %lld ms; %s is unchanged (remove it, or keep it as an empty layer)\n",
+    std::printf("committed %s into %s (%s): %llu clusters, %llu bytes, %lld ms; %s is left as it is (over the base it reads the same)\n",
                 words[0].c_str(), s.base.c_str(), s.base_format.c_str(), static_cast<unsigned long long>(s.clusters),
                 static_cast<unsigned long long>(s.bytes), static_cast<long long>(ms), words[0].c_str());
   } catch (const std::exception& e) {
