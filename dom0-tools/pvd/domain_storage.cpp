@@ -122,6 +122,7 @@ void DomainManager::disk_snapshot(Domain& d, const A::DiskSnapshotRequest& r, Re
   const uint32_t domid = d.rec.domid();
   const std::string be = vbd_backend(domid, config::vdev_to_devid(disk->vdev).value_or(0)), vdev = disk->vdev;
   xenstore_.write(be + "/snapshot-error", "");
+  xenstore_.write(be + "/snapshot-done", "");  // an earlier snapshot of the same name answered there
   if (!xenstore_.write(be + "/snapshot-path", path))
     return reply(error_reply(A::ERROR_INTERNAL, "cannot write " + be + "/snapshot-path"));
   auto on_done = [this, vdev, path, be](Domain& dom) {

@@ -188,8 +188,9 @@ void BlkBackend::backend_changed() {
 
 void BlkBackend::snapshot_if_asked() {
   const std::string path = read_backend("snapshot-path").value_or("");
-  if (path.empty() || path == snapshot_seen_) return;
-  snapshot_seen_ = path;
+  if (path.empty()) return;
+  // Taken: the same path may be asked again (after a commit removed it).
+  write_backend("snapshot-path", "");
   auto refuse = [&](const std::string& why) {
     log("snapshot " + path + " refused: " + why, pv::log::Level::kError);
     write_backend("snapshot-error", why);
