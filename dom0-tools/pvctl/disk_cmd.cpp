@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <chrono>
 #include <cstring>
 #include <memory>
 
@@ -13,6 +14,7 @@
 #include "config/disk_limits.h"
 #include "config/size.h"
 #include "disk/format_probe.h"
+#include "disk/image_commit.h"
 #include "disk/image_info.h"
 #include "disk/open_disk_image.h"
 #include "disk/qcow2/qcow2_create.h"
@@ -220,6 +222,86 @@ int snapshot_list(const Args& args, const Context& ctx) {
   return 1;
 }
 
+// The disk's target once a commit is done.
+void print_disk(const A::Reply& reply, const std::string& domain, const std::string& vdev, const char* what) {
+  for (const auto& d : reply.domain().disks())
+    if (d.vdev() == vdev) std::printf("%s %s: %s, now writes to %s\n", domain.c_str(), vdev.c_str(), what, d.target().c_str());
+}
+
+// commit / snapshot-delete options: --keep-overlay, --speed RATE.
+int commit_options(const Args& args, const std::string& verb, Args& words, bool& keep, uint64_t& speed) {
+  for (size_t i = 0; i < args.size(); i++) {
+    const std::string& a = args[i];
+    if (a == "--keep-overlay") {
+      keep = true;
+    } else if (a == "--speed" || a.starts_with("--speed=")) {
+      const std::string v = a == "--speed" ? (i + 1 < args.size() ? args[++i] : "") : a.substr(8);
+      const auto n = config::parse_size_bytes(v, 1);
+      if (!n || *n == 0) return usage_error(verb + ": --speed '" + v + "' is not a rate in bytes/s (k, m, g: KiB/s...)");
+      speed = *n;
+    } else if (!a.empty() && a[0] == '-') {
+      return usage_error(verb + ": unknown option " + a);
+    } else {
+      words.push_back(a);
+    }
+  }
+  return 0;
+}
+
+// commit DOMAIN VDEV [--keep-overlay] [--speed RATE] (live) or commit PATH
+// (an image no domain uses, as qemu-img commit).
+int commit(const Args& args, const Context& ctx) {
+  Args words;
+  bool keep = false;
+  uint64_t speed = 0;
+  if (const int rc = commit_options(args, "commit", words, keep, speed)) return rc;
+  if (words.size() == 2) {
+    A::Request req;
+    auto* r = req.mutable_disk_commit();
+    r->mutable_domain()->set_name_or_id(words[0]);
+    r->set_vdev(words[1]);
+    r->set_keep_overlay(keep);
+    r->set_speed(speed);
+    A::Reply reply;
+    if (const int rc = call(ctx, req, reply)) return rc;
+    print_disk(reply, words[0], words[1], "overlay merged");
+    return 0;
+  }
+  if (words.size() != 1 || keep || speed) return usage_error("commit takes PATH, or DOMAIN VDEV [--keep-overlay] [--speed RATE]");
+  try {
+    const auto start = std::chrono::steady_clock::now();
+    const disk::CommitStats s = disk::commit_offline(words[0]);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+    std::printf("committed %s into %s (%s): %llu clusters, %llu bytes, %lld ms; %s is left as it is (over the base it reads the same)\n",
+                words[0].c_str(), s.base.c_str(), s.base_format.c_str(), static_cast<unsigned long long>(s.clusters),
+                static_cast<unsigned long long>(s.bytes), static_cast<long long>(ms), words[0].c_str());
+  } catch (const std::exception& e) {
+    return refused(e);
+  }
+  return 0;
+}
+
+// snapshot-delete DOMAIN VDEV NAME: the snapshot NAME's overlay merged
+// into its base, wherever it is in the chain.
+int snapshot_delete(const Args& args, const Context& ctx) {
+  Args words;
+  bool keep = false;
+  uint64_t speed = 0;
+  if (const int rc = commit_options(args, "snapshot-delete", words, keep, speed)) return rc;
+  if (words.size() != 3) return usage_error("snapshot-delete takes DOMAIN VDEV NAME [--keep-overlay] [--speed RATE]");
+  A::Request req;
+  auto* r = req.mutable_disk_commit();
+  r->mutable_domain()->set_name_or_id(words[0]);
+  r->set_vdev(words[1]);
+  r->set_snapshot(words[2]);
+  r->set_keep_overlay(keep);
+  r->set_speed(speed);
+  A::Reply reply;
+  if (const int rc = call(ctx, req, reply)) return rc;
+  print_disk(reply, words[0], words[1], ("snapshot " + words[2] + " deleted").c_str());
+  return 0;
+}
+
 constexpr Verb kVerbs[] = {
     {"create", create,
      "create PATH [SIZE] [--format qcow2|raw] [--backing BASE]\n"
@@ -240,6 +322,17 @@ constexpr Verb kVerbs[] = {
      "backing file is the image as it was (which is not written again)"},
     {"snapshot-list", snapshot_list, "snapshot-list DOMAIN VDEV",
      "the disk's active image and the images under it, newest first"},
+    {"commit", commit, "commit DOMAIN VDEV [--keep-overlay] [--speed RATE] | commit PATH",
+     "merge a running domain's active qcow2 overlay into its base while\n"
+     "the guest runs (the copy at most RATE bytes/s; k, m, g), then serve\n"
+     "the disk from the base and remove the overlay (kept, unused, with\n"
+     "--keep-overlay), as virsh blockcommit --active --pivot; or merge\n"
+     "the overlay PATH no domain uses into its base (qemu-img commit)"},
+    {"snapshot-delete", snapshot_delete, "snapshot-delete DOMAIN VDEV NAME [--keep-overlay] [--speed RATE]",
+     "forget the snapshot NAME while the guest runs: its overlay\n"
+     "IMAGE.NAME.qcow2 is merged into the image the snapshot was taken of\n"
+     "(the active one: a commit; a lower one: the image above it then\n"
+     "stands on that image) and removed"},
 };
 
 }  // namespace

@@ -97,6 +97,7 @@ class Session : public std::enable_shared_from_this<Session> {
       case R::kDiskLimit:
       case R::kDiskResize:
       case R::kDiskSnapshot:
+      case R::kDiskCommit:
       case R::kTemplateCreate:
       case R::kTemplateDelete:
       case R::kTemplateList:

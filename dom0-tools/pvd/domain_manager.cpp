@@ -163,6 +163,7 @@ void DomainManager::reattach() {
       }
       xenstore_.add_domain(domid, rec.name(), rec.uuid(), registry_.xenstore_link(domid), std::move(devices));
       place_in_cgroup(ref);  // already there, unless pvd's slice was lost
+      adopt_disk_switches(ref);
       log::info("reattached to domain " + std::to_string(domid) + " (" + rec.name() + "), pv-hv pid " +
                 std::to_string(rec.pid()));
     } else {
@@ -285,6 +286,8 @@ void DomainManager::handle(const A::Request& req, ReplyFn reply) {
       return reply(snapshot_delete(req.snapshot_delete()));
     case A::Request::kDiskSnapshot:
       return with_domain(req.disk_snapshot().domain(), [&](Domain& d) { disk_snapshot(d, req.disk_snapshot(), reply); });
+    case A::Request::kDiskCommit:
+      return with_domain(req.disk_commit().domain(), [&](Domain& d) { disk_commit(d, req.disk_commit(), reply); });
     case A::Request::kConsole:  // served by the admin session itself (a byte stream)
     case A::Request::OP_NOT_SET:
     default:  // the admin server routes only domain requests here

@@ -175,6 +175,14 @@ class DomainManager {
   admin::Reply disk_limit(Domain& d, const admin::DiskLimitRequest& r);
   void disk_resize(Domain& d, const admin::DiskResizeRequest& r, ReplyFn reply);
   void disk_snapshot(Domain& d, const admin::DiskSnapshotRequest& r, ReplyFn reply);
+  // Live commit and snapshot-delete (domain_commit.cpp).
+  void disk_commit(Domain& d, const admin::DiskCommitRequest& r, ReplyFn reply);
+  // After a pvd restart: a disk pv-backd switched (a snapshot or commit
+  // answered while no pvd waited) becomes the recorded disk, and a commit
+  // still under way is waited for again (its end then recorded).
+  void adopt_disk_switches(Domain& d);
+  // Another domain's disk standing on `image` (its image, or in its chain): "" or which.
+  std::string image_used_elsewhere(const Domain& d, const std::string& image) const;
   // A request to pv-backd through a vbd's back-end keys that it answers in
   // <done_key> (= want) or <error_key>; polled until then (or 20 s).
   struct BackendWait {

@@ -122,6 +122,7 @@ void DomainManager::disk_snapshot(Domain& d, const A::DiskSnapshotRequest& r, Re
   const uint32_t domid = d.rec.domid();
   const std::string be = vbd_backend(domid, config::vdev_to_devid(disk->vdev).value_or(0)), vdev = disk->vdev;
   xenstore_.write(be + "/snapshot-error", "");
+  xenstore_.write(be + "/snapshot-done", "");  // an earlier snapshot of the same name answered there
   if (!xenstore_.write(be + "/snapshot-path", path))
     return reply(error_reply(A::ERROR_INTERNAL, "cannot write " + be + "/snapshot-path"));
   auto on_done = [this, vdev, path, be](Domain& dom) {
@@ -160,7 +161,7 @@ void DomainManager::poll_backend(const std::shared_ptr<BackendWait>& w) {
     return w->reply(error_reply(A::ERROR_INTERNAL, "pv-backd could not " + w->what + " disk " + w->vdev + ": " + *e));
   if (std::chrono::steady_clock::now() > w->deadline)
     return w->reply(error_reply(A::ERROR_INTERNAL, "pv-backd did not " + w->what + " disk " + w->vdev +
-                                                       " within 20 s (see pv-backd.log)"));
+                                                       " in time (see pv-backd.log)"));
   w->timer.expires_after(kResizePoll);
   w->timer.async_wait([this, w](const boost::system::error_code& ec) {
     if (!ec) poll_backend(w);

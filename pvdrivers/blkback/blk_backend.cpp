@@ -20,6 +20,7 @@ BlkBackend::BlkBackend(backd::BackendContext& ctx, backd::DeviceId id)
     : XenbusDevice(ctx, std::move(id)), io_errors_(this->id().name(), "I/O errors") {}
 
 BlkBackend::~BlkBackend() {
+  commit_.reset();  // its copy stops; the overlay stays the disk
   disconnect();
   stats_writer_.reset();
   io_errors_.flush();
@@ -156,7 +157,7 @@ void BlkBackend::connect_queue(DomainLink& link, uint32_t index, const std::stri
   BoundEvtchn* ev = q.evtchn.get();
   c.notify = [ev] { ev->notify(); };
   c.grants = &link.grants();
-  c.image = image_;
+  c.image = served();
   c.limits = limits_;
   c.throttle = &throttle_;
   c.persistent = persistent;
@@ -182,30 +183,31 @@ void BlkBackend::backend_changed() {
   read_limits();
   resize_if_asked();
   snapshot_if_asked();
+  commit_if_asked();
 }
 
 void BlkBackend::snapshot_if_asked() {
   const std::string path = read_backend("snapshot-path").value_or("");
-  if (path.empty() || path == snapshot_seen_) return;
-  snapshot_seen_ = path;
+  if (path.empty()) return;
+  // Taken: the same path may be asked again (after a commit removed it).
+  write_backend("snapshot-path", "");
   auto refuse = [&](const std::string& why) {
     log("snapshot " + path + " refused: " + why, pv::log::Level::kError);
     write_backend("snapshot-error", why);
   };
   if (!image_) return refuse("the disk has no image open");
   if (readonly_) return refuse("the disk is read-only");
+  if (commit_) return refuse("a commit of the disk is under way");
   if (path[0] != '/') return refuse("the overlay's path is not absolute");
   if (::access(path.c_str(), F_OK) == 0) return refuse(path + " exists");
   const std::string base = params_, base_format = format_;
   const uint64_t bytes = image_->bytes();
   // Between requests: what is in flight completes, the rest waits on the ring.
-  for (auto& q : queues_) q.io->pause();
+  pause_queues();
   struct Resume {
-    std::vector<Queue>& qs;
-    ~Resume() {
-      for (auto& q : qs) q.io->resume();
-    }
-  } resume{queues_};
+    BlkBackend& b;
+    ~Resume() { b.resume_queues(); }
+  } resume{*this};
   const auto start = std::chrono::steady_clock::now();
   // Everything acknowledged is in the base, data and then metadata; then
   // the base is closed (a qcow2 gives back its reserved clusters) and never
@@ -257,6 +259,7 @@ void BlkBackend::resize_if_asked() {
     write_backend("resize-error", why);
   };
   if (!image_) return refuse("the disk has no image open");
+  if (commit_) return refuse("a commit of the disk is under way");
   if (bytes % 512) return refuse("the size is not a whole number of 512-byte sectors");
   if (bytes < image_->bytes()) return refuse("shrinking is not supported");
   if (const int rc = image_->grow(bytes); rc != 0) {

@@ -21,10 +21,23 @@
 // written and then `state` (Connected) again, as Linux's blkback does, and
 // the answer goes to resize-done (the size) or resize-error (why not).
 // External snapshot: the toolstack writes snapshot-path (a file that does
-// not exist); the queues pause between requests (in-flight ones complete),
-// the image is flushed and closed, a qcow2 overlay is created on top of it
-// (backing: the image as it is), the queues resume on the overlay, and the
-// answer goes to snapshot-done (the path) or snapshot-error.
+// not exist; emptied when taken); the queues pause between requests
+// (in-flight ones complete), the image is flushed and closed, a qcow2
+// overlay is created on top of it (backing: the image as it is), the
+// queues resume on the overlay, and the answer goes to snapshot-done (the
+// path) or snapshot-error.
+// Live commit: the toolstack writes commit-speed (bytes/s, 0: no limit),
+// commit-remove, maybe commit-top, then commit-base (the overlay's
+// backing file, as it names it; emptied when taken); the overlay's
+// clusters are copied into the base while the guest runs (blk_commit.h),
+// then the queues pause between requests for the rest, the base is synced
+// and served read-write, the back-end's params/format name it, and the
+// answer goes to commit-done (the base) or commit-error (the overlay still
+// served, nothing lost); with commit-remove = 1 the merged overlay is
+// removed before the answer. With commit-top naming an overlay lower in
+// the disk's chain (snapshot-delete), that overlay is merged into its base
+// and the image above it renamed to stand on the base, the disk's image
+// reopened between requests.
 // Front-end keys read at connect(): protocol, feature-persistent,
 // multi-queue-num-queues, ring-page-order, and per queue (the front-end's
 // directory, or queue-N/ with several queues) ring-ref / ring-refN and
@@ -36,6 +49,7 @@
 // the backing store (ENOSPC, EIO...) are also logged, rate-limited
 // (common/rate_limited_log.h), with the device's name.
 #pragma once
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -44,6 +58,7 @@
 #include "common/stats_writer.h"
 #include "common/xenbus_device.h"
 #include "disk/disk_image.h"
+#include "blkback/blk_commit.h"
 #include "blkback/blk_queue.h"
 #include "blkback/blk_stats.h"
 
@@ -73,6 +88,13 @@ class BlkBackend : public backd::XenbusDevice {
   void read_limits();
   void resize_if_asked();
   void snapshot_if_asked();
+  void commit_if_asked();
+  void commit_ready();  // the copy converged: the pivot (blk_commit.h)
+  void remove_merged(const std::string& path);
+  // What the queues serve: the image, or the commit's tracker over it.
+  std::shared_ptr<disk::DiskImage> served() const { return commit_ && commit_above_.empty() ? commit_->tracked() : image_; }
+  void pause_queues();
+  void resume_queues();
   void connect_queue(DomainLink& link, uint32_t index, const std::string& dir, Abi abi, bool persistent);
 
   std::string params_, format_ = "raw";
@@ -80,7 +102,10 @@ class BlkBackend : public backd::XenbusDevice {
   std::shared_ptr<disk::DiskImage> image_;
   std::string image_error_, limits_error_;
   uint64_t resize_seen_ = 0;  // the last resize-bytes acted on
-  std::string snapshot_seen_;  // the last snapshot-path acted on
+  std::unique_ptr<BlkCommit> commit_;  // a commit under way
+  std::string commit_above_;           // a lower commit's: the image standing on the merged overlay
+  bool commit_remove_ = false;         // commit-remove: the merged overlay is removed once done
+  std::chrono::steady_clock::time_point commit_started_;
   Limits limits_;
 
   IoThrottle throttle_;  // the queues' I/O limits (qos-* keys); outlives them

@@ -660,6 +660,8 @@ void BlkQueue::on_completion(Part* part, int res) {
     p->error_file = part->file;
   }
   if (--p->parts_left) return;  // the request's other parts are still in flight
+  if (p->write && c_.image)  // a commit follows the writes (disk_image.h: written())
+    c_.image->written(p->req.sector << B::kSectorShift, uint64_t(p->sectors) << B::kSectorShift);
   if (p->write_seq) {
     writes_in_flight_.erase(p->write_seq);
     p->write_seq = 0;

@@ -101,6 +101,11 @@ class DiskImage {
   // cannot grow, e.g. a block device; -EFBIG: the format's tables would
   // have to move). Read-only images: -EROFS.
   virtual int grow(uint64_t new_bytes) { return new_bytes == bytes() ? 0 : -EOPNOTSUPP; }
+  // Told by whoever wrote through runs map_write() gave (blkback's queue)
+  // once those writes completed, failed or not: an image that follows the
+  // guest's writes (a live commit's, blkback/blk_commit.h) marks the range.
+  // Any thread. Default: nothing.
+  virtual void written(uint64_t /*off*/, uint64_t /*len*/) {}
 };
 
 }  // namespace pv::disk

@@ -53,6 +53,11 @@ class Qcow2Image : public DiskImage {
   int publish_written(const std::vector<std::pair<uint64_t, uint64_t>>& ranges) override;  // qcow2_publish.cpp
   int flush() override;
   int grow(uint64_t new_bytes) override;  // qcow2_resize.cpp
+  // The guest clusters (index = offset / cluster_size) this image maps
+  // itself: data, zero and compressed clusters, not those left to the
+  // backing file; in order, appended to `out`. 0 or -errno
+  // (qcow2_allocation.cpp).
+  int allocated_clusters(std::vector<uint64_t>& out);
 
   uint64_t cluster_size() const { return h_.cluster_size; }
   uint32_t version() const { return h_.version; }
