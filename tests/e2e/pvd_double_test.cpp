@@ -233,7 +233,7 @@ TEST_F(PvdDoubleInfo, InfoShowsDisksVifsAndActionsAsTextAndJson) {
   EXPECT_TRUE(eventually([&] { return row("full").find("----c-") != std::string::npos; }, 5s)) << row("full");
   Result after = pvctl({"info", "full"});
   EXPECT_NE(after.out.find("shutdown reason: pv-hv exited without a status (killed?)\n"), std::string::npos) << after.out;
-  EXPECT_NE(after.out.find("disk xvda: " + img + ", raw, rw, disk, backend none\n"), std::string::npos) << after.out;
+  EXPECT_NE(after.out.find("disk xvda: " + img + ", raw, rw, disk, backend none, 1 MiB virtual, "), std::string::npos) << after.out;
   EXPECT_EQ(after.out.find("uptime:"), std::string::npos) << after.out;
   EXPECT_EQ(pvctl({"destroy", "full"}).exit_code, 0);
 }

@@ -363,7 +363,7 @@ TEST_F(PvdLogic, HostileAdminInputDoesNotHurtPvd) {
 TEST(PvctlCli, HelpForEveryVerbComesFromOneTable) {
   Result list = run({kPvctl, "help"}, 10s);
   EXPECT_EQ(list.exit_code, 0);
-  for (const char* verb : {"create [-c] FILE", "list [--json]", "info [--json] DOMAIN", "destroy DOMAIN", "console DOMAIN",
+  for (const char* verb : {"create [-c] FILE", "list [--disks] [--json]", "info [--json] DOMAIN", "destroy DOMAIN", "console DOMAIN",
                            "pause DOMAIN", "unpause DOMAIN", "shutdown [-w|--wait [--timeout S]]", "reboot DOMAIN",
                            "mem-set DOMAIN SIZE", "mem-max DOMAIN SIZE", "domid NAME", "domname ID",
                            "uptime [-s] [DOMAIN...]", "network"})
@@ -398,7 +398,7 @@ TEST(PvctlCli, UnknownVerbsAndOptionsAreUsageErrors) {
   EXPECT_NE(opt.err.find("unknown option '--bogus'"), std::string::npos) << opt.err;
   Result list = run({kPvctl, "--socket=/nonexistent/pvd.sock", "list", "--all"}, 10s);
   EXPECT_EQ(list.exit_code, 2);
-  EXPECT_NE(list.err.find("list takes only --json"), std::string::npos) << list.err;
+  EXPECT_NE(list.err.find("list takes only --disks and --json"), std::string::npos) << list.err;
   Result missing = run({kPvctl, "--socket"}, 10s);
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.err.find("--socket needs a value"), std::string::npos) << missing.err;
