@@ -7,10 +7,10 @@
 // marked uncooperative and left alone until its target is set again.
 #include <cerrno>
 #include <fstream>
-#include <sstream>
 
 #include "domain_manager.h"
 #include "domain_memory.h"
+#include "memory_policy.h"
 #include "pv/error.h"
 #include "pv/log.h"
 
@@ -43,15 +43,7 @@ uint64_t host_free_kib(const std::string& host_free_file) {
     if (!(f >> mib)) throw UserError(host_free_file + " does not hold a number of MiB (--balancer-host-free-file)");
     return mib * 1024;
   }
-  std::ifstream f("/proc/meminfo");
-  if (!f) throw SystemError("cannot read /proc/meminfo", errno);
-  for (std::string line; std::getline(f, line);) {
-    if (line.rfind("MemAvailable:", 0) != 0) continue;
-    std::istringstream in(line.substr(13));
-    uint64_t kb = 0;
-    if (in >> kb) return kb;
-  }
-  throw UserError("/proc/meminfo has no MemAvailable line (Linux 3.14 or later has it)");
+  return host_meminfo_kib("MemAvailable");
 }
 
 void DomainManager::start_balancer(const BalancerSettings& s) {

@@ -76,7 +76,7 @@ std::vector<BalancerDecision> balance(const BalancerConfig& c, uint64_t host_fre
   if (effective != host_free_kib) host << " (" << mib(effective) << " counting what domains are still giving or taking)";
 
   if (effective < c.low_water_kib) {
-    uint64_t need = sub0(c.high_water_kib, effective);
+    uint64_t need = mib_up(sub0(c.high_water_kib, effective));  // targets move in whole MiB
     const std::string pressure = host.str() + " < low water " + mib(c.low_water_kib);
     // 1. Idle surplus, largest first.
     std::vector<Slot*> order;
@@ -93,6 +93,7 @@ std::vector<BalancerDecision> balance(const BalancerConfig& c, uint64_t host_fre
       const auto ws = reported_working_set_kib(*s->d);
       s->why = pressure + ": idle surplus (working set " + mib(ws.value_or(0)) + " + margin " + mib(c.margin_kib) + ")";
     }
+    if (need < kMib) need = 0;  // what rounding left (a target not on a MiB boundary)
     // 2. Still short: even the largest targets down, toward the floor.
     if (need > 0) {
       uint64_t reducible = 0, top = 0;

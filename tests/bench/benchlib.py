@@ -193,7 +193,7 @@ def start_pvd(tmp, timeout=20, extra_args=()):
             sys.exit(f"missing {f}: build first (cmake -S {REPO} -B {BUILD} -G Ninja && ninja -C {BUILD})")
     state, admin, xs = os.path.join(tmp, "state"), os.path.join(tmp, "pvd.sock"), os.path.join(tmp, "xenstored.sock")
     log = open(os.path.join(tmp, "pvd.log"), "wb")
-    slice_name = "pv-bench-" + os.path.basename(tmp.rstrip("/")) + ".slice"
+    slice_name = os.path.basename(tmp.rstrip("/")) + ".slice"
     _slices.append(slice_name)
     p = spawn([PVD, "--state-dir", state, "--socket", admin, "--xenstore-socket", xs, "--pv-hv", PV_HV,
                "--cgroup-slice", slice_name, *extra_args], stdout=log, stderr=subprocess.STDOUT)
