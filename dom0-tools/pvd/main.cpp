@@ -122,8 +122,11 @@ int parse_options(int argc, char** argv, Options& o) {
                             {"help", no_argument, nullptr, 'h'},
                             {}};
   opterr = 0;  // the messages are ours
-  for (int c; (c = getopt_long(argc, argv, "+:h", options, nullptr)) != -1;) {
+  int longindex = 0;
+  for (int c; (c = getopt_long(argc, argv, "+:h", options, &longindex)) != -1;) {
     const std::string word = argv[optind - 1], name = word.substr(0, word.find('='));
+    // The option's own name (`word` is its value in "--opt value").
+    const std::string opt = c >= kStateDir && c <= kBalancerFreeFile ? "--" + std::string(options[longindex].name) : name;
     switch (c) {
       case kStateDir: o.state_dir = optarg; break;
       case kSocket: o.socket_path = optarg; break;
@@ -162,7 +165,7 @@ int parse_options(int argc, char** argv, Options& o) {
       case kBalancerMargin:
       case kBalancerFloor:
         try {
-          const uint64_t kib = pv::pvd::parse_size_mib(name, optarg) * 1024;
+          const uint64_t kib = pv::pvd::parse_size_mib(opt, optarg) * 1024;
           auto& p = o.balancer.policy;
           (c == kBalancerLow ? p.low_water_kib : c == kBalancerHigh ? p.high_water_kib
                                              : c == kBalancerMargin ? p.margin_kib
@@ -178,7 +181,7 @@ int parse_options(int argc, char** argv, Options& o) {
         char* end = nullptr;
         const double s = std::strtod(optarg, &end);
         if (end == optarg || *end || !(s >= 0.1) || s > 86400) {
-          pv::log::error(name + ": '" + optarg + "' is not a number of seconds from 0.1 to 86400");
+          pv::log::error(opt + ": '" + optarg + "' is not a number of seconds from 0.1 to 86400");
           return 2;
         }
         (c == kBalancerInterval ? o.balancer.interval : o.balancer.stuck_after) =
