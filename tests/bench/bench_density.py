@@ -185,17 +185,19 @@ def run_variant(name):
           (f", ... {steps[-1][0]}: {steps[-1][1]:.0f} MiB" if len(steps) > 3 else "") +
           f"; {per:.1f} MiB per domain)" + (" (the --max cap)" if held == a.max else ""))
     sys.stdout.flush()
-    return held
+    return held, per
 
 
 variants = [v for v in a.variants.split(",") if v]
 for v in variants:
     if v not in ("without", "balloon", "balloon+fpr"):
         sys.exit(f"unknown variant {v}")
-counts = {v: run_variant(v) for v in variants}
+runs = {v: run_variant(v) for v in variants}
+counts = {v: held for v, (held, _) in runs.items()}
 if "without" in counts and "balloon+fpr" in counts and counts["without"]:
     ratio = counts["balloon+fpr"] / counts["without"]
     capped = "≥" if counts["balloon+fpr"] == a.max else ""
+    per = f"; {runs['balloon+fpr'][1]:.1f} against {runs['without'][1]:.1f} MiB held per domain"
     b.result(f"idle {a.memory} MiB domains in {a.budget} MiB", f"{capped}{counts['balloon+fpr']} with balloon+fpr"
-             + (f" ({counts['balloon']} balloon only)" if "balloon" in counts else ""),
+             + (f" ({counts['balloon']} balloon only)" if "balloon" in counts else "") + per,
              f"{counts['without']} without", f"{capped}{ratio:.1f}x", "-", "measured")
