@@ -62,9 +62,13 @@ std::vector<BalancerDecision> balance(const BalancerConfig& c, uint64_t host_fre
     const auto ws = reported_working_set_kib(d);
     s.want = ws ? std::clamp(mib_up(*ws + c.margin_kib), s.floor, s.now) : s.now;
     s.next = s.now;
-    // Asked and not there yet: memory on its way back to the host, or to the guest.
+    // Asked and not there yet: memory on its way back to the host (pv-hv's
+    // count), or to the guest. A guest with free-page reporting holds its
+    // reported pages without them being populated, and reports them in its
+    // total: what it says it holds (at most its target) is not on its way.
+    const uint64_t says = ws ? std::min(*d.reported_total_kib, s.now) : 0;
     pending_free += sub0(d.current_kib, s.now);
-    pending_take += sub0(s.now, d.current_kib);
+    pending_take += sub0(s.now, std::max(d.current_kib, says));
     slots.push_back(s);
   }
   // Whether to reclaim counts what is on its way back (so the balancer does
