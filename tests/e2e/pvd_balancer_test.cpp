@@ -21,7 +21,7 @@ class PvdBalancer : public PvdFixture {
  protected:
   PvdBalancer() { vcpus_ = 1; }
   std::vector<std::string> pvd_options() const override {
-    set_host_free(100000);  // plenty, until a test says otherwise
+    if (!fs::exists(free_file())) set_host_free(100000);  // plenty, until a test says otherwise (kept over a pvd restart)
     return {"--balancer",        "on",  "--balancer-interval",     "0.5", "--balancer-low-water",     "1000M",
             "--balancer-high-water", "1200M", "--balancer-floor", "32M", "--balancer-margin", "8M",
             "--balancer-stuck-timeout", "3", "--balancer-host-free-file", free_file()};
@@ -117,6 +117,31 @@ TEST_F(PvdBalancer, ADomainThatDoesNotFollowIsMarkedUncooperativeAndLeftAlone) {
   ASSERT_EQ(pvctl({"mem-set", "liar", "64"}).exit_code, 0);
   EXPECT_TRUE(eventually([&] { return xs_read(home + "memory/target") == "32768"; }, 10s));
   EXPECT_EQ(pvctl({"info", "liar"}).out.find("uncooperative"), std::string::npos);
+}
+
+// pvd restarted (kill -9) while a domain is balanced: the new pvd adopts
+// the lowered memory/target (not the domain's own target) and gives the
+// domain its own target back once memory is plentiful.
+TEST_F(PvdBalancer, ARestartedPvdAdoptsTheTargetItHadLowered) {
+  const uint32_t id = create("kept", "memtouch");
+  ASSERT_NE(id, 0u);
+  ASSERT_TRUE(console_has(id, "MEMTOUCH done", 120s)) << console(id);
+  const std::string target = "/local/domain/" + std::to_string(id) + "/memory/target";
+  set_host_free(100);
+  ASSERT_TRUE(console_has(id, "BALLOON reached target_kib=32768", 60s)) << console(id);
+  pvd_.reset();  // SIGKILL
+  start_pvd();
+  ASSERT_TRUE(eventually([&] {
+    return pvctl({"info", "kept"}).out.find("memory balancer: 32.0 MiB (balanced below its own target of 64.0 MiB)") !=
+           std::string::npos;
+  }, 10s)) << pvctl({"info", "kept"}).out;
+  EXPECT_EQ(xs_read(target), "32768");
+  std::this_thread::sleep_for(1s);  // rounds of the new pvd under pressure: nothing to change
+  EXPECT_FALSE(pvd_logged("memory/target", 1s)) << "the new pvd asked again";
+  set_host_free(100000);
+  ASSERT_TRUE(pvd_logged("memory balancer: domain 'kept' (" + std::to_string(id) + ") memory/target 32 MiB -> ", 10s));
+  EXPECT_TRUE(eventually([&] { return xs_read(target) == "65536"; }, 20s)) << xs_read(target);
+  EXPECT_TRUE(console_has(id, "BALLOON reached target_kib=65536", 60s)) << console(id);
 }
 
 }  // namespace
