@@ -85,6 +85,13 @@ std::string info_text(const A::DomainInfo& d, unsigned long long now) {
                   mib(d.current_kib()), mib(d.target_kib()), mib(d.maximum_kib()), mib(d.ballooned_kib()),
                   mib(d.resident_kib()), mib(d.pv_hv_rss_kib()));
     out += buf;
+    if (d.balancer_uncooperative()) {
+      out += "memory balancer: uncooperative (it did not follow; left at its own target)\n";
+    } else if (d.balancer_target_kib()) {
+      std::snprintf(buf, sizeof buf, "memory balancer: %.1f MiB (balanced below its own target of %.1f MiB)\n",
+                    mib(d.balancer_target_kib()), mib(d.target_kib()));
+      out += buf;
+    }
   }
   out += "kernel: " + d.kernel() + "\ncmdline: " + d.cmdline() + "\npid: " + std::to_string(d.pid()) + "\n";
   if (!d.shutdown_reason().empty()) out += "shutdown reason: " + d.shutdown_reason() + "\n";
@@ -125,6 +132,8 @@ std::string info_json(const A::DomainInfo& d, unsigned long long now) {
             {"ballooned_kib", d.ballooned_kib()},
             {"resident_kib", d.resident_kib()},
             {"pv_hv_rss_kib", d.pv_hv_rss_kib()},
+            {"balancer_target_kib", d.balancer_target_kib()},
+            {"balancer_uncooperative", d.balancer_uncooperative()},
             {"vcpus", d.vcpus()},
             {"kernel", d.kernel()},
             {"cmdline", d.cmdline()},

@@ -433,6 +433,7 @@ void DomainManager::start(Domain& d, DomainProcess::ReadyFn on_ready) {
   const uint64_t maxmem_mib = d.ceiling_mib();
   const uint64_t memory_mib = std::min(d.target_mib(), maxmem_mib);
   d.rec.set_booted_maxmem_mib(maxmem_mib);
+  d.reset_balancer();  // it starts at its own target
   devices.push_back({mem_dir, "", {}, true});
   devices.push_back({mem_dir + "/static-max", std::to_string(maxmem_mib * 1024), {"n0", "r" + id}, false});
   devices.push_back({mem_dir + "/target", std::to_string(memory_mib * 1024), {"n0", "r" + id}, false});
@@ -670,6 +671,7 @@ A::Reply DomainManager::mem_set(Domain& d, uint64_t mib) {
   if (!xenstore_.write(path, std::to_string(mib * 1024)))
     return error_reply(A::ERROR_INTERNAL, "cannot write " + path);
   d.rec.set_memory_target_mib(mib);
+  d.reset_balancer();  // the user's target is the balancer's new ceiling; it asks afresh
   save(d);  // kept: across pvd restarts and the domain's reboots
   A::Reply r;
   *r.mutable_domain() = info(d);
@@ -732,6 +734,8 @@ A::DomainInfo DomainManager::info(const Domain& d) const {
   i.set_created_unix_s(d.rec.created_unix_s());
   if (d.proc) {
     i.set_target_kib(d.target_mib() * 1024);
+    i.set_balancer_target_kib(d.balanced_kib);
+    i.set_balancer_uncooperative(d.uncooperative);
     if (const auto m = read_domain_memory(registry_.control_socket(d.rec.domid()), d.proc->pid())) {
       i.set_current_kib(m->current_kib);
       i.set_maximum_kib(m->maximum_kib);

@@ -14,6 +14,7 @@
 
 #include "admin.pb.h"
 #include "domain_process.h"
+#include "balancer_settings.h"
 #include "memory_policy.h"
 #include "config/domain_config.h"
 #include "cpu_cgroups.h"
@@ -52,6 +53,9 @@ class DomainManager {
   void set_memory_policy(MemoryPolicy p) { memory_policy_ = p; }
   // MiB the running domains hold as their targets.
   uint64_t memory_in_use_mib() const;
+  // The automatic memory balancer (domain_balancer.cpp): rounds every
+  // `s.interval` on the loop from now on, when `s.on`.
+  void start_balancer(const BalancerSettings& s);
 
   void set_lease_hooks(std::function<void(const std::string&, const std::string&, const std::string&)> add,
                        std::function<void(const std::string&, const std::string&)> remove) {
@@ -100,6 +104,14 @@ class DomainManager {
     bool saving = false;              // a save or checkpoint waits for the guest (domain_save.cpp)
     bool saving_ends_it = false;      // a save (not a checkpoint): its end with "suspend" is the save's
     std::string restore_from;         // the next start restores this save file instead of booting
+    // The memory balancer (domain_balancer.cpp): the memory/target it asked
+    // (0: the domain's own target), whether the domain stopped following,
+    // and when it last gave back memory it was asked for.
+    uint64_t balanced_kib = 0;
+    bool uncooperative = false;
+    uint64_t progress_kib = 0;
+    std::chrono::steady_clock::time_point progress_at{};
+    void reset_balancer() { balanced_kib = 0, uncooperative = false, progress_kib = 0; }
   };
 
   // How launch() starts a domain: booted from its configuration, or
@@ -157,6 +169,14 @@ class DomainManager {
   // xl vcpu-set: cpu/N/availability for every N < maxvcpus.
   admin::Reply vcpu_set(Domain& d, uint32_t vcpus);
   admin::Reply top();  // domain_stats.cpp
+
+  // The memory balancer's round (domain_balancer.cpp).
+  void balancer_round();
+  void schedule_balancer();
+  // What the policy needs of a running domain; false when it is not to be
+  // balanced now (building, saving, pv-hv not answering).
+  bool balancer_input(Domain& d, BalancerDomain& in);
+  void follow_up(Domain& d, uint64_t current_kib);
 
   // Hot-plug (domain_devices.cpp), as xl block-attach / -detach / -list
   // and network-attach / -detach / -list, on a running domain.
@@ -237,6 +257,9 @@ class DomainManager {
   XenstoreHost& xenstore_;
   std::string pv_hv_;
   MemoryPolicy memory_policy_;
+  BalancerSettings balancer_;
+  std::unique_ptr<boost::asio::steady_timer> balancer_timer_;
+  std::string balancer_failure_;  // the last reason a round could not run (logged once)
   std::map<uint32_t, std::unique_ptr<Domain>> domains_;
   uint32_t last_domid_ = 0;
   std::function<std::string(const std::string&)> resolve_bridge_ = [](const std::string& b) { return b; };

@@ -39,6 +39,17 @@ void usage(std::FILE* out) {
       "                    pvd.slice for /var/lib/pvd, else pvd-<hash of DIR>.slice\n"
       "  --mem-reserve SIZE      host memory kept from guests (default 512M; k/m/g/t, MiB bare)\n"
       "  --mem-overcommit RATIO  admit up to RATIO x (MemTotal - reserve) of guest memory (default 1.0)\n"
+      "  --balancer on|off       the automatic memory balancer (default off): below the low\n"
+      "                    water mark of free host memory (MemAvailable) it lowers the\n"
+      "                    balloon targets of idle domains, above the high one it gives\n"
+      "                    them back (docs/toolstack.md, \"The memory balancer\")\n"
+      "  --balancer-low-water SIZE   (default 1G)   --balancer-high-water SIZE (default low + 512M)\n"
+      "  --balancer-margin SIZE      kept above a domain's working set (default 32M)\n"
+      "  --balancer-floor SIZE       no domain is asked below this (default 64M)\n"
+      "  --balancer-interval SECONDS between rounds (default 5)\n"
+      "  --balancer-stuck-timeout SECONDS  a domain that gives nothing back this long is\n"
+      "                    marked uncooperative (default 30)\n"
+      "  --balancer-host-free-file PATH    test aid: read the host's free MiB from PATH\n"
       "  --daemon          detach and run in the background\n",
       out);
 }
@@ -54,6 +65,8 @@ struct Options {
   std::string cgroup_slice;
   bool daemonize = false;
   pv::pvd::MemoryPolicy memory;
+  pv::pvd::BalancerSettings balancer;
+  bool high_water_given = false;
 };
 
 // One slice per state dir: two pvds (tests run many) never share a domain's group.
@@ -70,7 +83,25 @@ std::string default_cgroup_slice(const std::string& state_dir) {
 
 // Fills `o` from the command line; -1 to go on, else the exit status.
 int parse_options(int argc, char** argv, Options& o) {
-  enum { kStateDir = 1, kSocket, kPvHv, kPvBackd, kXenstoreSocket, kCgroupSlice, kDaemon, kMemReserve, kMemOvercommit };
+  enum {
+    kStateDir = 1,
+    kSocket,
+    kPvHv,
+    kPvBackd,
+    kXenstoreSocket,
+    kCgroupSlice,
+    kDaemon,
+    kMemReserve,
+    kMemOvercommit,
+    kBalancer,
+    kBalancerLow,
+    kBalancerHigh,
+    kBalancerMargin,
+    kBalancerFloor,
+    kBalancerInterval,
+    kBalancerStuck,
+    kBalancerFreeFile
+  };
   const option options[] = {{"state-dir", required_argument, nullptr, kStateDir},
                             {"socket", required_argument, nullptr, kSocket},
                             {"pv-hv", required_argument, nullptr, kPvHv},
@@ -80,11 +111,22 @@ int parse_options(int argc, char** argv, Options& o) {
                             {"daemon", no_argument, nullptr, kDaemon},
                             {"mem-reserve", required_argument, nullptr, kMemReserve},
                             {"mem-overcommit", required_argument, nullptr, kMemOvercommit},
+                            {"balancer", required_argument, nullptr, kBalancer},
+                            {"balancer-low-water", required_argument, nullptr, kBalancerLow},
+                            {"balancer-high-water", required_argument, nullptr, kBalancerHigh},
+                            {"balancer-margin", required_argument, nullptr, kBalancerMargin},
+                            {"balancer-floor", required_argument, nullptr, kBalancerFloor},
+                            {"balancer-interval", required_argument, nullptr, kBalancerInterval},
+                            {"balancer-stuck-timeout", required_argument, nullptr, kBalancerStuck},
+                            {"balancer-host-free-file", required_argument, nullptr, kBalancerFreeFile},
                             {"help", no_argument, nullptr, 'h'},
                             {}};
   opterr = 0;  // the messages are ours
-  for (int c; (c = getopt_long(argc, argv, "+:h", options, nullptr)) != -1;) {
+  int longindex = 0;
+  for (int c; (c = getopt_long(argc, argv, "+:h", options, &longindex)) != -1;) {
     const std::string word = argv[optind - 1], name = word.substr(0, word.find('='));
+    // The option's own name (`word` is its value in "--opt value").
+    const std::string opt = c >= kStateDir && c <= kBalancerFreeFile ? "--" + std::string(options[longindex].name) : name;
     switch (c) {
       case kStateDir: o.state_dir = optarg; break;
       case kSocket: o.socket_path = optarg; break;
@@ -111,6 +153,42 @@ int parse_options(int argc, char** argv, Options& o) {
         o.memory.overcommit = r;
         break;
       }
+      case kBalancer:
+        if (std::string(optarg) != "on" && std::string(optarg) != "off") {
+          pv::log::error(std::string("--balancer: '") + optarg + "' is neither on nor off");
+          return 2;
+        }
+        o.balancer.on = std::string(optarg) == "on";
+        break;
+      case kBalancerLow:
+      case kBalancerHigh:
+      case kBalancerMargin:
+      case kBalancerFloor:
+        try {
+          const uint64_t kib = pv::pvd::parse_size_mib(opt, optarg) * 1024;
+          auto& p = o.balancer.policy;
+          (c == kBalancerLow ? p.low_water_kib : c == kBalancerHigh ? p.high_water_kib
+                                             : c == kBalancerMargin ? p.margin_kib
+                                                                    : p.floor_kib) = kib;
+          if (c == kBalancerHigh) o.high_water_given = true;
+        } catch (const std::exception& e) {
+          pv::log::error(e.what());
+          return 2;
+        }
+        break;
+      case kBalancerInterval:
+      case kBalancerStuck: {
+        char* end = nullptr;
+        const double s = std::strtod(optarg, &end);
+        if (end == optarg || *end || !(s >= 0.1) || s > 86400) {
+          pv::log::error(opt + ": '" + optarg + "' is not a number of seconds from 0.1 to 86400");
+          return 2;
+        }
+        (c == kBalancerInterval ? o.balancer.interval : o.balancer.stuck_after) =
+            std::chrono::milliseconds(static_cast<long long>(s * 1000));
+        break;
+      }
+      case kBalancerFreeFile: o.balancer.host_free_file = optarg; break;
       case 'h': return usage(stdout), 0;
       case ':': pv::log::error(name + " needs a value"); return 2;
       default:
@@ -124,6 +202,13 @@ int parse_options(int argc, char** argv, Options& o) {
     usage(stderr);
     return 2;
   }
+  auto& p = o.balancer.policy;
+  if (!o.high_water_given) p.high_water_kib = p.low_water_kib + 512 * 1024;
+  if (p.high_water_kib < p.low_water_kib) {
+    pv::log::error("--balancer-high-water (" + std::to_string(p.high_water_kib / 1024) +
+                   " MiB) is below --balancer-low-water (" + std::to_string(p.low_water_kib / 1024) + " MiB)");
+    return 2;
+  }
   return -1;
 }
 
@@ -133,7 +218,9 @@ int main(int argc, char** argv) {
   pv::log::init("pvd");
   Options o;
   if (const int rc = parse_options(argc, argv, o); rc >= 0) return rc;
-  auto& [state_dir, socket_path, xenstore_socket, pv_hv, pv_backd, cgroup_slice, daemonize, memory_policy] = o;
+  auto& [state_dir, socket_path, xenstore_socket, pv_hv, pv_backd, cgroup_slice, daemonize, memory_policy, balancer,
+         high_water_given] = o;
+  (void)high_water_given;
   if (state_dir.empty() || socket_path.empty()) {
     usage(stderr);
     return 2;
@@ -181,6 +268,7 @@ int main(int argc, char** argv) {
     if (daemonize) lock.record_pid();
     networks.restore();
     domains.reattach();
+    domains.start_balancer(balancer);
     // Adopts the pv-backd a previous pvd left serving (or starts one); it
     // is left running when this pvd exits.
     pv::pvd::BackdSupervisor backd(io, pv_backd, state_dir, xenstore_socket);

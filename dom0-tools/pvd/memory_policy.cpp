@@ -13,17 +13,20 @@
 
 namespace pv::pvd {
 
-uint64_t host_memtotal_mib() {
+uint64_t host_meminfo_kib(const std::string& field) {
   std::ifstream f("/proc/meminfo");
   if (!f) throw SystemError("cannot read /proc/meminfo", errno);
+  const std::string key = field + ":";
   for (std::string line; std::getline(f, line);) {
-    if (line.rfind("MemTotal:", 0) != 0) continue;
-    std::istringstream in(line.substr(9));
+    if (line.rfind(key, 0) != 0) continue;
+    std::istringstream in(line.substr(key.size()));
     uint64_t kb = 0;
-    if (in >> kb) return kb / 1024;
+    if (in >> kb) return kb;
   }
-  throw UserError("/proc/meminfo has no MemTotal line");
+  throw UserError("/proc/meminfo has no " + field + " line");
 }
+
+uint64_t host_memtotal_mib() { return host_meminfo_kib("MemTotal") / 1024; }
 
 uint64_t admitted_capacity_mib(const MemoryPolicy& p) {
   const uint64_t host = p.host_mib ? *p.host_mib : host_memtotal_mib();

@@ -17,6 +17,9 @@ struct MemoryPolicy {
   std::optional<uint64_t> host_mib;  // tests: instead of /proc/meminfo's MemTotal
 };
 
+// A field of /proc/meminfo ("MemTotal", "MemAvailable"), in KiB. Throws
+// SystemError/UserError.
+uint64_t host_meminfo_kib(const std::string& field);
 // MemTotal from /proc/meminfo, in MiB. Throws SystemError/UserError.
 uint64_t host_memtotal_mib();
 

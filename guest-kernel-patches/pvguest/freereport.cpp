@@ -64,3 +64,16 @@ void run_freereport(uint64_t mib) {
   con::printf("FREEREPORT done reported_kib=%lu repopulated_kib=%lu refused=%lu\n", r.reported * 4,
               r.repopulated * 4, r.refused);
 }
+
+void run_touchfree(uint64_t mib) {
+  const uint64_t pages = mib * 256;
+  auto* p = static_cast<uint8_t*>(mm::alloc_pages(pages, mm::kNoZero));
+  if (!p) {
+    con::printf("TOUCHFREE FAILED: no run of %lu MiB free\n", mib);
+    return;
+  }
+  touch(p, pages);
+  mm::free_pages(p, pages);
+  con::printf("TOUCHFREE done kib=%lu reported_kib=%lu current_kib=%lu\n", pages * 4, mm::unbacked_page_count() * 4,
+              current_kib());
+}

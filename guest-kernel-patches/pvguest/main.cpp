@@ -8,6 +8,7 @@
 #include <xen/version.h>
 
 #include "arch.h"
+#include "balloon.h"
 #include "console.h"
 #include "events.h"
 #include "grant.h"
@@ -94,6 +95,8 @@ void parse_cmdline(Options& o) {
       if (!found) con::printf("pvguest: unknown shutdown reason ignored\n");
     } else if (key_is("watchdog") && lib::parse_u64(val, vlen, n)) o.watchdog_s = n;
     else if (key_is("freereport") && lib::parse_u64(val, vlen, n) && n > 0) o.freereport_mib = n;
+    else if (key_is("touchfree") && lib::parse_u64(val, vlen, n) && n > 0) o.touchfree_mib = n;
+    else if (key_is("pagereport")) o.pagereport = true;
     else if (key_is("runstate") && lib::parse_u64(val, vlen, n) && n > 0) o.runstate_s = n;
     else if (key_is("bench-hypercall") && lib::parse_u64(val, vlen, n)) o.bench_hypercall = n;
     else if (key_is("bench-evtchn") && lib::parse_u64(val, vlen, n)) o.bench_evtchn = n;
@@ -183,6 +186,8 @@ void run_modes(const Options& opt) {
   if (opt.xenstore) run_xenstore_checks();
   run_blk_modes();  // blkio=... / blkhostile, if asked for
   if (opt.freereport_mib) run_freereport(opt.freereport_mib);
+  if (opt.pagereport) balloon::enable_free_page_reporting();
+  if (opt.touchfree_mib) run_touchfree(opt.touchfree_mib);
   if (opt.xenstore_flood) run_xenstore_flood();  // never returns: idles as `idle`
   run_net_modes();  // net=... modes, if any were asked for
   if (opt.runstate_s) run_runstate(opt.runstate_s);

@@ -12,6 +12,8 @@ struct Options {
   bool balloon = false;   // follow memory/target with the balloon driver, as `idle` obeys control/shutdown
   bool memtouch = false;  // balloon, with every page held patterned and checked (memtouch.cpp)
   uint64_t freereport_mib = 0;  // freereport=MIB: free-page reporting phases (freereport.cpp)
+  uint64_t touchfree_mib = 0;   // touchfree=MIB: use MIB once and free it (freereport.cpp)
+  bool pagereport = false;      // pagereport: free-page reporting on from the start
   bool vcpuwork = false;  // count on every online vCPU, following cpu/ and control/shutdown
   uint64_t runstate_s = 0;  // runstate=S: busy for S s, printing the runstate (steal) times
   uint64_t tick_ms = 0;  // tick[=MS]: a counter on the console every MS (100) ms, obeying control/shutdown
@@ -37,6 +39,11 @@ void run_xenstore_checks();
 // `balloon` / `memtouch` (memtouch.cpp): never return; obey control/shutdown.
 [[noreturn]] void run_balloon(bool memtouch);
 void run_freereport(uint64_t mib);
+// touchfree=MIB: takes MIB, writes every page, frees it (an idle guest that
+// once used its memory), prints `TOUCHFREE done kib=K reported_kib=R`.
+// The freed pages go back to the host only with free-page reporting on
+// (`pagereport`).
+void run_touchfree(uint64_t mib);
 // hotplug, hotplug-ping=IP (hotplug.cpp, docs/guest-kernel.md).
 bool parse_hotplug_option(const char* key, uint64_t klen, const char* val, uint64_t vlen, bool& hotplug);
 [[noreturn]] void run_hotplug();

@@ -8,6 +8,7 @@ directory (pvd starts each domain's pv-hv in a session of its own, so killing
 pvd's process group does not reach them). Nothing is written outside /tmp.
 """
 import atexit
+import glob
 import os
 import re
 import select
@@ -29,6 +30,7 @@ PVCTL = os.path.join(BUILD, "bin", "pvctl")
 
 _children = []
 _tmpdirs = []
+_slices = []
 
 
 def _kill_all():
@@ -38,6 +40,28 @@ def _kill_all():
         kill_procs_naming(d)
         shutil.rmtree(d, ignore_errors=True)
     _tmpdirs.clear()
+    for s in _slices:
+        remove_cgroup_slice(s)
+    _slices.clear()
+
+
+def remove_cgroup_slice(name):
+    """Removes the cgroup slice pvd made for its domains' CPU shares (its
+    per-domain groups first), in every hierarchy it may be in."""
+    for d in [f"/sys/fs/cgroup/{name}"] + [os.path.join(m, name) for m in glob.glob("/sys/fs/cgroup/*")]:
+        for _ in range(60):
+            if not os.path.isdir(d):
+                break
+            for sub in glob.glob(os.path.join(d, "*/")):
+                try:
+                    os.rmdir(sub)
+                except OSError:
+                    pass
+            try:
+                os.rmdir(d)
+                break
+            except OSError:
+                time.sleep(0.05)
 
 
 def kill_procs_naming(path):
@@ -158,17 +182,21 @@ def run_guest(cmdline, timeout=120, memory="64M", vcpus=1):
     return out
 
 
-def start_pvd(tmp, timeout=20):
+def start_pvd(tmp, timeout=20, extra_args=()):
     """Starts pvd with its state in tmp/state, its admin socket tmp/pvd.sock
-    and its dom0 xenstored socket tmp/xenstored.sock, stderr to tmp/pvd.log;
-    returns (process, admin socket, xenstored socket) once both accept."""
+    and its dom0 xenstored socket tmp/xenstored.sock, stderr to tmp/pvd.log,
+    its domains' cgroups in a slice of its own (removed at the end), and
+    `extra_args`; returns (process, admin socket, xenstored socket) once both
+    accept."""
     for f in (PVD, PVCTL):
         if not os.path.exists(f):
             sys.exit(f"missing {f}: build first (cmake -S {REPO} -B {BUILD} -G Ninja && ninja -C {BUILD})")
     state, admin, xs = os.path.join(tmp, "state"), os.path.join(tmp, "pvd.sock"), os.path.join(tmp, "xenstored.sock")
     log = open(os.path.join(tmp, "pvd.log"), "wb")
-    p = spawn([PVD, "--state-dir", state, "--socket", admin, "--xenstore-socket", xs, "--pv-hv", PV_HV],
-              stdout=log, stderr=subprocess.STDOUT)
+    slice_name = os.path.basename(tmp.rstrip("/")) + ".slice"
+    _slices.append(slice_name)
+    p = spawn([PVD, "--state-dir", state, "--socket", admin, "--xenstore-socket", xs, "--pv-hv", PV_HV,
+               "--cgroup-slice", slice_name, *extra_args], stdout=log, stderr=subprocess.STDOUT)
     log.close()
     deadline = time.monotonic() + timeout
     pending = [admin, xs]

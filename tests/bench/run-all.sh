@@ -24,7 +24,7 @@ echo "run-all: logs in $out"
 failed=0
 # Each benchmark kills what it starts; the timeout is a last resort (SIGTERM
 # lets the benchmark clean up, SIGKILL 10 s later if it does not).
-for b in bench_hypercall bench_evtchn bench_boot bench_memory bench_xenstore bench_create bench_net bench_blk bench_balloon bench_qcow2 bench_qcow2_backend; do
+for b in bench_hypercall bench_evtchn bench_boot bench_memory bench_xenstore bench_create bench_net bench_blk bench_balloon bench_density bench_qcow2 bench_qcow2_backend; do
   echo "=== $b"
   if ! timeout -k 10 600 python3 "$here/$b.py" 2>&1 | tee "$out/$b.log"; then
     echo "run-all: $b FAILED (see $out/$b.log)"

@@ -89,13 +89,28 @@ TEST_F(PvdMemoryOvercommit, TheRatioAdmitsMoreThanThereIs) {
 
 TEST_F(PvdMemory, BadPolicyOptionsStopPvd) {
   for (const auto& [opt, value] : std::vector<std::pair<std::string, std::string>>{
-           {"--mem-overcommit", "0"}, {"--mem-overcommit", "lots"}, {"--mem-reserve", "12q"}, {"--mem-reserve", ""}}) {
+           {"--mem-overcommit", "0"},
+           {"--mem-overcommit", "lots"},
+           {"--mem-reserve", "12q"},
+           {"--mem-reserve", ""},
+           {"--balancer", "maybe"},
+           {"--balancer-low-water", "12q"},
+           {"--balancer-margin", ""},
+           {"--balancer-interval", "0"},
+           {"--balancer-stuck-timeout", "soon"}}) {
     Result r = run({kPvd, "--state-dir", dir_ + "/other", "--socket", dir_ + "/other.sock", "--pv-hv", kPvHv, opt,
                     value},
                    10s);
     EXPECT_EQ(r.exit_code, 2) << opt << "=" << value << ": " << r.err;
     EXPECT_NE(r.err.find(opt), std::string::npos) << r.err;
   }
+  // A high-water mark below the low one cannot be met.
+  Result r = run({kPvd, "--state-dir", dir_ + "/other", "--socket", dir_ + "/other.sock", "--pv-hv", kPvHv,
+                  "--balancer-low-water", "2G", "--balancer-high-water", "1G"},
+                 10s);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--balancer-high-water (1024 MiB) is below --balancer-low-water (2048 MiB)"), std::string::npos)
+      << r.err;
 }
 
 TEST_F(PvdMemory, MemSetAndMemMaxCheckTheirWords) {
