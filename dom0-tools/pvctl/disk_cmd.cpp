@@ -28,10 +28,7 @@ namespace {
 
 using Args = std::vector<std::string>;
 
-int usage_error(const std::string& m) {
-  std::fprintf(stderr, "pvctl: disk %s (see pvctl disk --help)\n", m.c_str());
-  return 2;
-}
+int disk_usage(const std::string& m) { return usage_error("disk " + m + " (see pvctl disk --help)"); }
 
 int refused(const std::exception& e) {
   std::fprintf(stderr, "pvctl: %s\n", e.what());
@@ -76,20 +73,20 @@ int create(const Args& args, const Context&) {
         }
       },
       error, "f:b:F:c:");
-  if (!error.empty()) return usage_error(error);
-  if (words.empty() || !extra.empty()) return usage_error("create takes PATH [SIZE], then its options");
-  if (format != "qcow2" && format != "raw") return usage_error("create: --format is qcow2 or raw, not '" + format + "'");
+  if (!error.empty()) return disk_usage(error);
+  if (words.empty() || !extra.empty()) return disk_usage("create takes PATH [SIZE], then its options");
+  if (format != "qcow2" && format != "raw") return disk_usage("create: --format is qcow2 or raw, not '" + format + "'");
   uint64_t bytes = 0;
   if (words.size() == 2) {
     const auto b = config::parse_size_bytes(words[1], 1);
-    if (!b || *b == 0) return usage_error("create: '" + words[1] + "' is not a size (bytes, or with k, m, g, t)");
+    if (!b || *b == 0) return disk_usage("create: '" + words[1] + "' is not a size (bytes, or with k, m, g, t)");
     bytes = *b;
   } else if (backing.empty()) {
-    return usage_error("create needs a SIZE (or --backing, whose size it then takes)");
+    return disk_usage("create needs a SIZE (or --backing, whose size it then takes)");
   }
   try {
     if (format == "raw") {
-      if (!backing.empty()) return usage_error("create: a raw image has no backing file (use --format qcow2)");
+      if (!backing.empty()) return disk_usage("create: a raw image has no backing file (use --format qcow2)");
       create_raw(words[0], bytes);
     } else {
       disk::create_qcow2(words[0], bytes, backing, backing_format, cluster);
@@ -111,7 +108,7 @@ int info(const Args& args, const Context&) {
     if (a == "--json") json = true;
     else rest.push_back(a);
   }
-  if (rest.size() != 1 || rest[0].empty() || rest[0][0] == '-') return usage_error("info takes PATH [--json]");
+  if (rest.size() != 1 || rest[0].empty() || rest[0][0] == '-') return disk_usage("info takes PATH [--json]");
   try {
     const disk::ImageInfo i = disk::describe_image(rest[0]);
     if (json) {
@@ -153,10 +150,10 @@ int call(const Context& ctx, const A::Request& req, A::Reply& reply) {
 
 // resize PATH SIZE (an image no domain uses) or DOMAIN VDEV SIZE (online).
 int resize(const Args& args, const Context& ctx) {
-  if (args.size() != 2 && args.size() != 3) return usage_error("resize takes PATH SIZE, or DOMAIN VDEV SIZE");
+  if (args.size() != 2 && args.size() != 3) return disk_usage("resize takes PATH SIZE, or DOMAIN VDEV SIZE");
   const auto bytes = config::parse_size_bytes(args.back(), 1);
   if (!bytes || *bytes == 0 || *bytes % 512)
-    return usage_error("resize: '" + args.back() + "' is not a size in whole 512-byte sectors (bytes, or with k, m, g, t)");
+    return disk_usage("resize: '" + args.back() + "' is not a size in whole 512-byte sectors (bytes, or with k, m, g, t)");
   if (args.size() == 3) {
     A::Request req;
     auto* r = req.mutable_disk_resize();
@@ -187,7 +184,7 @@ int resize(const Args& args, const Context& ctx) {
 
 // snapshot DOMAIN VDEV NAME: the running disk goes on in a new overlay.
 int snapshot(const Args& args, const Context& ctx) {
-  if (args.size() != 3) return usage_error("snapshot takes DOMAIN VDEV NAME");
+  if (args.size() != 3) return disk_usage("snapshot takes DOMAIN VDEV NAME");
   A::Request req;
   auto* r = req.mutable_disk_snapshot();
   r->mutable_domain()->set_name_or_id(args[0]);
@@ -202,7 +199,7 @@ int snapshot(const Args& args, const Context& ctx) {
 
 // snapshot-list DOMAIN VDEV: the disk's image and what it stands on, newest first.
 int snapshot_list(const Args& args, const Context& ctx) {
-  if (args.size() != 2) return usage_error("snapshot-list takes DOMAIN VDEV");
+  if (args.size() != 2) return disk_usage("snapshot-list takes DOMAIN VDEV");
   A::Request req;
   req.mutable_info()->set_name_or_id(args[0]);
   A::Reply reply;
@@ -237,10 +234,10 @@ int commit_options(const Args& args, const std::string& verb, Args& words, bool&
     } else if (a == "--speed" || a.starts_with("--speed=")) {
       const std::string v = a == "--speed" ? (i + 1 < args.size() ? args[++i] : "") : a.substr(8);
       const auto n = config::parse_size_bytes(v, 1);
-      if (!n || *n == 0) return usage_error(verb + ": --speed '" + v + "' is not a rate in bytes/s (k, m, g: KiB/s...)");
+      if (!n || *n == 0) return disk_usage(verb + ": --speed '" + v + "' is not a rate in bytes/s (k, m, g: KiB/s...)");
       speed = *n;
     } else if (!a.empty() && a[0] == '-') {
-      return usage_error(verb + ": unknown option " + a);
+      return disk_usage(verb + ": unknown option " + a);
     } else {
       words.push_back(a);
     }
@@ -267,7 +264,7 @@ int commit(const Args& args, const Context& ctx) {
     print_disk(reply, words[0], words[1], "overlay merged");
     return 0;
   }
-  if (words.size() != 1 || keep || speed) return usage_error("commit takes PATH, or DOMAIN VDEV [--keep-overlay] [--speed RATE]");
+  if (words.size() != 1 || keep || speed) return disk_usage("commit takes PATH, or DOMAIN VDEV [--keep-overlay] [--speed RATE]");
   try {
     const auto start = std::chrono::steady_clock::now();
     const disk::CommitStats s = disk::commit_offline(words[0]);
@@ -288,7 +285,7 @@ int snapshot_delete(const Args& args, const Context& ctx) {
   bool keep = false;
   uint64_t speed = 0;
   if (const int rc = commit_options(args, "snapshot-delete", words, keep, speed)) return rc;
-  if (words.size() != 3) return usage_error("snapshot-delete takes DOMAIN VDEV NAME [--keep-overlay] [--speed RATE]");
+  if (words.size() != 3) return disk_usage("snapshot-delete takes DOMAIN VDEV NAME [--keep-overlay] [--speed RATE]");
   A::Request req;
   auto* r = req.mutable_disk_commit();
   r->mutable_domain()->set_name_or_id(words[0]);
@@ -353,7 +350,7 @@ int template_create(const Args& args, const Context& ctx) {
   Args words, opts;
   for (const auto& a : args) (opts.empty() && words.empty() && !a.empty() && a[0] != '-' ? words : opts).push_back(a);
   const Args extra = parse_options(opts, {{"from", required_argument, nullptr, 'f'}}, [&](int, const char* v) { from = v; }, error);
-  if (!error.empty()) return usage_error("template " + error);
+  if (!error.empty()) return disk_usage("template " + error);
   if (words.size() != 1 || from.empty() || !extra.empty()) {
     std::fprintf(stderr, "pvctl: template create takes NAME --from DOMAIN\n");
     return 2;

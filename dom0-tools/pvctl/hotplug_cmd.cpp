@@ -13,11 +13,6 @@ using Args = std::vector<std::string>;
 
 namespace {
 
-int usage(const std::string& message) {
-  std::fprintf(stderr, "pvctl: %s\n", message.c_str());
-  return 2;
-}
-
 int send(const Context& ctx, const A::Request& req, A::Reply& reply) {
   std::unique_ptr<A::AdminClient> client;
   const int rc = call_pvd(ctx.socket, req, client, reply);
@@ -28,7 +23,7 @@ int send(const Context& ctx, const A::Request& req, A::Reply& reply) {
 int attach(const std::string& verb, const Args& args, const Context& ctx, A::DeviceAttachRequest* (A::Request::*field)(),
            const std::string& spec_name) {
   if (args.size() != 2 || args[0].empty())
-    return usage(verb + ": expected DOMAIN " + spec_name + " (see pvctl help " + verb + ")");
+    return usage_error(verb + ": expected DOMAIN " + spec_name + " (see pvctl help " + verb + ")");
   A::Request req;
   (req.*field)()->mutable_domain()->set_name_or_id(args[0]);
   std::string spec = args[1];
@@ -55,22 +50,22 @@ int detach(const std::string& verb, const Args& args, const Context& ctx, A::Dev
     } else if (w == "--timeout" || w.starts_with("--timeout=")) {
       std::string v;
       if (w == "--timeout") {
-        if (i + 1 == args.size()) return usage(verb + ": --timeout needs a value");
+        if (i + 1 == args.size()) return usage_error(verb + ": --timeout needs a value");
         v = args[++i];
       } else {
         v = w.substr(10);
       }
       if (v.empty() || v.size() > 6 || v.find_first_not_of("0123456789") != std::string::npos || std::stoul(v) == 0)
-        return usage(verb + ": --timeout takes whole seconds (1 or more), not '" + v + "'");
+        return usage_error(verb + ": --timeout takes whole seconds (1 or more), not '" + v + "'");
       timeout_s = static_cast<uint32_t>(std::stoul(v));
     } else if (w.size() > 1 && w[0] == '-') {
-      return usage(verb + ": unknown option '" + w.substr(0, w.find('=')) + "'");
+      return usage_error(verb + ": unknown option '" + w.substr(0, w.find('=')) + "'");
     } else {
       words.push_back(w);
     }
   }
   if (words.size() != 2 || words[0].empty() || words[1].empty())
-    return usage(verb + ": expected DOMAIN " + device_name + " (see pvctl help " + verb + ")");
+    return usage_error(verb + ": expected DOMAIN " + device_name + " (see pvctl help " + verb + ")");
   A::Request req;
   auto* r = (req.*field)();
   r->mutable_domain()->set_name_or_id(words[0]);
@@ -83,7 +78,7 @@ int detach(const std::string& verb, const Args& args, const Context& ctx, A::Dev
 
 int list(const std::string& verb, const Args& args, const Context& ctx, A::DomainRef* (A::Request::*field)(),
          std::string (*text)(const A::DeviceList&)) {
-  if (args.size() != 1 || args[0].empty()) return usage(verb + " takes one DOMAIN (a name or id)");
+  if (args.size() != 1 || args[0].empty()) return usage_error(verb + " takes one DOMAIN (a name or id)");
   A::Request req;
   (req.*field)()->set_name_or_id(args[0]);
   A::Reply reply;

@@ -46,10 +46,7 @@ using Args = std::vector<std::string>;
 
 constexpr const char* kDefaultSocket = "/run/pvd/pvd.sock";
 
-int usage_error(const std::string& message) {
-  std::fprintf(stderr, "pvctl: %s\n", message.c_str());
-  return 2;
-}
+using pv::pvctl::usage_error;
 
 // Sends a domain verb's request; pvd's warnings (a message on success)
 // are shown too.

@@ -13,10 +13,7 @@ namespace {
 namespace A = pv::admin;
 using Args = std::vector<std::string>;
 
-int usage_error(const std::string& message) {
-  std::fprintf(stderr, "pvctl: network %s (see pvctl network --help)\n", message.c_str());
-  return 2;
-}
+int network_usage(const std::string& m) { return usage_error("network " + m + " (see pvctl network --help)"); }
 
 const char* mode_word(A::NetworkMode m) {
   switch (m) {
@@ -97,7 +94,7 @@ int call(const Context& ctx, const A::Request& req, A::Reply& reply) {
 
 int create(const Args& args, const Context& ctx) {
   A::Request req;
-  if (std::string err = parse_create(args, req.mutable_network_create()); !err.empty()) return usage_error(err);
+  if (std::string err = parse_create(args, req.mutable_network_create()); !err.empty()) return network_usage(err);
   A::Reply reply;
   if (const int rc = call(ctx, req, reply)) return rc;
   const auto& n = reply.network();
@@ -108,7 +105,7 @@ int create(const Args& args, const Context& ctx) {
 
 int list(const Args& args, const Context& ctx) {
   bool json = false;
-  if (!parse_json_flag(args, json)) return usage_error("list takes only --json");
+  if (!parse_json_flag(args, json)) return network_usage("list takes only --json");
   A::Request req;
   req.mutable_network_list();
   A::Reply reply;
@@ -118,7 +115,7 @@ int list(const Args& args, const Context& ctx) {
 }
 
 int destroy(const Args& args, const Context& ctx) {
-  if (args.size() != 1) return usage_error("destroy takes one NAME");
+  if (args.size() != 1) return network_usage("destroy takes one NAME");
   A::Request req;
   req.mutable_network_destroy()->set_name(args[0]);
   A::Reply reply;

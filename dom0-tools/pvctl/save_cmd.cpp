@@ -11,11 +11,6 @@ namespace pv::pvctl {
 namespace A = pv::admin;
 
 namespace {
-int usage(const std::string& why) {
-  std::fprintf(stderr, "pvctl: %s\n", why.c_str());
-  return 2;
-}
-
 // pvd runs elsewhere (its own working directory): paths go absolute.
 std::string absolute(const std::string& path) { return std::filesystem::absolute(path).lexically_normal().string(); }
 }  // namespace
@@ -33,8 +28,8 @@ int save_verb(const std::vector<std::string>& args, const Context& ctx) {
         if (!*v || *end || timeout_s == 0 || timeout_s > 600) error = "--timeout takes 1 to 600 seconds, not '" + std::string(v) + "'";
       },
       error, "c");
-  if (!error.empty()) return usage("save: " + error);
-  if (words.size() != 2) return usage("save [-c|--checkpoint] [--timeout S] DOMAIN FILE");
+  if (!error.empty()) return usage_error("save: " + error);
+  if (words.size() != 2) return usage_error("save [-c|--checkpoint] [--timeout S] DOMAIN FILE");
   A::Request req;
   auto* s = req.mutable_save();
   s->mutable_domain()->set_name_or_id(words[0]);
@@ -49,7 +44,7 @@ int save_verb(const std::vector<std::string>& args, const Context& ctx) {
 }
 
 int restore_verb(const std::vector<std::string>& args, const Context& ctx) {
-  if (args.empty() || args.size() > 2 || args[0].empty() || args[0][0] == '-') return usage("restore FILE [NAME]");
+  if (args.empty() || args.size() > 2 || args[0].empty() || args[0][0] == '-') return usage_error("restore FILE [NAME]");
   A::Request req;
   auto* r = req.mutable_restore();
   r->set_path(absolute(args[0]));

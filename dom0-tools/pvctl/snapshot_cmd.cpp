@@ -11,11 +11,6 @@ namespace pv::pvctl {
 namespace A = pv::admin;
 
 namespace {
-int usage(const std::string& why) {
-  std::fprintf(stderr, "pvctl: %s\n", why.c_str());
-  return 2;
-}
-
 int call(const Context& ctx, const A::Request& req, A::Reply& reply) {
   std::unique_ptr<A::AdminClient> client;
   if (const int rc = call_pvd(ctx.socket, req, client, reply)) return rc;
@@ -52,10 +47,10 @@ int snapshot_create_verb(const std::vector<std::string>& args, const Context& ct
         if (!*v || *end || timeout_s == 0 || timeout_s > 600) error = "--timeout takes 1 to 600 seconds, not '" + std::string(v) + "'";
       },
       error);
-  if (!error.empty()) return usage("snapshot-create: " + error);
+  if (!error.empty()) return usage_error("snapshot-create: " + error);
   A::Request req;
   auto* r = req.mutable_snapshot_create();
-  if (!domain_and_name(words, r)) return usage("snapshot-create [--timeout S] DOMAIN NAME");
+  if (!domain_and_name(words, r)) return usage_error("snapshot-create [--timeout S] DOMAIN NAME");
   r->set_timeout_ms(static_cast<uint32_t>(timeout_s * 1000));
   A::Reply reply;
   if (const int rc = call(ctx, req, reply)) return rc;
@@ -65,7 +60,7 @@ int snapshot_create_verb(const std::vector<std::string>& args, const Context& ct
 }
 
 int snapshot_list_verb(const std::vector<std::string>& args, const Context& ctx) {
-  if (args.size() != 1 || args[0].empty()) return usage("snapshot-list DOMAIN");
+  if (args.size() != 1 || args[0].empty()) return usage_error("snapshot-list DOMAIN");
   A::Request req;
   req.mutable_snapshot_list()->set_name_or_id(args[0]);
   A::Reply reply;
@@ -76,7 +71,7 @@ int snapshot_list_verb(const std::vector<std::string>& args, const Context& ctx)
 
 int snapshot_revert_verb(const std::vector<std::string>& args, const Context& ctx) {
   A::Request req;
-  if (!domain_and_name(args, req.mutable_snapshot_revert())) return usage("snapshot-revert DOMAIN NAME");
+  if (!domain_and_name(args, req.mutable_snapshot_revert())) return usage_error("snapshot-revert DOMAIN NAME");
   A::Reply reply;
   if (const int rc = call(ctx, req, reply)) return rc;
   std::printf("domain %s (id %u) reverted to snapshot %s\n", reply.domain().name().c_str(), reply.domain().domid(),
@@ -86,7 +81,7 @@ int snapshot_revert_verb(const std::vector<std::string>& args, const Context& ct
 
 int snapshot_delete_verb(const std::vector<std::string>& args, const Context& ctx) {
   A::Request req;
-  if (!domain_and_name(args, req.mutable_snapshot_delete())) return usage("snapshot-delete DOMAIN NAME");
+  if (!domain_and_name(args, req.mutable_snapshot_delete())) return usage_error("snapshot-delete DOMAIN NAME");
   A::Reply reply;
   if (const int rc = call(ctx, req, reply)) return rc;
   std::printf("snapshot %s of domain %s deleted (its disk images stay)\n", args[1].c_str(), args[0].c_str());

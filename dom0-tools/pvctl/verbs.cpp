@@ -145,6 +145,11 @@ bool parse_json_flag(const std::vector<std::string>& args, bool& json) {
   return error.empty() && rest.empty();
 }
 
+int usage_error(const std::string& why) {
+  std::fprintf(stderr, "pvctl: %s\n", why.c_str());
+  return 2;
+}
+
 std::string size_text(uint64_t bytes) {
   static const char* const kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
   double v = static_cast<double>(bytes);

@@ -57,6 +57,9 @@ std::vector<std::string> parse_options(const std::vector<std::string>& args, con
 // The words of a listing verb: `--json` or nothing. False for anything else.
 bool parse_json_flag(const std::vector<std::string>& args, bool& json);
 
+// A usage error: "pvctl: WHY" on stderr; returns 2, its exit status.
+int usage_error(const std::string& why);
+
 // A size for people, in binary units as qemu-img prints them: "512 B",
 // "196 KiB", "8 GiB", "1.5 GiB".
 std::string size_text(uint64_t bytes);

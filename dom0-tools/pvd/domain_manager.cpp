@@ -351,12 +351,7 @@ void DomainManager::launch(const config::DomainConfig& spec, const std::string& 
   d->rec.set_created_unix_s(static_cast<uint64_t>(std::time(nullptr)));
   d->rec.set_uuid(uuid);
   d->restore_from = how.restore_from;
-  d->rec.set_memory_target_mib(how.carried.memory_target_mib());
-  d->rec.set_memory_max_mib(how.carried.memory_max_mib());
-  d->rec.set_vcpus_online(how.carried.vcpus_online());
-  d->rec.set_cpu_weight(how.carried.cpu_weight());
-  d->rec.set_cpu_cap_set(how.carried.cpu_cap_set());
-  d->rec.set_cpu_cap(how.carried.cpu_cap());
+  d->rec.MergeFrom(how.carried);  // a restore: pvd's changes the saved domain had
   Domain& ref = *d;
   domains_[domid] = std::move(d);
   try {

@@ -83,6 +83,17 @@ class SaveTest : public PvdFixture {
   bool request_suspend(uint32_t domid) {
     return xs("write", {"/local/domain/" + std::to_string(domid) + "/control/shutdown", "suspend"}).exit_code == 0;
   }
+  // The domain `name` now is a new one (not `old_id`) resumed from a save
+  // or snapshot: its suspend returned 0 and it counts on from `last` + 1.
+  void expect_resumed_from(const std::string& name, uint32_t old_id, uint64_t last) {
+    const uint32_t again = static_cast<uint32_t>(std::stoul(pvctl({"domid", name}).out));
+    EXPECT_NE(again, old_id);
+    ASSERT_TRUE(console_has(again, "SUSPEND resumed rc=0", 30s)) << console(again);
+    ASSERT_TRUE(console_has(again, "TICK " + std::to_string(last + 3) + " ", 30s)) << console(again);
+    const auto after = ticks(console(again));
+    ASSERT_FALSE(after.empty());
+    EXPECT_EQ(after[0].n, last + 1) << console(again);
+  }
   bool ticks_after(uint32_t domid, uint64_t cancelled, size_t more) {
     return eventually(
         [&] {
@@ -460,13 +471,7 @@ TEST_F(SaveTest, PvctlSaveEndsTheDomainAndRestoreResumesItsCounter) {
   ASSERT_GT(last, 0u);
   const Result r = pvctl({"restore", file});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const uint32_t again = static_cast<uint32_t>(std::stoul(pvctl({"domid", "tick9"}).out));
-  EXPECT_NE(again, id);
-  ASSERT_TRUE(console_has(again, "SUSPEND resumed rc=0", 30s)) << console(again);
-  ASSERT_TRUE(console_has(again, "TICK " + std::to_string(last + 3) + " ", 30s)) << console(again);
-  const auto after = ticks(console(again));
-  ASSERT_FALSE(after.empty());
-  EXPECT_EQ(after[0].n, last + 1) << console(again);
+  expect_resumed_from("tick9", id, last);
   EXPECT_EQ(pvctl({"destroy", "tick9"}).exit_code, 0);
 }
 
@@ -537,13 +542,7 @@ TEST_F(SaveTest, ASnapshotRevertBringsBackTheMemoryAndTheDiskOfItsInstant) {
 
   const Result back = pvctl({"snapshot-revert", "snap1", "s1"});
   ASSERT_EQ(back.exit_code, 0) << back.err;
-  const uint32_t again = static_cast<uint32_t>(std::stoul(pvctl({"domid", "snap1"}).out));
-  EXPECT_NE(again, id);
-  ASSERT_TRUE(console_has(again, "SUSPEND resumed rc=0", 30s)) << console(again);
-  ASSERT_TRUE(console_has(again, "TICK " + std::to_string(at + 3) + " ", 30s)) << console(again);
-  const auto after = ticks(console(again));
-  ASSERT_FALSE(after.empty());
-  EXPECT_EQ(after[0].n, at + 1) << console(again);
+  expect_resumed_from("snap1", id, at);
   // Its disk: a new overlay over the frozen image, which holds the pattern.
   const std::string info = pvctl({"info", "snap1"}).out;
   const auto from = info.find("disk xvda: " + dir_ + "/snap.s1.revert-");
