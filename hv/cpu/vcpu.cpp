@@ -136,6 +136,7 @@ void Vcpu::request_park() {
     std::lock_guard lk(mu_);
     park_requested_ = true;
   }
+  park_pending_.store(true, std::memory_order_seq_cst);
   kick();
 }
 
@@ -149,6 +150,7 @@ void Vcpu::unpark() {
     std::lock_guard lk(mu_);
     park_requested_ = false;
   }
+  park_pending_.store(false, std::memory_order_seq_cst);
   cv_.notify_all();
 }
 
@@ -287,6 +289,10 @@ void Vcpu::run_loop() {
     if (next == Next::kPark) continue;
     runstate_.change(xen::RUNSTATE_running, dom_.clock().now_ns());
     in_guest_.store(true, std::memory_order_seq_cst);
+    if (park_pending_.load(std::memory_order_seq_cst)) {  // asked to park: not into the guest
+      in_guest_.store(false, std::memory_order_seq_cst);
+      continue;
+    }
     entered_ = true;
     // Checked after publishing in_guest_: an event raised from now on
     // signals us out of KVM_RUN instead of being missed.
