@@ -26,10 +26,7 @@ int migrate_verb(const std::vector<std::string>& args, const Context& ctx) {
       args, {{"offline", no_argument, nullptr, 'o'}, {"timeout", required_argument, nullptr, 't'}},
       [&](int o, const char* v) {
         if (o == 'o') return void(offline = true);
-        char* end = nullptr;
-        timeout_s = std::strtoul(v, &end, 10);
-        if (!*v || *end || timeout_s == 0 || timeout_s > 600)
-          error = "--timeout takes 1 to 600 seconds, not '" + std::string(v) + "'";
+        parse_timeout_seconds(v, timeout_s, error);
       },
       error);
   if (!error.empty()) return usage("migrate: " + error);

@@ -289,5 +289,61 @@ TEST_F(MigrateTest, ATargetThatCannotRestoreItLeavesTheGuestGoingOnOnTheSource) 
   EXPECT_GT(all.back().cancelled, 0u);
 }
 
+// A hostile peer (with a trusted certificate) speaking to the target
+// directly through `openssl s_client`: every malformed, oversized or
+// truncated input is refused with its reason and leaves nothing behind.
+class MigrateHostilePeerTest : public MigrateTest {
+ protected:
+  static std::string le32(uint32_t v) {
+    std::string s;
+    for (int i = 0; i < 4; ++i) s.push_back(static_cast<char>(v >> (8 * i)));
+    return s;
+  }
+  static std::string le64(uint64_t v) { return le32(static_cast<uint32_t>(v)) + le32(static_cast<uint32_t>(v >> 32)); }
+  static std::string offer(const std::string& name) { return "PVMIGRT1" + le32(1) + le32(static_cast<uint32_t>(name.size())) + name; }
+  // Sends `bytes` from a's namespace with a's certificate; what came back.
+  // `close_early`: the connection ends as soon as the bytes are sent.
+  std::string send_raw(const std::string& bytes, bool close_early = false) {
+    const std::string in = dir_ + "/payload";
+    std::ofstream(in, std::ios::binary) << bytes;
+    const std::string cmd = "exec /usr/sbin/ip netns exec " + a_.ns + " /usr/bin/openssl s_client -quiet " +
+                            (close_early ? "-no_ign_eof " : "") + "-connect " + b_.ip + ":" + std::to_string(kPort) +
+                            " -cert " + a_.cert + " -key " + a_.key + " -CAfile " + ca_ + " < " + in;
+    return run({"/bin/sh", "-c", cmd}, 60s).out;
+  }
+  void expect_nothing_on_target() {
+    EXPECT_TRUE(eventually([&] { return !fs::exists(b_.state + "/migrate-in") || fs::is_empty(b_.state + "/migrate-in"); }, 5s));
+    EXPECT_TRUE(pv_hv_processes(b_.state + "/").empty());
+    EXPECT_EQ(pvctl(b_, {"list"}).out.find("evil"), std::string::npos);
+  }
+};
+
+TEST_F(MigrateHostilePeerTest, MalformedOversizedAndTruncatedInputIsRefusedAndLeavesNothing) {
+  start(a_);
+  start(b_);
+  std::string got = send_raw("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(got.find("not a pvd migration offer (bad magic)"), std::string::npos) << got;
+  got = send_raw("PVMIGRT1" + le32(1) + le32(100000) + std::string(64, 'x'));
+  EXPECT_NE(got.find("a domain name of 100000 bytes (1 to 64 allowed)"), std::string::npos) << got;
+  got = send_raw("PVMIGRT1" + le32(7) + le32(4) + "evil");
+  EXPECT_NE(got.find("migration protocol version 7"), std::string::npos) << got;
+  got = send_raw(offer("../../etc"));
+  EXPECT_NE(got.find("is not a domain name"), std::string::npos) << got;
+  got = send_raw(offer("evil") + le64(uint64_t{1} << 50));
+  EXPECT_NE(got.find("ready"), std::string::npos) << got;
+  EXPECT_NE(got.find("1 byte to 256 GiB allowed"), std::string::npos) << got;
+  // Truncated: 1 MiB announced, 100 bytes sent, then the connection ends.
+  send_raw(offer("evil") + le64(1 << 20) + std::string(100, 'z'), true);
+  expect_nothing_on_target();
+  // Whole but not a save stream: refused at the restore.
+  got = send_raw(offer("evil") + le64(4096) + std::string(4096, 'q'));
+  EXPECT_NE(got.find("the target cannot restore it"), std::string::npos) << got;
+  std::cout << got.substr(got.rfind("the target")) << "\n";
+  expect_nothing_on_target();
+  // The target still takes a real migration afterwards.
+  create_ticker(a_, "mig7");
+  expect_moves(a_, b_, "mig7");
+}
+
 }  // namespace
 }  // namespace pvtest
