@@ -345,5 +345,38 @@ TEST_F(MigrateHostilePeerTest, MalformedOversizedAndTruncatedInputIsRefusedAndLe
   expect_moves(a_, b_, "mig7");
 }
 
+// A target that says ready, takes the stream and never answers (openssl
+// s_server with a canned answer): --timeout passes, the held guest is
+// released and goes on on the source.
+TEST_F(MigrateHostilePeerTest, ATargetThatNeverAnswersTimesOutAndTheGuestGoesOn) {
+  start(a_);
+  const std::string ready = dir_ + "/ready";
+  std::ofstream(ready, std::ios::binary) << "PVMIGANS" << le32(0) << le32(5) << "ready";
+  // In a process group of its own (setsid), all of it killed at the end
+  // whatever happens: the shell, the canned answer's writer, s_server.
+  Process target({"/usr/bin/setsid", "/bin/sh", "-c",
+                  "(cat " + ready + "; sleep 120) | exec /usr/sbin/ip netns exec " + b_.ns +
+                      " /usr/bin/openssl s_server -quiet -accept " + b_.ip + ":" + std::to_string(kPort) + " -cert " +
+                      b_.cert + " -key " + b_.key + " -CAfile " + ca_ + " -Verify 2 > /dev/null"});
+  struct KillGroup {
+    pid_t pgid;
+    ~KillGroup() { ::kill(-pgid, SIGKILL); }
+  } kill_group{target.pid()};
+  const uint32_t id = create_ticker(a_, "mig8");
+  ASSERT_TRUE(eventually([&] { return run({"/usr/sbin/ip", "netns", "exec", b_.ns, "/usr/bin/ss", "-ltn"}, 5s).out.find(":" + std::to_string(kPort)) != std::string::npos; }, 10s));
+  const auto t0 = std::chrono::steady_clock::now();
+  Result r = pvctl(a_, {"migrate", "--offline", "--timeout", "5", "mig8", b_.ip + ":" + std::to_string(kPort)}, 60s);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_NE(r.exit_code, 0) << r.out;
+  std::cout << r.err;
+  EXPECT_NE(r.err.find("not done within 5 s (--timeout); the domain goes on here"), std::string::npos) << r.err;
+  EXPECT_LT(took, 15s);
+  EXPECT_TRUE(console_has(a_, id, "SUSPEND cancelled")) << console(a_, id);
+  const auto t = ticks(console(a_, id));
+  ASSERT_FALSE(t.empty());
+  EXPECT_TRUE(ticks_on(a_, id, t.back().n)) << console(a_, id);
+  EXPECT_TRUE(!fs::exists(a_.state + "/migrate-out") || fs::is_empty(a_.state + "/migrate-out"));
+}
+
 }  // namespace
 }  // namespace pvtest
