@@ -43,6 +43,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 constexpr uint32_t kDefaultTimeoutMs = 60'000;
+constexpr uint32_t kMaxHoldMs = 60'000;  // pv-hv's own limit on a held checkpoint (op 83)
 constexpr size_t kChunk = 1 << 20;
 constexpr uint64_t kProgressEvery = uint64_t{16} << 20;
 
@@ -80,7 +81,12 @@ void DomainManager::migrate(Domain& d, const A::MigrateRequest& r, ReplyFn reply
   if (r.host().empty()) return reply(error_reply(A::ERROR_BAD_REQUEST, "migrate: no target host"));
   if (r.port() > 65535) return reply(error_reply(A::ERROR_BAD_REQUEST, "migrate: port " + std::to_string(r.port())));
   const uint32_t timeout_ms = r.timeout_ms() ? r.timeout_ms() : kDefaultTimeoutMs;
-  if (timeout_ms > 600'000) return reply(error_reply(A::ERROR_BAD_REQUEST, "migrate: a timeout is at most 600 s"));
+  // pv-hv holds a checkpointed guest at most kMaxHoldMs and then lets it go
+  // by itself: the whole migration must end (OK, or released by pvd)
+  // before, or the guest could go on here while the target restores it.
+  if (timeout_ms > kMaxHoldMs)
+    return reply(error_reply(A::ERROR_BAD_REQUEST, "migrate: a timeout is at most " + std::to_string(kMaxHoldMs / 1000) +
+                                                       " s (pv-hv holds a checkpointed guest no longer)"));
   std::shared_ptr<MigrateRun> run;
   try {
     run = std::make_shared<MigrateRun>(io_, make_tls_context(migrate_tls_, false));

@@ -254,6 +254,10 @@ TEST_F(MigrateTest, ATargetNotListeningIsAClearErrorAndTheDomainGoesOn) {
   EXPECT_NE(r.exit_code, 0) << r.out;
   std::cout << r.err;
   EXPECT_NE(r.err.find("cannot connect: Connection refused"), std::string::npos) << r.err;
+  // A deadline past pv-hv's 60 s hold is refused before anything is tried.
+  r = pvctl(a_, {"migrate", "--offline", "--timeout", "61", "mig3", b_.ip + ":" + std::to_string(kPort)});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("a timeout is at most 60 s"), std::string::npos) << r.err;
   expect_stays(a_, b_, "mig3", id);
 }
 
