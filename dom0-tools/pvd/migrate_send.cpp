@@ -245,13 +245,18 @@ void DomainManager::migrate(Domain& d, const A::MigrateRequest& r, ReplyFn reply
       if (!xenstore_.write(node, "suspend")) log::warning("migrate: cannot write " + node);
       log::info("domain " + run->name + ": asked to suspend for a migration to " + run->target);
     };
-    auto done = [this, run, fail, timeout_ms](int32_t status, const std::string& lost) {
+    auto outcome = [this, run, fail, timeout_ms](int32_t status, const std::string& lost) {
       auto it = domains_.find(run->domid);
       if (it != domains_.end()) it->second->saving = false;  // pv-hv's op is over
       if (run->settled) return;
       if (!lost.empty()) return fail("pv-hv: " + lost);
       if (status == -ETIMEDOUT) return fail("the guest did not suspend within " + std::to_string(timeout_ms / 1000) + " s");
       fail(status ? "pv-hv: " + std::string(std::strerror(-status)) : "pv-hv let the guest go before the target answered");
+    };
+    // pv-hv's op is over: the call no longer holds the run (its callbacks do).
+    auto done = [run, outcome](int32_t status, const std::string& lost) {
+      outcome(status, lost);
+      run->call.reset();
     };
     try {
       run->call = SaveCall::start(io_, registry_.control_socket(run->domid), ctl::Op::kCheckpointToFileHeld, timeout_ms,
