@@ -25,6 +25,8 @@ PACKAGES=(
   busybox                             # network tests: udhcpc, the DHCP client of a test guest
   nlohmann-json3-dev                  # pvctl --json output
   uuid-dev                            # pvd: domain UUIDs (libuuid)
+  libssl-dev                          # pvd: migration's TLS 1.3 channel (OpenSSL, a well-kept TLS, not our own crypto)
+  openssl                             # migration tests: the CA and certificates (openssl req / x509)
 )
 
 missing=()

@@ -29,6 +29,7 @@
 #include "config/size.h"
 #include "disk_cmd.h"
 #include "hotplug_cmd.h"
+#include "migrate_cmd.h"
 #include "save_cmd.h"
 #include "snapshot_cmd.h"
 #include "sched_cmd.h"
@@ -430,6 +431,12 @@ constexpr pv::pvctl::Verb kVerbs[] = {
      "a new domain from a file pvctl save wrote, with the\n"
      "disks, vifs and on_* actions it was saved with: the\n"
      "guest goes on where it stopped"},
+    {"migrate", pv::pvctl::migrate_verb, "migrate --offline [--timeout S] DOMAIN HOST[:PORT]",
+     "move a running domain to the pvd at HOST (as xl migrate; port 8002 unless\n"
+     "given; that pvd runs with --migrate-listen, both with --migrate-cert/-key/-ca):\n"
+     "the guest is held while its memory goes over TLS, goes on there and ends\n"
+     "here; on any failure it goes on here. Its disks must be at the same paths\n"
+     "there (shared storage). Live migration is not built"},
     {"snapshot-create", pv::pvctl::snapshot_create_verb, "snapshot-create [--timeout S] DOMAIN NAME",
      "the domain's memory and every writable disk of one instant: the guest\n"
      "suspends, its state is written, each disk goes on in an overlay\n"

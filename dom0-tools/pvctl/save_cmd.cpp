@@ -23,9 +23,7 @@ int save_verb(const std::vector<std::string>& args, const Context& ctx) {
       args, {{"checkpoint", no_argument, nullptr, 'c'}, {"timeout", required_argument, nullptr, 't'}},
       [&](int o, const char* v) {
         if (o == 'c') return void(checkpoint = true);
-        char* end = nullptr;
-        timeout_s = std::strtoul(v, &end, 10);
-        if (!*v || *end || timeout_s == 0 || timeout_s > 600) error = "--timeout takes 1 to 600 seconds, not '" + std::string(v) + "'";
+        parse_timeout_seconds(v, timeout_s, error);
       },
       error, "c");
   if (!error.empty()) return usage_error("save: " + error);

@@ -42,9 +42,7 @@ int snapshot_create_verb(const std::vector<std::string>& args, const Context& ct
   const auto words = parse_options(
       args, {{"timeout", required_argument, nullptr, 't'}},
       [&](int, const char* v) {
-        char* end = nullptr;
-        timeout_s = std::strtoul(v, &end, 10);
-        if (!*v || *end || timeout_s == 0 || timeout_s > 600) error = "--timeout takes 1 to 600 seconds, not '" + std::string(v) + "'";
+        parse_timeout_seconds(v, timeout_s, error);
       },
       error);
   if (!error.empty()) return usage_error("snapshot-create: " + error);

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <iterator>
 #include <string>
 
@@ -101,6 +102,12 @@ int dispatch(const VerbSet& set, const std::vector<std::string>& args, const Con
   if (v->group) return dispatch(*v->group, rest, ctx);
   if (asks_for_help(rest)) return print_usage(set, *v), 0;
   return v->handler(rest, ctx);
+}
+
+void parse_timeout_seconds(const char* v, unsigned long& seconds, std::string& error) {
+  char* end = nullptr;
+  seconds = std::strtoul(v, &end, 10);
+  if (!*v || *end || seconds == 0 || seconds > 600) error = "--timeout takes 1 to 600 seconds, not '" + std::string(v) + "'";
 }
 
 std::vector<std::string> parse_options(const std::vector<std::string>& args, const std::vector<option>& options,

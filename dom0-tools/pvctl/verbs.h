@@ -54,6 +54,10 @@ std::vector<std::string> parse_options(const std::vector<std::string>& args, con
                                        const std::function<void(int, const char*)>& on_option, std::string& error,
                                        const std::string& short_options = "");
 
+// A --timeout S value of 1 to 600 seconds (save, snapshot-create,
+// migrate) into `seconds`; else sets `error`.
+void parse_timeout_seconds(const char* value, unsigned long& seconds, std::string& error);
+
 // The words of a listing verb: `--json` or nothing. False for anything else.
 bool parse_json_flag(const std::vector<std::string>& args, bool& json);
 

@@ -107,6 +107,7 @@ class Session : public std::enable_shared_from_this<Session> {
       case R::kSnapshotList:
       case R::kSnapshotRevert:
       case R::kSnapshotDelete:
+      case R::kMigrate:
         busy_ = true;
         // The callback owns the session: a reply that comes later (destroy
         // waits for the domain to go) still finds its connection.

@@ -280,6 +280,8 @@ void DomainManager::handle(const A::Request& req, ReplyFn reply) {
       const Domain* d = find(req.snapshot_list().name_or_id());
       return reply(snapshot_list(d ? d->rec.name() : req.snapshot_list().name_or_id()));
     }
+    case A::Request::kMigrate:
+      return with_domain(req.migrate().domain(), [&](Domain& d) { migrate(d, req.migrate(), reply); });
     case A::Request::kSnapshotRevert:
       return snapshot_revert(req.snapshot_revert(), reply);
     case A::Request::kSnapshotDelete:

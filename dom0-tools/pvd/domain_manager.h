@@ -22,6 +22,7 @@
 #include "disk_sharing.h"
 #include "registry.h"
 #include "storage_usage.h"
+#include "tls_context.h"
 #include "xenstore_host.h"
 
 namespace pv::pvd {
@@ -76,6 +77,13 @@ class DomainManager {
     cpu_ = std::move(cg);
     cpu_why_ = std::move(why_not);
   }
+
+  // Migration (migrate_send.cpp, migrate_receive.cpp): this pvd's TLS
+  // identity for pvctl migrate; a domain of that name here; restores a
+  // migrated stream as pvctl restore does.
+  void set_migrate_tls(MigrateTls tls) { migrate_tls_ = std::move(tls); }
+  bool has_domain_named(const std::string& name);
+  void receive_migration(const std::string& path, const std::string& name, ReplyFn reply);
 
   // The console socket of a running domain, or an error reply.
   std::variant<std::string, admin::Reply> console_socket(const admin::DomainRef& ref);
@@ -144,6 +152,8 @@ class DomainManager {
   admin::Reply snapshot_list(const std::string& domain) const;
   void snapshot_revert(const admin::SnapshotRequest& r, ReplyFn reply);
   admin::Reply snapshot_delete(const admin::SnapshotRequest& r);
+  // pvctl migrate --offline (migrate_send.cpp), as xl migrate without pre-copy.
+  void migrate(Domain& d, const admin::MigrateRequest& r, ReplyFn reply);
   std::string snapshot_dir(const std::string& domain, const std::string& name = "") const;
   admin::Reply list(bool disks) const;
   void destroy(Domain& d, ReplyFn reply);
@@ -268,6 +278,7 @@ class DomainManager {
   void drop_leases(Domain& d);
   std::function<std::string(const std::string&, const std::string&)> lease_lookup_;
   std::unique_ptr<CpuCgroups> cpu_;
+  MigrateTls migrate_tls_;
   std::string cpu_why_ = "no cgroup hierarchy was set up for pvd";
 };
 

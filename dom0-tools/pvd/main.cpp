@@ -2,6 +2,7 @@
 // the domain registry in its state directory, runs one pv-hv per domain.
 //
 //   pvd --state-dir DIR --socket PATH [--pv-hv PATH] [--daemon]
+//       [--migrate-listen ADDR:PORT] [--migrate-cert F --migrate-key F --migrate-ca F]
 //
 // Every option takes its value as "--opt value" or "--opt=value".
 #include <getopt.h>
@@ -16,6 +17,7 @@
 #include "admin_server.h"
 #include "backd_supervisor.h"
 #include "domain_manager.h"
+#include "migrate_receive.h"
 #include "network/network_manager.h"
 #include "pv/error.h"
 #include "pv/log.h"
@@ -50,6 +52,11 @@ void usage(std::FILE* out) {
       "  --balancer-stuck-timeout SECONDS  a domain that gives nothing back this long is\n"
       "                    marked uncooperative (default 30)\n"
       "  --balancer-host-free-file PATH    test aid: read the host's free MiB from PATH\n"
+      "  --migrate-listen ADDR:PORT  take migrations from other pvds there (pvctl migrate;\n"
+      "                    TLS 1.3, needs the three below)\n"
+      "  --migrate-cert FILE  --migrate-key FILE  this pvd's certificate and key (PEM), shown to\n"
+      "                    peers when migrating to or from it\n"
+      "  --migrate-ca FILE the CA (PEM) a peer's certificate must be signed by\n"
       "  --daemon          detach and run in the background\n",
       out);
 }
@@ -67,6 +74,8 @@ struct Options {
   pv::pvd::MemoryPolicy memory;
   pv::pvd::BalancerSettings balancer;
   bool high_water_given = false;
+  std::string migrate_listen;
+  pv::pvd::MigrateTls migrate_tls;
 };
 
 // One slice per state dir: two pvds (tests run many) never share a domain's group.
@@ -100,7 +109,11 @@ int parse_options(int argc, char** argv, Options& o) {
     kBalancerFloor,
     kBalancerInterval,
     kBalancerStuck,
-    kBalancerFreeFile
+    kBalancerFreeFile,
+    kMigrateListen,
+    kMigrateCert,
+    kMigrateKey,
+    kMigrateCa
   };
   const option options[] = {{"state-dir", required_argument, nullptr, kStateDir},
                             {"socket", required_argument, nullptr, kSocket},
@@ -119,6 +132,10 @@ int parse_options(int argc, char** argv, Options& o) {
                             {"balancer-interval", required_argument, nullptr, kBalancerInterval},
                             {"balancer-stuck-timeout", required_argument, nullptr, kBalancerStuck},
                             {"balancer-host-free-file", required_argument, nullptr, kBalancerFreeFile},
+                            {"migrate-listen", required_argument, nullptr, kMigrateListen},
+                            {"migrate-cert", required_argument, nullptr, kMigrateCert},
+                            {"migrate-key", required_argument, nullptr, kMigrateKey},
+                            {"migrate-ca", required_argument, nullptr, kMigrateCa},
                             {"help", no_argument, nullptr, 'h'},
                             {}};
   opterr = 0;  // the messages are ours
@@ -126,7 +143,7 @@ int parse_options(int argc, char** argv, Options& o) {
   for (int c; (c = getopt_long(argc, argv, "+:h", options, &longindex)) != -1;) {
     const std::string word = argv[optind - 1], name = word.substr(0, word.find('='));
     // The option's own name (`word` is its value in "--opt value").
-    const std::string opt = c >= kStateDir && c <= kBalancerFreeFile ? "--" + std::string(options[longindex].name) : name;
+    const std::string opt = c >= kStateDir && c <= kMigrateCa ? "--" + std::string(options[longindex].name) : name;
     switch (c) {
       case kStateDir: o.state_dir = optarg; break;
       case kSocket: o.socket_path = optarg; break;
@@ -189,6 +206,10 @@ int parse_options(int argc, char** argv, Options& o) {
         break;
       }
       case kBalancerFreeFile: o.balancer.host_free_file = optarg; break;
+      case kMigrateListen: o.migrate_listen = optarg; break;
+      case kMigrateCert: o.migrate_tls.cert = optarg; break;
+      case kMigrateKey: o.migrate_tls.key = optarg; break;
+      case kMigrateCa: o.migrate_tls.ca = optarg; break;
       case 'h': return usage(stdout), 0;
       case ':': pv::log::error(name + " needs a value"); return 2;
       default:
@@ -200,6 +221,11 @@ int parse_options(int argc, char** argv, Options& o) {
   if (optind < argc) {
     pv::log::error("unknown option " + std::string(argv[optind]));
     usage(stderr);
+    return 2;
+  }
+  const auto& t = o.migrate_tls;
+  if ((!t.cert.empty() || !t.key.empty() || !t.ca.empty() || !o.migrate_listen.empty()) && !t.configured()) {
+    pv::log::error("migration needs all of --migrate-cert, --migrate-key and --migrate-ca");
     return 2;
   }
   auto& p = o.balancer.policy;
@@ -219,7 +245,7 @@ int main(int argc, char** argv) {
   Options o;
   if (const int rc = parse_options(argc, argv, o); rc >= 0) return rc;
   auto& [state_dir, socket_path, xenstore_socket, pv_hv, pv_backd, cgroup_slice, daemonize, memory_policy, balancer,
-         high_water_given] = o;
+         high_water_given, migrate_listen, migrate_tls] = o;
   (void)high_water_given;
   if (state_dir.empty() || socket_path.empty()) {
     usage(stderr);
@@ -254,6 +280,16 @@ int main(int argc, char** argv) {
       domains.set_cpu_cgroups(std::move(cg), why);
     }
     domains.set_memory_policy(memory_policy);
+    domains.set_migrate_tls(migrate_tls);
+    // Migrations in (migrate_receive.h), restored as pvctl restore does.
+    std::unique_ptr<pv::pvd::MigrateListener> migrations;
+    if (!migrate_listen.empty())
+      migrations = std::make_unique<pv::pvd::MigrateListener>(
+          io, migrate_listen, migrate_tls, state_dir + "/migrate-in",
+          [&domains](const std::string& name) { return domains.has_domain_named(name); },
+          [&domains](const std::string& path, const std::string& name, std::function<void(const pv::admin::Reply&)> done) {
+            domains.receive_migration(path, name, [done](pv::admin::Reply r) { done(r); });
+          });
     // A vif's bridge= names a pvd network or an existing bridge.
     domains.set_bridge_resolver([&networks](const std::string& b) { return networks.bridge_for(b); });
     domains.set_lease_lookup(
