@@ -379,9 +379,14 @@ void DomainManager::built_or_failed(uint32_t domid, bool built, const std::strin
   auto it = domains_.find(domid);
   if (built && it != domains_.end()) {
     it->second->building = false;
-    return when_store_ready(domid, [this, domid, warnings, reply] {
+    // As built: a guest that runs and ends (on_poweroff = destroy) before
+    // its store is introduced was created all the same, as xl create says.
+    A::Reply as_built;
+    *as_built.mutable_domain() = info(*it->second);
+    as_built.set_message(warnings);
+    return when_store_ready(domid, [this, domid, warnings, reply, as_built] {
       auto d = domains_.find(domid);
-      if (d == domains_.end()) return reply(error_reply(A::ERROR_BAD_CONFIG, "cannot build the domain: it went away"));
+      if (d == domains_.end()) return reply(as_built);
       A::Reply r;
       *r.mutable_domain() = info(*d->second);
       r.set_message(warnings);
