@@ -30,6 +30,7 @@
 #include "disk/image_info.h"
 #include "disk/qcow2/qcow2_create.h"
 #include "domain_manager.h"
+#include "file_names.h"
 #include "pv/error.h"
 #include "pv/files.h"
 #include "pv/log.h"
@@ -41,11 +42,6 @@ namespace fs = std::filesystem;
 
 namespace {
 constexpr uint32_t kDefaultSuspendTimeoutMs = 60'000;
-
-bool valid_name(const std::string& n) {
-  return !n.empty() && n.size() <= 64 && n[0] != '.' &&
-         n.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") == std::string::npos;
-}
 
 std::string name_rule(const std::string& n) {
   return "snapshot name '" + n + "': use 1-64 letters, digits, '_', '-' or '.' (not first)";
@@ -73,7 +69,6 @@ struct SnapshotRun {
   std::shared_ptr<SaveCall> call;
   std::vector<std::string> vdevs;  // still to snapshot
   std::string disk_error;          // the first disk that failed
-  bool done = false;
 };
 }  // namespace
 
@@ -87,7 +82,7 @@ void DomainManager::snapshot_create(Domain& d, const A::SnapshotRequest& r, Repl
   if (!d.proc || d.rec.state() != A::STATE_RUNNING)
     return reply(error_reply(A::ERROR_INVALID_STATE, "domain '" + dom + "' is not running"));
   if (d.saving) return reply(error_reply(A::ERROR_INVALID_STATE, "a save of domain '" + dom + "' is under way"));
-  if (!valid_name(r.name())) return reply(error_reply(A::ERROR_BAD_REQUEST, name_rule(r.name())));
+  if (!is_file_name_word(r.name())) return reply(error_reply(A::ERROR_BAD_REQUEST, name_rule(r.name())));
   const std::string dir = snapshot_dir(dom, r.name());
   if (fs::exists(dir))
     return reply(error_reply(A::ERROR_EXISTS, "domain '" + dom + "' has a snapshot '" + r.name() + "' already"));
@@ -209,7 +204,7 @@ A::Reply DomainManager::snapshot_delete(const A::SnapshotRequest& r) {
   const std::string name = d ? d->rec.name() : domain;
   A::SnapshotInfo info;
   const std::string dir = snapshot_dir(name, r.name());
-  if (!valid_name(r.name()) || !read_snapshot(dir, info))
+  if (!is_file_name_word(r.name()) || !read_snapshot(dir, info))
     return error_reply(A::ERROR_NO_SUCH_DOMAIN, "domain '" + name + "' has no snapshot '" + r.name() + "'");
   std::error_code ec;
   fs::remove_all(dir, ec);
@@ -223,7 +218,7 @@ void DomainManager::snapshot_revert(const A::SnapshotRequest& r, ReplyFn reply) 
   Domain* d = find(domain);
   const std::string name = d ? d->rec.name() : domain;
   A::SnapshotInfo info;
-  if (!valid_name(r.name()) || !read_snapshot(snapshot_dir(name, r.name()), info))
+  if (!is_file_name_word(r.name()) || !read_snapshot(snapshot_dir(name, r.name()), info))
     return reply(error_reply(A::ERROR_NO_SUCH_DOMAIN, "domain '" + name + "' has no snapshot '" + r.name() + "'"));
   for (const auto& k : info.disks()) {
     struct stat st{};
@@ -237,13 +232,7 @@ void DomainManager::snapshot_revert(const A::SnapshotRequest& r, ReplyFn reply) 
     auto edit = [&](config::DomainConfig& spec) -> std::string {
       const std::string stamp = std::to_string(std::time(nullptr));
       for (const auto& k : info.disks()) {
-        std::string stem = k.image();
-        for (const char* ext : {".qcow2", ".img", ".raw"})
-          if (stem.size() > std::strlen(ext) && stem.ends_with(ext)) {
-            stem.resize(stem.size() - std::strlen(ext));
-            break;
-          }
-        const std::string overlay = stem + "." + info.name() + ".revert-" + stamp + ".qcow2";
+        const std::string overlay = image_stem(k.image()) + "." + info.name() + ".revert-" + stamp + ".qcow2";
         try {
           const uint64_t size = disk::describe_image(k.image()).virtual_size;
           disk::create_qcow2(overlay, size, k.image(), k.format());

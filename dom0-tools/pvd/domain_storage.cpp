@@ -15,6 +15,7 @@
 
 #include "device_nodes.h"
 #include "domain_manager.h"
+#include "file_names.h"
 #include "pv/log.h"
 
 namespace pv::pvd {
@@ -107,16 +108,10 @@ void DomainManager::disk_snapshot(Domain& d, const A::DiskSnapshotRequest& r, Re
   if (disk->readonly() || disk->devtype == config::DiskDevType::kCdrom || disk->target.empty())
     return reply(error_reply(A::ERROR_BAD_REQUEST, "disk " + disk->vdev + " is read-only: it takes no snapshot"));
   const std::string& name = r.name();
-  if (name.empty() || name.size() > 64 || name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != std::string::npos || name[0] == '.')
+  if (!is_file_name_word(name))
     return reply(error_reply(A::ERROR_BAD_REQUEST, "snapshot name '" + name + "': use 1-64 letters, digits, '_', '-' or '.'"));
-  // Beside the image: <image without .qcow2/.img>.<name>.qcow2
-  std::string stem = disk->target;
-  for (const char* ext : {".qcow2", ".img", ".raw"})
-    if (stem.size() > std::strlen(ext) && stem.ends_with(ext)) {
-      stem.resize(stem.size() - std::strlen(ext));
-      break;
-    }
-  const std::string path = stem + "." + name + ".qcow2";
+  // Beside the image: <image without .qcow2/.img/.raw>.<name>.qcow2
+  const std::string path = image_stem(disk->target) + "." + name + ".qcow2";
   if (::access(path.c_str(), F_OK) == 0)
     return reply(error_reply(A::ERROR_EXISTS, "a file " + path + " exists already (pick another snapshot name)"));
   const uint32_t domid = d.rec.domid();

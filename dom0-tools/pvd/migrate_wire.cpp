@@ -1,4 +1,5 @@
 #include "migrate_wire.h"
+#include "file_names.h"
 
 #include <cstring>
 
@@ -16,8 +17,7 @@ uint64_t get(const char* p, int n) {
 }  // namespace
 
 bool valid_domain_name(const std::string& n) {
-  return !n.empty() && n.size() <= kMaxName && n[0] != '.' &&
-         n.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") == std::string::npos;
+  return pvd::is_file_name_word(n, kMaxName);
 }
 
 std::string encode_offer(const std::string& name) {

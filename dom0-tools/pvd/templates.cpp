@@ -21,6 +21,7 @@
 
 #include "config/domain_config.h"
 #include "config/size.h"
+#include "file_names.h"
 #include "disk/qcow2/qcow2_create.h"
 #include "domain_manager.h"
 #include "pv/error.h"
@@ -31,10 +32,7 @@ namespace A = pv::admin;
 namespace fs = std::filesystem;
 
 namespace {
-bool good_template_name(const std::string& n) {
-  return !n.empty() && n.size() <= 64 && n[0] != '.' && n[0] != '-' &&
-         n.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") == std::string::npos;
-}
+bool good_template_name(const std::string& n) { return is_file_name_word(n) && n[0] != '-'; }
 struct ParsedTemplate {
   std::optional<config::DomainConfig> config;
   std::string message;
