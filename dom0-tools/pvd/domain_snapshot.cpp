@@ -135,7 +135,9 @@ void DomainManager::snapshot_create(Domain& d, const A::SnapshotRequest& r, Repl
   // guest is let go. A disk that fails stops the others (the guest goes on;
   // disks switched already stay on their overlays, which is harmless).
   auto next_disk = std::make_shared<std::function<void()>>();
-  *next_disk = [this, run, domid, next_disk] {
+  // It holds itself only weakly (no cycle): the disk snapshot's reply, or
+  // SaveCall's `written`, holds it while it is waited for.
+  *next_disk = [this, run, domid, self = std::weak_ptr(next_disk)] {
     auto it = domains_.find(domid);
     if (run->vdevs.empty() || !run->disk_error.empty() || it == domains_.end()) {
       if (run->call && !run->call->release()) log::warning("snapshot: cannot tell pv-hv to go on (it will by itself)");
@@ -145,12 +147,13 @@ void DomainManager::snapshot_create(Domain& d, const A::SnapshotRequest& r, Repl
     ds.set_vdev(run->vdevs.front());
     ds.set_name(run->info.name());
     run->vdevs.erase(run->vdevs.begin());
-    disk_snapshot(*it->second, ds, [run, next_disk, vdev = ds.vdev()](const A::Reply& rep) {
+    disk_snapshot(*it->second, ds, [run, next_disk = self.lock(), vdev = ds.vdev()](const A::Reply& rep) {
       if (rep.error() != A::ERROR_NONE) run->disk_error = "disk " + vdev + ": " + rep.message();
       (*next_disk)();
     });
   };
   auto done = [this, run, reply, fail, domid](int32_t status, const std::string& lost) {
+    run->call.reset();  // the op is over: the call (whose callbacks hold `run`) can go
     if (auto it = domains_.find(domid); it != domains_.end()) it->second->saving = false;
     if (!lost.empty()) return reply(fail(lost, A::ERROR_INVALID_STATE));
     if (status != 0)
@@ -228,7 +231,9 @@ void DomainManager::snapshot_revert(const A::SnapshotRequest& r, ReplyFn reply) 
   }
   // Then the restore on new overlays over the frozen images.
   auto restore = [this, info, name, reply] {
-    std::vector<std::string> made;
+    // The overlays made, removed again if the restore fails: filled by the
+    // edit, which runs inside restore_from_file, so shared with its reply.
+    auto made = std::make_shared<std::vector<std::string>>();
     auto edit = [&](config::DomainConfig& spec) -> std::string {
       const std::string stamp = std::to_string(std::time(nullptr));
       for (const auto& k : info.disks()) {
@@ -239,7 +244,7 @@ void DomainManager::snapshot_revert(const A::SnapshotRequest& r, ReplyFn reply) 
         } catch (const std::exception& e) {
           return "cannot make an overlay for disk " + k.vdev() + " over " + k.image() + ": " + e.what();
         }
-        made.push_back(overlay);
+        made->push_back(overlay);
         for (auto& disk : spec.disks)
           if (disk.vdev == k.vdev()) {
             disk.target = overlay;
@@ -251,7 +256,7 @@ void DomainManager::snapshot_revert(const A::SnapshotRequest& r, ReplyFn reply) 
     };
     restore_from_file(info.state_path(), name, edit, [reply, made, name, info](const A::Reply& rep) {
       if (rep.error() != A::ERROR_NONE) {
-        for (const auto& f : made) ::unlink(f.c_str());
+        for (const auto& f : *made) ::unlink(f.c_str());
       } else {
         log::info("domain " + name + ": reverted to snapshot " + info.name());
       }
