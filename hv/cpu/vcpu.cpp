@@ -134,9 +134,8 @@ int64_t Vcpu::down() {
 void Vcpu::request_park() {
   {
     std::lock_guard lk(mu_);
-    park_requested_ = true;
+    park_requested_.store(true, std::memory_order_seq_cst);
   }
-  park_pending_.store(true, std::memory_order_seq_cst);
   kick();
 }
 
@@ -148,9 +147,8 @@ bool Vcpu::await_parked(std::chrono::steady_clock::time_point deadline) {
 void Vcpu::unpark() {
   {
     std::lock_guard lk(mu_);
-    park_requested_ = false;
+    park_requested_.store(false, std::memory_order_seq_cst);
   }
-  park_pending_.store(false, std::memory_order_seq_cst);
   cv_.notify_all();
 }
 
@@ -289,7 +287,7 @@ void Vcpu::run_loop() {
     if (next == Next::kPark) continue;
     runstate_.change(xen::RUNSTATE_running, dom_.clock().now_ns());
     in_guest_.store(true, std::memory_order_seq_cst);
-    if (park_pending_.load(std::memory_order_seq_cst)) {  // asked to park: not into the guest
+    if (park_requested_.load(std::memory_order_seq_cst)) {  // asked to park: not into the guest
       in_guest_.store(false, std::memory_order_seq_cst);
       continue;
     }

@@ -108,11 +108,11 @@ class Vcpu {
   bool initialised_ = false;
   std::optional<CpuState> pending_state_;  // from VCPUOP_initialise
   uint64_t wake_seq_ = 0;
-  bool park_requested_ = false;
-  // park_requested_ for the lock-free check before KVM_RUN (Dekker with
-  // in_guest_: a request either sees the thread in the guest and signals
-  // it, or the thread sees the request and does not enter).
-  std::atomic<bool> park_pending_{false};
+  // Written under mu_ (the waits on cv_ see it), read also without it
+  // before KVM_RUN (Dekker with in_guest_: a request either sees the
+  // thread in the guest and signals it, or the thread sees the request and
+  // does not enter).
+  std::atomic<bool> park_requested_{false};
   bool parked_ = false;
   Runstate runstate_;
 };
