@@ -2,6 +2,7 @@
 #include "vcpu_availability.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <cerrno>
 #include <sys/random.h>
 #include <uuid/uuid.h>
@@ -636,14 +637,14 @@ std::vector<ImageRef> DomainManager::images_in_use(const config::DomainConfig* a
 }
 
 std::string DomainManager::storage_warnings(const config::DomainConfig& spec) const {
-  std::vector<ImageRef> mine;
-  for (const auto& disk : spec.disks)
-    if (disk.devtype == config::DiskDevType::kDisk && !disk.target.empty()) mine.push_back({disk.target, true});
-  std::vector<std::string> mounts;
-  for (const StorageUse& s : storage_use(mine)) mounts.push_back(s.mount);
+  std::set<dev_t> mine;  // the file systems holding its disks
+  for (const auto& disk : spec.disks) {
+    struct stat st{};
+    if (disk.devtype == config::DiskDevType::kDisk && ::stat(disk.target.c_str(), &st) == 0) mine.insert(st.st_dev);
+  }
   std::string out;
   for (const StorageUse& s : storage_use(images_in_use(&spec))) {
-    if (!s.overcommitted() || std::find(mounts.begin(), mounts.end(), s.mount) == mounts.end()) continue;
+    if (!s.overcommitted() || !mine.contains(s.dev)) continue;
     const std::string line = "warning: disks of '" + spec.name + "': " + describe(s) +
                              "; a guest write that finds it full fails (ENOSPC)";
     log::warning(line);

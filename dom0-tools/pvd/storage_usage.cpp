@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <set>
@@ -55,7 +56,7 @@ std::optional<ImageUsage> image_usage(const std::string& path, std::string* why)
 }
 
 std::vector<StorageUse> storage_use(const std::vector<ImageRef>& images) {
-  std::vector<std::pair<dev_t, StorageUse>> out;
+  std::vector<StorageUse> out;
   std::set<std::pair<dev_t, ino_t>> seen;
   for (const auto& img : images) {
     struct stat st{};
@@ -63,25 +64,23 @@ std::vector<StorageUse> storage_use(const std::vector<ImageRef>& images) {
     if (!seen.insert({st.st_dev, st.st_ino}).second) continue;
     const auto u = image_usage(img.path);
     if (!u) continue;
-    auto it = out.begin();
-    while (it != out.end() && it->first != st.st_dev) ++it;
+    auto it = std::find_if(out.begin(), out.end(), [&](const StorageUse& s) { return s.dev == st.st_dev; });
     if (it == out.end()) {
       StorageUse s;
+      s.dev = st.st_dev;
       s.mount = mount_point_of(img.path, st.st_dev);
       struct statvfs vfs{};
       if (::statvfs(img.path.c_str(), &vfs) == 0) s.free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
-      out.emplace_back(st.st_dev, s);
+      out.push_back(std::move(s));
       it = out.end() - 1;
     }
-    StorageUse& s = it->second;
+    StorageUse& s = *it;
     s.images++;
     s.virtual_bytes += u->virtual_bytes;
     s.allocated_bytes += u->allocated_bytes;
     if (img.writable && u->virtual_bytes > u->allocated_bytes) s.growth_bytes += u->virtual_bytes - u->allocated_bytes;
   }
-  std::vector<StorageUse> result;
-  for (auto& [dev, s] : out) result.push_back(std::move(s));
-  return result;
+  return out;
 }
 
 std::string describe(const StorageUse& s) {

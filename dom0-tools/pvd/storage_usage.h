@@ -7,6 +7,8 @@
 // about, since a guest write that then finds the file system full fails
 // with ENOSPC).
 #pragma once
+#include <sys/types.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -24,7 +26,8 @@ struct ImageUsage {
 std::optional<ImageUsage> image_usage(const std::string& path, std::string* why = nullptr);
 
 struct StorageUse {
-  std::string mount;  // the file system's mount point
+  dev_t dev = 0;      // the file system (st_dev of its images)
+  std::string mount;  // its mount point
   uint32_t images = 0;
   uint64_t virtual_bytes = 0;
   uint64_t allocated_bytes = 0;
