@@ -141,12 +141,7 @@ int info(const Args& args, const Context&) {
 namespace A = pv::admin;
 
 // A domain verb's request; the domain's details come back.
-int call(const Context& ctx, const A::Request& req, A::Reply& reply) {
-  std::unique_ptr<A::AdminClient> client;
-  if (const int rc = call_pvd(ctx.socket, req, client, reply)) return rc;
-  if (!reply.message().empty()) std::fprintf(stderr, "pvctl: %s\n", reply.message().c_str());
-  return 0;
-}
+int call(const Context& ctx, const A::Request& req, A::Reply& reply) { return call_pvd_verb(ctx.socket, req, reply); }
 
 // resize PATH SIZE (an image no domain uses) or DOMAIN VDEV SIZE (online).
 int resize(const Args& args, const Context& ctx) {

@@ -14,10 +14,7 @@ using Args = std::vector<std::string>;
 namespace {
 
 int send(const Context& ctx, const A::Request& req, A::Reply& reply) {
-  std::unique_ptr<A::AdminClient> client;
-  const int rc = call_pvd(ctx.socket, req, client, reply);
-  if (rc == 0 && !reply.message().empty()) std::fprintf(stderr, "pvctl: %s\n", reply.message().c_str());
-  return rc;
+  return call_pvd_verb(ctx.socket, req, reply);
 }
 
 int attach(const std::string& verb, const Args& args, const Context& ctx, A::DeviceAttachRequest* (A::Request::*field)(),

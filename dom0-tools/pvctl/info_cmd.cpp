@@ -162,9 +162,7 @@ int info_verb(const std::vector<std::string>& args, const Context& ctx) {
   A::Request req;
   req.mutable_info()->set_name_or_id(words[0]);
   A::Reply reply;
-  std::unique_ptr<A::AdminClient> client;
-  if (const int rc = call_pvd(ctx.socket, req, client, reply)) return rc;
-  if (!reply.message().empty()) std::fprintf(stderr, "pvctl: %s\n", reply.message().c_str());
+  if (const int rc = call_pvd_verb(ctx.socket, req, reply)) return rc;
   const auto now = static_cast<unsigned long long>(std::time(nullptr));
   std::fputs((json ? info_json(reply.domain(), now) : info_text(reply.domain(), now)).c_str(), stdout);
   return 0;

@@ -52,13 +52,10 @@ using pv::pvctl::usage_error;
 // Sends a domain verb's request; pvd's warnings (a message on success)
 // are shown too.
 int call(const Context& ctx, const A::Request& req, A::Reply& reply, std::unique_ptr<A::AdminClient>& client) {
-  if (const int rc = pv::pvctl::call_pvd(ctx.socket, req, client, reply)) return rc;
-  if (!reply.message().empty()) std::fprintf(stderr, "pvctl: %s\n", reply.message().c_str());
-  return 0;
+  return pv::pvctl::call_pvd_verb(ctx.socket, req, client, reply);
 }
 int call(const Context& ctx, const A::Request& req, A::Reply& reply) {
-  std::unique_ptr<A::AdminClient> client;
-  return call(ctx, req, reply, client);
+  return pv::pvctl::call_pvd_verb(ctx.socket, req, reply);
 }
 
 // The one DOMAIN left in `words`, or "" after a usage error.

@@ -41,4 +41,17 @@ inline int call_pvd(const std::string& socket, const admin::Request& req, std::u
   return 0;
 }
 
+// call_pvd for a verb whose reply may carry pvd's warnings (a message on
+// a reply that succeeded, e.g. create's overcommit): they go to stderr.
+inline int call_pvd_verb(const std::string& socket, const admin::Request& req,
+                         std::unique_ptr<admin::AdminClient>& client, admin::Reply& reply) {
+  if (const int rc = call_pvd(socket, req, client, reply)) return rc;
+  if (!reply.message().empty()) std::fprintf(stderr, "pvctl: %s\n", reply.message().c_str());
+  return 0;
+}
+inline int call_pvd_verb(const std::string& socket, const admin::Request& req, admin::Reply& reply) {
+  std::unique_ptr<admin::AdminClient> client;
+  return call_pvd_verb(socket, req, client, reply);
+}
+
 }  // namespace pv::pvctl

@@ -48,9 +48,7 @@ int restore_verb(const std::vector<std::string>& args, const Context& ctx) {
   r->set_path(absolute(args[0]));
   if (args.size() == 2) r->set_name(args[1]);
   A::Reply reply;
-  std::unique_ptr<A::AdminClient> client;
-  if (const int rc = call_pvd(ctx.socket, req, client, reply)) return rc;
-  if (!reply.message().empty()) std::fprintf(stderr, "pvctl: %s\n", reply.message().c_str());
+  if (const int rc = call_pvd_verb(ctx.socket, req, reply)) return rc;
   std::printf("restored domain %s (id %u) from %s\n", reply.domain().name().c_str(), reply.domain().domid(),
               r->path().c_str());
   return 0;

@@ -11,13 +11,6 @@ namespace pv::pvctl {
 namespace A = pv::admin;
 
 namespace {
-int call(const Context& ctx, const A::Request& req, A::Reply& reply) {
-  std::unique_ptr<A::AdminClient> client;
-  if (const int rc = call_pvd(ctx.socket, req, client, reply)) return rc;
-  if (!reply.message().empty()) std::fprintf(stderr, "pvctl: %s\n", reply.message().c_str());
-  return 0;
-}
-
 void print(const A::SnapshotInfo& s) {
   char when[32] = "?";
   const std::time_t t = static_cast<std::time_t>(s.created_unix_s());
@@ -51,7 +44,7 @@ int snapshot_create_verb(const std::vector<std::string>& args, const Context& ct
   if (!domain_and_name(words, r)) return usage_error("snapshot-create [--timeout S] DOMAIN NAME");
   r->set_timeout_ms(static_cast<uint32_t>(timeout_s * 1000));
   A::Reply reply;
-  if (const int rc = call(ctx, req, reply)) return rc;
+  if (const int rc = call_pvd_verb(ctx.socket, req, reply)) return rc;
   std::printf("snapshot %s of domain %s taken\n", words[1].c_str(), words[0].c_str());
   for (const auto& s : reply.snapshots().snapshots()) print(s);
   return 0;
@@ -62,7 +55,7 @@ int snapshot_list_verb(const std::vector<std::string>& args, const Context& ctx)
   A::Request req;
   req.mutable_snapshot_list()->set_name_or_id(args[0]);
   A::Reply reply;
-  if (const int rc = call(ctx, req, reply)) return rc;
+  if (const int rc = call_pvd_verb(ctx.socket, req, reply)) return rc;
   for (const auto& s : reply.snapshots().snapshots()) print(s);
   return 0;
 }
@@ -71,7 +64,7 @@ int snapshot_revert_verb(const std::vector<std::string>& args, const Context& ct
   A::Request req;
   if (!domain_and_name(args, req.mutable_snapshot_revert())) return usage_error("snapshot-revert DOMAIN NAME");
   A::Reply reply;
-  if (const int rc = call(ctx, req, reply)) return rc;
+  if (const int rc = call_pvd_verb(ctx.socket, req, reply)) return rc;
   std::printf("domain %s (id %u) reverted to snapshot %s\n", reply.domain().name().c_str(), reply.domain().domid(),
               args[1].c_str());
   return 0;
@@ -81,7 +74,7 @@ int snapshot_delete_verb(const std::vector<std::string>& args, const Context& ct
   A::Request req;
   if (!domain_and_name(args, req.mutable_snapshot_delete())) return usage_error("snapshot-delete DOMAIN NAME");
   A::Reply reply;
-  if (const int rc = call(ctx, req, reply)) return rc;
+  if (const int rc = call_pvd_verb(ctx.socket, req, reply)) return rc;
   std::printf("snapshot %s of domain %s deleted (its disk images stay)\n", args[1].c_str(), args[0].c_str());
   return 0;
 }
