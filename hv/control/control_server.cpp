@@ -79,9 +79,11 @@ void ControlServer::serve(int fd) {
           pollfd hup{fd, POLLRDHUP, 0};
           return ::poll(&hup, 1, 0) == 1 && (hup.revents & (POLLRDHUP | POLLHUP | POLLERR));
         },
-        [fd](std::chrono::milliseconds timeout) {
-          pollfd in{fd, POLLIN, 0};
-          if (::poll(&in, 1, static_cast<int>(timeout.count())) != 1 || !(in.revents & POLLIN)) return false;
+        [this, fd](std::chrono::milliseconds timeout) {
+          // The server going (pv-hv ending) ends the wait too.
+          pollfd in[2] = {{fd, POLLIN, 0}, {wake_fd_.get(), POLLIN, 0}};
+          if (::poll(in, 2, static_cast<int>(timeout.count())) < 1 || !(in[0].revents & POLLIN) || in[1].revents)
+            return false;
           ctl::Request go{};
           return ::recv(fd, &go, sizeof go, MSG_DONTWAIT) == static_cast<ssize_t>(sizeof go) && go.magic == ctl::kMagic &&
                  go.op == static_cast<uint32_t>(ctl::Op::kRelease);

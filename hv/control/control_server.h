@@ -26,7 +26,8 @@ class ControlServer {
     // will complete can be cancelled.
     std::function<bool()> gone;
     // Waits up to `timeout` for the client's Request with op kRelease:
-    // false when it closed, sent something else, or the time ran out.
+    // false when it closed, sent something else, the time ran out, or the
+    // server is being destroyed (pv-hv ending).
     std::function<bool(std::chrono::milliseconds timeout)> await_release;
   };
   // The save ops (ctl::kFirstSaveOp..kLastSaveOp): runs on the control

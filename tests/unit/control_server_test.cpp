@@ -228,5 +228,37 @@ TEST(ControlServerSaveOps, AHeldOpWaitsForTheRequestersRelease) {
   ::rmdir(dir.c_str());
 }
 
+// pv-hv ending (the server destroyed) ends a held op's wait for the
+// release at once: a migrated domain's source pv-hv does not wait it out.
+TEST(ControlServerSaveOps, TheServerGoingEndsTheWaitForARelease) {
+  char tmpl[] = "/tmp/pv-control-test.XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl), path = dir + "/ctl.sock";
+  GuestMemory mem{kPages * 4096};
+  GrantTable gt{mem, 1};
+  Reservation res{mem, gt.absent_bitmap(), 512, 768, nullptr};
+  std::atomic<int> released{-1};
+  UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  auto server = std::make_unique<ControlServer>(
+      path, res, 1, std::function<uint64_t()>{}, [&](const ctl::Request&, std::vector<UniqueFd>&, ControlServer::SaveRequester& rq) {
+        rq.interim(ctl::kWritten);
+        released = rq.await_release(std::chrono::milliseconds(60000));
+        return 0;
+      });
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strcpy(addr.sun_path, path.c_str());
+  ASSERT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const ctl::Request req{ctl::kMagic, static_cast<uint32_t>(ctl::Op::kCheckpointToFileHeld), 1000};
+  ASSERT_EQ(::send(fd.get(), &req, sizeof req, 0), static_cast<ssize_t>(sizeof req));
+  ctl::Reply r{};
+  ASSERT_EQ(::recv(fd.get(), &r, sizeof r, 0), static_cast<ssize_t>(sizeof r));
+  EXPECT_EQ(r.status, ctl::kWritten);
+  const auto t0 = std::chrono::steady_clock::now();
+  server.reset();  // the client keeps its end open
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+  EXPECT_EQ(released.load(), 0);
+  ::rmdir(dir.c_str());
+}
+
 }  // namespace
 }  // namespace pv
