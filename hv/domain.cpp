@@ -54,7 +54,7 @@ Domain::Domain(DomainOptions cfg)
     : cfg_(std::move(cfg)),
       mem_(std::max(cfg_.maxmem_bytes, cfg_.memory_bytes)),
       // A restored domain's RAM comes from its stream, not from a kernel.
-      boot_(cfg_.restore_fd >= 0 ? boot::BootInfo{} : boot::load_pvh(mem_, cfg_.boot, cfg_.memory_bytes)),
+      boot_(cfg_.restore ? boot::BootInfo{} : boot::load_pvh(mem_, cfg_.boot, cfg_.memory_bytes)),
       vm_(kvm_),
       transport_(select_transport(kvm_, cfg_.transport)),
       evtchn_(cfg_.domid, cfg_.vcpu_count(), [this](uint32_t v) { kick(v); }),
@@ -75,6 +75,7 @@ Domain::Domain(DomainOptions cfg)
     throw UserError("--vcpus/--maxvcpus: at most " + std::to_string(xen::XEN_LEGACY_MAX_VCPUS) + " vCPUs are supported");
 
   vm_.set_memory(0, 0, mem_.size(), mem_.base());
+  mem_.set_written_bitmap(gnttab_.written_bitmap());
   configure_transport(vm_, transport_);
 
   // shared_info exists from the start (in a host page) so events raised
@@ -113,7 +114,7 @@ Domain::Domain(DomainOptions cfg)
   // A restore reads the whole stream into RAM now (it is checked as it is
   // read), and goes on from the guest time it was saved at.
   std::optional<SavedDomain> saved;
-  if (cfg_.restore_fd >= 0) saved = read_saved_domain(cfg_.restore_fd, mem_);
+  if (cfg_.restore) saved = read_saved_domain(*cfg_.restore, mem_);
 
   const auto supported = kvm_.supported_cpuid();
   for (uint32_t v = 0; v < cfg_.vcpu_count(); v++) {
@@ -156,8 +157,12 @@ Domain::~Domain() {
 ExitStatus Domain::run() {
   main_thread_ = pthread_self();
   // A restored vCPU runs as it was saved (Domain's constructor set it up).
-  for (uint32_t v = 0; v < cfg_.vcpu_count(); v++)
+  paused_.store(cfg_.start_paused);
+  for (uint32_t v = 0; v < cfg_.vcpu_count(); v++) {
+    if (cfg_.start_paused) vcpus_[v]->hold_at_start();
     vcpus_[v]->start(v == 0 && !restored_ ? std::optional<CpuState>(boot_state_) : std::nullopt);
+  }
+  if (cfg_.start_paused) log::info("domain " + cfg_.name + ": built paused; its vCPUs wait to be unpaused");
   // Wait for the end, or for the host to ask for it.
   sigset_t set;
   sigemptyset(&set);
@@ -173,6 +178,13 @@ ExitStatus Domain::run() {
   for (auto& v : vcpus_) v->join();
   std::lock_guard lk(exit_mu_);
   return exit_status_.value_or(ExitStatus::kError);
+}
+
+int32_t Domain::unpause() {
+  if (!paused_.exchange(false)) return -EALREADY;
+  for (auto& v : vcpus_) v->unpark();
+  log::info("domain " + cfg_.name + ": unpaused");
+  return 0;
 }
 
 void Domain::finish(ExitStatus status, const std::string& message) {

@@ -37,6 +37,10 @@
 #include "time/pvclock.h"
 #include "xslink/xenstore_link.h"
 
+namespace pv::save {
+class DomainStreamReader;
+}
+
 namespace pv {
 
 class Vcpu;
@@ -87,10 +91,14 @@ struct DomainOptions {
   std::string backend_socket;
   // Where pvd changes the memory ceiling and reads the reservation; empty: none.
   std::string control_socket;
-  // A save stream (docs/save-format.md), read from its start: the domain is
-  // rebuilt from it instead of booting `boot` (pv-hv --restore). The
-  // options above must be the stream's (name, memory, maxmem, vcpus).
-  int restore_fd = -1;
+  // A save stream (docs/save-format.md) read up to its configuration
+  // record: the domain is rebuilt from the rest instead of booting `boot`
+  // (pv-hv --restore). The options above must be the stream's (name,
+  // memory, maxmem, vcpus).
+  save::DomainStreamReader* restore = nullptr;
+  // The vCPUs wait for ctl::Op::kUnpause before they first run (pv-hv
+  // --paused: a migration's target, started when the source says go).
+  bool start_paused = false;
 };
 
 class Domain {
@@ -112,6 +120,10 @@ class Domain {
   Reservation& reservation() { return *reservation_; }
   EventChannels& evtchn() { return evtchn_; }
   GrantTable& gnttab() { return gnttab_; }
+  kvm::Vm& vm() { return vm_; }
+  // ctl::Op::kUnpause: the vCPUs of a domain started paused run. 0, or
+  // -EALREADY when they run already.
+  int32_t unpause();
   DomainTimers& timers() { return *timers_; }
   const PvClock& clock() const { return *clock_; }
   SerialPort& serial() { return serial_; }
@@ -234,6 +246,7 @@ class Domain {
 
   const int trace_;
   std::atomic<bool> shutting_down_{false};
+  std::atomic<bool> paused_{false};  // started paused, not unpaused yet
   std::atomic<int> pollers_{0};
   std::atomic<int> vcpus_online_{0};
   std::optional<ExitStatus> exit_status_;

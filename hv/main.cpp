@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,7 +35,9 @@ void usage(FILE* out) {
       "usage: pv-hv --kernel FILE [options]\n"
       "       pv-hv --restore FILE [--name NAME] [--domid N] [socket, status and ready options]\n"
       "  --restore FILE              rebuild a saved domain from its save stream (memory, vCPUs,\n"
-      "                              transport and name from the stream) instead of booting a kernel\n"
+      "                              transport and name from the stream) instead of booting a kernel;\n"
+      "                              a pipe too (/dev/fd/N: a live migration's stream as it arrives)\n"
+      "  --paused                    the vCPUs wait for the control socket's unpause before they run\n"
       "  --kernel FILE               PVH ELF kernel (needs the Xen PHYS32_ENTRY note)\n"
       "  --initrd FILE               module handed to the kernel in start_info\n"
       "  --cmdline STRING            kernel command line\n"
@@ -107,6 +110,7 @@ struct Options {
   pv::UniqueFd ready_fd;
   std::string restore_path;
   pv::UniqueFd restore_fd;
+  std::optional<pv::save::DomainStreamReader> restore;  // past the configuration record
 };
 
 // --restore: the domain's shape comes from the stream's configuration
@@ -117,12 +121,12 @@ void take_restore_config(Options& o, const std::vector<std::string>& boot_option
     throw UserError("--restore takes the domain from the stream: " + boot_options.front() + " cannot go with it");
   o.restore_fd.reset(::open(o.restore_path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!o.restore_fd) throw UserError("--restore: cannot open " + o.restore_path + ": " + std::strerror(errno));
-  pv::state::DomainConfig c;
   try {
-    c = pv::save::read_domain_config(o.restore_fd.get());
+    o.restore.emplace(o.restore_fd.get());  // a file, or a pipe a migration's target pvd fills
   } catch (const std::exception& e) {
     throw UserError("--restore " + o.restore_path + ": " + e.what());
   }
+  const pv::state::DomainConfig& c = o.restore->config();
   pv::DomainOptions& cfg = o.cfg;
   if (!have_name) cfg.name = c.name();
   if (!have_domid) {
@@ -140,7 +144,7 @@ void take_restore_config(Options& o, const std::vector<std::string>& boot_option
     throw UserError("--restore: the guest ran on the " + c.transport() +
                     " hypercall transport; --hypercall-transport cannot change it");
   cfg.transport = saved;  // the guest's hypercall page is that transport's
-  cfg.restore_fd = o.restore_fd.get();
+  cfg.restore = &*o.restore;
 }
 
 // Tells whoever started us (pvd's create) whether the domain was built:
@@ -157,7 +161,7 @@ void report_build(pv::UniqueFd& fd, const std::string& line) {
 // false after --help. Throws UserError for a bad option or value.
 bool parse_options(int argc, char** argv, Options& o) {
   enum { kKernel = 1, kInitrd, kCmdline, kMemory, kMaxmem, kVcpus, kMaxVcpus, kName, kDomid, kTransport, kStatusFile, kXenstoreSocket,
-         kConsoleSocket, kBackendSocket, kReadyFd, kControlSocket, kRestore };
+         kConsoleSocket, kBackendSocket, kReadyFd, kControlSocket, kRestore, kPaused };
   const option options[] = {{"kernel", required_argument, nullptr, kKernel},
                             {"initrd", required_argument, nullptr, kInitrd},
                             {"cmdline", required_argument, nullptr, kCmdline},
@@ -175,6 +179,7 @@ bool parse_options(int argc, char** argv, Options& o) {
                             {"ready-fd", required_argument, nullptr, kReadyFd},
                             {"control-socket", required_argument, nullptr, kControlSocket},
                             {"restore", required_argument, nullptr, kRestore},
+                            {"paused", no_argument, nullptr, kPaused},
                             {"help", no_argument, nullptr, 'h'},
                             {}};
   pv::DomainOptions& cfg = o.cfg;
@@ -197,6 +202,7 @@ bool parse_options(int argc, char** argv, Options& o) {
       case kMaxVcpus: cfg.max_vcpus = static_cast<uint32_t>(parse_uint("--maxvcpus", value, 1024)); break;
       case kName: cfg.name = value, have_name = true; break;
       case kRestore: o.restore_path = value; break;
+      case kPaused: cfg.start_paused = true; break;
       case kDomid:
         have_domid = true;
         cfg.domid = static_cast<xen::domid_t>(parse_uint("--domid", value, xen::DOMID_FIRST_RESERVED - 1));
@@ -255,6 +261,7 @@ int main(int argc, char** argv) {
       throw UserError("--restore " + o.restore_path + ": " + e.what());  // the stream is read as the domain is built
     }
     pv::Domain& dom = *built;
+    o.restore.reset();
     o.restore_fd.reset();
     report_build(o.ready_fd, "built");
     const auto status = dom.run();

@@ -87,7 +87,8 @@ void ControlServer::serve(int fd) {
           ctl::Request go{};
           return ::recv(fd, &go, sizeof go, MSG_DONTWAIT) == static_cast<ssize_t>(sizeof go) && go.magic == ctl::kMagic &&
                  go.op == static_cast<uint32_t>(ctl::Op::kRelease);
-        }};
+        },
+        send_reply};
     r.status = save_ops_(req, fds, requester);
   }
   send_reply(r);

@@ -29,6 +29,8 @@ class ControlServer {
     // false when it closed, sent something else, the time ran out, or the
     // server is being destroyed (pv-hv ending).
     std::function<bool(std::chrono::milliseconds timeout)> await_release;
+    // Sends `reply` as an interim answer as it is (kMigrateLive's PassReport).
+    std::function<void(const ctl::Reply& reply)> report;
   };
   // The save ops (ctl::kFirstSaveOp..kLastSaveOp): runs on the control
   // thread and returns the final status. `fds`: the descriptors sent with

@@ -98,6 +98,8 @@ void Runstate::publish() {
   uint8_t* p0 = area_piece(gpa_[0], len_[0]);
   uint8_t* p1 = len_[1] ? area_piece(gpa_[1], len_[1]) : nullptr;
   if (!p0 || (len_[1] && !p1)) return;
+  mem_.note_written(p0, len_[0]);  // for a live migration's pre-copy
+  if (p1) mem_.note_written(p1, len_[1]);
   auto put = [&](size_t off, const void* src, size_t n) {
     const auto* in = static_cast<const uint8_t*>(src);
     for (size_t i = 0; i < n; i++) {

@@ -66,6 +66,9 @@ class Vcpu {
   void request_park();
   bool await_parked(std::chrono::steady_clock::time_point deadline);
   void unpark();
+  // Before start(): the thread parks before it first enters the guest,
+  // until unpark() (pv-hv --paused).
+  void hold_at_start() { park_requested_.store(true, std::memory_order_seq_cst); }
 
   // Blocking hypercalls. Both return when the domain shuts down too.
   void block_until_event();  // SCHEDOP_block, HLT

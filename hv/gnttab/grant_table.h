@@ -55,6 +55,15 @@ class GrantTable {
   uint64_t* absent_bitmap() const {
     return reinterpret_cast<uint64_t*>(shared_map_.data() + GrantShared::absent_offset(max_frames_));
   }
+  // The written bitmap in the shared region (GrantShared): frames the host
+  // wrote, which KVM's dirty log misses. take_written() as GrantAccess's.
+  uint64_t* written_bitmap() const {
+    return reinterpret_cast<uint64_t*>(shared_map_.data() + GrantShared::written_offset(max_frames_, mem_.pages()));
+  }
+  template <typename Fn>
+  void take_written(Fn&& fn, bool with_held) {
+    access_->take_written(std::forward<Fn>(fn), with_held);
+  }
 
  private:
   GrantShared* shared() const { return reinterpret_cast<GrantShared*>(shared_map_.data()); }

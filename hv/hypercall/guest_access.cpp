@@ -29,7 +29,10 @@ bool GuestAccess::read(uint64_t gva, void* dst, size_t len) const {
 
 bool GuestAccess::write(uint64_t gva, const void* src, size_t len) const {
   auto* in = static_cast<const uint8_t*>(src);
-  return walk(gva, len, true, [&](uint8_t* host, size_t off, size_t n) { std::memcpy(host, in + off, n); });
+  return walk(gva, len, true, [&](uint8_t* host, size_t off, size_t n) {
+    std::memcpy(host, in + off, n);
+    mem_.note_written(host, n);
+  });
 }
 
 }  // namespace pv

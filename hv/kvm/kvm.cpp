@@ -68,13 +68,21 @@ Vm::Vm(const System& sys) : sys_(sys) {
   fd_.reset(fd);
 }
 
-void Vm::set_memory(uint32_t slot, uint64_t gpa, uint64_t size, void* host) {
+void Vm::set_memory(uint32_t slot, uint64_t gpa, uint64_t size, void* host, uint32_t flags) {
   kvm_userspace_memory_region r{};
   r.slot = slot;
+  r.flags = flags;
   r.guest_phys_addr = gpa;
   r.memory_size = size;
   r.userspace_addr = reinterpret_cast<uint64_t>(host);
   if (::ioctl(fd_.get(), KVM_SET_USER_MEMORY_REGION, &r) < 0) throw_errno("KVM_SET_USER_MEMORY_REGION");
+}
+
+void Vm::get_dirty_log(uint32_t slot, uint64_t* bitmap) {
+  kvm_dirty_log d{};
+  d.slot = slot;
+  d.dirty_bitmap = bitmap;
+  if (::ioctl(fd_.get(), KVM_GET_DIRTY_LOG, &d) < 0) throw_errno("KVM_GET_DIRTY_LOG");
 }
 
 VcpuFd Vm::create_vcpu(uint32_t id) {

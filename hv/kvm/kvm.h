@@ -50,7 +50,12 @@ class Vm {
  public:
   explicit Vm(const System& sys);
   int fd() const { return fd_.get(); }
-  void set_memory(uint32_t slot, uint64_t gpa, uint64_t size, void* host);
+  // `flags`: KVM_MEM_* (KVM_MEM_LOG_DIRTY_PAGES: KVM logs the guest's writes).
+  void set_memory(uint32_t slot, uint64_t gpa, uint64_t size, void* host, uint32_t flags = 0);
+  // KVM_GET_DIRTY_LOG: the frames of `slot` the guest wrote since the last
+  // call, one bit each, into `bitmap` (the slot's pages / 64 words, rounded
+  // up); the log is cleared. The slot must log dirty pages.
+  void get_dirty_log(uint32_t slot, uint64_t* bitmap);
   VcpuFd create_vcpu(uint32_t id);
   void enable_cap(uint32_t cap, uint64_t arg0);
   // Sends guest writes of `msr` to user space as KVM_EXIT_X86_WRMSR/RDMSR.

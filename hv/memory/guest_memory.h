@@ -46,10 +46,25 @@ class GuestMemory {
     uint8_t* p = host(gpa, len);
     if (!p) return false;
     std::memcpy(p, src, len);
+    note_written(p, len);
     return true;
   }
 
+  // Writes the host makes into guest RAM (hypercall results, the runstate
+  // area), which KVM's dirty log does not see: marked in `bitmap` (one bit
+  // per frame, the GrantShared written bitmap that pv-backd marks too) for
+  // a live migration's pre-copy. Set once, before any vCPU runs.
+  void set_written_bitmap(uint64_t* bitmap) { written_ = bitmap; }
+  void note_written(const uint8_t* p, uint64_t len) const {
+    if (!written_ || !len || p < base() || p >= base() + size_) return;
+    const uint64_t first = static_cast<uint64_t>(p - base()) >> 12;
+    const uint64_t last = (static_cast<uint64_t>(p - base()) + len - 1) >> 12;
+    for (uint64_t g = first; g <= last && g < pages(); g++)
+      __atomic_fetch_or(&written_[g / 64], uint64_t{1} << (g % 64), __ATOMIC_RELEASE);
+  }
+
  private:
+  uint64_t* written_ = nullptr;
   uint64_t size_;
   UniqueFd fd_;
   Mapping map_;

@@ -24,15 +24,16 @@ namespace {
 constexpr uint32_t kMsrTsc = 0x10;
 }  // namespace
 
-SavedDomain read_saved_domain(int fd, const GuestMemory& mem) {
-  if (::lseek(fd, 0, SEEK_SET) != 0) throw_errno("--restore: cannot read the stream from its start (lseek)");
+SavedDomain read_saved_domain(save::DomainStreamReader& in, const GuestMemory& mem) {
   SavedDomain out;
-  out.state = save::read_domain_stream(fd, [&](uint64_t first_gfn, std::string_view data) {
+  out.state = in.read_rest([&](uint64_t first_gfn, std::string_view data) {
     copy_run_into(mem, first_gfn, data);
+    if (in.passes_read()) return;  // a live stream: its populated record says which frames hold memory
     const uint64_t n = data.size() / save::kFrameBytes;
     if (!out.runs.empty() && out.runs.back().first + out.runs.back().second == first_gfn) out.runs.back().second += n;
     else out.runs.emplace_back(first_gfn, n);
   });
+  if (out.state.passes) out.runs = out.state.populated;
   return out;
 }
 

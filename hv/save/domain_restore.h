@@ -18,10 +18,12 @@ struct SavedDomain {
   std::vector<std::pair<uint64_t, uint64_t>> runs;  // populated frames read: first, count
 };
 
-// Reads the whole stream from the start of `fd` (a file): its memory runs
-// into `mem` (only the populated frames are written), everything else into
-// the result. Throws save::StreamError (a UserError) naming what is wrong.
-SavedDomain read_saved_domain(int fd, const GuestMemory& mem);
+// Reads the rest of the stream (after its configuration record): its
+// memory runs into `mem` as they come (a live stream's later passes over
+// the earlier ones), everything else into the result; `runs` are the
+// populated frames (a live stream's own record of them, else the frames
+// carried). Throws save::StreamError (a UserError) naming what is wrong.
+SavedDomain read_saved_domain(save::DomainStreamReader& in, const GuestMemory& mem);
 
 // Applies what the stream holds besides RAM: the reservation (the frames
 // not in the stream ballooned out), the ceiling, the hypercall page's

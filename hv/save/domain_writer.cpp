@@ -32,7 +32,7 @@ void return_from_hypercall(kvm_regs& r, Transport t) {
 
 }  // namespace
 
-uint64_t write_domain_state(Domain& dom, int fd, uint32_t held_vcpu, const S::DomainConfig& toolstack) {
+S::DomainConfig domain_config_record(Domain& dom, const S::DomainConfig& toolstack) {
   const DomainOptions& o = dom.options();
   S::DomainConfig c;
   c.set_name(o.name);
@@ -50,8 +50,11 @@ uint64_t write_domain_state(Domain& dom, int fd, uint32_t held_vcpu, const S::Do
   timespec now{};
   clock_gettime(CLOCK_REALTIME, &now);
   c.set_saved_unix_ns(static_cast<uint64_t>(now.tv_sec) * 1000000000ull + static_cast<uint64_t>(now.tv_nsec));
-  save::DomainStreamWriter out(fd, c);
+  return c;
+}
 
+void write_domain_rest(Domain& dom, save::DomainStreamWriter& out, uint32_t held_vcpu) {
+  const DomainOptions& o = dom.options();
   for (uint32_t v = 0; v < o.vcpus; v++) {
     Vcpu* vc = dom.vcpu(v);
     KvmVcpuState k = capture_vcpu(vc->fd());
@@ -66,8 +69,6 @@ uint64_t write_domain_state(Domain& dom, int fd, uint32_t held_vcpu, const S::Do
     rec.set_execution_mode(transport_name(dom.transport()));
     out.vcpu(rec);
   }
-
-  write_populated_memory(out, dom.memory(), [&](uint64_t gfn) { return dom.reservation().populated(gfn); });
 
   S::HvmParams p;
   for (uint32_t i = 0; i < xen::hvm::param::NR; i++) {
@@ -106,6 +107,12 @@ uint64_t write_domain_state(Domain& dom, int fd, uint32_t held_vcpu, const S::Do
   }
   out.console(cs);
   out.end();
+}
+
+uint64_t write_domain_state(Domain& dom, int fd, uint32_t held_vcpu, const S::DomainConfig& toolstack) {
+  save::DomainStreamWriter out(fd, domain_config_record(dom, toolstack));
+  write_populated_memory(out, dom.memory(), [&](uint64_t gfn) { return dom.reservation().populated(gfn); });
+  write_domain_rest(dom, out, held_vcpu);
   return out.bytes_written();
 }
 

@@ -6,10 +6,20 @@
 #include <cstdint>
 
 #include "domain_state.pb.h"
+#include "save/domain_stream.h"
 
 namespace pv {
 
 class Domain;
+
+// The stream's configuration record for `dom` now (pvd's `toolstack`
+// fields copied in).
+state::DomainConfig domain_config_record(Domain& dom, const state::DomainConfig& toolstack);
+
+// Everything after the memory, then the End record: each vCPU (the held
+// one's registers moved past its hypercall, see below), HVM params, the Xen
+// pages, time, the console ring's indices. Every vCPU must be still.
+void write_domain_rest(Domain& dom, save::DomainStreamWriter& out, uint32_t held_vcpu);
 
 // `held_vcpu` is the vCPU in the suspend hypercall: its saved registers are
 // the hypercall's return with 0 (resumed in a new pv-hv), past the

@@ -11,6 +11,7 @@
 #include "domain.h"
 #include "save/domain_stream.h"
 #include "save/domain_writer.h"
+#include "save/live_migration.h"
 #include "save/vcpu_pause.h"
 #include "pv/error.h"
 #include "pv/log.h"
@@ -31,6 +32,8 @@ constexpr std::chrono::milliseconds kHoldTimeout{60'000};
 
 int32_t handle_save_op(Domain& dom, const ctl::Request& req, std::vector<UniqueFd>& fds,
                        ControlServer::SaveRequester& requester) {
+  if (req.op == static_cast<uint32_t>(ctl::Op::kMigrateLive)) return handle_live_migration(dom, req, fds, requester);
+  if (req.op == static_cast<uint32_t>(ctl::Op::kUnpause)) return dom.unpause();
   const bool ends = req.op == static_cast<uint32_t>(ctl::Op::kSaveToFile);
   const bool held = req.op == static_cast<uint32_t>(ctl::Op::kCheckpointToFileHeld);
   const bool to_file = ends || held || req.op == static_cast<uint32_t>(ctl::Op::kCheckpointToFile);

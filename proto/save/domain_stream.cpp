@@ -27,6 +27,8 @@ const char* record_name(uint32_t type) {
     case S::RECORD_XEN_PAGES: return "xen pages";
     case S::RECORD_TIME: return "time";
     case S::RECORD_CONSOLE: return "console";
+    case S::RECORD_MEMORY_PASS: return "memory pass";
+    case S::RECORD_POPULATED: return "populated frames";
   }
   return "unknown";
 }
@@ -98,6 +100,22 @@ void DomainStreamWriter::time(const S::TimeState& t) { put(S::RECORD_TIME, t); }
 void DomainStreamWriter::console(const S::ConsoleState& c) { put(S::RECORD_CONSOLE, c); }
 void DomainStreamWriter::end() { out_.end(); }
 
+void DomainStreamWriter::pass(uint32_t n, uint64_t dirty_frames) {
+  S::MemoryPass p;
+  p.set_pass(n);
+  p.set_dirty_frames(dirty_frames);
+  put(S::RECORD_MEMORY_PASS, p);
+}
+
+void DomainStreamWriter::populated(const std::vector<std::pair<uint64_t, uint64_t>>& runs) {
+  S::PopulatedFrames p;
+  for (const auto& [first, count] : runs) {
+    p.add_first_gfn(first);
+    p.add_count(count);
+  }
+  put(S::RECORD_POPULATED, p);
+}
+
 void DomainStreamWriter::memory(uint64_t first_gfn, const void* data, uint64_t nframes) {
   const auto* p = static_cast<const char*>(data);
   while (nframes) {
@@ -112,29 +130,65 @@ void DomainStreamWriter::memory(uint64_t first_gfn, const void* data, uint64_t n
   }
 }
 
-DomainState read_domain_stream(int fd, const MemorySink& memory) {
-  StreamReader in(fd, kOldestFormatVersion, kFormatVersion);
+DomainStreamReader::DomainStreamReader(int fd) : in_(fd, kOldestFormatVersion, kFormatVersion) {
+  const uint64_t offset = in_.offset();
+  auto rec = in_.next();
+  if (!rec) throw StreamError("save stream holds no records");
+  const Where w{1, offset, rec->type};
+  if (rec->type != S::RECORD_DOMAIN_CONFIG) refuse(w, "the domain config record must come first");
+  config_ = parse<S::DomainConfig>(*rec, w);
+  check_config(config_, w);
+}
+
+DomainState read_domain_stream(int fd, const MemorySink& memory) { return DomainStreamReader(fd).read_rest(memory); }
+
+DomainState DomainStreamReader::read_rest(const MemorySink& memory) {
+  if (read_) throw std::logic_error("DomainStreamReader::read_rest twice");
+  read_ = true;
+  StreamReader& in = in_;
   DomainState st;
   st.version = in.version();
-  bool have_config = false, have_params = false, have_pages = false, have_time = false, have_console = false;
-  uint64_t ram_frames = 0, next_free_gfn = 0;
+  st.config = config_;
+  bool have_params = false, have_pages = false, have_time = false, have_console = false, have_populated = false;
+  const uint64_t ram_frames = st.config.maxmem_bytes() / kFrameBytes;
+  uint64_t next_free_gfn = 0;
   for (;;) {
     const uint64_t offset = in.offset();
     auto rec = in.next();
     if (!rec) break;
     const Where w{in.records_read(), offset, rec->type};
-    if (!have_config && rec->type != S::RECORD_DOMAIN_CONFIG) refuse(w, "the domain config record must come first");
     auto once = [&](bool& seen) {
       if (seen) refuse(w, "appears twice");
       seen = true;
     };
+    if (in.version() < 2 && (rec->type == S::RECORD_MEMORY_PASS || rec->type == S::RECORD_POPULATED))
+      refuse(w, "is not a record of format version " + std::to_string(in.version()));
     switch (rec->type) {
-      case S::RECORD_DOMAIN_CONFIG:
-        once(have_config);
-        st.config = parse<S::DomainConfig>(*rec, w);
-        check_config(st.config, w);
-        ram_frames = st.config.maxmem_bytes() / kFrameBytes;
+      case S::RECORD_DOMAIN_CONFIG: refuse(w, "appears twice");
+      case S::RECORD_MEMORY_PASS: {
+        if (have_populated) refuse(w, "a memory pass after the populated frames");
+        const auto p = parse<S::MemoryPass>(*rec, w);
+        if (p.pass() != st.passes + 1)
+          refuse(w, "memory pass " + std::to_string(p.pass()) + " where pass " + std::to_string(st.passes + 1) + " was due");
+        st.passes = passes_ = p.pass();
+        next_free_gfn = 0;  // this pass ascends afresh
         break;
+      }
+      case S::RECORD_POPULATED: {
+        once(have_populated);
+        const auto p = parse<S::PopulatedFrames>(*rec, w);
+        if (p.first_gfn_size() != p.count_size()) refuse(w, "first frames and counts do not pair up");
+        uint64_t next = 0;
+        for (int i = 0; i < p.first_gfn_size(); i++) {
+          const uint64_t first = p.first_gfn(i), n = p.count(i);
+          if (n == 0 || first < next || first >= ram_frames || n > ram_frames - first)
+            refuse(w, "run " + std::to_string(first) + "+" + std::to_string(n) +
+                          " is empty, out of order or outside guest RAM");
+          st.populated.emplace_back(first, n);
+          next = first + n;
+        }
+        break;
+      }
       case S::RECORD_VCPU: {
         if (st.vcpus.size() >= st.config.vcpus()) refuse(w, "more vcpu records than the domain's vcpus");
         auto v = parse<S::VcpuState>(*rec, w);
@@ -152,6 +206,7 @@ DomainState read_domain_stream(int fd, const MemorySink& memory) {
         if (run.first_gfn() >= ram_frames || n > ram_frames - run.first_gfn())
           refuse(w, "frames " + std::to_string(run.first_gfn()) + "+" + std::to_string(n) + " are outside guest RAM (" +
                         std::to_string(ram_frames) + " frames)");
+        if (have_populated) refuse(w, "memory after the populated frames");
         if (run.first_gfn() < next_free_gfn) refuse(w, "memory runs overlap or are out of order");
         next_free_gfn = run.first_gfn() + n;
         st.memory_frames += n;
@@ -195,7 +250,7 @@ DomainState read_domain_stream(int fd, const MemorySink& memory) {
     }
   }
   const std::string end = "save stream ends (record " + std::to_string(in.records_read()) + ") without ";
-  if (!have_config) throw StreamError(end + "a domain config record");
+  if (st.passes && !have_populated) throw StreamError(end + "its populated frames (it has memory passes)");
   if (st.vcpus.size() != st.config.vcpus())
     throw StreamError(end + "all its vcpus: " + std::to_string(st.vcpus.size()) + " of " +
                       std::to_string(st.config.vcpus()));
@@ -206,17 +261,7 @@ DomainState read_domain_stream(int fd, const MemorySink& memory) {
   return st;
 }
 
-S::DomainConfig read_domain_config(int fd) {
-  StreamReader in(fd, kOldestFormatVersion, kFormatVersion);
-  const uint64_t offset = in.offset();
-  auto rec = in.next();
-  if (!rec) throw StreamError("save stream holds no records");
-  const Where w{1, offset, rec->type};
-  if (rec->type != S::RECORD_DOMAIN_CONFIG) refuse(w, "the domain config record must come first");
-  auto c = parse<S::DomainConfig>(*rec, w);
-  check_config(c, w);
-  return c;
-}
+S::DomainConfig read_domain_config(int fd) { return DomainStreamReader(fd).config(); }
 
 bool read_toolstack_record(int fd, uint64_t max_bytes, S::DomainConfig& out) {
   std::string bytes;

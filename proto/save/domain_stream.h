@@ -15,8 +15,10 @@
 
 namespace pv::save {
 
-// Version 1 is the first; a reader reads kOldestFormatVersion..kFormatVersion.
-inline constexpr uint32_t kFormatVersion = 1;
+// Version 1 is the first; version 2 adds the pre-copy records (memory
+// passes, the populated frames). A reader reads
+// kOldestFormatVersion..kFormatVersion.
+inline constexpr uint32_t kFormatVersion = 2;
 inline constexpr uint32_t kOldestFormatVersion = 1;
 inline constexpr uint64_t kFrameBytes = 4096;
 inline constexpr uint32_t kMaxFramesPerRun = 1024;  // 4 MiB of memory per record
@@ -32,6 +34,11 @@ class DomainStreamWriter {
   // `nframes` populated frames from `first_gfn` on; cut into records of
   // at most kMaxFramesPerRun frames.
   void memory(uint64_t first_gfn, const void* data, uint64_t nframes);
+  // Pre-copy (live migration): the runs after pass(n) ascend again and may
+  // send a frame once more; a stream with passes ends its memory with
+  // populated(), the frames that hold memory at the end.
+  void pass(uint32_t n, uint64_t dirty_frames);
+  void populated(const std::vector<std::pair<uint64_t, uint64_t>>& runs);
   void hvm_params(const state::HvmParams& p);
   void xen_pages(const state::XenPages& p);
   void time(const state::TimeState& t);
@@ -52,17 +59,42 @@ struct DomainState {
   state::XenPages xen_pages;
   state::TimeState time;
   state::ConsoleState console;
-  uint64_t memory_frames = 0;  // populated frames the stream carried
+  uint64_t memory_frames = 0;  // frames the stream carried (a frame sent in two passes counts twice)
+  uint32_t passes = 0;         // pre-copy passes after the first (0: a plain save)
+  // A live stream's populated frames at the end (first, count); empty
+  // otherwise (then the frames carried are the populated ones).
+  std::vector<std::pair<uint64_t, uint64_t>> populated;
   uint32_t version = 0;
 };
 
 // Memory as it is read: `data` holds whole frames from `first_gfn` on,
 // already checked to lie within the configuration's RAM, in ascending
-// order and never twice.
+// order within a pass (never twice in one pass; a later pass's copy of a
+// frame replaces the earlier one).
 using MemorySink = std::function<void(uint64_t first_gfn, std::string_view data)>;
 
-// Reads and checks a whole stream; throws StreamError naming the first
-// thing wrong (pv::UserError, so a caller shows the message as it is).
+// Reads a stream in order from `fd` (a file at its start, a pipe or a
+// socket: nothing is read twice). The constructor reads and checks the
+// header and the configuration record; read_rest() the rest.
+class DomainStreamReader {
+ public:
+  explicit DomainStreamReader(int fd);
+  const state::DomainConfig& config() const { return config_; }
+  // Reads and checks every record after the configuration; throws
+  // StreamError naming the first thing wrong (pv::UserError, so a caller
+  // shows the message as it is). Once only.
+  DomainState read_rest(const MemorySink& memory);
+  // Memory passes read so far (a live stream's, during read_rest).
+  uint32_t passes_read() const { return passes_; }
+
+ private:
+  uint32_t passes_ = 0;
+  StreamReader in_;
+  state::DomainConfig config_;
+  bool read_ = false;
+};
+
+// Reads and checks a whole stream (DomainStreamReader on `fd`).
 DomainState read_domain_stream(int fd, const MemorySink& memory);
 // The header and the configuration record only (pvd's restore: which domain
 // this is, its disks and vifs).

@@ -61,7 +61,10 @@ MappedGrant& MappedGrant::operator=(MappedGrant&& o) noexcept {
 }
 
 void MappedGrant::reset() {
-  if (page_ && access_) access_->release(ref_, write_);
+  if (page_ && access_) {
+    if (write_) access_->mark_written(page_);  // for a live migration's pre-copy
+    access_->release(ref_, write_);
+  }
   page_ = nullptr;
   access_ = nullptr;
 }

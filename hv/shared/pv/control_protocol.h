@@ -42,11 +42,46 @@ enum class Op : uint32_t {
   // guest goes on (its suspend cancelled) and the final status is 0.
   kCheckpointToFileHeld = 83,
   kRelease = 84,  // only after kWritten, on the op's own connection
+  // Live migration's source (pvctl migrate; docs/save-format.md, "Live
+  // migration"): pv-hv writes a format-2 stream to the descriptor sent
+  // (a pipe or socket pvd relays) while the guest runs: all its memory,
+  // then passes of the frames dirtied meanwhile (KVM's dirty log, with the
+  // frames the host and pv-backd wrote), each reported by an interim
+  // PassReport (status kPass), until the frames left would take at most
+  // the downtime limit to send, or the passes run out. Then it arms the
+  // suspend (interim kArmed: the caller writes control/shutdown), and once
+  // the guest has suspended (interim kStopped) sends the last pass with
+  // every vCPU still and the rest of the state, and holds the guest as
+  // kCheckpointToFileHeld does (interim kWritten, then kRelease or the
+  // connection closing lets it go on; the caller destroys the domain once
+  // it runs on the target). value: LiveParams::encode().
+  kMigrateLive = 85,
+  // pv-hv --paused: the vCPUs start once this comes (the target of a
+  // migration starts the domain when the source says go). Final status 0,
+  // or -EALREADY when it runs already.
+  kUnpause = 86,
+};
+
+// kMigrateLive's value: how long to wait for the guest's suspend (ms, low
+// 32 bits), the downtime limit (ms, bits 32..47) and the most pre-copy
+// passes (bits 48..63).
+struct LiveParams {
+  uint32_t suspend_timeout_ms = 0;
+  uint16_t max_downtime_ms = 0;
+  uint16_t max_passes = 0;
+  uint64_t encode() const {
+    return uint64_t{suspend_timeout_ms} | uint64_t{max_downtime_ms} << 32 | uint64_t{max_passes} << 48;
+  }
+  static LiveParams decode(uint64_t v) {
+    return {static_cast<uint32_t>(v), static_cast<uint16_t>(v >> 32), static_cast<uint16_t>(v >> 48)};
+  }
 };
 inline constexpr uint64_t kMaxToolstackRecord = 1 << 20;
 inline constexpr uint32_t kFirstSaveOp = 80, kLastSaveOp = 89;
 inline constexpr int32_t kArmed = 1;    // the interim status of a save op: pv-hv waits for the guest
 inline constexpr int32_t kWritten = 2;  // kCheckpointToFileHeld: the stream is written, the guest held
+inline constexpr int32_t kPass = 3;     // kMigrateLive: a pre-copy pass is sent (the Reply is a PassReport)
+inline constexpr int32_t kStopped = 4;  // kMigrateLive: the guest suspended; the last pass is being sent
 
 struct Request {
   uint32_t magic;
@@ -67,5 +102,19 @@ struct Reply {
   uint64_t vcpus_up;         // bit N: vCPU N is up (VCPUOP_is_up), not offline
 };
 static_assert(sizeof(Reply) == 56);
+
+// An interim Reply of kMigrateLive with status kPass, laid over Reply.
+struct PassReport {
+  uint32_t magic;
+  int32_t status;                 // kPass
+  uint32_t pass;                  // the pass just sent (0: all memory)
+  uint32_t estimated_downtime_ms; // what sending dirty_frames would take now
+  uint64_t frames_sent;           // in this pass
+  uint64_t stream_bytes;          // written so far
+  uint64_t dirty_frames;          // dirtied while it was sent: the next pass
+  uint64_t dirty_rate;            // frames per second, over this pass
+  uint64_t bandwidth;             // bytes per second, over this pass
+};
+static_assert(sizeof(PassReport) == sizeof(Reply));
 
 }  // namespace pv::ctl

@@ -15,7 +15,15 @@ GrantAccess::GrantAccess(uint8_t* ram, uint64_t ram_bytes, GrantShared* shared)
       shared_(shared),
       pins_(reinterpret_cast<uint32_t*>(reinterpret_cast<uint8_t*>(shared) + GrantShared::kPinsOffset)),
       absent_(reinterpret_cast<const uint64_t*>(reinterpret_cast<uint8_t*>(shared) +
-                                                GrantShared::absent_offset(shared->max_frames))) {}
+                                                GrantShared::absent_offset(shared->max_frames))),
+      written_(reinterpret_cast<uint64_t*>(reinterpret_cast<uint8_t*>(shared) +
+                                           GrantShared::written_offset(shared->max_frames, ram_bytes >> 12))) {}
+
+void GrantAccess::mark_written(const uint8_t* page) {
+  if (page < ram_ || page >= ram_ + (ram_pages_ << 12)) return;
+  const uint64_t gfn = static_cast<uint64_t>(page - ram_) >> 12;
+  __atomic_fetch_or(written_word(gfn), uint64_t{1} << (gfn % 64), __ATOMIC_RELEASE);
+}
 
 G::grant_entry_v1* GrantAccess::entry(xen::grant_ref_t ref) const {
   const uint32_t frame = ref / G::kEntriesPerFrameV1;

@@ -42,16 +42,49 @@ class GrantAccess {
   }
   uint32_t max_refs() const { return shared_->max_frames * xen::gnttab::kEntriesPerFrameV1; }
 
+  // The back-end wrote (or may have written) the frame at host address
+  // `page`: its bit in the written bitmap is set (GrantShared).
+  void mark_written(const uint8_t* page);
+  // pv-hv, for a live migration: calls `fn(gfn)` for every frame marked
+  // written since the last call, clearing the marks as it goes, and then
+  // for every frame a grant now held writable names (the back-end may
+  // still write it: a ring, a persistently mapped buffer).
+  template <typename Fn>
+  void take_written(Fn&& fn, bool with_held = true);
+
  private:
   xen::gnttab::grant_entry_v1* entry(xen::grant_ref_t ref) const;  // nullptr: no such ref
   uint32_t* pin(xen::grant_ref_t ref) const;
+  uint64_t* written_word(uint64_t gfn) const { return written_ + gfn / 64; }
 
   uint8_t* ram_;
   uint64_t ram_pages_;
   GrantShared* shared_;
   uint32_t* pins_;
   const uint64_t* absent_;
+  uint64_t* written_;
   std::mutex mu_;  // orders flag changes with pin counts in this process
 };
+
+template <typename Fn>
+void GrantAccess::take_written(Fn&& fn, bool with_held) {
+  for (uint64_t w = 0; w < (ram_pages_ + 63) / 64; w++) {
+    uint64_t bits = __atomic_exchange_n(&written_[w], 0, __ATOMIC_ACQ_REL);
+    while (bits) {
+      const uint64_t gfn = w * 64 + static_cast<uint64_t>(__builtin_ctzll(bits));
+      bits &= bits - 1;
+      if (gfn < ram_pages_) fn(gfn);
+    }
+  }
+  if (!with_held) return;
+  const uint32_t refs = max_refs();
+  for (uint32_t ref = 0; ref < refs; ref++) {
+    if ((__atomic_load_n(&pins_[ref], __ATOMIC_ACQUIRE) >> 16) == 0) continue;
+    if (const auto* e = entry(ref)) {
+      const uint64_t gfn = __atomic_load_n(&e->frame, __ATOMIC_ACQUIRE);
+      if (gfn < ram_pages_) fn(gfn);
+    }
+  }
+}
 
 }  // namespace pv

@@ -6,7 +6,11 @@
 // frame list; the back-end process updates the pins; when the back-end
 // goes away pv-hv walks the pins to clear GTF_reading/GTF_writing on every
 // grant the dead process still held, as Xen does when a domain that mapped
-// grants dies.
+// grants dies. After the ballooned-out bitmap comes the written bitmap:
+// the back-end sets a frame's bit when it lets go of a writable mapping of
+// it (as Xen's gnttab_mark_dirty on unmap), and pv-hv takes and clears the
+// bits during a live migration's pre-copy, with KVM's dirty log (which
+// sees only the guest's own writes).
 #pragma once
 #include <cstdint>
 
@@ -34,8 +38,12 @@ struct GrantShared {
   // The ballooned-out bitmap: 64-bit words, bit (gfn % 64) of word gfn / 64.
   static constexpr uint64_t absent_offset(uint32_t max_frames) { return kPinsOffset + pins_bytes(max_frames); }
   static constexpr uint64_t absent_bytes(uint64_t ram_pages) { return page_round((ram_pages + 63) / 64 * 8); }
-  static constexpr uint64_t bytes_for(uint32_t max_frames, uint64_t ram_pages) {
+  // The written bitmap, laid out as the ballooned-out one.
+  static constexpr uint64_t written_offset(uint32_t max_frames, uint64_t ram_pages) {
     return absent_offset(max_frames) + absent_bytes(ram_pages);
+  }
+  static constexpr uint64_t bytes_for(uint32_t max_frames, uint64_t ram_pages) {
+    return written_offset(max_frames, ram_pages) + absent_bytes(ram_pages);
   }
 };
 static_assert(sizeof(GrantShared) <= GrantShared::kPinsOffset);
